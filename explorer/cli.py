@@ -1,0 +1,172 @@
+"""`python -m explorer ...`: presets, summary, code.
+
+Bad input exits with status 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from . import fmt
+from .analysis import Analysis, analyze_plan
+from .codegen import to_code
+from .plan import plan_network
+from .presets import PRESETS, preset
+from .spec import MAX_JSON_BYTES, ResNetSpec, SpecError, spec_from_json
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse prints usage + message; we want one line
+        raise UsageError(message)
+
+
+def load_spec_file(path: str) -> ResNetSpec:
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise SpecError("config", f"{path} is {size:,} bytes; a spec file may be at most {MAX_JSON_BYTES:,}")
+        text = file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    return spec_from_json(text)
+
+
+def _parse_input(text: str) -> tuple[int, int, int]:
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().lstrip("-").isdigit() for p in parts):
+        raise UsageError(f"--input: expected C,H,W as three integers (e.g. 3,224,224), got {text!r}")
+    c, h, w = (int(p) for p in parts)
+    return c, h, w
+
+
+def spec_from_args(args: argparse.Namespace) -> tuple[str, ResNetSpec]:
+    """The spec named by --preset or --config, with --input / --classes applied."""
+    if args.preset:
+        title, spec = args.preset, preset(args.preset)
+    else:
+        title, spec = Path(args.config).stem, load_spec_file(args.config)
+    if getattr(args, "input", None):
+        spec = spec.with_input(*_parse_input(args.input))
+    if getattr(args, "classes", None) is not None:
+        spec = spec.with_classes(args.classes)
+    return title, spec
+
+
+def _add_source(parser: argparse.ArgumentParser, overrides: bool = True) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", metavar="NAME", help=f"one of: {', '.join(PRESETS)}")
+    source.add_argument("--config", metavar="FILE", help="a JSON spec (README, 'Config format')")
+    if overrides:
+        parser.add_argument("--input", metavar="C,H,W", help="input channels, height, width")
+        parser.add_argument("--classes", type=int, metavar="N", help="number of classes")
+
+
+def summary_dict(title: str, a: Analysis) -> dict:
+    return {
+        "name": title,
+        "spec": a.spec.to_dict(),
+        "total_params": a.total_params,
+        "trainable_params": a.trainable_params,
+        "macs": a.macs,
+        "output_shape": list(a.output_shape),
+        "activation_bytes_per_sample": a.activation_bytes(1),
+        "stages": [asdict(s) | {"output_shape": list(s.output_shape)} for s in a.stages],
+        "layers": [
+            {
+                "name": layer.name,
+                "kind": layer.kind,
+                "stage": layer.stage,
+                "output_shape": list(layer.output_shape),
+                "params": layer.params,
+                "macs": layer.macs,
+                "receptive_field": layer.receptive_field,
+                "detail": layer.detail,
+                "branch": layer.branch,
+            }
+            for layer in a.layers
+        ],
+    }
+
+
+def summary_text(title: str, a: Analysis) -> str:
+    s = a.spec
+    lines = [
+        f"{title}: input {s.input.channels}x{s.input.height}x{s.input.width}, {s.num_classes} classes, "
+        f"{s.block} blocks, shortcut {s.shortcut}{'' if s.residual else ' (plain: no skip connections)'}",
+        "",
+        f"{'layer':<28} {'kind':<15} {'detail':<30} {'output':>12} {'params':>12} {'MACs':>15} {'RF':>5}",
+    ]
+    for layer in a.layers:
+        rf = "" if layer.receptive_field is None else str(layer.receptive_field)
+        lines.append(
+            f"{layer.name:<28} {layer.kind:<15} {layer.detail:<30} {fmt.shape(layer.output_shape):>12} "
+            f"{layer.params:>12,} {layer.macs:>15,} {rf:>5}"
+        )
+    lines += ["", f"{'stage':<10} {'blocks':>6} {'output':>12} {'params':>14} {'MACs':>16}"]
+    for st in a.stages:
+        lines.append(f"{st.name:<10} {st.blocks:>6} {fmt.shape(st.output_shape):>12} {st.params:>14,} {st.macs:>16,}")
+    lines += [
+        "",
+        f"Total params:      {a.total_params:,}",
+        f"Trainable params:  {a.trainable_params:,}",
+        f"MACs per image:    {a.macs:,} ({fmt.gmacs(a.macs)})",
+        f"Output shape:      {tuple(a.output_shape)}",
+        f"Activations:       {fmt.nbytes(a.activation_bytes(1))} per image for training (float32, estimate)",
+    ]
+    return "\n".join(lines)
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    for name, spec in PRESETS.items():
+        plan = plan_network(spec)
+        i = spec.input
+        print(f"{name:<18} {plan.params:>12,} params  {fmt.gmacs(plan.macs):>13}  {i.channels}x{i.height}x{i.width}")
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    title, spec = spec_from_args(args)
+    a = analyze_plan(plan_network(spec))
+    print(json.dumps(summary_dict(title, a), indent=2) if args.json else summary_text(title, a))
+    return 0
+
+
+def _cmd_code(args: argparse.Namespace) -> int:
+    title, spec = spec_from_args(args)
+    sys.stdout.write(to_code(spec, title))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m explorer", description="ResNet Explorer: describe, analyse, train ResNets.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("presets", help="list the named networks").set_defaults(run=_cmd_presets)
+    p = sub.add_parser("summary", help="shapes, parameters and MACs, layer by layer")
+    _add_source(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=_cmd_summary)
+    p = sub.add_parser("code", help="standalone PyTorch source in the d2l style")
+    _add_source(p)
+    p.set_defaults(run=_cmd_code)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except (UsageError, SpecError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `python -m explorer summary ... | head`
+        return 0

@@ -1,0 +1,40 @@
+"""Human-readable numbers, shared by the CLI, the diagram and the pages."""
+
+from __future__ import annotations
+
+
+def shape(dims: tuple[int, ...]) -> str:
+    """(64, 56, 56) -> '64x56x56'."""
+    return "x".join(str(v) for v in dims)
+
+
+def count(n: int) -> str:
+    """Exact integer with thousands separators: 11178378 -> '11,178,378'."""
+    return f"{n:,}"
+
+
+def short(n: float) -> str:
+    """Compact: 11178378 -> '11.2M', 1814073344 -> '1.81G'."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.3g}{unit}"
+    return f"{n:g}"
+
+
+def gmacs(macs: int) -> str:
+    """MACs in billions with three decimals, as torchvision publishes them: '1.814 GMACs'."""
+    return f"{macs / 1e9:.3f} GMACs"
+
+
+def nbytes(n: float) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    minutes, s = divmod(seconds, 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours}:{m:02d}:{s:02d}" if hours else f"{m}:{s:02d}"

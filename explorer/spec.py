@@ -1,0 +1,282 @@
+"""ResNetSpec: the one description of a network that everything else is derived from.
+
+A spec is a frozen dataclass, validated on construction, with a JSON round trip
+(`spec.to_json()` / `spec_from_json(text)`). Every bad value raises `SpecError`, whose
+message names the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+# Documented ranges (README "Config format"). They keep a typo from asking for a 10^9-px input
+# or a million blocks, which would hang the analysis or exhaust memory when built.
+MAX_SIDE = 4096  # px, input height and width
+MAX_CHANNELS = 8192  # input channels, stem width, stage channels
+MAX_CLASSES = 100_000
+MAX_BLOCKS_PER_STAGE = 500
+MAX_TOTAL_BLOCKS = 1000  # He et al. 2016 trained a 1202-layer ResNet (600 blocks)
+MAX_STAGES = 16
+MAX_GROUPS = 1024
+MAX_WIDTH_PER_GROUP = 8192
+MAX_JSON_BYTES = 100_000  # a spec is well under 10 kB; anything bigger is not a spec
+MAX_JSON_DEPTH = 8
+
+STEMS = ("imagenet", "cifar", "deep")
+BLOCKS = ("basic", "bottleneck", "preact")
+SHORTCUTS = ("identity", "A", "B", "C", "D")
+
+# How many output channels a block has per unit of its stage's `channels` (torchvision's
+# `expansion`): a bottleneck widens back out 4x after its 1x1-3x3-1x1 (He et al. 2016, Sec. 4.1).
+EXPANSION = {"basic": 1, "bottleneck": 4, "preact": 1}
+
+SHORTCUT_HELP = {
+    "identity": "identity only (fails where a block changes shape)",
+    "A": "identity, zero-padding where the shape changes (no parameters)",
+    "B": "identity, 1x1 projection where the shape changes",
+    "C": "1x1 projection on every block",
+    "D": "identity, avg-pool + 1x1 projection where the shape changes (ResNet-D)",
+}
+
+
+class SpecError(ValueError):
+    """A bad value in a network description: the message names field, value and what is allowed."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+def _int(field_name: str, value: Any, low: int, high: int) -> int:
+    # bool is an int subclass in Python; `true` for a channel count is always a mistake.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(field_name, f"expected an integer in {low}..{high}, got {value!r}")
+    if not low <= value <= high:
+        raise SpecError(field_name, f"{value} is out of range; allowed {low}..{high}")
+    return value
+
+
+def _choice(field_name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise SpecError(field_name, f"unknown value {value!r}; allowed: {', '.join(allowed)}")
+    return value
+
+
+def _bool(field_name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError(field_name, f"expected true or false, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    channels: int = 3  # 1 for grey-scale (Fashion-MNIST), 3 for colour
+    height: int = 224  # px
+    width: int = 224  # px
+
+    def __post_init__(self) -> None:
+        _int("input.channels", self.channels, 1, MAX_CHANNELS)
+        _int("input.height", self.height, 1, MAX_SIDE)
+        _int("input.width", self.width, 1, MAX_SIDE)
+
+
+@dataclass(frozen=True)
+class StemSpec:
+    # imagenet: 7x7/2 conv + 3x3/2 max-pool (He et al. 2016); cifar: one 3x3/1 conv, no pool
+    # (He et al. 2016, Sec. 4.2); deep: three 3x3 convs then the max-pool (ResNet-C, He et al.
+    # 2019 "Bag of Tricks", Sec. 4.2), the first two at half the width.
+    kind: str = "imagenet"
+    width: int = 64  # output channels of the stem
+
+    def __post_init__(self) -> None:
+        _choice("stem.kind", self.kind, STEMS)
+        _int("stem.width", self.width, 1, MAX_CHANNELS)
+        if self.kind == "deep" and self.width < 2:
+            raise SpecError("stem.width", f"{self.width} is too small for the deep stem; allowed 2..")
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    blocks: int = 2  # residual blocks in this stage
+    channels: int = 64  # base width ("planes"); a bottleneck stage outputs 4x this
+    stride: int = 1  # 2 halves height and width in the stage's first block
+    shortcut: str | None = None  # None: the network's `shortcut`
+
+    def validate(self, index: int) -> None:
+        where = f"stages[{index}]"
+        _int(f"{where}.blocks", self.blocks, 1, MAX_BLOCKS_PER_STAGE)
+        _int(f"{where}.channels", self.channels, 1, MAX_CHANNELS)
+        _int(f"{where}.stride", self.stride, 1, 2)
+        if self.shortcut is not None:
+            _choice(f"{where}.shortcut", self.shortcut, SHORTCUTS)
+
+
+@dataclass(frozen=True)
+class ResNetSpec:
+    input: InputSpec = field(default_factory=InputSpec)
+    num_classes: int = 1000
+    stem: StemSpec = field(default_factory=StemSpec)
+    block: str = "basic"  # basic (two 3x3), bottleneck (1x1-3x3-1x1), preact (He et al. 2016 v2)
+    groups: int = 1  # grouped 3x3 in bottlenecks (ResNeXt, Xie et al. 2017)
+    width_per_group: int = 64  # bottleneck width per group; 128 = wide ResNet-50-2
+    stages: tuple[StageSpec, ...] = (
+        StageSpec(2, 64, 1),
+        StageSpec(2, 128, 2),
+        StageSpec(2, 256, 2),
+        StageSpec(2, 512, 2),
+    )
+    shortcut: str = "B"  # see SHORTCUT_HELP
+    residual: bool = True  # False: the plain network, same layers without skip connections
+    conv_bias: bool = False  # d2l's convs carry a bias; torchvision's don't (BN makes it redundant)
+    batch_norm: bool = True
+    shortcut_bn: bool = True  # BN after a 1x1 projection (torchvision yes, d2l no)
+    # Start every residual branch at zero so each block begins as the identity
+    # (Goyal et al. 2017, arXiv 1706.02677: +0.2-0.3% top-1).
+    zero_init_residual: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.input, InputSpec):
+            raise SpecError("input", f"expected an object with channels, height, width, got {self.input!r}")
+        if not isinstance(self.stem, StemSpec):
+            raise SpecError("stem", f"expected an object with kind and width, got {self.stem!r}")
+        _int("num_classes", self.num_classes, 1, MAX_CLASSES)
+        _choice("block", self.block, BLOCKS)
+        _int("groups", self.groups, 1, MAX_GROUPS)
+        _int("width_per_group", self.width_per_group, 1, MAX_WIDTH_PER_GROUP)
+        if self.block != "bottleneck" and (self.groups != 1 or self.width_per_group != 64):
+            raise SpecError(
+                "groups" if self.groups != 1 else "width_per_group",
+                f"{self.block} blocks support only groups=1 and width_per_group=64 "
+                f"(got groups={self.groups}, width_per_group={self.width_per_group}); "
+                "use bottleneck blocks for ResNeXt or wide ResNets",
+            )
+        _choice("shortcut", self.shortcut, SHORTCUTS)
+        for name in ("residual", "conv_bias", "batch_norm", "shortcut_bn", "zero_init_residual"):
+            _bool(name, getattr(self, name))
+        if not isinstance(self.stages, tuple):
+            object.__setattr__(self, "stages", tuple(self.stages))
+        if not 1 <= len(self.stages) <= MAX_STAGES:
+            raise SpecError("stages", f"{len(self.stages)} stages; allowed 1..{MAX_STAGES}")
+        for i, stage in enumerate(self.stages):
+            if not isinstance(stage, StageSpec):
+                raise SpecError(f"stages[{i}]", f"expected an object with blocks, channels, stride, got {stage!r}")
+            stage.validate(i)
+        total = sum(s.blocks for s in self.stages)
+        if total > MAX_TOTAL_BLOCKS:
+            raise SpecError("stages", f"{total} blocks in all; allowed at most {MAX_TOTAL_BLOCKS}")
+        for i, stage in enumerate(self.stages):
+            if self.block == "bottleneck" and stage.channels * self.width_per_group // 64 < 1:
+                raise SpecError(
+                    "width_per_group",
+                    f"stages[{i}].channels={stage.channels} x width_per_group={self.width_per_group} / 64 "
+                    f"leaves less than one channel per group; each of the {self.groups} groups needs "
+                    "at least one channel (raise width_per_group or the stage's channels)",
+                )
+
+    # ----- derived views -----------------------------------------------------------------
+    @property
+    def expansion(self) -> int:
+        return EXPANSION[self.block]
+
+    def stage_shortcut(self, index: int) -> str:
+        return self.stages[index].shortcut or self.shortcut
+
+    def with_input(self, channels: int, height: int, width: int) -> ResNetSpec:
+        """A copy of this network for another input size (the layers adapt; the params don't change
+        except the first conv's input channels)."""
+        return replace(self, input=InputSpec(channels, height, width))
+
+    def with_classes(self, num_classes: int) -> ResNetSpec:
+        return replace(self, num_classes=num_classes)
+
+    # ----- JSON ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stages"] = [
+            {k: v for k, v in stage.items() if not (k == "shortcut" and v is None)} for stage in data["stages"]
+        ]
+        return data
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+# ----- parsing ---------------------------------------------------------------------------------
+_TOP_KEYS = {f.name for f in ResNetSpec.__dataclass_fields__.values()}
+_INPUT_KEYS = {"channels", "height", "width"}
+_STEM_KEYS = {"kind", "width"}
+_STAGE_KEYS = {"blocks", "channels", "stride", "shortcut"}
+
+
+def _check_keys(where: str, data: Any, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise SpecError(where or "spec", f"expected a JSON object, got {type(data).__name__}")
+    for key in data:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            name = f"{where}.{key}" if where else str(key)
+            raise SpecError(name, f"unknown key {key!r}{hint}; allowed: {', '.join(sorted(allowed))}")
+    return data
+
+
+def spec_from_dict(data: Any) -> ResNetSpec:
+    """Build a validated spec from plain data (as parsed from JSON). Missing keys take defaults."""
+    data = dict(_check_keys("", data, _TOP_KEYS))
+    if "input" in data:
+        data["input"] = InputSpec(**_check_keys("input", data["input"], _INPUT_KEYS))
+    if "stem" in data:
+        data["stem"] = StemSpec(**_check_keys("stem", data["stem"], _STEM_KEYS))
+    if "stages" in data:
+        stages = data["stages"]
+        if not isinstance(stages, list):
+            raise SpecError("stages", f"expected a list of stages, got {type(stages).__name__}")
+        if not stages:
+            raise SpecError("stages", f"empty list; a network needs 1..{MAX_STAGES} stages")
+        if len(stages) > MAX_STAGES:
+            raise SpecError("stages", f"{len(stages)} stages; allowed 1..{MAX_STAGES}")
+        data["stages"] = tuple(StageSpec(**_check_keys(f"stages[{i}]", s, _STAGE_KEYS)) for i, s in enumerate(stages))
+    return ResNetSpec(**data)
+
+
+def _reject_constant(name: str) -> None:
+    raise SpecError("spec", f"{name} is not a number JSON allows here; use a finite integer")
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_JSON_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+def spec_from_json(text: str | bytes) -> ResNetSpec:
+    """Parse and validate a JSON spec. Hostile input (huge, deeply nested, NaN) raises SpecError."""
+    if isinstance(text, bytes | bytearray):
+        if len(text) > MAX_JSON_BYTES:
+            raise SpecError("spec", f"{len(text):,} bytes; a spec file may be at most {MAX_JSON_BYTES:,} bytes")
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError("spec", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not isinstance(text, str):
+        raise SpecError("spec", f"expected JSON text, got {type(text).__name__}")
+    if len(text) > MAX_JSON_BYTES:
+        raise SpecError("spec", f"{len(text):,} characters; a spec file may be at most {MAX_JSON_BYTES:,}")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise SpecError("spec", f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise SpecError("spec", f"JSON nested too deeply; a spec is at most {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError as exc:  # e.g. an integer literal with thousands of digits
+        raise SpecError("spec", f"invalid JSON: {exc}") from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise SpecError("spec", f"JSON nested too deeply; a spec is at most {MAX_JSON_DEPTH} levels deep")
+    return spec_from_dict(data)

@@ -1,0 +1,111 @@
+"""`python -m explorer`: output, and bad input as exit status 2 with one line (never a traceback)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from explorer import PRESETS
+from explorer.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_presets_lists_every_name(capsys):
+    code, out, _ = run(capsys, "presets")
+    assert code == 0
+    for name in PRESETS:
+        assert name in out
+    assert "11,178,378" in out
+
+
+def test_summary_table(capsys):
+    code, out, _ = run(capsys, "summary", "--preset", "d2l-resnet18")
+    assert code == 0
+    assert "Total params:      11,178,378" in out
+    assert "layer2.0.downsample.0" in out
+    assert "(10,)" in out
+
+
+def test_summary_json_with_overrides(capsys):
+    code, out, _ = run(capsys, "summary", "--preset", "resnet50", "--input", "1,64,64", "--classes", "7", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["output_shape"] == [7]
+    assert data["spec"]["input"] == {"channels": 1, "height": 64, "width": 64}
+    assert [s["name"] for s in data["stages"]] == ["stem", "layer1", "layer2", "layer3", "layer4", "head"]
+    assert data["stages"][-2]["output_shape"] == [2048, 2, 2]
+    assert data["layers"][0]["name"] == "conv1"
+    assert data["total_params"] == sum(s["params"] for s in data["stages"])
+
+
+def test_summary_from_config(capsys, tmp_path):
+    path = tmp_path / "net.json"
+    path.write_text(PRESETS["resnet20"].to_json())
+    code, out, _ = run(capsys, "summary", "--config", str(path), "--json")
+    assert code == 0 and json.loads(out)["total_params"] == 269_722
+
+
+def test_code_command(capsys):
+    code, out, _ = run(capsys, "code", "--preset", "resnet-mini")
+    assert code == 0 and "class Residual(nn.Module)" in out and "net = nn.Sequential(" in out
+
+
+BAD_ARGS = [
+    (["summary", "--preset", "resnet51"], "unknown preset 'resnet51'"),
+    (["summary"], "one of the arguments --preset --config is required"),
+    (["summary", "--preset", "resnet18", "--config", "x.json"], "not allowed with argument"),
+    (["summary", "--preset", "resnet18", "--input", "3,224"], "--input: expected C,H,W"),
+    (["summary", "--preset", "resnet18", "--input", "3,0,224"], "input.height: 0 is out of range; allowed 1..4096"),
+    (["summary", "--preset", "resnet18", "--classes", "0"], "num_classes: 0 is out of range"),
+    (["summary", "--preset", "resnet18", "--classes", "ten"], "invalid int value: 'ten'"),
+    (["summary", "--config", "/nonexistent/net.json"], "cannot read config /nonexistent/net.json"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ([], "the following arguments are required: command"),
+]
+
+
+@pytest.mark.parametrize(("argv", "words"), BAD_ARGS, ids=[" ".join(a) or "empty" for a, _ in BAD_ARGS])
+def test_bad_input_exits_2_with_one_line(capsys, argv, words):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert words in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ('{"stages": [{"blocks": 2, "chanels": 64, "stride": 1}]}', "stages[0].chanels: unknown key"),
+        ("not json", "invalid JSON at line 1"),
+        ('{"num_classes": NaN}', "NaN is not a number"),
+        ('{"shortcut": "identity"}', "F(x) + x is impossible"),
+    ],
+)
+def test_bad_config_files(capsys, tmp_path, content, words):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    code, _, err = run(capsys, "summary", "--config", str(path))
+    assert code == 2 and words in err and err.count("\n") == 1
+
+
+def test_huge_config_is_refused_before_reading(capsys, tmp_path):
+    path = tmp_path / "huge.json"
+    path.write_bytes(b" " * 2_000_000)
+    code, _, err = run(capsys, "summary", "--config", str(path))
+    assert code == 2 and "at most 100,000" in err
+
+
+def test_real_process_exit_status_and_stderr():
+    proc = subprocess.run(
+        [sys.executable, "-m", "explorer", "summary", "--preset", "nope"], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: preset: unknown preset 'nope'") and proc.stderr.count("\n") == 1
+    assert proc.stdout == ""
