@@ -1,4 +1,4 @@
-"""`python -m explorer ...`: presets, summary, code.
+"""`python -m explorer ...`: presets, summary, code, train.
 
 Bad input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("code", help="standalone PyTorch source in the d2l style")
     _add_source(p)
     p.set_defaults(run=_cmd_code)
+    from .train_cli import add_train_parser  # the training command lives with the engine's options
+
+    add_train_parser(sub, _add_source)
     return parser
 
 

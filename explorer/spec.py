@@ -7,10 +7,11 @@ message names the field, the value and what is allowed.
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+from .validate import SpecError, check_bool, check_choice, check_int, check_keys
 
 # Documented ranges (README "Config format"). They keep a typo from asking for a 10^9-px input
 # or a million blocks, which would hang the analysis or exhaust memory when built.
@@ -42,35 +43,6 @@ SHORTCUT_HELP = {
 }
 
 
-class SpecError(ValueError):
-    """A bad value in a network description: the message names field, value and what is allowed."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-
-
-def _int(field_name: str, value: Any, low: int, high: int) -> int:
-    # bool is an int subclass in Python; `true` for a channel count is always a mistake.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(field_name, f"expected an integer in {low}..{high}, got {value!r}")
-    if not low <= value <= high:
-        raise SpecError(field_name, f"{value} is out of range; allowed {low}..{high}")
-    return value
-
-
-def _choice(field_name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise SpecError(field_name, f"unknown value {value!r}; allowed: {', '.join(allowed)}")
-    return value
-
-
-def _bool(field_name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise SpecError(field_name, f"expected true or false, got {value!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class InputSpec:
     channels: int = 3  # 1 for grey-scale (Fashion-MNIST), 3 for colour
@@ -78,9 +50,9 @@ class InputSpec:
     width: int = 224  # px
 
     def __post_init__(self) -> None:
-        _int("input.channels", self.channels, 1, MAX_CHANNELS)
-        _int("input.height", self.height, 1, MAX_SIDE)
-        _int("input.width", self.width, 1, MAX_SIDE)
+        check_int("input.channels", self.channels, 1, MAX_CHANNELS)
+        check_int("input.height", self.height, 1, MAX_SIDE)
+        check_int("input.width", self.width, 1, MAX_SIDE)
 
 
 @dataclass(frozen=True)
@@ -92,8 +64,8 @@ class StemSpec:
     width: int = 64  # output channels of the stem
 
     def __post_init__(self) -> None:
-        _choice("stem.kind", self.kind, STEMS)
-        _int("stem.width", self.width, 1, MAX_CHANNELS)
+        check_choice("stem.kind", self.kind, STEMS)
+        check_int("stem.width", self.width, 1, MAX_CHANNELS)
         if self.kind == "deep" and self.width < 2:
             raise SpecError("stem.width", f"{self.width} is too small for the deep stem; allowed 2..")
 
@@ -107,11 +79,11 @@ class StageSpec:
 
     def validate(self, index: int) -> None:
         where = f"stages[{index}]"
-        _int(f"{where}.blocks", self.blocks, 1, MAX_BLOCKS_PER_STAGE)
-        _int(f"{where}.channels", self.channels, 1, MAX_CHANNELS)
-        _int(f"{where}.stride", self.stride, 1, 2)
+        check_int(f"{where}.blocks", self.blocks, 1, MAX_BLOCKS_PER_STAGE)
+        check_int(f"{where}.channels", self.channels, 1, MAX_CHANNELS)
+        check_int(f"{where}.stride", self.stride, 1, 2)
         if self.shortcut is not None:
-            _choice(f"{where}.shortcut", self.shortcut, SHORTCUTS)
+            check_choice(f"{where}.shortcut", self.shortcut, SHORTCUTS)
 
 
 @dataclass(frozen=True)
@@ -142,10 +114,10 @@ class ResNetSpec:
             raise SpecError("input", f"expected an object with channels, height, width, got {self.input!r}")
         if not isinstance(self.stem, StemSpec):
             raise SpecError("stem", f"expected an object with kind and width, got {self.stem!r}")
-        _int("num_classes", self.num_classes, 1, MAX_CLASSES)
-        _choice("block", self.block, BLOCKS)
-        _int("groups", self.groups, 1, MAX_GROUPS)
-        _int("width_per_group", self.width_per_group, 1, MAX_WIDTH_PER_GROUP)
+        check_int("num_classes", self.num_classes, 1, MAX_CLASSES)
+        check_choice("block", self.block, BLOCKS)
+        check_int("groups", self.groups, 1, MAX_GROUPS)
+        check_int("width_per_group", self.width_per_group, 1, MAX_WIDTH_PER_GROUP)
         if self.block != "bottleneck" and (self.groups != 1 or self.width_per_group != 64):
             raise SpecError(
                 "groups" if self.groups != 1 else "width_per_group",
@@ -153,9 +125,9 @@ class ResNetSpec:
                 f"(got groups={self.groups}, width_per_group={self.width_per_group}); "
                 "use bottleneck blocks for ResNeXt or wide ResNets",
             )
-        _choice("shortcut", self.shortcut, SHORTCUTS)
+        check_choice("shortcut", self.shortcut, SHORTCUTS)
         for name in ("residual", "conv_bias", "batch_norm", "shortcut_bn", "zero_init_residual"):
-            _bool(name, getattr(self, name))
+            check_bool(name, getattr(self, name))
         if not isinstance(self.stages, tuple):
             object.__setattr__(self, "stages", tuple(self.stages))
         if not 1 <= len(self.stages) <= MAX_STAGES:
@@ -211,25 +183,13 @@ _STEM_KEYS = {"kind", "width"}
 _STAGE_KEYS = {"blocks", "channels", "stride", "shortcut"}
 
 
-def _check_keys(where: str, data: Any, allowed: set[str]) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise SpecError(where or "spec", f"expected a JSON object, got {type(data).__name__}")
-    for key in data:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            name = f"{where}.{key}" if where else str(key)
-            raise SpecError(name, f"unknown key {key!r}{hint}; allowed: {', '.join(sorted(allowed))}")
-    return data
-
-
 def spec_from_dict(data: Any) -> ResNetSpec:
     """Build a validated spec from plain data (as parsed from JSON). Missing keys take defaults."""
-    data = dict(_check_keys("", data, _TOP_KEYS))
+    data = dict(check_keys("", data, _TOP_KEYS))
     if "input" in data:
-        data["input"] = InputSpec(**_check_keys("input", data["input"], _INPUT_KEYS))
+        data["input"] = InputSpec(**check_keys("input", data["input"], _INPUT_KEYS))
     if "stem" in data:
-        data["stem"] = StemSpec(**_check_keys("stem", data["stem"], _STEM_KEYS))
+        data["stem"] = StemSpec(**check_keys("stem", data["stem"], _STEM_KEYS))
     if "stages" in data:
         stages = data["stages"]
         if not isinstance(stages, list):
@@ -238,7 +198,7 @@ def spec_from_dict(data: Any) -> ResNetSpec:
             raise SpecError("stages", f"empty list; a network needs 1..{MAX_STAGES} stages")
         if len(stages) > MAX_STAGES:
             raise SpecError("stages", f"{len(stages)} stages; allowed 1..{MAX_STAGES}")
-        data["stages"] = tuple(StageSpec(**_check_keys(f"stages[{i}]", s, _STAGE_KEYS)) for i, s in enumerate(stages))
+        data["stages"] = tuple(StageSpec(**check_keys(f"stages[{i}]", s, _STAGE_KEYS)) for i, s in enumerate(stages))
     return ResNetSpec(**data)
 
 

@@ -1,0 +1,166 @@
+"""d2l's train_ch6 loop against our engine: same model, data, recipe and device, in one run.
+
+    python benchmarks/train_throughput.py --device cpu  --preset resnet-mini  --resize 28
+    python benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 --resize 96 --epochs 10
+
+(a) is a faithful re-implementation of d2l's loop (d2l.load_data_fashion_mnist + d2l.train_ch6):
+torchvision's FashionMNIST with Resize + ToTensor in a DataLoader with 4 workers, Xavier init,
+plain SGD, and per-batch float() of loss and accuracy (d2l's Accumulator). (b) is
+explorer.train.Trainer with the same recipe. Images/s count wall time of the training epochs,
+data loading included; each side reports its best epoch (the machine's speed drifts by 10-20%
+over minutes on a shared VM); test accuracy is measured after each epoch by both. Ratio last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils import data  # noqa: E402
+from torchvision import transforms  # noqa: E402
+
+import explorer  # noqa: E402
+import explorer.paths  # noqa: E402
+from explorer.model import init_weights  # noqa: E402
+from explorer.recipe import Recipe  # noqa: E402
+from explorer.train import Trainer, adapt_spec  # noqa: E402
+
+# ----- (a) d2l, as in the book (d2l/torch.py), minus plotting ------------------------------------
+
+
+class Accumulator:
+    def __init__(self, n):
+        self.data = [0.0] * n
+
+    def add(self, *args):
+        self.data = [a + float(b) for a, b in zip(self.data, args, strict=True)]
+
+    def __getitem__(self, idx):
+        return self.data[idx]
+
+
+def load_data_fashion_mnist(batch_size, resize, root, workers=4):
+    trans = [transforms.ToTensor()]
+    if resize:
+        trans.insert(0, transforms.Resize(resize))
+    trans = transforms.Compose(trans)
+    mnist_train = torchvision.datasets.FashionMNIST(root=root, train=True, transform=trans, download=True)
+    mnist_test = torchvision.datasets.FashionMNIST(root=root, train=False, transform=trans, download=True)
+    return (
+        data.DataLoader(mnist_train, batch_size, shuffle=True, num_workers=workers),
+        data.DataLoader(mnist_test, batch_size, shuffle=False, num_workers=workers),
+    )
+
+
+def accuracy(y_hat, y):
+    if len(y_hat.shape) > 1 and y_hat.shape[1] > 1:
+        y_hat = y_hat.argmax(axis=1)
+    cmp = y_hat.type(y.dtype) == y
+    return float(cmp.type(y.dtype).sum())
+
+
+def evaluate_accuracy_gpu(net, data_iter, device):
+    net.eval()
+    metric = Accumulator(2)
+    with torch.no_grad():
+        for X, y in data_iter:
+            X, y = X.to(device), y.to(device)
+            metric.add(accuracy(net(X), y), y.numel())
+    return metric[0] / metric[1]
+
+
+def train_ch6(net, train_iter, test_iter, num_epochs, lr, device, max_steps=None):
+    init_weights(net, "xavier")  # d2l: nn.init.xavier_uniform_ on every Linear and Conv2d
+    net.to(device)
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    loss = nn.CrossEntropyLoss()
+    per_epoch, test_acc = [], 0.0
+    for _ in range(num_epochs):
+        metric = Accumulator(3)
+        net.train()
+        start = time.perf_counter()
+        for i, (X, y) in enumerate(train_iter):
+            optimizer.zero_grad()
+            X, y = X.to(device), y.to(device)
+            y_hat = net(X)
+            l = loss(y_hat, y)  # noqa: E741 - d2l's name
+            l.backward()
+            optimizer.step()
+            with torch.no_grad():
+                metric.add(l * X.shape[0], accuracy(y_hat, y), X.shape[0])
+            if max_steps and i + 1 >= max_steps:
+                break
+        per_epoch.append(metric[2] / (time.perf_counter() - start))
+        test_acc = evaluate_accuracy_gpu(net, test_iter, device)
+    return per_epoch, test_acc
+
+
+# ----- the comparison -----------------------------------------------------------------------------
+
+
+def _list(values: list[float]) -> str:
+    return "[" + ", ".join(f"{v:.0f}" for v in values) + "]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="d2l's train_ch6 vs explorer's engine")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--preset", default="resnet-mini")
+    parser.add_argument("--resize", type=int, default=28)
+    parser.add_argument("--epochs", type=int, default=2, help="epochs for our engine")
+    parser.add_argument("--baseline-epochs", type=int, default=2, help="epochs for d2l's loop")
+    parser.add_argument("--baseline-steps", type=int, default=0, help="stop d2l's epochs after N steps (0: all)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--data-dir", default=None, help="folder holding FashionMNIST/raw")
+    parser.add_argument("--workers", type=int, default=4, help="d2l's DataLoader workers (d2l uses 4)")
+    args = parser.parse_args()
+
+    recipe = Recipe(
+        dataset="fashion-mnist",
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        resize=args.resize,
+        init="xavier",
+        device=args.device,
+    )
+    root = args.data_dir or str(explorer.paths.datasets_dir())
+    spec, _ = adapt_spec(explorer.preset(args.preset), explorer.data.DATASETS["fashion-mnist"], args.resize)
+    device = torch.device(args.device)
+    name = torch.cuda.get_device_name(0) if args.device == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
+    print(f"device: {name}; torch {torch.__version__}; {args.preset} at {args.resize} px, batch {args.batch_size}")
+
+    torch.manual_seed(0)
+    train_iter, test_iter = load_data_fashion_mnist(args.batch_size, args.resize, root, args.workers)
+    d2l_epochs, d2l_acc = train_ch6(
+        explorer.build_model(spec), train_iter, test_iter, args.baseline_epochs, args.lr, device, args.baseline_steps
+    )
+    d2l_ips = max(d2l_epochs)
+    print(f"(a) d2l train_ch6: {d2l_ips:10.0f} images/s  best epoch of {_list(d2l_epochs)}; test acc {d2l_acc:.4f}")
+
+    epochs = []
+    start = time.perf_counter()
+    result = Trainer(
+        spec, recipe, on_event=lambda e: epochs.append(e) if e["event"] == "epoch" else None, data_dir=root
+    ).run()
+    wall = time.perf_counter() - start
+    if result.status != "completed":
+        raise SystemExit(f"our run ended {result.status}: {result.message}")
+    ours_ips = max(e["images_per_sec"] for e in epochs)
+    accs = " ".join(f"{e['test_acc']:.4f}" for e in epochs)
+    print(f"(b) explorer:      {ours_ips:10.0f} images/s  best epoch of {_list([e['images_per_sec'] for e in epochs])}")
+    print(f"    explorer test accuracy after each epoch: {accs}")
+    print(f"    explorer wall time for {args.epochs} epoch(s) with evaluation, data loading included: {wall:.1f} s")
+    print(f"ratio (b)/(a): {ours_ips / d2l_ips:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

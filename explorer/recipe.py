@@ -1,0 +1,84 @@
+"""Recipe: every training setting in one validated, frozen place (units in the comments)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from .data import DATASETS
+from .validate import SpecError, check_bool, check_choice, check_float, check_int, check_keys
+
+OPTIMIZERS = ("sgd", "momentum", "adamw")
+SCHEDULES = ("constant", "onecycle")
+INITS = ("torchvision", "xavier")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+class RecipeError(SpecError):
+    """A bad training setting; the message names the field and the allowed range."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    dataset: str = "fashion-mnist"
+    epochs: int = 10
+    batch_size: int = 256  # images per step (per process under torchrun)
+    lr: float = 0.05  # peak learning rate
+    optimizer: str = "sgd"  # sgd: plain, as d2l's train_ch6; momentum: SGD with 0.9 (Nesterov); adamw
+    weight_decay: float = 0.0  # L2 for sgd/momentum, decoupled for adamw
+    schedule: str = "constant"  # onecycle: warm up for 25% of the steps, then anneal (Smith 2018)
+    label_smoothing: float = 0.0  # Szegedy et al. 2016; 0.1 is usual
+    resize: int | None = None  # px; None keeps the dataset's size; the seed trains at 96
+    augment: bool = False  # random flip (where labels allow) and translation, on the device
+    limit: int | None = None  # train on the first N images only (a fixed shuffle), for quick demos
+    seed: int = 0  # same seed, same device: same run
+    init: str = "torchvision"  # xavier: as d2l's train_ch6 re-initialises every conv and linear layer
+    device: str = "auto"  # auto: cuda, then mps, then cpu
+    # auto: bf16 autocast where the hardware computes it natively (CUDA; CPUs with AVX512-BF16 or
+    # AMX), else fp32. Weights, optimizer and BN statistics stay fp32 either way.
+    precision: str = "auto"
+    log_every: int = 25  # steps between host reads of loss (the only synchronisations in an epoch)
+
+    def __post_init__(self) -> None:
+        check_choice("dataset", self.dataset, tuple(DATASETS), RecipeError)
+        check_int("epochs", self.epochs, 1, 1000, RecipeError)
+        check_int("batch_size", self.batch_size, 1, 65536, RecipeError)
+        check_float("lr", self.lr, 0.0, 10.0, RecipeError, low_open=True)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS, RecipeError)
+        check_float("weight_decay", self.weight_decay, 0.0, 1.0, RecipeError)
+        check_choice("schedule", self.schedule, SCHEDULES, RecipeError)
+        check_float("label_smoothing", self.label_smoothing, 0.0, 0.5, RecipeError)
+        if self.resize is not None:
+            check_int("resize", self.resize, 8, 512, RecipeError)
+        check_bool("augment", self.augment, RecipeError)
+        if self.limit is not None:
+            check_int("limit", self.limit, 10, 10_000_000, RecipeError)
+        check_int("seed", self.seed, 0, 2**31 - 1, RecipeError)
+        check_choice("init", self.init, INITS, RecipeError)
+        check_choice("device", self.device, DEVICES, RecipeError)
+        check_choice("precision", self.precision, PRECISIONS, RecipeError)
+        check_int("log_every", self.log_every, 1, 10_000, RecipeError)
+
+    @property
+    def input_size(self) -> int:
+        return self.resize or DATASETS[self.dataset].size
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    def but(self, **changes: Any) -> Recipe:
+        return replace(self, **changes)
+
+
+def recipe_from_dict(data: Any) -> Recipe:
+    return Recipe(**check_keys("recipe", data, set(Recipe.__dataclass_fields__), RecipeError))
+
+
+# The seed's recipe (d2l.ai: lr, num_epochs, batch_size = 0.05, 10, 256; resize=96; train_ch6
+# re-initialises with Xavier and uses plain SGD).
+D2L_RECIPE = Recipe(dataset="fashion-mnist", epochs=10, batch_size=256, lr=0.05, resize=96, init="xavier")
+
+# What a 2-core CPU finishes in about a minute: resnet-mini at the native 28 px, with momentum.
+CPU_RECIPE = Recipe(dataset="fashion-mnist", epochs=3, batch_size=128, lr=0.05, optimizer="momentum", limit=20_000)

@@ -1,0 +1,281 @@
+"""The run history: every training run, its metrics and results, in SQLite (stdlib, WAL).
+
+One file, `runs.sqlite` in the data folder (explorer/paths.py), shared by the app and the CLI.
+Each call opens its own connection, so worker threads and processes never share one.
+A run whose process died (server killed mid-run) is marked `interrupted` at the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import paths
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    experiment TEXT,                 -- groups runs started together (e.g. the degradation experiment)
+    spec_json TEXT NOT NULL,
+    recipe_json TEXT NOT NULL,
+    device TEXT,
+    status TEXT NOT NULL,            -- queued, running, completed, stopped, diverged, failed, interrupted
+    message TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    params INTEGER,
+    test_acc REAL,
+    confusion_json TEXT,
+    checkpoint TEXT,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    train_loss REAL, train_acc REAL, test_loss REAL, test_acc REAL,
+    images_per_sec REAL, elapsed REAL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    epoch INTEGER, loss REAL, images_per_sec REAL, elapsed REAL,
+    PRIMARY KEY (run_id, step)
+);
+CREATE TABLE IF NOT EXISTS misclassified (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    test_index INTEGER, true_label INTEGER, predicted INTEGER,
+    shape TEXT NOT NULL, pixels BLOB NOT NULL,     -- uint8 image, C,H,W
+    PRIMARY KEY (run_id, position)
+);
+"""
+FINAL = ("completed", "stopped", "diverged", "failed", "interrupted")
+EPOCH_FIELDS = ("train_loss", "train_acc", "test_loss", "test_acc", "images_per_sec", "elapsed")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    name: str
+    experiment: str | None
+    spec: dict[str, Any]
+    recipe: dict[str, Any]
+    device: str | None
+    status: str
+    message: str
+    created: float
+    started: float | None
+    finished: float | None
+    params: int | None
+    test_acc: float | None
+    confusion: list[list[int]] | None
+    checkpoint: str | None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.started is None else (self.finished or time.time()) - self.started
+
+
+def _process_alive(host: str, pid: int) -> bool:
+    if host != socket.gethostname():
+        return True  # another machine's run: not ours to judge
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunStore:
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else paths.runs_db()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.checkpoints = self.path.parent / "checkpoints"
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")  # readers never block the writing worker
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA foreign_keys=ON")
+        try:
+            with db:  # commit on success, roll back on error
+                yield db
+        finally:
+            db.close()
+
+    # ----- writing ---------------------------------------------------------------------------
+    def create(
+        self, name: str, spec_json: str, recipe_json: str, experiment: str | None = None, status: str = "queued"
+    ) -> int:
+        with self._connect() as db:
+            cur = db.execute(
+                "INSERT INTO runs (name, experiment, spec_json, recipe_json, status, created, host, pid)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, experiment, spec_json, recipe_json, status, time.time(), socket.gethostname(), os.getpid()),
+            )
+            return int(cur.lastrowid)
+
+    def record_event(self, run_id: int, event: dict[str, Any]) -> None:
+        """Store what a training event says (start, step, epoch); `done` goes through finish()."""
+        kind = event.get("event")
+        with self._connect() as db:
+            if kind == "start":
+                db.execute(
+                    "UPDATE runs SET status='running', started=?, device=?, params=?, spec_json=?, pid=? WHERE id=?",
+                    (time.time(), event["device"], event["params"], json.dumps(event["spec"]), os.getpid(), run_id),
+                )
+            elif kind == "step":
+                db.execute(
+                    "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?)",
+                    (run_id, event["step"], event["epoch"], event["loss"], event["images_per_sec"], event["elapsed"]),
+                )
+            elif kind == "epoch":
+                db.execute(
+                    "INSERT OR REPLACE INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, event["epoch"], *(event[f] for f in EPOCH_FIELDS)),
+                )
+                db.execute("UPDATE runs SET test_acc=? WHERE id=?", (event["test_acc"], run_id))
+
+    def finish(self, run_id: int, result: Any, save_checkpoint: bool = True) -> None:
+        """Store a RunResult: status, message, confusion matrix, misclassified images, weights."""
+        checkpoint = None
+        if save_checkpoint and result.state_dict is not None:
+            self.checkpoints.mkdir(parents=True, exist_ok=True)
+            checkpoint = str(self.checkpoints / f"run-{run_id}.pt")
+            torch.save(result.state_dict, checkpoint)
+        with self._connect() as db:
+            db.execute(
+                "UPDATE runs SET status=?, message=?, finished=?, confusion_json=?, checkpoint=? WHERE id=?",
+                (
+                    result.status,
+                    result.message,
+                    time.time(),
+                    json.dumps(result.confusion) if result.confusion else None,
+                    checkpoint,
+                    run_id,
+                ),
+            )
+            for position, item in enumerate(result.misclassified):
+                image = item["image"]
+                db.execute(
+                    "INSERT OR REPLACE INTO misclassified VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id,
+                        position,
+                        item["index"],
+                        item["true"],
+                        item["pred"],
+                        json.dumps(list(image.shape)),
+                        image.numpy().tobytes(),
+                    ),
+                )
+
+    def set_status(self, run_id: int, status: str, message: str = "") -> None:
+        with self._connect() as db:
+            finished = time.time() if status in FINAL else None
+            db.execute(
+                "UPDATE runs SET status=?, message=?, finished=? WHERE id=?", (status, message, finished, run_id)
+            )
+
+    def mark_interrupted(self) -> int:
+        """Runs left 'running' or 'queued' by a process that no longer exists: the server was
+        killed. Their metrics so far stay; only the status changes. Returns how many."""
+        with self._connect() as db:
+            rows = db.execute("SELECT id, host, pid FROM runs WHERE status IN ('running', 'queued')").fetchall()
+            dead = [row["id"] for row in rows if not _process_alive(row["host"], row["pid"])]
+            for run_id in dead:
+                db.execute(
+                    "UPDATE runs SET status='interrupted', message='the process running it ended', finished=?"
+                    " WHERE id=?",
+                    (time.time(), run_id),
+                )
+        return len(dead)
+
+    def delete(self, run_id: int) -> None:
+        run = self.get(run_id)
+        with self._connect() as db:
+            db.execute("DELETE FROM runs WHERE id=?", (run_id,))
+        if run and run.checkpoint:
+            Path(run.checkpoint).unlink(missing_ok=True)
+
+    # ----- reading ---------------------------------------------------------------------------
+    def get(self, run_id: int) -> RunRecord | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        return _record(row) if row else None
+
+    def list(self, limit: int = 200, experiment: str | None = None) -> list[RunRecord]:
+        query, args = "SELECT * FROM runs", []
+        if experiment is not None:
+            query, args = query + " WHERE experiment=?", [experiment]
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [_record(row) for row in rows]
+
+    def epochs(self, run_id: int) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM epochs WHERE run_id=? ORDER BY epoch", (run_id,)).fetchall()
+        return [dict(row) for row in rows]
+
+    def steps(self, run_id: int) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM steps WHERE run_id=? ORDER BY step", (run_id,)).fetchall()
+        return [dict(row) for row in rows]
+
+    def misclassified(self, run_id: int) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM misclassified WHERE run_id=? ORDER BY position", (run_id,)).fetchall()
+        out = []
+        for row in rows:
+            shape = json.loads(row["shape"])
+            image = torch.frombuffer(bytearray(row["pixels"]), dtype=torch.uint8).reshape(shape)
+            out.append(
+                {"index": row["test_index"], "true": row["true_label"], "pred": row["predicted"], "image": image}
+            )
+        return out
+
+    def load_checkpoint(self, run_id: int) -> dict[str, torch.Tensor]:
+        run = self.get(run_id)
+        if run is None or not run.checkpoint:
+            raise FileNotFoundError(f"run {run_id} has no checkpoint")
+        # weights_only: a checkpoint is tensors, never pickled code
+        return torch.load(run.checkpoint, map_location="cpu", weights_only=True)
+
+
+def _record(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        name=row["name"],
+        experiment=row["experiment"],
+        spec=json.loads(row["spec_json"]),
+        recipe=json.loads(row["recipe_json"]),
+        device=row["device"],
+        status=row["status"],
+        message=row["message"],
+        created=row["created"],
+        started=row["started"],
+        finished=row["finished"],
+        params=row["params"],
+        test_acc=row["test_acc"],
+        confusion=json.loads(row["confusion_json"]) if row["confusion_json"] else None,
+        checkpoint=row["checkpoint"],
+    )

@@ -1,0 +1,411 @@
+"""The training engine: whatever spec was designed, on whatever device there is.
+
+Speed by design (measured in benchmarks/train_throughput.py): the data sits on the device as
+uint8 and every batch is made there; loss and accuracy accumulate on the device and are read
+every `recipe.log_every` steps; on CUDA, channels_last + bf16 autocast + cudnn.benchmark + fused
+optimizers. Events go to a callback as plain dicts (the CLI prints them as JSON lines).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import DATASETS, DatasetInfo, DeviceBatches, ImageData, load_dataset
+from .distributed import World, leave, world_from_env
+from .model import build_model, init_weights
+from .recipe import Recipe
+from .spec import ResNetSpec, SpecError
+
+log = logging.getLogger(__name__)
+Event = dict[str, Any]
+Callback = Callable[[Event], None]
+MISCLASSIFIED_KEPT = 32
+
+
+@dataclass
+class RunResult:
+    status: str  # completed, stopped, diverged, failed
+    message: str
+    epochs: list[Event] = field(default_factory=list)
+    confusion: list[list[int]] | None = None  # [true][predicted] on the test split
+    misclassified: list[dict] = field(default_factory=list)  # index, true, pred, image (uint8 C,H,W)
+    state_dict: dict[str, torch.Tensor] | None = None
+    spec: ResNetSpec | None = None  # as trained (adapted to the dataset)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from .recipe import RecipeError
+
+        raise RecipeError("device", "cuda was asked for but no CUDA GPU is visible; use auto or cpu")
+    return torch.device(name)
+
+
+def cpu_has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX: oneDNN then runs bf16 convolutions at twice the fp32 rate."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast_for(device: torch.device, precision: str):
+    """The autocast context a step runs under (bf16 or none) for this device and setting."""
+    if precision == "auto":
+        native = {"cuda": torch.cuda.is_available() and torch.cuda.is_bf16_supported(), "cpu": cpu_has_native_bf16()}
+        precision = "bf16" if native.get(device.type, False) else "fp32"
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def uses_channels_last(device: torch.device) -> bool:
+    # NHWC lets cuDNN use tensor cores without transposes, and oneDNN's CPU convolutions run
+    # about 1.5x faster on it (benchmarks/RESULTS.md); MPS gains nothing from it.
+    return device.type in ("cuda", "cpu")
+
+
+def adapt_spec(spec: ResNetSpec, info: DatasetInfo, size: int) -> tuple[ResNetSpec, list[str]]:
+    """The designed network, fitted to the dataset's channels, image size and classes."""
+    notes = []
+    i = spec.input
+    if (i.channels, i.height, i.width) != (info.channels, size, size):
+        notes.append(
+            f"input {i.channels}x{i.height}x{i.width} -> {info.channels}x{size}x{size} for {info.title}"
+            + (" (first conv adapted)" if i.channels != info.channels else "")
+        )
+        spec = spec.with_input(info.channels, size, size)
+    if spec.num_classes != len(info.classes):
+        notes.append(f"classifier {spec.num_classes} -> {len(info.classes)} classes")
+        spec = spec.with_classes(len(info.classes))
+    return spec, notes
+
+
+def _optimizer(model: nn.Module, recipe: Recipe, device: torch.device) -> torch.optim.Optimizer:
+    fused = {"fused": True} if device.type == "cuda" else {}
+    params = model.parameters()
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay, **fused)
+    momentum = 0.9 if recipe.optimizer == "momentum" else 0.0
+    return torch.optim.SGD(
+        params, lr=recipe.lr, momentum=momentum, nesterov=momentum > 0, weight_decay=recipe.weight_decay, **fused
+    )
+
+
+def _schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int):
+    if recipe.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=total_steps, pct_start=0.25)
+    return None
+
+
+class _Clock:
+    """Elapsed time and an ETA from the fraction done."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def eta(self, fraction: float) -> float | None:
+        return self.elapsed * (1 - fraction) / fraction if fraction > 0 else None
+
+
+class Trainer:
+    """One training run. `run()` returns a RunResult and reports events to `on_event`."""
+
+    def __init__(
+        self,
+        spec: ResNetSpec,
+        recipe: Recipe,
+        on_event: Callback | None = None,
+        stop: threading.Event | None = None,
+        data: ImageData | None = None,
+        data_dir: str | Path | None = None,
+        world: World | None = None,
+    ) -> None:
+        self.recipe = recipe
+        self.device = pick_device(recipe.device)
+        self.world = world or world_from_env(self.device.type)
+        if self.device.type == "cuda" and self.world.distributed:
+            self.device = torch.device("cuda", self.world.local_rank)
+        self.info = DATASETS[recipe.dataset]
+        self.spec, self.notes = adapt_spec(spec, self.info, recipe.input_size)
+        self.stop = stop or threading.Event()
+        self.data = data
+        self.data_dir = data_dir
+        self._on_event = on_event or (lambda event: None)
+
+    def emit(self, event: Event) -> None:
+        if self.world.is_main:
+            self._on_event(event)
+
+    # ----- the run -----------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        clock = _Clock()
+        try:
+            return self._run(clock)
+        except torch.cuda.OutOfMemoryError:
+            return self._finish(
+                clock,
+                RunResult(
+                    "failed",
+                    f"out of memory on {self.device} at batch {self.recipe.batch_size} and "
+                    f"{self.recipe.input_size} px: try a smaller batch size or input size",
+                ),
+            )
+        except SpecError as exc:  # a dataset that cannot be had, a bad setting: said in one line
+            return self._finish(clock, RunResult("failed", str(exc)))
+        except Exception as exc:  # the app and the queue keep working; the traceback goes to the log
+            log.exception("training run failed")
+            return self._finish(clock, RunResult("failed", f"{type(exc).__name__}: {exc}"))
+        finally:
+            leave(self.world)
+
+    def _finish(self, clock: _Clock, result: RunResult) -> RunResult:
+        self.model = self.opt = None  # free the device memory before anyone waits on it
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        self.emit({"event": "done", "status": result.status, "message": result.message, "elapsed": clock.elapsed})
+        return result
+
+    def _run(self, clock: _Clock) -> RunResult:
+        r, device, cuda = self.recipe, self.device, self.device.type == "cuda"
+        torch.manual_seed(r.seed)
+        if cuda:
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
+        else:
+            torch.set_flush_denormal(True)  # tiny gradients as denormals slow CPU math several-fold
+        if self.data is None:
+            self.data = load_dataset(
+                r.dataset, self.data_dir, r.limit, progress=lambda m: self.emit({"event": "info", "message": m})
+            )
+        data = self.data.to(device)
+        channels_last = uses_channels_last(device)
+        batches = DeviceBatches(
+            data, r.input_size, torch.bfloat16 if cuda else torch.float32, channels_last, augment=r.augment
+        )
+        model = build_model(self.spec).to(device)
+        if r.init == "xavier":
+            init_weights(model, "xavier")
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        net = model
+        if self.world.distributed:
+            net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
+        self.opt = opt = _optimizer(model, r, device)
+        steps_per_epoch = batches.steps_per_epoch(r.batch_size, self.world.size)
+        total_steps = steps_per_epoch * r.epochs
+        schedule = _schedule(opt, r, total_steps)
+        generator = torch.Generator(device=device).manual_seed(r.seed)
+        self.emit(
+            {
+                "event": "start",
+                "device": _device_name(device),
+                "world_size": self.world.size,
+                "params": sum(p.numel() for p in model.parameters()),
+                "spec": self.spec.to_dict(),
+                "recipe": asdict(r),
+                "adapted": self.notes,
+                "train_size": len(data.y_train),
+                "test_size": len(data.y_test),
+                "steps_per_epoch": steps_per_epoch,
+                "epochs": r.epochs,
+            }
+        )
+        autocast = autocast_for(device, r.precision)
+        zero = torch.zeros((), device=device)
+        step_count = torch.zeros((), device=device, dtype=torch.int64)
+        first_bad = torch.full((), -1, device=device, dtype=torch.int64)
+        step, epochs, last_test = 0, [], None
+        for epoch in range(1, r.epochs + 1):
+            net.train()
+            ep_loss, ep_correct, ep_n = zero.clone(), zero.clone(), 0
+            win_loss, win_n, win_start = zero.clone(), 0, time.perf_counter()
+            ep_start = time.perf_counter()
+            for x, y in batches.train_batches(r.batch_size, generator, self.world.rank, self.world.size):
+                if self.stop.is_set():
+                    return self._finish(clock, RunResult("stopped", f"stopped at step {step}", epochs))
+                with autocast:
+                    out = net(x)
+                    loss = F.cross_entropy(out, y, label_smoothing=r.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if schedule is not None:
+                    schedule.step()
+                step += 1
+                loss = loss.detach().float()
+                step_count += 1
+                first_bad = torch.where(~torch.isfinite(loss) & (first_bad < 0), step_count, first_bad)
+                n = len(y)
+                win_loss += loss * n
+                ep_correct += (out.detach().argmax(1) == y).sum()
+                win_n += n
+                ep_n += n
+                if step % r.log_every == 0 or step % steps_per_epoch == 0:
+                    loss_sum, count, any_bad = self.world.sum(
+                        win_loss, torch.tensor(float(win_n), device=device), (first_bad >= 0).float()
+                    )
+                    if float(any_bad) > 0:  # this process's first bad step, or (another's) by now
+                        bad_step = int(first_bad) if int(first_bad) >= 0 else step
+                        return self._finish(
+                            clock,
+                            RunResult(
+                                "diverged",
+                                f"loss became non-finite at step {bad_step} (lr {r.lr:g}): lower the learning rate",
+                                epochs,
+                            ),
+                        )
+                    now = time.perf_counter()
+                    done = step / total_steps
+                    self.emit(
+                        {
+                            "event": "step",
+                            "step": step,
+                            "epoch": epoch,
+                            "loss": float(loss_sum) / float(count),
+                            "images_per_sec": win_n * self.world.size / (now - win_start),
+                            "progress": done,
+                            "elapsed": clock.elapsed,
+                            "eta": clock.eta(done),
+                        }
+                    )
+                    ep_loss += win_loss
+                    win_loss, win_n, win_start = zero.clone(), 0, now
+            train_seconds = time.perf_counter() - ep_start
+            loss_sum, correct, count = self.world.sum(ep_loss, ep_correct, torch.tensor(float(ep_n), device=device))
+            last_test = self._evaluate(model, batches, autocast, final=epoch == r.epochs)
+            record = {
+                "event": "epoch",
+                "epoch": epoch,
+                "train_loss": float(loss_sum) / float(count),
+                "train_acc": float(correct) / float(count),
+                "test_loss": last_test["loss"],
+                "test_acc": last_test["acc"],
+                "images_per_sec": float(count) / train_seconds,
+                "elapsed": clock.elapsed,
+                "eta": clock.eta(epoch / r.epochs),
+            }
+            epochs.append(record)
+            self.emit(record)
+        result = RunResult(
+            "completed",
+            f"test accuracy {last_test['acc']:.4f} after {r.epochs} epochs",
+            epochs,
+            last_test["confusion"],
+            last_test["misclassified"],
+            {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            self.spec,
+        )
+        return self._finish(clock, result)
+
+    @torch.no_grad()
+    def _evaluate(self, model: nn.Module, batches: DeviceBatches, autocast, final: bool) -> dict[str, Any]:
+        model.eval()
+        device, k = self.device, len(self.info.classes)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device)
+        confusion = torch.zeros(k * k, device=device, dtype=torch.int64)
+        wrong = []
+        for idx, x, y in batches.test_batches(max(self.recipe.batch_size, 512), self.world.rank, self.world.size):
+            with autocast:
+                out = model(x)
+            out = out.float()
+            loss_sum += F.cross_entropy(out, y, reduction="sum")
+            pred = out.argmax(1)
+            correct += (pred == y).sum()
+            confusion += torch.bincount(y * k + pred, minlength=k * k)
+            if final and self.world.is_main and sum(len(w[0]) for w in wrong) < MISCLASSIFIED_KEPT:
+                miss = pred != y
+                wrong.append((idx[miss], y[miss], pred[miss]))
+        n = torch.tensor(float(len(batches.data.y_test)), device=device)
+        loss_sum, correct = self.world.sum(loss_sum, correct)
+        confusion = self.world.sum_tensor(confusion)
+        result = {"loss": float(loss_sum) / float(n), "acc": float(correct) / float(n), "confusion": None}
+        result["misclassified"] = []
+        if final:
+            result["confusion"] = confusion.view(k, k).tolist()
+            for idx, true, pred in wrong:
+                for i, t, p in zip(idx.tolist(), true.tolist(), pred.tolist(), strict=True):
+                    image = batches.data.x_test[i].cpu()
+                    result["misclassified"].append({"index": i, "true": t, "pred": p, "image": image})
+            result["misclassified"] = result["misclassified"][:MISCLASSIFIED_KEPT]
+        return result
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
+
+
+def train(
+    spec: ResNetSpec,
+    recipe: Recipe,
+    on_event: Callback | None = None,
+    stop: threading.Event | None = None,
+    data: ImageData | None = None,
+    data_dir: str | Path | None = None,
+) -> RunResult:
+    """Train `spec` with `recipe`; see Trainer."""
+    return Trainer(spec, recipe, on_event, stop, data, data_dir).run()
+
+
+def estimate_epoch_seconds(spec: ResNetSpec, recipe: Recipe, timed_steps: int = 4) -> float:
+    """Seconds one epoch will take here, from a few timed steps on random data of the right shape
+    (shown before a run starts, so nobody waits an hour for a 224-px ResNet-152 on a laptop)."""
+    info = DATASETS[recipe.dataset]
+    spec, _ = adapt_spec(spec, info, recipe.input_size)
+    device = pick_device(recipe.device)
+    cuda = device.type == "cuda"
+    model = build_model(spec).to(device)
+    opt = _optimizer(model, recipe, device)
+    size = recipe.input_size
+    batch = min(recipe.batch_size, recipe.limit or info.train_size, info.train_size)
+    x = torch.randn(batch, info.channels, size, size, device=device)
+    y = torch.randint(0, len(info.classes), (batch,), device=device)
+    if uses_channels_last(device):
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    autocast = autocast_for(device, recipe.precision)
+
+    def one_step() -> None:
+        with autocast:
+            loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    one_step()  # warm-up: allocations, cuDNN autotuning
+    if cuda:
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(timed_steps):
+        one_step()
+    if cuda:
+        torch.cuda.synchronize()
+    per_step = (time.perf_counter() - start) / timed_steps
+    train_images = min(recipe.limit or info.train_size, info.train_size)
+    steps = math.ceil(train_images / recipe.batch_size)
+    eval_steps = math.ceil(info.test_size / max(recipe.batch_size, 512)) * max(recipe.batch_size, 512) / batch
+    return per_step * (steps + eval_steps / 3)  # a forward is about a third of a training step

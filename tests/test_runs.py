@@ -1,0 +1,110 @@
+"""Run history in SQLite: persistence across a restart, interrupted runs, checkpoints, the queue."""
+
+import json
+import subprocess
+import sys
+import time
+
+import torch
+
+import explorer
+from explorer.jobs import JobRegistry
+from explorer.recipe import Recipe
+from explorer.runs import RunStore
+from explorer.train import RunResult
+
+MINI = explorer.preset("resnet-mini")
+QUICK = Recipe(dataset="digits", epochs=2, batch_size=64, lr=0.1, optimizer="momentum", schedule="onecycle")
+
+
+def test_everything_survives_a_restart(tmp_path):
+    db = tmp_path / "runs.sqlite"
+    store = RunStore(db)
+    run_id = store.create("mini", MINI.to_json(), QUICK.to_json())
+    store.record_event(run_id, {"event": "start", "device": "cpu", "params": 77754, "spec": MINI.to_dict()})
+    store.record_event(
+        run_id, {"event": "step", "step": 5, "epoch": 1, "loss": 1.5, "images_per_sec": 900.0, "elapsed": 0.5}
+    )
+    epoch = {"train_loss": 1.2, "train_acc": 0.6, "test_loss": 1.1, "test_acc": 0.7, "images_per_sec": 1e3}
+    store.record_event(run_id, {"event": "epoch", "epoch": 1, **epoch, "elapsed": 1.0})
+    weights = {"w": torch.arange(4.0)}
+    image = torch.arange(64, dtype=torch.uint8).view(1, 8, 8)
+    misclassified = [{"index": 7, "true": 3, "pred": 5, "image": image}]
+    store.finish(run_id, RunResult("completed", "done", [], [[1, 0], [0, 1]], misclassified, weights, MINI))
+    del store
+
+    again = RunStore(db)  # a new process would do exactly this
+    run = again.get(run_id)
+    assert run.status == "completed" and run.params == 77754 and run.test_acc == 0.7
+    assert run.spec == MINI.to_dict() and run.recipe == json.loads(QUICK.to_json())
+    assert run.confusion == [[1, 0], [0, 1]] and run.duration >= 0
+    assert again.steps(run_id)[0]["loss"] == 1.5
+    assert again.epochs(run_id)[0]["test_acc"] == 0.7
+    miss = again.misclassified(run_id)[0]
+    assert (miss["index"], miss["true"], miss["pred"]) == (7, 3, 5) and torch.equal(miss["image"], image)
+    assert torch.equal(again.load_checkpoint(run_id)["w"], weights["w"])
+    assert [r.id for r in again.list()] == [run_id]
+    again.delete(run_id)
+    assert again.get(run_id) is None and again.epochs(run_id) == []
+
+
+def test_runs_of_a_killed_server_are_marked_interrupted(tmp_path):
+    db = tmp_path / "runs.sqlite"
+    code = (
+        "import sys; sys.path.insert(0, '.');"
+        "from explorer.runs import RunStore; s = RunStore(sys.argv[1]);"
+        "r = s.create('killed', '{}', '{}', status='running');"
+        "s.record_event(r, {'event': 'epoch', 'epoch': 1, 'train_loss': 1.0, 'train_acc': 0.5,"
+        " 'test_loss': 1.0, 'test_acc': 0.5, 'images_per_sec': 1.0, 'elapsed': 1.0})"
+    )
+    subprocess.run([sys.executable, "-c", code, str(db)], check=True)  # the process is gone now
+    store = RunStore(db)
+    alive = store.create("this process", "{}", "{}", status="running")
+    registry = JobRegistry(store)
+    assert registry.interrupted == 1
+    killed = [r for r in store.list() if r.name == "killed"][0]
+    assert killed.status == "interrupted" and store.epochs(killed.id)[0]["test_acc"] == 0.5  # nothing lost
+    assert store.get(alive).status == "running"
+
+
+def test_queue_runs_one_at_a_time_with_positions(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    registry = JobRegistry(store)
+    slow = QUICK.but(epochs=30)
+    first = registry.submit(MINI, slow, "first")
+    second = registry.submit(MINI, QUICK, "second")
+    third = registry.submit(MINI, QUICK, "third")
+    deadline = time.time() + 30
+    while registry.snapshot(first).status != "running" and time.time() < deadline:
+        time.sleep(0.05)
+    assert registry.snapshot(first).position == 0
+    assert registry.snapshot(second).position == 1 and registry.snapshot(second).status == "queued"
+    assert registry.snapshot(third).position == 2
+    registry.stop(third)  # a queued run leaves the queue at once
+    assert registry.snapshot(third).status == "stopped" and store.get(third).status == "stopped"
+    registry.stop(first)
+    assert registry.wait(first, 30) and registry.snapshot(first).status == "stopped"
+    assert registry.wait(second, 60)
+    snap = registry.snapshot(second)
+    assert snap.status == "completed" and snap.progress == 1.0 and len(snap.epochs) == 2
+    assert snap.info["params"] == 77754
+    run = store.get(second)
+    assert run.status == "completed" and len(store.epochs(second)) == 2 and store.steps(second)
+    assert run.checkpoint and store.misclassified(second)
+    assert store.get(first).status == "stopped"
+    assert registry.active() == []
+
+
+def test_failed_dataset_fails_the_run_not_the_queue(tmp_path, monkeypatch):
+    import torchvision.datasets.utils as utils
+
+    def offline(*args, **kwargs):
+        raise OSError("<urlopen error [Errno -2] Name or service not known>")
+
+    monkeypatch.setattr(utils, "download_and_extract_archive", offline)
+    registry = JobRegistry(RunStore(tmp_path / "runs.sqlite"), data_dir=tmp_path / "nothing-here")
+    bad = registry.submit(MINI, QUICK.but(dataset="kmnist"), "offline")
+    good = registry.submit(MINI, QUICK.but(epochs=1), "digits")
+    assert registry.wait(bad, 60) and registry.wait(good, 60)
+    assert registry.snapshot(bad).status == "failed" and "'digits'" in registry.snapshot(bad).message
+    assert registry.snapshot(good).status == "completed"

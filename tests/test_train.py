@@ -1,0 +1,124 @@
+"""The training engine on the CPU with tiny data: learning, stopping, divergence, OOM, events."""
+
+import dataclasses
+import threading
+
+import pytest
+import torch
+
+import explorer
+from explorer.data import load_dataset
+from explorer.recipe import Recipe, RecipeError
+from explorer.train import Trainer, adapt_spec, estimate_epoch_seconds, train
+
+from .idx import write_idx
+
+MINI = explorer.preset("resnet-mini")
+QUICK = Recipe(dataset="digits", epochs=5, batch_size=64, lr=0.1, optimizer="momentum", schedule="onecycle")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def collect(events):
+    return lambda event: events.append(event)
+
+
+def test_resnet_mini_learns_digits(digits):
+    events = []
+    result = train(MINI, QUICK, collect(events), data=digits)
+    assert result.status == "completed"
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert len(epochs) == 5
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"] / 2  # the loss goes down
+    assert epochs[-1]["test_acc"] >= 0.90
+    assert [e["event"] for e in events][0] == "start" and events[-1]["event"] == "done"
+    assert events[-1]["status"] == "completed"
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc", "images_per_sec", "elapsed", "eta"):
+        assert key in epochs[-1]
+    steps = [e for e in events if e["event"] == "step"]
+    assert steps and all(0 < s["progress"] <= 1 and s["images_per_sec"] > 0 for s in steps)
+    assert result.confusion is not None and sum(map(sum, result.confusion)) == len(digits.y_test)
+    assert 0 < len(result.misclassified) <= 32
+    miss = result.misclassified[0]
+    assert miss["true"] != miss["pred"] and miss["image"].shape == (1, 8, 8)
+    net = explorer.build_model(result.spec)
+    net.load_state_dict(result.state_dict)
+
+
+def test_same_seed_same_run(digits):
+    recipe = QUICK.but(epochs=1)
+    a, b = train(MINI, recipe, data=digits), train(MINI, recipe, data=digits)
+    assert a.epochs[0]["train_loss"] == b.epochs[0]["train_loss"]
+
+
+def test_spec_is_adapted_to_the_dataset_and_said_so():
+    spec, notes = adapt_spec(explorer.preset("resnet50"), explorer.data.DATASETS["digits"], 28)
+    assert (spec.input.channels, spec.input.height, spec.num_classes) == (1, 28, 10)
+    assert any("3x224x224 -> 1x28x28" in n and "first conv adapted" in n for n in notes)
+    assert any("1000 -> 10 classes" in n for n in notes)
+
+
+def test_stop_flag_ends_the_run_within_one_step(digits):
+    stop, events = threading.Event(), []
+
+    def on_event(event):
+        events.append(event)
+        if event["event"] == "step" and event["step"] == 3:
+            stop.set()
+
+    result = train(MINI, QUICK.but(log_every=1), on_event, stop, data=digits)
+    assert result.status == "stopped"
+    assert max(e["step"] for e in events if e["event"] == "step") == 3
+    assert result.message == "stopped at step 3"
+    assert events[-1] == {**events[-1], "event": "done", "status": "stopped"}
+
+
+def test_non_finite_loss_is_diverged_with_step_and_hint(digits):
+    spec = dataclasses.replace(MINI, batch_norm=False)
+    result = train(spec, QUICK.but(lr=10.0, schedule="constant", log_every=50), data=digits)
+    assert result.status == "diverged"
+    assert "non-finite at step" in result.message and "lower the learning rate" in result.message
+    step = int(result.message.split("step ")[1].split(" ")[0])
+    assert 1 <= step < 50  # the exact step, though the host only looked at step 23 (end of epoch 1)
+
+
+def test_out_of_memory_fails_cleanly_and_frees(digits, monkeypatch):
+    def exhausted(self, x):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(explorer.model.ResNet, "forward", exhausted)
+    events = []
+    trainer = Trainer(MINI, QUICK, collect(events), data=digits)
+    result = trainer.run()
+    assert result.status == "failed"
+    assert "out of memory" in result.message and "smaller batch size or input size" in result.message
+    assert trainer.model is None and trainer.opt is None
+    assert events[-1]["status"] == "failed"
+
+
+def test_trains_through_torchvision_on_idx_files(tmp_path):
+    write_idx(tmp_path, train=200, test=50)
+    recipe = Recipe(dataset="fashion-mnist", epochs=3, batch_size=50, lr=0.1, optimizer="momentum", resize=16)
+    result = train(MINI, recipe, data_dir=tmp_path)
+    assert result.status == "completed" and result.spec.input.height == 16
+    assert result.epochs[-1]["test_acc"] > 0.5  # ten classes, a learnable bar
+
+
+def test_bad_recipe_values_name_the_field():
+    with pytest.raises(RecipeError, match=r"^lr: 0 is out of range; allowed \(0, 10\]"):
+        Recipe(lr=0)
+    with pytest.raises(RecipeError, match="^dataset: unknown value 'imagenet'"):
+        Recipe(dataset="imagenet")
+    with pytest.raises(RecipeError, match="^batch_size: expected an integer"):
+        Recipe(batch_size=32.5)
+    with pytest.raises(RecipeError, match="^resize: 4 is out of range"):
+        Recipe(resize=4)
+
+
+def test_epoch_estimate_is_positive_and_scales():
+    small = estimate_epoch_seconds(MINI, QUICK)
+    assert 0 < small < 60
+    assert estimate_epoch_seconds(MINI, QUICK.but(limit=20)) < small

@@ -1,0 +1,88 @@
+"""`python -m explorer train`: JSON lines, exit status, the run record; torchrun with gloo."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from explorer.runs import RunStore
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def explorer_cli(*args, env_extra=None, timeout=300):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "explorer", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout
+    )
+
+
+def test_jsonl_events_and_stored_run(tmp_path):
+    db = tmp_path / "runs.sqlite"
+    proc = explorer_cli(
+        "train", "--preset", "resnet-mini", "--dataset", "digits", "--epochs", "2", "--lr", "0.1",
+        "--optimizer", "momentum", "--schedule", "onecycle", "--jsonl", "--db", str(db),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert events[0]["event"] == "start" and events[-1] == {**events[-1], "event": "done", "status": "completed"}
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    for key in ("epoch", "train_loss", "train_acc", "test_acc", "images_per_sec"):
+        assert isinstance(epochs[-1][key], int | float)
+    run = RunStore(db).list()[0]
+    assert run.status == "completed" and len(RunStore(db).epochs(run.id)) == 2
+
+
+def test_diverged_run_exits_non_zero(tmp_path):
+    config = tmp_path / "no-bn.json"
+    config.write_text(json.dumps({"input": {"channels": 1, "height": 8, "width": 8}, "batch_norm": False,
+                                  "stem": {"kind": "cifar", "width": 16},
+                                  "stages": [{"blocks": 1, "channels": 16, "stride": 1}]}))  # fmt: skip
+    proc = explorer_cli(
+        "train", "--config", str(config), "--dataset", "digits", "--lr", "10", "--optimizer", "momentum",
+        "--epochs", "3", "--jsonl", "--no-store",
+    )  # fmt: skip
+    assert proc.returncode == 1
+    done = json.loads(proc.stdout.splitlines()[-1])
+    assert done["status"] == "diverged" and "lower the learning rate" in done["message"]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--dataset", "imagenet"], "invalid choice: 'imagenet'"),
+        (["--dataset", "digits", "--lr", "-1"], "lr: -1 is out of range"),
+        (["--dataset", "digits", "--epochs", "0"], "epochs: 0 is out of range; allowed 1..1000"),
+        (["--dataset", "digits", "--resize", "99999"], "resize: 99999 is out of range"),
+        (["--dataset", "digits", "--batch-size", "x"], "invalid int value: 'x'"),
+    ],
+)
+def test_bad_training_input_exits_2(args, words):
+    proc = explorer_cli("train", "--preset", "resnet-mini", *args, "--no-store")
+    assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun is not on PATH")
+def test_torchrun_two_processes_with_gloo(tmp_path):
+    """PyTorch's DistributedDataParallel on the CPU: two ranks, each a shard; rank 0 reports."""
+    db = tmp_path / "runs.sqlite"
+    proc = subprocess.run(
+        ["torchrun", "--nproc_per_node=2", "--master_port=29517", "-m", "explorer", "train", "--preset",
+         "resnet-mini", "--dataset", "digits", "--epochs", "2", "--batch-size", "32", "--lr", "0.1",
+         "--optimizer", "momentum", "--jsonl", "--db", str(db)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    starts = [e for e in events if e["event"] == "start"]
+    assert len(starts) == 1 and starts[0]["world_size"] == 2  # only rank 0 printed
+    assert starts[0]["steps_per_epoch"] == -(-(1437 // 2) // 32)  # each rank: half the data
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert len(epochs) == 2 and epochs[-1]["test_acc"] > 0.5
+    runs = RunStore(db).list()
+    assert len(runs) == 1 and runs[0].status == "completed"  # only rank 0 wrote the record
