@@ -239,12 +239,14 @@ class DeviceBatches:
         generator: torch.Generator,
         rank: int = 0,
         world: int = 1,
+        drop_last: bool = False,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """One epoch, shuffled on the device; with several ranks each takes its own shard."""
         n = len(self.data.y_train)
         order = torch.randperm(n, device=self.data.x_train.device, generator=generator)
         order = order[: n - n % world][rank::world]  # equal shards: DDP needs the same step count everywhere
-        for start in range(0, len(order), batch_size):
+        end = len(order) - len(order) % batch_size if drop_last and len(order) >= batch_size else len(order)
+        for start in range(0, end, batch_size):
             idx = order[start : start + batch_size]
             yield self.prepare(self.data.x_train[idx], True, generator), self.data.y_train[idx]
 
@@ -258,9 +260,9 @@ class DeviceBatches:
             idx = idx_all[start : start + batch_size]
             yield idx, self.prepare(self.data.x_test[idx], False), self.data.y_test[idx]
 
-    def steps_per_epoch(self, batch_size: int, world: int = 1) -> int:
+    def steps_per_epoch(self, batch_size: int, world: int = 1, drop_last: bool = False) -> int:
         n = len(self.data.y_train) // world
-        return -(-n // batch_size)
+        return n // batch_size if drop_last and n >= batch_size else -(-n // batch_size)
 
 
 def augment_batch(x: torch.Tensor, flip: bool, generator: torch.Generator | None) -> torch.Tensor:

@@ -3,7 +3,8 @@
 Speed by design (measured in benchmarks/train_throughput.py): the data sits on the device as
 uint8 and every batch is made there; loss and accuracy accumulate on the device and are read
 every `recipe.log_every` steps; on CUDA, channels_last + bf16 autocast + cudnn.benchmark + fused
-optimizers. Events go to a callback as plain dicts (the CLI prints them as JSON lines).
+optimizers, and each step replayed from a CUDA graph (explorer/steps.py). Events go to a callback
+as plain dicts (the CLI prints them as JSON lines).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .distributed import World, leave, world_from_env
 from .model import build_model, init_weights
 from .recipe import Recipe
 from .spec import ResNetSpec, SpecError
+from .steps import EagerStep, GraphedStep
 
 log = logging.getLogger(__name__)
 Event = dict[str, Any]
@@ -68,12 +70,13 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def autocast_for(device: torch.device, precision: str):
-    """The autocast context a step runs under (bf16 or none) for this device and setting."""
+def autocast_for(device: torch.device, precision: str, cache: bool = True):
+    """The autocast context a step runs under (bf16 or none) for this device and setting.
+    cache=False for CUDA graphs: the cast-weight cache must not outlive one replay."""
     if precision == "auto":
         native = {"cuda": torch.cuda.is_available() and torch.cuda.is_bf16_supported(), "cpu": cpu_has_native_bf16()}
         precision = "bf16" if native.get(device.type, False) else "fp32"
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16", cache_enabled=cache)
 
 
 def uses_channels_last(device: torch.device) -> bool:
@@ -98,21 +101,31 @@ def adapt_spec(spec: ResNetSpec, info: DatasetInfo, size: int) -> tuple[ResNetSp
     return spec, notes
 
 
-def _optimizer(model: nn.Module, recipe: Recipe, device: torch.device) -> torch.optim.Optimizer:
+def _optimizer(model: nn.Module, recipe: Recipe, device: torch.device, graphed: bool) -> torch.optim.Optimizer:
     fused = {"fused": True} if device.type == "cuda" else {}
     params = model.parameters()
     if recipe.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay, **fused)
     momentum = 0.9 if recipe.optimizer == "momentum" else 0.0
+    # a CUDA graph replays the lr it was captured with unless the lr lives in device memory
+    lr = torch.tensor(recipe.lr, device=device) if graphed else recipe.lr
     return torch.optim.SGD(
-        params, lr=recipe.lr, momentum=momentum, nesterov=momentum > 0, weight_decay=recipe.weight_decay, **fused
+        params, lr=lr, momentum=momentum, nesterov=momentum > 0, weight_decay=recipe.weight_decay, **fused
     )
 
 
 def _schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int):
     if recipe.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=total_steps, pct_start=0.25)
+        # momentum stays fixed (cycle_momentum=False): a captured graph could not follow it
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=recipe.lr, total_steps=total_steps, pct_start=0.25, cycle_momentum=False
+        )
     return None
+
+
+def uses_cuda_graph(device: torch.device, recipe: Recipe, world: World) -> bool:
+    """CUDA graphs for single-process SGD runs on a GPU (the fused SGD kernel reads a tensor lr)."""
+    return device.type == "cuda" and not world.distributed and recipe.optimizer in ("sgd", "momentum")
 
 
 class _Clock:
@@ -213,10 +226,15 @@ class Trainer:
         net = model
         if self.world.distributed:
             net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
-        self.opt = opt = _optimizer(model, r, device)
-        steps_per_epoch = batches.steps_per_epoch(r.batch_size, self.world.size)
+        graphed = uses_cuda_graph(device, r, self.world)
+        self.opt = opt = _optimizer(model, r, device, graphed)
+        # a graph has one batch shape: an epoch's last partial batch is skipped (each epoch reshuffles)
+        steps_per_epoch = batches.steps_per_epoch(r.batch_size, self.world.size, drop_last=graphed)
         total_steps = steps_per_epoch * r.epochs
         schedule = _schedule(opt, r, total_steps)
+        autocast = autocast_for(device, r.precision, cache=not graphed)
+        step_args = (net, opt, schedule, autocast, r.label_smoothing)
+        train_step = GraphedStep(*step_args, batch_size=r.batch_size) if graphed else EagerStep(*step_args)
         generator = torch.Generator(device=device).manual_seed(r.seed)
         self.emit(
             {
@@ -231,9 +249,9 @@ class Trainer:
                 "test_size": len(data.y_test),
                 "steps_per_epoch": steps_per_epoch,
                 "epochs": r.epochs,
+                "cuda_graph": graphed,
             }
         )
-        autocast = autocast_for(device, r.precision)
         zero = torch.zeros((), device=device)
         step_count = torch.zeros((), device=device, dtype=torch.int64)
         first_bad = torch.full((), -1, device=device, dtype=torch.int64)
@@ -243,24 +261,16 @@ class Trainer:
             ep_loss, ep_correct, ep_n = zero.clone(), zero.clone(), 0
             win_loss, win_n, win_start = zero.clone(), 0, time.perf_counter()
             ep_start = time.perf_counter()
-            for x, y in batches.train_batches(r.batch_size, generator, self.world.rank, self.world.size):
+            for x, y in batches.train_batches(r.batch_size, generator, self.world.rank, self.world.size, graphed):
                 if self.stop.is_set():
                     return self._finish(clock, RunResult("stopped", f"stopped at step {step}", epochs))
-                with autocast:
-                    out = net(x)
-                    loss = F.cross_entropy(out, y, label_smoothing=r.label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if schedule is not None:
-                    schedule.step()
+                loss, correct = train_step(x, y)  # device tensors: no waiting for the GPU here
                 step += 1
-                loss = loss.detach().float()
                 step_count += 1
                 first_bad = torch.where(~torch.isfinite(loss) & (first_bad < 0), step_count, first_bad)
                 n = len(y)
                 win_loss += loss * n
-                ep_correct += (out.detach().argmax(1) == y).sum()
+                ep_correct += correct
                 win_n += n
                 ep_n += n
                 if step % r.log_every == 0 or step % steps_per_epoch == 0:
@@ -328,7 +338,8 @@ class Trainer:
         correct = torch.zeros((), device=device)
         confusion = torch.zeros(k * k, device=device, dtype=torch.int64)
         wrong = []
-        for idx, x, y in batches.test_batches(max(self.recipe.batch_size, 512), self.world.rank, self.world.size):
+        # the training batch size, so the convolutions reuse the kernels cuDNN already chose
+        for idx, x, y in batches.test_batches(self.recipe.batch_size, self.world.rank, self.world.size):
             with autocast:
                 out = model(x)
             out = out.float()
@@ -380,7 +391,7 @@ def estimate_epoch_seconds(spec: ResNetSpec, recipe: Recipe, timed_steps: int = 
     device = pick_device(recipe.device)
     cuda = device.type == "cuda"
     model = build_model(spec).to(device)
-    opt = _optimizer(model, recipe, device)
+    opt = _optimizer(model, recipe, device, graphed=False)
     size = recipe.input_size
     batch = min(recipe.batch_size, recipe.limit or info.train_size, info.train_size)
     x = torch.randn(batch, info.channels, size, size, device=device)

@@ -1,0 +1,138 @@
+"""The "Why residuals?" experiments: gradient flow, the identity argument, degradation, lr vs BN.
+
+The seed's claim is that f(x) = g(x) + x lets a deeper network contain the shallower one and
+keeps gradients alive where a plain network's fade, and that batch norm allows larger learning
+rates. Each function here measures one of those on real networks built from specs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .model import build_model
+from .recipe import Recipe
+from .spec import MAX_BLOCKS_PER_STAGE, InputSpec, ResNetSpec, StageSpec, StemSpec
+from .validate import SpecError, check_int
+
+
+def cifar_spec(depth: int, width: int = 16, residual: bool = True, **flags: object) -> ResNetSpec:
+    """He et al. 2016's CIFAR network of `depth` = 6n + 2 layers (three stages of n basic blocks,
+    widths w, 2w, 4w), or its plain twin with residual=False. Other ResNetSpec fields via flags."""
+    check_int("depth", depth, 8, 6 * MAX_BLOCKS_PER_STAGE // 3 + 2)
+    n = (depth - 2) // 6
+    if depth != 6 * n + 2:
+        raise SpecError("depth", f"{depth} is not 6n+2; try {6 * n + 2} or {6 * n + 8}")
+    return ResNetSpec(
+        input=InputSpec(3, 32, 32),
+        num_classes=10,
+        stem=StemSpec("cifar", width),
+        block="basic",
+        stages=(StageSpec(n, width, 1), StageSpec(n, 2 * width, 2), StageSpec(n, 4 * width, 2)),
+        shortcut="A",
+        residual=residual,
+        **flags,
+    )
+
+
+# ----- gradient flow at initialisation ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GradientFlow:
+    layers: tuple[str, ...]  # conv names in forward order (main path only)
+    depth_index: tuple[int, ...]  # 1 = the first conv
+    grad_norm: tuple[float, ...]  # ||dL/dW|| of each conv's weight
+
+    @property
+    def first_to_last_ratio(self) -> float:
+        return self.grad_norm[0] / self.grad_norm[-1] if self.grad_norm[-1] else float("inf")
+
+
+def gradient_flow(spec: ResNetSpec, batch: int = 16, seed: int = 0) -> GradientFlow:
+    """One forward/backward at initialisation on a random batch with random labels; the gradient
+    norm of every main-path conv weight, first layer to last."""
+    torch.manual_seed(seed)
+    model = build_model(spec).train()
+    x = torch.randn(batch, spec.input.channels, spec.input.height, spec.input.width)
+    y = torch.randint(0, spec.num_classes, (batch,))
+    F.cross_entropy(model(x), y).backward()
+    names, norms = [], []
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Conv2d) and "downsample" not in name:
+            names.append(name)
+            norms.append(float(module.weight.grad.norm()))
+    return GradientFlow(tuple(names), tuple(range(1, len(names) + 1)), tuple(norms))
+
+
+# ----- the identity argument -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentityDemo:
+    input_norm: float
+    residual_max_error: float  # max |block(x) - x| with the branch's last BN gamma = 0
+    plain_output_norm: float  # ||block(x)|| for the same block without its shortcut
+    plain_max_error: float  # max |block(x) - x| without the shortcut
+
+
+def identity_demo(channels: int = 16, side: int = 8, batch: int = 4, seed: int = 0) -> IdentityDemo:
+    """A block whose residual branch ends in BN with gamma = 0 computes relu(0 + x) = x exactly for
+    the non-negative x it receives from the previous ReLU; without the shortcut it outputs relu(0) = 0:
+    adding a block can cost a residual network nothing, and a plain one everything."""
+    torch.manual_seed(seed)
+    stages = (StageSpec(1, channels, 1),)
+    stem = StemSpec("cifar", channels)
+    spec = ResNetSpec(stem=stem, stages=stages, zero_init_residual=True, num_classes=2)
+    residual = build_model(spec).layer1[0].eval()
+    plain = build_model(dataclasses.replace(spec, residual=False)).layer1[0].eval()
+    plain.load_state_dict(residual.state_dict())
+    x = torch.rand(batch, channels, side, side)  # non-negative, like any ReLU output
+    with torch.no_grad():
+        r, p = residual(x), plain(x)
+    return IdentityDemo(float(x.norm()), float((r - x).abs().max()), float(p.norm()), float((p - x).abs().max()))
+
+
+# ----- the degradation experiment (He et al. 2016, Fig. 1) ------------------------------------------
+
+
+def degradation_runs(
+    gpu: bool, dataset: str = "cifar10", depths: tuple[int, int] = (20, 56)
+) -> list[tuple[str, ResNetSpec, Recipe]]:
+    """plain-20, plain-56, resnet-20, resnet-56 with the same recipe. The GPU version is the
+    paper's widths on the full data for a short schedule; the CPU version is narrower (width 8) on a
+    4,000-image subset, which still shows the effect on the training error in a few minutes."""
+    width = 16 if gpu else 8
+    recipe = Recipe(
+        dataset=dataset,
+        epochs=10 if gpu else 4,
+        batch_size=256 if gpu else 128,
+        lr=0.1,  # He et al.: SGD, momentum 0.9, weight decay 1e-4, peak lr 0.1
+        optimizer="momentum",
+        weight_decay=1e-4,
+        schedule="onecycle",  # a short schedule needs annealing where the paper divides lr by 10
+        limit=None if gpu else 4000,
+        augment=False,  # the point is optimisation: training error with no augmentation
+        log_every=10,
+    )
+    runs = []
+    for residual in (False, True):
+        for depth in depths:
+            name = f"{'resnet' if residual else 'plain'}-{depth}"
+            runs.append((name, cifar_spec(depth, width, residual), recipe))
+    return runs
+
+
+def lr_sweep_runs(
+    spec: ResNetSpec, lrs: tuple[float, ...], dataset: str, epochs: int = 1, limit: int | None = 4000
+) -> list[tuple[str, ResNetSpec, Recipe]]:
+    """The same network with and without BN at each learning rate: final loss vs lr."""
+    runs = []
+    for bn in (True, False):
+        for lr in lrs:
+            recipe = Recipe(dataset=dataset, epochs=epochs, batch_size=128, lr=lr, optimizer="momentum", limit=limit)
+            runs.append((f"{'BN' if bn else 'no BN'} lr={lr:g}", dataclasses.replace(spec, batch_norm=bn), recipe))
+    return runs
