@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 Event = dict[str, Any]
 Callback = Callable[[Event], None]
 MISCLASSIFIED_KEPT = 32
+# cuDNN autotuning: each new conv shape is timed once (~5 s for d2l-resnet18 on an H200) for
+# faster kernels on every later step; benchmarks/RESULTS.md has both settings measured.
+CUDNN_BENCHMARK = True
 
 
 @dataclass
@@ -205,7 +208,7 @@ class Trainer:
         r, device, cuda = self.recipe, self.device, self.device.type == "cuda"
         torch.manual_seed(r.seed)
         if cuda:
-            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
+            torch.backends.cudnn.benchmark = CUDNN_BENCHMARK
         else:
             torch.set_flush_denormal(True)  # tiny gradients as denormals slow CPU math several-fold
         if self.data is None:
