@@ -36,7 +36,7 @@ Callback = Callable[[Event], None]
 MISCLASSIFIED_KEPT = 32
 # cuDNN autotuning: each new conv shape is timed once (~5 s for d2l-resnet18 on an H200) for
 # faster kernels on every later step; benchmarks/RESULTS.md has both settings measured.
-CUDNN_BENCHMARK = True
+CUDNN_BENCHMARK = False
 
 
 @dataclass
