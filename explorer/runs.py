@@ -231,6 +231,15 @@ class RunStore:
             rows = db.execute(query + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         return [_record(row) for row in rows]
 
+    def experiments(self, prefix: str = "") -> list[str]:
+        """Experiment names (newest first) that start with `prefix`."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT experiment, MAX(id) AS last FROM runs WHERE experiment IS NOT NULL"
+                " GROUP BY experiment ORDER BY last DESC"
+            ).fetchall()
+        return [row["experiment"] for row in rows if row["experiment"].startswith(prefix)]
+
     def epochs(self, run_id: int) -> list[dict[str, Any]]:
         with self._connect() as db:
             rows = db.execute("SELECT * FROM epochs WHERE run_id=? ORDER BY epoch", (run_id,)).fetchall()

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .model import build_model
+from .plan import plan_network
 from .recipe import Recipe
 from .spec import MAX_BLOCKS_PER_STAGE, InputSpec, ResNetSpec, StageSpec, StemSpec
 from .validate import SpecError, check_int
@@ -136,3 +137,68 @@ def lr_sweep_runs(
             recipe = Recipe(dataset=dataset, epochs=epochs, batch_size=128, lr=lr, optimizer="momentum", limit=limit)
             runs.append((f"{'BN' if bn else 'no BN'} lr={lr:g}", dataclasses.replace(spec, batch_norm=bn), recipe))
     return runs
+
+
+# ----- a residual block, one operation at a time (lecture mode) -------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockStep:
+    label: str  # "3x3 conv, 128, stride 2"
+    shape: tuple[int, int, int]  # output of this step (C, H, W)
+    params: int
+    branch: str  # main, shortcut or sum
+
+
+def block_walkthrough(in_channels: int, out_channels: int, stride: int, side: int) -> list[BlockStep]:
+    """The seed's Residual block, step by step: x, conv, BN, ReLU, conv, BN, shortcut, + x, ReLU,
+    with the shape after each step (taken from the plan, so it is the real arithmetic)."""
+    spec = ResNetSpec(
+        input=InputSpec(in_channels, side, side),
+        num_classes=10,
+        stem=StemSpec("cifar", in_channels),
+        stages=(StageSpec(1, out_channels, stride),),
+        shortcut="B",
+        conv_bias=True,  # d2l's convs carry biases and its 1x1 shortcut has no BN
+        shortcut_bn=False,
+    )
+    block = plan_network(spec).blocks[0]
+    layers = {layer.name.split(".", 2)[-1]: layer for layer in block.layers}
+    steps = [BlockStep("x (the block's input)", block.in_shape, 0, "main")]
+    for conv, bn in (("conv1", "bn1"), ("conv2", "bn2")):
+        c = layers[conv]
+        stride_note = f", stride {c.stride}" if c.stride > 1 else ""
+        steps.append(BlockStep(f"3x3 conv, {c.out_shape[0]} channels{stride_note}", c.out_shape, c.params, "main"))
+        steps.append(BlockStep("batch norm", c.out_shape, layers[bn].params, "main"))
+        if conv == "conv1":
+            steps.append(BlockStep("ReLU", c.out_shape, 0, "main"))
+    if block.shortcut == "projection":
+        proj = layers["downsample.0"]
+        label = f"shortcut: 1x1 conv, {proj.out_shape[0]} channels, stride {stride} (use_1x1conv=True)"
+        steps.append(BlockStep(label, proj.out_shape, proj.params, "shortcut"))
+    else:
+        steps.append(BlockStep("shortcut: identity (x as it is)", block.in_shape, 0, "shortcut"))
+    steps.append(BlockStep("F(x) + x", block.out_shape, 0, "sum"))
+    steps.append(BlockStep("ReLU", block.out_shape, 0, "sum"))
+    return steps
+
+
+def random_quiz_spec(seed: int) -> ResNetSpec:
+    """A small random network for "predict the shape / parameter count" questions."""
+    import random
+
+    rng = random.Random(seed)
+    side = rng.choice([28, 32, 64, 96])
+    stages, channels = [], rng.choice([8, 16, 32])
+    for i in range(rng.randint(1, 3)):
+        stages.append(StageSpec(rng.randint(1, 2), channels, 1 if i == 0 else 2))
+        channels *= 2
+    return ResNetSpec(
+        input=InputSpec(rng.choice([1, 3]), side, side),
+        num_classes=rng.choice([10, 100]),
+        stem=StemSpec(rng.choice(["cifar", "imagenet"]), stages[0].channels),
+        block="basic",
+        stages=tuple(stages),
+        shortcut="B",
+        conv_bias=rng.random() < 0.3,
+    )

@@ -14,3 +14,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fresh data folder (run history, datasets) for one test."""
+    monkeypatch.setenv("RESNET_EXPLORER_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"

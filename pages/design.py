@@ -1,0 +1,202 @@
+"""Design: build a ResNet by hand and see its shapes, counts and diagram at once."""
+
+import streamlit as st
+
+from explorer import DEFAULT_PRESET, PRESETS, ShapeMismatchError, SpecError, fmt, plan_network, spec_from_json
+from explorer.plan import SHORTCUT_LABEL
+from explorer.reference import verified_against
+from explorer.share import closest_preset, spec_diff
+from explorer.spec import BLOCKS, MAX_JSON_BYTES, SHORTCUT_HELP, SHORTCUTS, STEMS
+from ui import cache, charts, state
+from ui.lecture import lecture_toggle
+
+lecture = lecture_toggle()
+state.current_spec()
+if problem := st.session_state.pop("url_problem", None):
+    st.warning(f"The link's configuration could not be read ({problem}). Showing {DEFAULT_PRESET} instead.")
+state.ensure_widgets()
+
+
+# ----- callbacks: they only load a spec into the widgets, before the next run draws them -----------
+def load_upload() -> None:
+    file = st.session_state.get("d_upload")
+    if file is None:
+        return
+    try:
+        if file.size > MAX_JSON_BYTES:
+            raise SpecError("spec", f"{file.size:,} bytes; a spec file may be at most {MAX_JSON_BYTES:,}")
+        spec = spec_from_json(file.getvalue())
+        plan_network(spec)
+    except SpecError as exc:
+        st.session_state.d_upload_error = f"{file.name}: {exc}"
+        return
+    state.load_into_widgets(spec, closest_preset(spec))
+    st.session_state.d_upload_error = None
+
+
+def use_projection(stage: int, stage_override: bool) -> None:
+    """The tutor's one-click fix: a 1x1 projection where the shapes differ (d2l's use_1x1conv)."""
+    if stage_override:
+        frame = st.session_state.d_stages_current.copy()
+        frame.loc[frame.index[stage], "shortcut"] = "B"
+        st.session_state.d_stages_base = frame.reset_index(drop=True)
+        st.session_state.d_stages_ver += 1
+    else:
+        st.session_state.d_shortcut = "B"
+
+
+# ----- controls ----------------------------------------------------------------------------------
+with st.sidebar:
+    st.header("Network")
+    picked = st.selectbox(
+        "Start from a preset",
+        list(PRESETS),
+        key="d_preset",
+        help="Loads a preset into the controls below; edit anything from there.",
+    )
+    if picked != st.session_state.d_loaded_preset:
+        state.load_into_widgets(PRESETS[picked], picked, set_picker=False)
+    with st.expander("Input and classes", expanded=not lecture):
+        c1, c2, c3 = st.columns(3)
+        c1.number_input("Channels", key="d_in_c", step=1)
+        c2.number_input("Height", key="d_in_h", step=1)
+        c3.number_input("Width", key="d_in_w", step=1)
+        st.number_input("Classes", key="d_classes", step=1)
+    with st.expander("Stem and blocks", expanded=not lecture):
+        st.selectbox("Stem", STEMS, key="d_stem_kind", help="imagenet: 7x7/2 conv + max-pool; cifar: 3x3 conv")
+        c1, c2 = st.columns(2)
+        c1.number_input("Stem width", key="d_stem_width", step=1)
+        c2.selectbox("Block", BLOCKS, key="d_block", help="basic: two 3x3; bottleneck: 1x1-3x3-1x1 (x4)")
+        bottleneck = st.session_state.d_block == "bottleneck"
+        c1, c2 = st.columns(2)
+        c1.number_input("Groups", key="d_groups", step=1, disabled=not bottleneck, help="ResNeXt: 32")
+        c2.number_input("Width/group", key="d_wpg", step=1, disabled=not bottleneck, help="wide ResNet-50-2: 128")
+    with st.expander("Shortcuts and switches", expanded=not lecture):
+        st.selectbox("Shortcut where shapes change", SHORTCUTS, key="d_shortcut", format_func=SHORTCUT_HELP.get)
+        st.toggle("Residual connections", key="d_residual", help="Off: the plain network, same layers, no skips")
+        st.toggle("Batch norm", key="d_bn")
+        st.toggle("Bias in every conv (d2l)", key="d_bias")
+        st.toggle("BN after a 1x1 projection", key="d_projbn")
+        st.toggle("Zero-init each branch's last BN", key="d_zeroinit", help="Every block starts as the identity")
+    st.subheader("Stages")
+    edited = st.data_editor(
+        st.session_state.d_stages_base,
+        key=f"d_stages_{st.session_state.d_stages_ver}",
+        num_rows="dynamic",
+        width="stretch",
+        column_config={
+            "blocks": st.column_config.NumberColumn("blocks", min_value=1, step=1, required=True),
+            "channels": st.column_config.NumberColumn("channels", min_value=1, step=1, required=True),
+            "stride": st.column_config.SelectboxColumn("stride", options=[1, 2], required=True),
+            "shortcut": st.column_config.SelectboxColumn(
+                "shortcut", options=[state.NETWORK_DEFAULT, *SHORTCUTS], required=True
+            ),
+        },
+    )
+    st.session_state.d_stages_current = edited
+    st.caption("One row per stage: blocks, channels (bottleneck output is 4x), stride 2 halves the size.")
+
+# ----- the network the controls describe -----------------------------------------------------------
+st.title("ResNet Explorer")
+base = st.session_state.base
+try:
+    candidate = state.spec_from_widgets(edited)
+    plan_network(candidate)
+except ShapeMismatchError as exc:
+    st.error(f"**F(x) + x does not fit in block {exc.block}.**  \n{exc}")
+    with st.container(border=True):
+        st.markdown(
+            f"A residual block outputs **F(x) + x**. In `{exc.block}` the branch F changes the tensor from "
+            f"**{fmt.shape(exc.x_shape)}** to **{fmt.shape(exc.fx_shape)}**, so x no longer fits the sum. "
+            "The seed's `Residual(..., use_1x1conv=True, strides=2)` solves exactly this: a 1x1 convolution "
+            "on the shortcut maps x to F(x)'s channels and stride."
+        )
+        st.button(
+            "Use a 1x1 projection here",
+            key="d_fix",
+            type="primary",
+            on_click=use_projection,
+            args=(exc.stage, exc.field.startswith("stages[")),
+        )
+    candidate = None
+except SpecError as exc:
+    st.error(f"**Not a valid network:** {exc}")
+    candidate = None
+if candidate is not None:
+    st.session_state.spec = candidate
+    state.write_url(candidate, base)
+else:
+    st.caption("Showing the last valid network while the controls describe none.")
+spec = st.session_state.spec
+spec_json = spec.to_json(indent=None)
+a = cache.analysis(spec_json)
+
+# ----- numbers that matter -------------------------------------------------------------------------
+batch = st.session_state.get("d_batch", 256)
+c1, c2, c3, c4 = st.columns([1.5, 1, 1, 1.1])
+c1.metric("Parameters", fmt.count(a.total_params), help=f"trainable: {fmt.count(a.trainable_params)}")
+c2.metric("MACs per image", fmt.gmacs(a.macs).replace(" GMACs", " G"), help=f"{fmt.count(a.macs)} multiply-adds")
+c3.metric("Output", "B×" + "x".join(map(str, a.output_shape)), help=f"{a.depth} weighted layers deep")
+c4.metric(f"Activations, batch {batch}", fmt.nbytes(a.activation_bytes(batch)), help="float32, estimate")
+ref = verified_against(a.plan)
+if ref:
+    st.success(
+        f"✓ Verified: torchvision publishes {ref.name} with {fmt.count(ref.params)} parameters and "
+        f"{ref.gmacs:.3f} GMACs; this network has exactly that."
+    )
+diff = spec_diff(PRESETS[base], spec)
+if diff:
+    st.info(f"Edited from **{base}**: " + "; ".join(f"`{d}`" for d in diff))
+else:
+    st.caption(f"This is the preset **{base}**. The address bar holds the design: copy it to share.")
+
+# ----- views -----------------------------------------------------------------------------------------
+diagram_tab, layers_tab, charts_tab, code_tab, files_tab = st.tabs(
+    ["Diagram", "Layers", "Charts", "PyTorch code", "Import / export"]
+)
+with diagram_tab:
+    expand = st.toggle("Draw every block", key="d_expand", help="Collapsed: a stage's identical blocks as 'block xN'")
+    left, right = st.columns([3, 2])
+    left.graphviz_chart(cache.diagram(spec_json, expand), width="content")
+    kinds = sorted({SHORTCUT_LABEL[b.shortcut] for b in a.plan.blocks})
+    left.caption("Skip connections: " + ", ".join(kinds) + ". Edges carry tensor shapes (channels x height x width).")
+    right.dataframe(
+        cache.stage_table(spec_json),
+        hide_index=True,
+        width="stretch",
+        column_config={"params": st.column_config.NumberColumn(format="localized")},
+    )
+with layers_tab:
+    st.dataframe(
+        cache.layer_table(spec_json),
+        hide_index=True,
+        width="stretch",
+        height=520,
+        column_config={
+            "params": st.column_config.NumberColumn(format="localized"),
+            "MACs": st.column_config.NumberColumn(format="localized"),
+        },
+    )
+    st.caption("Receptive field: input pixels one output unit can see (theoretical, along the main path).")
+with charts_tab:
+    st.plotly_chart(charts.stage_bars([(base, a)]), width="stretch", key="d_stage_chart")
+    st.plotly_chart(charts.shape_flow(a), width="stretch", key="d_flow_chart")
+with code_tab:
+    source = cache.code(spec_json, base if not diff else f"{base} (edited)")
+    st.download_button("Download net.py", source, file_name="net.py", mime="text/x-python", key="d_code_dl")
+    st.code(source, language="python")
+with files_tab:
+    c1, c2 = st.columns(2)
+    with c1:
+        st.subheader("Spec (JSON)")
+        st.download_button("Download spec.json", spec.to_json(), file_name="spec.json", key="d_json_dl")
+        st.file_uploader("Load a spec.json", type=["json"], key="d_upload", on_change=load_upload)
+        if err := st.session_state.get("d_upload_error"):
+            st.error(f"Could not load {err}")
+        st.number_input("Batch size for the memory estimate", min_value=1, max_value=65536, key="d_batch", value=256)
+    with c2:
+        st.subheader("torchinfo summary")
+        st.caption("Builds the model and runs a real forward pass — seconds for large networks.")
+        if st.button("Run torchinfo", key="d_torchinfo"):
+            with st.spinner("Running a forward pass through torchinfo…"):
+                st.code(cache.torchinfo_summary(spec_json), language=None)

@@ -1,0 +1,245 @@
+"""Why residuals? The seed's argument, measured live: identity, gradients, degradation, BN."""
+
+import time
+
+import streamlit as st
+
+from explorer import SpecError, analyze, fmt
+from explorer.data import DATASETS, OFFLINE_DATASET
+from explorer.teaching import (
+    block_walkthrough,
+    cifar_spec,
+    degradation_runs,
+    gradient_flow,
+    identity_demo,
+    lr_sweep_runs,
+    random_quiz_spec,
+)
+from ui import charts, training
+from ui.blocks import walkthrough_dot
+from ui.lecture import lecture_toggle
+
+lecture = lecture_toggle()
+jobs = training.registry()
+store = jobs.store
+gpu = training.gpu_available()
+st.title("Why residuals?")
+st.markdown(
+    "A block computes **f(x) = g(x) + x**: adding a block can never cost the network what it already had, "
+    "and the gradient has a path around every block. Here each claim is measured, not asserted."
+)
+tabs = st.tabs(["The identity", "Gradient flow", "Degradation", "BN and the learning rate", "Build a block", "Quiz"])
+
+
+@st.cache_data(show_spinner=False)
+def flows(depth: int, width: int, bn: bool, zero_init: bool) -> dict:
+    out = {}
+    for residual in (False, True):
+        spec = cifar_spec(depth, width, residual, batch_norm=bn, zero_init_residual=zero_init and residual)
+        flow = gradient_flow(spec)
+        out["residual" if residual else "plain"] = (flow.depth_index, flow.grad_norm)
+    return out
+
+
+def submit(runs: list, experiment: str) -> None:
+    for name, spec, recipe in runs:
+        jobs.submit(spec, recipe, name, experiment)
+
+
+def experiment_view(experiment: str, metric_sets: list[tuple[str, str, bool]], key: str) -> bool:
+    """Overlay the curves of an experiment's runs (plain dashed); returns whether any still run."""
+    runs = sorted(store.list(experiment=experiment), key=lambda r: r.id)
+    live = [jobs.snapshot(r.id) for r in runs]
+    running = any(s is not None and not s.finished for s in live)
+    rows = []
+    for run, snap in zip(runs, live, strict=True):
+        epochs = snap.epochs if snap is not None else store.epochs(run.id)
+        status = snap.status if snap is not None else run.status
+        rows.append((run, epochs, status))
+    st.caption(" · ".join(f"{run.name}: {status}" for run, _, status in rows))
+    cols = st.columns(len(metric_sets))
+    for col, (metric, title, error) in zip(cols, metric_sets, strict=True):
+        series = [
+            {
+                "name": run.name,
+                "dash": "dash" if run.name.startswith("plain") else "solid",
+                "rows": [{"epoch": e["epoch"], "v": (1 - e[metric]) if error else e[metric]} for e in epochs],
+            }
+            for run, epochs, _ in rows
+        ]
+        col.plotly_chart(charts.curves(series, "v", title), width="stretch", key=f"{key}_{metric}")
+    return running
+
+
+# ----- 1. the identity -----------------------------------------------------------------------------
+with tabs[0]:
+    st.subheader("A block that starts at zero is exactly the identity")
+    demo = identity_demo()
+    c1, c2 = st.columns(2)
+    c1.metric("Residual block, last BN γ = 0: max |block(x) − x|", f"{demo.residual_max_error:.1e}")
+    c2.metric("Same block without the shortcut: ‖block(x)‖", f"{demo.plain_output_norm:.1e}")
+    st.markdown(
+        f"Measured on a batch with ‖x‖ = {demo.input_norm:.1f}. With its branch's last batch norm at zero, "
+        "the residual block computes ReLU(0 + x) = x: a deeper network can copy a shallower one for free. "
+        f"The plain block outputs ReLU(0) = 0 and loses its input entirely (max |block(x) − x| = "
+        f"{demo.plain_max_error:.2f}). This is what `zero_init_residual` uses (Goyal et al. 2017)."
+    )
+
+# ----- 2. gradient flow ---------------------------------------------------------------------------
+with tabs[1]:
+    st.subheader("Gradients at initialisation: plain against residual")
+    c1, c2, c3, c4 = st.columns(4)
+    depth = c1.select_slider("Depth (layers)", options=[8, 14, 20, 32, 44, 56, 110], value=56, key="w_depth")
+    width = c2.select_slider("Width", options=[8, 16, 32], value=16, key="w_width")
+    bn = c3.toggle("Batch norm", value=True, key="w_bn")
+    zero_init = c4.toggle("Zero-init last BN", value=False, key="w_zero")
+    with st.spinner("One forward and backward pass through both networks…"):
+        result = flows(depth, width, bn, zero_init)
+    plain_first, res_first = result["plain"][1][0], result["residual"][1][0]
+    st.plotly_chart(
+        charts.gradient_flow(
+            [
+                (f"plain-{depth}", *result["plain"], "dash"),
+                (f"resnet-{depth}", *result["residual"], "solid"),
+            ]
+        ),
+        width="stretch",
+        key="w_flow_chart",
+    )
+    st.markdown(
+        f"Gradient reaching the **first** layer: residual **{res_first:.2e}**, plain **{plain_first:.2e}** "
+        f"({res_first / plain_first:.1f}x). In the plain network the gradient is multiplied by every layer on "
+        "the way down; the shortcuts add a path on which it passes unchanged."
+    )
+
+# ----- 3. degradation -----------------------------------------------------------------------------
+with tabs[2]:
+    st.subheader("Deeper plain networks train worse; deeper ResNets do not (He et al. 2016, Fig. 1)")
+    if gpu:
+        st.caption("Full version: width 16, whole training set, 10 epochs, one-cycle to lr 0.1 — about a minute.")
+    else:
+        st.info(
+            "No GPU here, so this is the reduced version: width 8 instead of 16, 4,000 training images, "
+            "4 epochs. It shows the plain networks' degradation in a few minutes; the residual side needs "
+            "the GPU version's longer schedule to show resnet-56 overtaking resnet-20."
+        )
+    c1, c2 = st.columns([2, 1])
+    default = "cifar10" if gpu else "fashion-mnist"
+    data = c1.selectbox("Dataset", list(DATASETS), index=list(DATASETS).index(default), key="w_deg_data")
+    if c2.button("Run plain-20/56 and resnet-20/56", key="w_deg_start", type="primary"):
+        name = f"degradation {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        submit(degradation_runs(gpu, data), name)
+        st.session_state.w_deg_exp = name
+    past = store.experiments("degradation")
+    if past:
+        chosen = st.selectbox("Experiment", past, key="w_deg_exp")
+        deg_running = any(s.experiment == chosen for s in jobs.active())
+
+        @st.fragment(run_every=1.0 if deg_running else None)
+        def degradation_live() -> None:
+            metrics = [("train_acc", "Training error", True), ("test_acc", "Test error", True)]
+            if not experiment_view(chosen, metrics, "w_deg") and deg_running:
+                st.rerun()  # all four finished: stop polling
+
+        degradation_live()
+        st.caption(
+            f"Dashed: plain. If a download fails, choose '{OFFLINE_DATASET}' (offline). "
+            "Runs are stored in the run history (Train page)."
+        )
+
+# ----- 4. BN and the learning rate -------------------------------------------------------------------
+with tabs[3]:
+    st.subheader("Batch norm lets you use a larger learning rate")
+    st.caption(
+        "resnet-20 at width 8, with and without batch norm, one epoch on 4,000 images at each learning rate; "
+        "the final training loss of each run (diverged runs are drawn at the top)."
+    )
+    c1, c2 = st.columns([2, 1])
+    lr_data = c1.selectbox("Dataset", list(DATASETS), index=list(DATASETS).index("digits"), key="w_lr_data")
+    lrs = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+    if c2.button("Run the sweep (12 short runs)", key="w_lr_start", type="primary"):
+        name = f"lr sweep {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        spec = cifar_spec(20, 8)
+        submit(lr_sweep_runs(spec, lrs, lr_data), name)
+        st.session_state.w_lr_exp = name
+    past = store.experiments("lr sweep")
+    if past:
+        chosen_lr = st.selectbox("Sweep", past, key="w_lr_exp")
+        sweep_running = any(s.experiment == chosen_lr for s in jobs.active())
+
+        @st.fragment(run_every=1.0 if sweep_running else None)
+        def sweep_live() -> None:
+            points: dict[str, tuple[list, list]] = {"BN": ([], []), "no BN": ([], [])}
+            runs = store.list(experiment=chosen_lr)
+            for run in runs:
+                epochs = store.epochs(run.id)
+                group = "BN" if run.name.startswith("BN") else "no BN"
+                loss = epochs[-1]["train_loss"] if epochs and run.status == "completed" else None
+                if run.status == "diverged":
+                    loss = 1e3
+                if loss is not None:
+                    points[group][0].append(run.recipe["lr"])
+                    points[group][1].append(loss)
+            done = sum(r.status not in ("queued", "running") for r in runs)
+            st.caption(f"{done} of {len(runs)} runs finished.")
+            series = [(g, *zip(*sorted(zip(*p, strict=True)), strict=True)) for g, p in points.items() if p[0]]
+            if series:
+                st.plotly_chart(charts.final_vs_lr(series), width="stretch", key="w_lr_chart")
+            if done == len(runs) and sweep_running:
+                st.rerun()  # every run finished: stop polling
+
+        sweep_live()
+
+# ----- 5. build a block, step by step (lecture mode) --------------------------------------------------
+with tabs[4]:
+    st.subheader("A residual block, one operation at a time")
+    c1, c2, c3, c4 = st.columns(4)
+    cin = c1.number_input("Input channels", 1, 2048, 64, key="w_cin")
+    cout = c2.number_input("Output channels", 1, 2048, 128, key="w_cout")
+    stride = c3.selectbox("Stride", [1, 2], index=1, key="w_stride")
+    side = c4.number_input("Input side (px)", 1, 1024, 24, key="w_side")
+    try:
+        steps = block_walkthrough(int(cin), int(cout), int(stride), int(side))
+    except SpecError as exc:
+        st.error(str(exc))
+        steps = []
+    if steps:
+        shown = st.slider("Step", 1, len(steps), 1 if lecture else len(steps), key="w_step")
+        step = steps[shown - 1]
+        st.markdown(f"**Step {shown}: {step.label}** → shape **{fmt.shape(step.shape)}**, {step.params:,} parameters")
+        st.graphviz_chart(walkthrough_dot(steps[:shown]), width="stretch")
+        st.caption(f"The whole block: {sum(s.params for s in steps):,} parameters (the seed's Residual, with biases).")
+
+# ----- quiz ---------------------------------------------------------------------------------------
+with tabs[5]:
+    st.subheader("Predict, then reveal")
+    if "w_quiz_seed" not in st.session_state:
+        st.session_state.w_quiz_seed = int(time.time()) % 100_000
+    if st.button("New network", key="w_quiz_new"):
+        st.session_state.w_quiz_seed += 1
+        st.session_state.w_quiz_reveal = False
+    quiz = random_quiz_spec(st.session_state.w_quiz_seed)
+    qa = analyze(quiz)
+    i = quiz.input
+    stem = "7x7/2 conv + 3x3/2 max-pool" if quiz.stem.kind == "imagenet" else "3x3/1 conv"
+    st.markdown(
+        f"Input **{i.channels}x{i.height}x{i.width}**, stem {stem} to {quiz.stem.width} channels, "
+        f"stages **{', '.join(f'{s.blocks} blocks x {s.channels} ch, stride {s.stride}' for s in quiz.stages)}**, "
+        f"basic blocks, 1x1 projections with BN where shapes change, {quiz.num_classes} classes"
+        f"{', convs with bias' if quiz.conv_bias else ''}."
+    )
+    c1, c2 = st.columns(2)
+    guess_shape = c1.text_input("Shape after the last stage (C x H x W)", key="w_quiz_shape")
+    guess_params = c2.number_input("Total parameters", min_value=0, step=1000, key="w_quiz_params")
+    if st.button("Reveal", key="w_quiz_reveal_btn"):
+        st.session_state.w_quiz_reveal = True
+    if st.session_state.get("w_quiz_reveal"):
+        answer_shape = fmt.shape(qa.stages[-2].output_shape)
+        right = guess_shape.replace(" ", "").replace("×", "x") == answer_shape
+        st.markdown(f"Shape: **{answer_shape}** {'✓' if right else '✗'}")
+        off = abs(guess_params - qa.total_params) / qa.total_params
+        st.markdown(f"Parameters: **{qa.total_params:,}** ({'✓ within 5%' if off <= 0.05 else f'{off:.0%} off'})")
+        st.dataframe(
+            [{"stage": s.name, "output": fmt.shape(s.output_shape), "params": s.params} for s in qa.stages],
+            hide_index=True,
+        )

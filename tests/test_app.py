@@ -1,0 +1,159 @@
+"""The app through Streamlit's AppTest: every page loads, controls change numbers, errors show."""
+
+import time
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import explorer
+from explorer.share import to_query
+
+APP = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def app(home):
+    st.cache_resource.clear()  # the job registry is per process: give each test its own
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=60)
+    yield at
+    st.cache_resource.clear()
+
+
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label.startswith(label))
+
+
+def test_design_default_is_the_seed_network(app):
+    app.run()
+    assert not app.exception
+    assert metric(app, "Parameters") == "11,178,378"
+    assert metric(app, "MACs") == "0.319 G"
+    assert "d2l-resnet18" in app.caption[0].value or any("d2l-resnet18" in c.value for c in app.caption)
+    dot = app.get("graphviz_chart")[0].proto.spec
+    assert "identity" in dot and "1x1 projection (128, /2)" in dot
+
+
+def test_changing_the_preset_changes_totals_and_url(app):
+    app.run()
+    app.selectbox(key="d_preset").set_value("resnet50").run()
+    assert metric(app, "Parameters") == "25,557,032"
+    assert app.query_params["preset"] == "resnet50"
+    assert any("Verified" in s.value for s in app.success)
+    assert app.number_input(key="d_in_c").value == 3
+
+
+def test_bad_value_shows_error_and_keeps_last_result(app):
+    app.run()
+    app.number_input(key="d_in_h").set_value(5000).run()
+    assert not app.exception
+    assert any("input.height: 5000 is out of range; allowed 1..4096" in e.value for e in app.error)
+    assert metric(app, "Parameters") == "11,178,378"
+    app.number_input(key="d_in_h").set_value(64).run()
+    assert not app.error
+
+
+def test_edits_go_into_the_url_and_back(app):
+    app.run()
+    app.number_input(key="d_classes").set_value(7).run()
+    app.toggle(key="d_residual").set_value(False).run()
+    params = dict(app.query_params.items())
+    assert params == {"preset": "d2l-resnet18", "classes": "7", "residual": "0"}
+    assert any("num_classes: 10 -> 7" in i.value for i in app.info)
+    fresh = AppTest.from_file(APP, default_timeout=60)  # a fresh browser opening that URL
+    for key, value in params.items():
+        fresh.query_params[key] = value
+    fresh.run()
+    expected = explorer.analyze(explorer.spec_from_dict({**explorer.preset("d2l-resnet18").to_dict(), "num_classes": 7,
+                                                         "residual": False}))  # fmt: skip
+    assert metric(fresh, "Parameters") == f"{expected.total_params:,}"
+    assert fresh.toggle(key="d_residual").value is False
+
+
+def test_url_with_an_edited_stage_table(app):
+    spec = explorer.preset("resnet18").with_classes(10)
+    spec = explorer.spec_from_dict({**spec.to_dict(), "stages": [{"blocks": 1, "channels": 32, "stride": 1}]})
+    for key, value in to_query(spec, "resnet18").items():
+        app.query_params[key] = value
+    app.run()
+    assert metric(app, "Parameters") == f"{explorer.analyze(spec).total_params:,}"
+
+
+def test_garbage_url_warns_and_falls_back(app):
+    app.query_params["preset"] = "resnet9000"
+    app.query_params["stages"] = "lots"
+    app.run()
+    assert not app.exception
+    assert any("could not be read" in w.value and "resnet9000" in w.value for w in app.warning)
+    assert metric(app, "Parameters") == "11,178,378"
+
+
+def test_shape_mismatch_tutor_offers_the_projection(app):
+    app.run()
+    app.selectbox(key="d_shortcut").set_value("identity").run()
+    assert any("F(x) + x does not fit in block layer2.0" in e.value for e in app.error)
+    assert any("use_1x1conv=True" in m.value for m in app.markdown)
+    app.button(key="d_fix").click().run()
+    assert not app.error
+    assert app.selectbox(key="d_shortcut").value == "B"
+    assert metric(app, "Parameters") == "11,178,378"
+
+
+def test_stage_table_edits_change_the_totals(app):
+    app.run()
+    key = f"d_stages_{app.session_state['d_stages_ver']}"
+    app.session_state[key] = {"edited_rows": {3: {"blocks": 3}}, "added_rows": [], "deleted_rows": []}
+    app.run()
+    expected = explorer.spec_from_dict(
+        {**explorer.preset("d2l-resnet18").to_dict(), "stages": [
+            {"blocks": 2, "channels": 64, "stride": 1}, {"blocks": 2, "channels": 128, "stride": 2},
+            {"blocks": 2, "channels": 256, "stride": 2}, {"blocks": 3, "channels": 512, "stride": 2}]}
+    )  # fmt: skip
+    assert metric(app, "Parameters") == f"{explorer.analyze(expected).total_params:,}"
+    app.session_state[key] = {"edited_rows": {}, "added_rows": [{"blocks": None}], "deleted_rows": []}
+    app.run()
+    assert any("stages[4].channels: empty cell" in e.value or "stages[4]" in e.value for e in app.error)
+
+
+def test_compare_page(app):
+    app.run()
+    app.switch_page("pages/compare.py").run()
+    assert not app.exception
+    assert metric(app, "Parameters") == "11,689,512"  # B: resnet18
+    app.text_input(key="c_stages_B").set_value("3x64s1,4x128s2,6x256s2,3x512s2").run()
+    assert metric(app, "Parameters") == "21,797,672"  # resnet34's stages
+    assert len(app.get("graphviz_chart")) == 2
+    app.text_input(key="c_stages_B").set_value("3x64").run()
+    assert any("Network B is not valid" in e.value for e in app.error)
+
+
+def test_why_residuals_page(app):
+    app.run()
+    app.switch_page("pages/why_residuals.py").run()
+    assert not app.exception
+    assert metric(app, "Residual block") == "0.0e+00"
+    assert any("Gradient reaching the **first** layer" in m.value for m in app.markdown)
+    assert app.get("graphviz_chart")  # the block built step by step
+
+
+def test_train_page_runs_a_tiny_job_and_lists_it(app):
+    app.run()
+    app.switch_page("pages/train.py").run()
+    assert not app.exception
+    app.selectbox(key="t_network").set_value("resnet-mini")
+    app.selectbox(key="t_dataset").set_value("digits")
+    app.number_input(key="t_epochs").set_value(1)
+    app.number_input(key="t_batch_size").set_value(64)
+    app.button(key="t_start").click().run()
+    assert not app.exception
+    job = app.session_state["t_job"]
+    assert app.query_params["job"] == str(job)
+    from ui.training import registry
+
+    assert registry().wait(job, 120)
+    time.sleep(0.2)
+    app.run()
+    assert any("Completed" in m.value for m in app.markdown)
+    frame = app.dataframe[-1].value
+    assert list(frame["status"]) == ["completed"] and list(frame["id"]) == [job]

@@ -1,0 +1,67 @@
+"""Cached, pure computations for the pages, keyed by a spec's JSON text (a simple hashable key)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from explorer import Analysis, analyze_plan, fmt, plan_network, spec_from_json, to_code
+from explorer.diagram import to_dot
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def analysis(spec_json: str) -> Analysis:
+    return analyze_plan(plan_network(spec_from_json(spec_json)))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def layer_table(spec_json: str) -> pd.DataFrame:
+    a = analysis(spec_json)
+    return pd.DataFrame(
+        {
+            "layer": [layer.name for layer in a.layers],
+            "kind": [layer.kind for layer in a.layers],
+            "detail": [layer.detail for layer in a.layers],
+            "output": [fmt.shape(layer.output_shape) for layer in a.layers],
+            "params": [layer.params for layer in a.layers],
+            "MACs": [layer.macs for layer in a.layers],
+            "receptive field (px)": [layer.receptive_field for layer in a.layers],
+        }
+    )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def stage_table(spec_json: str) -> pd.DataFrame:
+    a = analysis(spec_json)
+    return pd.DataFrame(
+        {
+            "stage": [s.name for s in a.stages],
+            "blocks": [s.blocks for s in a.stages],
+            "output": [fmt.shape(s.output_shape) for s in a.stages],
+            "params": [s.params for s in a.stages],
+            "GMACs": [round(s.macs / 1e9, 3) for s in a.stages],
+        }
+    )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def diagram(spec_json: str, expand: bool, direction: str = "TB") -> str:
+    return to_dot(plan_network(spec_from_json(spec_json)), expand=expand, direction=direction)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def code(spec_json: str, title: str) -> str:
+    return to_code(spec_from_json(spec_json), title)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def torchinfo_summary(spec_json: str) -> str:
+    """torchinfo's own table: builds the model and runs a real forward pass (seconds for big nets)."""
+    import torchinfo
+
+    from explorer import build_model
+
+    spec = spec_from_json(spec_json)
+    model = build_model(spec).eval()
+    size = (1, spec.input.channels, spec.input.height, spec.input.width)
+    return str(torchinfo.summary(model, input_size=size, verbose=0, depth=4, col_names=("output_size", "num_params")))

@@ -1,0 +1,127 @@
+"""Plotly figures for the pages (large fonts: these get projected)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from explorer import Analysis
+
+FONT = {"size": 16}
+COLORS = ["#d9480f", "#2a7ab9", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
+
+
+def _layout(fig: go.Figure, height: int = 380, **extra: Any) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        font=FONT,
+        legend={"orientation": "h", "y": -0.2},
+        **extra,
+    )
+    return fig
+
+
+def stage_bars(analyses: Sequence[tuple[str, Analysis]]) -> go.Figure:
+    """Parameters and MACs per stage, side by side; one bar colour per network."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Parameters by stage (millions)", "MACs by stage (billions)"))
+    for i, (name, a) in enumerate(analyses):
+        stages = [s.name for s in a.stages]
+        color = COLORS[i % len(COLORS)]
+        show = len(analyses) > 1
+        fig.add_bar(
+            x=stages, y=[s.params / 1e6 for s in a.stages], name=name, marker_color=color, showlegend=show, row=1, col=1
+        )
+        fig.add_bar(
+            x=stages, y=[s.macs / 1e9 for s in a.stages], name=name, marker_color=color, showlegend=False, row=1, col=2
+        )
+    return _layout(fig, barmode="group")
+
+
+def shape_flow(a: Analysis) -> go.Figure:
+    """Spatial side and channels after each stage: the ResNet trade of size for depth."""
+    names = [s.name for s in a.stages[:-1]]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_scatter(
+        x=["input", *names],
+        y=[a.spec.input.height] + [s.output_shape[1] for s in a.stages[:-1]],
+        name="height (px)",
+        mode="lines+markers",
+        line={"color": COLORS[1], "width": 3},
+    )
+    fig.add_scatter(
+        x=["input", *names],
+        y=[a.spec.input.channels] + [s.output_shape[0] for s in a.stages[:-1]],
+        name="channels",
+        mode="lines+markers",
+        line={"color": COLORS[0], "width": 3},
+        secondary_y=True,
+    )
+    fig.update_yaxes(title_text="height (px)", type="log", secondary_y=False)
+    fig.update_yaxes(title_text="channels", type="log", secondary_y=True)
+    return _layout(fig, title="Spatial size down, channels up")
+
+
+def curves(runs: Sequence[dict[str, Any]], metric: str, title: str, x: str = "epoch", log_y: bool = False) -> go.Figure:
+    """One line per run: each run is {"name", "rows": [{x: .., metric: ..}, ...]}."""
+    fig = go.Figure()
+    for i, run in enumerate(runs):
+        rows = [r for r in run["rows"] if r.get(metric) is not None]
+        fig.add_scatter(
+            x=[r[x] for r in rows],
+            y=[r[metric] for r in rows],
+            name=run["name"],
+            mode="lines+markers" if x == "epoch" else "lines",
+            line={"color": COLORS[i % len(COLORS)], "width": 3, "dash": run.get("dash", "solid")},
+        )
+    fig.update_xaxes(title_text=x)
+    if log_y:
+        fig.update_yaxes(type="log")
+    return _layout(fig, height=340, title=title)
+
+
+def confusion(matrix: list[list[int]], labels: Sequence[str]) -> go.Figure:
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=list(labels),
+            y=list(labels),
+            colorscale="Blues",
+            text=matrix,
+            texttemplate="%{text}",
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="predicted")
+    fig.update_yaxes(title_text="true", autorange="reversed")
+    return _layout(fig, height=520, title="Confusion matrix (test set)")
+
+
+def gradient_flow(series: Sequence[tuple[str, Sequence[int], Sequence[float], str]]) -> go.Figure:
+    """Gradient norm per layer (log scale); series are (name, depth index, norms, dash)."""
+    fig = go.Figure()
+    for i, (name, index, norms, dash) in enumerate(series):
+        fig.add_scatter(
+            x=list(index),
+            y=list(norms),
+            name=name,
+            mode="lines+markers",
+            line={"color": COLORS[i % len(COLORS)], "width": 3, "dash": dash},
+        )
+    fig.update_xaxes(title_text="layer (1 = first conv, at the input)")
+    fig.update_yaxes(title_text="‖∂loss/∂W‖", type="log")
+    return _layout(fig, height=420, title="Gradient norm of each layer's weights at initialisation")
+
+
+def final_vs_lr(points: Sequence[tuple[str, Sequence[float], Sequence[float]]]) -> go.Figure:
+    fig = go.Figure()
+    for i, (name, lrs, losses) in enumerate(points):
+        fig.add_scatter(
+            x=list(lrs), y=list(losses), name=name, mode="lines+markers", line={"color": COLORS[i], "width": 3}
+        )
+    fig.update_xaxes(title_text="learning rate", type="log")
+    fig.update_yaxes(title_text="final training loss", type="log")
+    return _layout(fig, height=380, title="Final loss against learning rate")

@@ -1,0 +1,125 @@
+"""Training views shared by the Train and Why-residuals pages: the job registry, live progress,
+curves, results and the run history."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch  # imported once at module load, before any worker thread (../shared/STREAMLIT.md)
+
+from explorer import fmt
+from explorer.data import DATASETS
+from explorer.jobs import JobRegistry, JobSnapshot
+from explorer.runs import RunRecord, RunStore
+from ui import charts
+
+
+@st.cache_resource
+def registry() -> JobRegistry:
+    """One registry per server process, shared by every browser session."""
+    return JobRegistry(RunStore())
+
+
+def gpu_available() -> bool:
+    return torch.cuda.is_available()
+
+
+def status_line(snap: JobSnapshot) -> str:
+    if snap.status == "queued":
+        return f"Queued on {snap.device}: position {snap.position} — it starts when the run ahead of it ends."
+    if snap.status == "running":
+        eta = f", about {fmt.duration(snap.eta)} left" if snap.eta is not None else ""
+        return f"Training on {snap.info.get('device', snap.device)}{eta}."
+    return f"{snap.status.capitalize()}: {snap.message}"
+
+
+def progress(snap: JobSnapshot) -> None:
+    text = f"{snap.progress:.0%}"
+    if snap.elapsed is not None:
+        text += f" — elapsed {fmt.duration(snap.elapsed)}"
+    if snap.status == "running" and snap.eta is not None:
+        text += f", ETA {fmt.duration(snap.eta)}"
+    st.progress(min(max(snap.progress, 0.0), 1.0), text=text)
+
+
+def live_curves(name: str, steps: list[dict], epochs: list[dict], key: str) -> None:
+    """Per-step loss, per-epoch accuracy and loss (train and test) for one run."""
+    c1, c2, c3 = st.columns(3)
+    step_runs = [{"name": "train (sampled steps)", "rows": steps}]
+    c1.plotly_chart(
+        charts.curves(step_runs, "loss", "Loss per step", x="step", log_y=True), width="stretch", key=f"{key}_steps"
+    )
+    acc = [
+        {"name": "train", "rows": epochs, "metric": "train_acc"},
+        {"name": "test", "rows": epochs, "metric": "test_acc"},
+    ]
+    c2.plotly_chart(_two(acc, "Accuracy per epoch"), width="stretch", key=f"{key}_acc")
+    loss = [
+        {"name": "train", "rows": epochs, "metric": "train_loss"},
+        {"name": "test", "rows": epochs, "metric": "test_loss"},
+    ]
+    c3.plotly_chart(_two(loss, "Loss per epoch"), width="stretch", key=f"{key}_loss")
+
+
+def _two(series: list[dict], title: str):
+    """Two metrics of one run as two lines (train and test)."""
+    runs = [
+        {"name": s["name"], "rows": [{"epoch": r["epoch"], "v": r[s["metric"]]} for r in s["rows"]]} for s in series
+    ]
+    return charts.curves(runs, "v", title)
+
+
+def epoch_metrics(epochs: list[dict]) -> None:
+    if not epochs:
+        return
+    last = epochs[-1]
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Epoch", last["epoch"])
+    c2.metric("Test accuracy", f"{last['test_acc']:.2%}")
+    c3.metric("Train accuracy", f"{last['train_acc']:.2%}")
+    c4.metric("Images / s", f"{last['images_per_sec']:,.0f}")
+
+
+def results(store: RunStore, run: RunRecord) -> None:
+    """After a run: its confusion matrix and the test images it got wrong."""
+    dataset = DATASETS.get(run.recipe.get("dataset", ""))
+    labels = dataset.classes if dataset else [str(i) for i in range(len(run.confusion or []))]
+    if run.confusion:
+        st.plotly_chart(charts.confusion(run.confusion, labels), width="stretch", key=f"confusion_{run.id}")
+    wrong = store.misclassified(run.id)
+    if wrong:
+        st.markdown("**Test images it got wrong** (true → predicted)")
+        cols = st.columns(8)
+        for i, item in enumerate(wrong[:24]):
+            image = item["image"].numpy()
+            image = image[0] if image.shape[0] == 1 else np.transpose(image, (1, 2, 0))
+            caption = f"{labels[item['true']]} → {labels[item['pred']]}"
+            cols[i % 8].image(image, caption=caption, width="stretch", clamp=True)
+
+
+def history_frame(runs: list[RunRecord]):
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "id": [r.id for r in runs],
+            "name": [r.name for r in runs],
+            "experiment": [r.experiment or "" for r in runs],
+            "dataset": [r.recipe.get("dataset") for r in runs],
+            "epochs": [r.recipe.get("epochs") for r in runs],
+            "lr": [r.recipe.get("lr") for r in runs],
+            "status": [r.status for r in runs],
+            "test acc": [r.test_acc for r in runs],
+            "params": [r.params for r in runs],
+            "device": [r.device or "" for r in runs],
+            "duration": [fmt.duration(r.duration) if r.duration is not None else "" for r in runs],
+        }
+    )
+
+
+def overlay(store: RunStore, runs: list[RunRecord], key: str) -> None:
+    """Curves of several stored runs on the same axes."""
+    series = [{"name": f"#{r.id} {r.name}", "rows": store.epochs(r.id)} for r in runs]
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.curves(series, "test_acc", "Test accuracy"), width="stretch", key=f"{key}_acc")
+    c2.plotly_chart(charts.curves(series, "train_loss", "Training loss", log_y=True), width="stretch", key=f"{key}_l")
