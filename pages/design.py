@@ -133,7 +133,8 @@ a = cache.analysis(spec_json)
 
 # ----- numbers that matter -------------------------------------------------------------------------
 batch = st.session_state.get("d_batch", 256)
-c1, c2, c3, c4 = st.columns([1.5, 1, 1, 1.1])
+# on a projector, two big numbers per row; on a desk, four in a row
+c1, c2, c3, c4 = [*st.columns(2), *st.columns(2)] if lecture else st.columns([1.5, 1, 1, 1.1])
 c1.metric("Parameters", fmt.count(a.total_params), help=f"trainable: {fmt.count(a.trainable_params)}")
 c2.metric("MACs per image", fmt.gmacs(a.macs).replace(" GMACs", " G"), help=f"{fmt.count(a.macs)} multiply-adds")
 c3.metric("Output", "B×" + "x".join(map(str, a.output_shape)), help=f"{a.depth} weighted layers deep")
@@ -157,7 +158,7 @@ diagram_tab, layers_tab, charts_tab, code_tab, files_tab = st.tabs(
 with diagram_tab:
     expand = st.toggle("Draw every block", key="d_expand", help="Collapsed: a stage's identical blocks as 'block xN'")
     left, right = st.columns([3, 2])
-    left.graphviz_chart(cache.diagram(spec_json, expand), width="content")
+    left.graphviz_chart(cache.diagram(spec_json, expand), width="stretch" if lecture else "content")
     kinds = sorted({SHORTCUT_LABEL[b.shortcut] for b in a.plan.blocks})
     left.caption("Skip connections: " + ", ".join(kinds) + ". Edges carry tensor shapes (channels x height x width).")
     right.dataframe(

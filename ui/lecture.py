@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-# A wider sidebar, so the stage table's four columns and the switches' labels fit.
+# A wider sidebar on wide screens, so the stage table's four columns fit; rows of metrics wrap
+# instead of cutting numbers off on narrow screens (a projector at 150% zoom is ~680 px wide).
 BASE_CSS = """
 <style>
-  section[data-testid="stSidebar"] { min-width: 380px; }
+  @media (min-width: 1100px) {
+    section[data-testid="stSidebar"]:not([data-collapsed="true"]) { min-width: 380px; }
+  }
   .block-container { padding-top: 2.5rem; }
+  [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) { flex-wrap: wrap; row-gap: 0.5rem; }
+  [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 190px; }
 </style>
 """
 
@@ -16,8 +21,8 @@ LECTURE_CSS = """
 <style>
   html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
   [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
-  [data-testid="stMetricValue"] { font-size: 3.2rem !important; }
-  [data-testid="stMetricLabel"] p { font-size: 1.3rem !important; }
+  [data-testid="stMetricValue"], [data-testid="stMetricValue"] * { font-size: 2.8rem !important; line-height: 1.2; }
+  [data-testid="stMetricLabel"] *, [data-testid="stMetricLabel"] p { font-size: 1.2rem !important; white-space: normal; }
   h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; } h3 { font-size: 1.8rem !important; }
   .block-container { padding-top: 1.5rem; max-width: 1400px; }
 </style>

@@ -1,0 +1,166 @@
+"""The app in a real browser: `streamlit run app.py` driven by Playwright in Debian's Chromium."""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-renderer-backgrounding",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = _free_port()
+    home = tmp_path_factory.mktemp("home")
+    env = {**os.environ, "RESNET_EXPLORER_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+         "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false",
+         "--server.fileWatcherType=none"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def expect_text(page, text: str, timeout: float = 30_000):
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text(text, exact=False).first).to_be_visible(timeout=timeout)
+
+
+def test_preset_url_shows_its_totals_and_controls_update_them(server, page):
+    page.goto(f"{server}/?preset=resnet50")
+    expect_text(page, "25,557,032")
+    expect_text(page, "Verified")
+    classes = page.get_by_label("Classes")
+    classes.fill("10")
+    classes.press("Enter")
+    expect_text(page, "23,528,522", timeout=5_000)  # 2048 x 10 + 10 classifier instead of 2,049,000
+    assert re.search(r"classes=10", page.url) and "preset=resnet50" in page.url
+
+
+def test_diagram_renders(server, page):
+    page.goto(f"{server}/?preset=d2l-resnet18")
+    svg = page.locator('[data-testid="stGraphVizChart"] svg').first
+    svg.wait_for(timeout=30_000)
+    text = svg.text_content()
+    assert "layer2.0" in text and "1x1 projection (128, /2)" in text and "64x24x24" in text
+
+
+def test_spec_upload_loads_the_network(server, page, tmp_path):
+    page.goto(f"{server}/")
+    expect_text(page, "11,178,378")
+    page.get_by_role("tab", name="Import / export").click()
+    path = tmp_path / "resnet20.json"
+    path.write_text(json.dumps(json.loads(__import__("explorer").preset("resnet20").to_json())))
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    expect_text(page, "269,722")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"stages": [{"chanels": 3}]}')
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
+    expect_text(page, "did you mean 'channels'")
+    expect_text(page, "269,722")  # the last good network stays
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_training_streams_curves_and_stops(server, page):
+    page.goto(f"{server}/train")
+    expect_text(page, "Run history")
+    _choose(page, "Network", "resnet-mini")
+    _choose(page, "Dataset", "Digits (offline)")
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("200")
+    page.get_by_label("Batch size").fill("32")
+    page.get_by_role("button", name="Start").click()
+    expect_text(page, "Training on cpu", timeout=60_000)
+    progress = page.locator('[data-testid="stProgress"]').first
+    progress.wait_for(timeout=30_000)
+    first = page.get_by_text(re.compile(r"elapsed \d+:\d\d")).first.inner_text()
+    deadline = time.time() + 30
+    while time.time() < deadline and page.get_by_text(re.compile(r"elapsed \d+:\d\d")).first.inner_text() == first:
+        time.sleep(0.3)
+    assert page.get_by_text(re.compile(r"elapsed \d+:\d\d")).first.inner_text() != first  # it streams
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 3
+    page.get_by_role("button", name="Stop").click()
+    expect_text(page, "Stopped: stopped at step", timeout=30_000)
+    assert "job=" in page.url
+
+
+def test_lecture_mode_enlarges_and_folds_the_controls(server, page):
+    page.goto(f"{server}/why-residuals?lecture=1")
+    expect_text(page, "Why residuals?")
+    value = page.locator('[data-testid="stMetricValue"]').first
+    value.wait_for(timeout=30_000)
+    size = float(value.evaluate("e => getComputedStyle(e).fontSize").replace("px", ""))
+    assert size >= 48
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert sidebar.get_attribute("data-collapsed") == "true"
+    assert sidebar.evaluate("e => e.getBoundingClientRect().right") <= 0  # folded away entirely
+    page.get_by_role("tab", name="Build a block").click()
+    expect_text(page, "Step 1: x (the block's input)")
