@@ -22,7 +22,7 @@ LECTURE_CSS = """
   html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
   [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
   [data-testid="stMetricValue"], [data-testid="stMetricValue"] * { font-size: 2.8rem !important; line-height: 1.2; }
-  [data-testid="stMetricLabel"] *, [data-testid="stMetricLabel"] p { font-size: 1.2rem !important; white-space: normal; }
+  [data-testid="stMetricLabel"] * { font-size: 1.2rem !important; white-space: normal; }
   h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; } h3 { font-size: 1.8rem !important; }
   .block-container { padding-top: 1.5rem; max-width: 1400px; }
 </style>
