@@ -1,4 +1,9 @@
-"""ResNet Explorer: `streamlit run app.py`. A router over the pages in pages/."""
+"""ResNet Explorer: `streamlit run app.py`. A router over the pages in app_pages/.
+
+The folder is not called `pages/`: Streamlit treats a `pages/` folder beside the main script as
+an old-style multipage app, and a server's first visitor arriving at /train would get that
+folder's page alone, without this router (no wide layout, a different menu).
+"""
 
 import streamlit as st
 
@@ -12,9 +17,11 @@ st.set_page_config(
 )
 
 pages = [
-    st.Page("pages/design.py", title="Design", icon=":material/account_tree:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/monitoring:", url_path="train"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
-    st.Page("pages/why_residuals.py", title="Why residuals?", icon=":material/lightbulb:", url_path="why-residuals"),
+    st.Page("app_pages/design.py", title="Design", icon=":material/account_tree:", default=True),
+    st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:", url_path="train"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page(
+        "app_pages/why_residuals.py", title="Why residuals?", icon=":material/lightbulb:", url_path="why-residuals"
+    ),  # noqa: E501
 ]
 st.navigation(pages).run()

@@ -82,3 +82,27 @@ D2L_RECIPE = Recipe(dataset="fashion-mnist", epochs=10, batch_size=256, lr=0.05,
 
 # What a 2-core CPU finishes in about a minute: resnet-mini at the native 28 px, with momentum.
 CPU_RECIPE = Recipe(dataset="fashion-mnist", epochs=3, batch_size=128, lr=0.05, optimizer="momentum", limit=20_000)
+
+# He et al. 2016's CIFAR-10 recipe, shortened: momentum 0.9, weight decay, flips and shifts.
+CIFAR_RECIPE = Recipe(
+    dataset="cifar10",
+    epochs=30,
+    batch_size=128,
+    lr=0.1,
+    optimizer="momentum",
+    weight_decay=5e-4,
+    schedule="onecycle",
+    augment=True,
+)
+GENERAL_RECIPE = Recipe(dataset="fashion-mnist", epochs=5, batch_size=128, lr=0.05, optimizer="momentum")
+
+
+def suggested_recipe(preset_name: str | None) -> Recipe:
+    """A sensible starting recipe for a preset (the seed's own for d2l-resnet18)."""
+    if preset_name == "d2l-resnet18":
+        return D2L_RECIPE
+    if preset_name == "resnet-mini":
+        return CPU_RECIPE
+    if preset_name in ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110"):
+        return CIFAR_RECIPE
+    return GENERAL_RECIPE

@@ -118,7 +118,7 @@ def test_stage_table_edits_change_the_totals(app):
 
 def test_compare_page(app):
     app.run()
-    app.switch_page("pages/compare.py").run()
+    app.switch_page("app_pages/compare.py").run()
     assert not app.exception
     assert metric(app, "Parameters") == "11,689,512"  # B: resnet18
     app.text_input(key="c_stages_B").set_value("3x64s1,4x128s2,6x256s2,3x512s2").run()
@@ -130,7 +130,7 @@ def test_compare_page(app):
 
 def test_why_residuals_page(app):
     app.run()
-    app.switch_page("pages/why_residuals.py").run()
+    app.switch_page("app_pages/why_residuals.py").run()
     assert not app.exception
     assert metric(app, "Residual block") == "0.0e+00"
     assert any("Gradient reaching the **first** layer" in m.value for m in app.markdown)
@@ -139,9 +139,10 @@ def test_why_residuals_page(app):
 
 def test_train_page_runs_a_tiny_job_and_lists_it(app):
     app.run()
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
     assert not app.exception
-    app.selectbox(key="t_network").set_value("resnet-mini")
+    app.selectbox(key="t_network").set_value("resnet-mini").run()
+    assert app.number_input(key="t_limit").value == 20_000  # the CPU recipe came with it
     app.selectbox(key="t_dataset").set_value("digits")
     app.number_input(key="t_epochs").set_value(1)
     app.number_input(key="t_batch_size").set_value(64)

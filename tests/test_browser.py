@@ -90,6 +90,15 @@ def expect_text(page, text: str, timeout: float = 30_000):
     expect(page.get_by_text(text, exact=False).first).to_be_visible(timeout=timeout)
 
 
+def test_first_visitor_of_a_fresh_server_deep_links_into_the_router(server, page):
+    """A bookmark to /train must get the app's own menu and layout even as the server's first page."""
+    page.goto(f"{server}/train?lecture=0")
+    expect_text(page, "Run history")
+    nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+    assert "Why residuals?" in nav and "Design" in nav and "why residuals" not in nav
+    assert page.get_by_text("Page not found").count() == 0
+
+
 def test_preset_url_shows_its_totals_and_controls_update_them(server, page):
     page.goto(f"{server}/?preset=resnet50")
     expect_text(page, "25,557,032")

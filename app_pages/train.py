@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer import PRESETS, SpecError, analyze, fmt
 from explorer.data import DATASETS, OFFLINE_DATASET
-from explorer.recipe import CPU_RECIPE, D2L_RECIPE, DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, Recipe
+from explorer.recipe import CPU_RECIPE, DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, Recipe, suggested_recipe
 from explorer.train import estimate_epoch_seconds
 from ui import state, training
 from ui.lecture import lecture_toggle
@@ -22,6 +22,17 @@ def apply_recipe(recipe: Recipe) -> None:
         st.session_state[f"t_{field}"] = value if value is not None else 0
 
 
+def preset_of(network: str) -> str | None:
+    """The preset a choice in the Network box stands for (the design's base if unedited)."""
+    if network != CURRENT:
+        return network
+    return state.current_base() if design == PRESETS[state.current_base()] else None
+
+
+def network_changed() -> None:
+    apply_recipe(suggested_recipe(preset_of(st.session_state.t_network)))
+
+
 def use_cpu_suggestion() -> None:
     st.session_state.t_network = "resnet-mini"
     apply_recipe(CPU_RECIPE)
@@ -31,8 +42,9 @@ def use_offline_data() -> None:
     st.session_state.t_dataset = OFFLINE_DATASET
 
 
-if "t_dataset" not in st.session_state:  # first visit: the seed's recipe for the seed's network
-    apply_recipe(D2L_RECIPE if design == PRESETS["d2l-resnet18"] else Recipe())
+if "t_network" not in st.session_state:  # first visit: the seed's recipe for the seed's network
+    st.session_state.t_network = CURRENT
+    network_changed()
 
 # ----- which run this session follows -----------------------------------------------------------
 if "job" in st.query_params and "t_job" not in st.session_state:
@@ -53,16 +65,22 @@ if not training.gpu_available():
     )
     c2.button("Use that", key="t_cpu", on_click=use_cpu_suggestion, disabled=running)
 
+network = st.selectbox(
+    "Network",
+    [CURRENT, *PRESETS],
+    key="t_network",
+    on_change=network_changed,
+    help="Choosing a network loads a recipe suited to it (the seed's for d2l-resnet18); adjust it below.",
+)
 with st.form("t_form", border=True):
-    c1, c2, c3 = st.columns([2, 2, 1])
-    network = c1.selectbox("Network", [CURRENT, *PRESETS], key="t_network")
-    c2.selectbox(
+    c1, c2 = st.columns([4, 1])
+    c1.selectbox(
         "Dataset",
         list(DATASETS),
         key="t_dataset",
         format_func=lambda n: f"{DATASETS[n].title}" + (f" (~{DATASETS[n].download_mb} MB)" if n != "digits" else ""),
     )
-    c3.number_input("Epochs", key="t_epochs", min_value=1, max_value=1000, step=1)
+    c2.number_input("Epochs", key="t_epochs", min_value=1, max_value=1000, step=1)
     c1, c2, c3, c4 = st.columns(4)
     c1.number_input("Batch size", key="t_batch_size", min_value=1, max_value=65536, step=1)
     c2.number_input("Learning rate", key="t_lr", min_value=0.0, format="%.4f", step=0.01)
