@@ -132,7 +132,7 @@ spec_json = spec.to_json(indent=None)
 a = cache.analysis(spec_json)
 
 # ----- numbers that matter -------------------------------------------------------------------------
-batch = st.session_state.get("d_batch", 256)
+batch = st.sidebar.number_input("Batch size (memory estimate)", min_value=1, max_value=65536, value=256, key="d_batch")
 # on a projector, two big numbers per row; on a desk, four in a row
 c1, c2, c3, c4 = [*st.columns(2), *st.columns(2)] if lecture else st.columns([1.5, 1, 1, 1.1])
 c1.metric("Parameters", fmt.count(a.total_params), help=f"trainable: {fmt.count(a.trainable_params)}")
@@ -151,11 +151,10 @@ if diff:
 else:
     st.caption(f"This is the preset **{base}**. The address bar holds the design: copy it to share.")
 
-# ----- views -----------------------------------------------------------------------------------------
-diagram_tab, layers_tab, charts_tab, code_tab, files_tab = st.tabs(
-    ["Diagram", "Layers", "Charts", "PyTorch code", "Import / export"]
-)
-with diagram_tab:
+# ----- views: one at a time, so a rerun redraws only what is on screen -------------------------------
+VIEWS = ["Diagram", "Layers", "Charts", "PyTorch code", "Import / export"]
+view = st.radio("View", VIEWS, horizontal=True, key="d_view", label_visibility="collapsed")
+if view == "Diagram":
     expand = st.toggle("Draw every block", key="d_expand", help="Collapsed: a stage's identical blocks as 'block xN'")
     left, right = st.columns([3, 2])
     left.graphviz_chart(cache.diagram(spec_json, expand), width="stretch" if lecture else "content")
@@ -167,7 +166,7 @@ with diagram_tab:
         width="stretch",
         column_config={"params": st.column_config.NumberColumn(format="localized")},
     )
-with layers_tab:
+elif view == "Layers":
     st.dataframe(
         cache.layer_table(spec_json),
         hide_index=True,
@@ -179,14 +178,14 @@ with layers_tab:
         },
     )
     st.caption("Receptive field: input pixels one output unit can see (theoretical, along the main path).")
-with charts_tab:
+elif view == "Charts":
     st.plotly_chart(charts.stage_bars([(base, a)]), width="stretch", key="d_stage_chart")
     st.plotly_chart(charts.shape_flow(a), width="stretch", key="d_flow_chart")
-with code_tab:
+elif view == "PyTorch code":
     source = cache.code(spec_json, base if not diff else f"{base} (edited)")
     st.download_button("Download net.py", source, file_name="net.py", mime="text/x-python", key="d_code_dl")
     st.code(source, language="python")
-with files_tab:
+else:
     c1, c2 = st.columns(2)
     with c1:
         st.subheader("Spec (JSON)")
@@ -194,7 +193,6 @@ with files_tab:
         st.file_uploader("Load a spec.json", type=["json"], key="d_upload", on_change=load_upload)
         if err := st.session_state.get("d_upload_error"):
             st.error(f"Could not load {err}")
-        st.number_input("Batch size for the memory estimate", min_value=1, max_value=65536, key="d_batch", value=256)
     with c2:
         st.subheader("torchinfo summary")
         st.caption("Builds the model and runs a real forward pass — seconds for large networks.")

@@ -32,12 +32,12 @@ tabs = st.tabs(["The identity", "Gradient flow", "Degradation", "BN and the lear
 
 
 @st.cache_data(show_spinner=False)
-def flows(depth: int, width: int, bn: bool, zero_init: bool) -> dict:
+def flows(depth: int, width: int, bn: bool, zero_init: bool, init: str) -> dict:
     out = {}
     for residual in (False, True):
         spec = cifar_spec(depth, width, residual, batch_norm=bn, zero_init_residual=zero_init and residual)
-        flow = gradient_flow(spec)
-        out["residual" if residual else "plain"] = (flow.depth_index, flow.grad_norm)
+        flow = gradient_flow(spec, init)
+        out["residual" if residual else "plain"] = (flow.depth_index, flow.grad_norm, flow.first_to_last_ratio)
     return out
 
 
@@ -88,28 +88,29 @@ with tabs[0]:
 # ----- 2. gradient flow ---------------------------------------------------------------------------
 with tabs[1]:
     st.subheader("Gradients at initialisation: plain against residual")
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     depth = c1.select_slider("Depth (layers)", options=[8, 14, 20, 32, 44, 56, 110], value=56, key="w_depth")
     width = c2.select_slider("Width", options=[8, 16, 32], value=16, key="w_width")
-    bn = c3.toggle("Batch norm", value=True, key="w_bn")
-    zero_init = c4.toggle("Zero-init last BN", value=False, key="w_zero")
+    init = c3.selectbox("Init", ["xavier", "torchvision"], key="w_init", help="xavier: d2l's; torchvision: Kaiming")
+    bn = c4.toggle("Batch norm", value=False, key="w_bn")
+    zero_init = c5.toggle("Zero-init last layer", value=False, key="w_zero")
     with st.spinner("One forward and backward pass through both networks…"):
-        result = flows(depth, width, bn, zero_init)
-    plain_first, res_first = result["plain"][1][0], result["residual"][1][0]
+        result = flows(depth, width, bn, zero_init, init)
+    (p_index, p_norms, p_ratio), (r_index, r_norms, r_ratio) = result["plain"], result["residual"]
     st.plotly_chart(
         charts.gradient_flow(
-            [
-                (f"plain-{depth}", *result["plain"], "dash"),
-                (f"resnet-{depth}", *result["residual"], "solid"),
-            ]
+            [(f"plain-{depth}", p_index, p_norms, "dash"), (f"resnet-{depth}", r_index, r_norms, "solid")]
         ),
         width="stretch",
         key="w_flow_chart",
     )
     st.markdown(
-        f"Gradient reaching the **first** layer: residual **{res_first:.2e}**, plain **{plain_first:.2e}** "
-        f"({res_first / plain_first:.1f}x). In the plain network the gradient is multiplied by every layer on "
-        "the way down; the shortcuts add a path on which it passes unchanged."
+        f"Gradient at the first layer: **plain {p_norms[0]:.1e}**, **residual {r_norms[0]:.1e}** "
+        f"(from the first layer to the last, the plain network's changes x{p_ratio:.1e}, the residual one's "
+        f"x{r_ratio:.1e}). In the plain network the signal is multiplied by every layer: with d2l's Xavier "
+        "init and no batch norm it fades to almost nothing (vanishing gradients); with batch norm the "
+        "gradient grows towards the input instead (Yang et al. 2019). Every residual block adds a path on "
+        "which it passes unchanged, so the first layers still learn."
     )
 
 # ----- 3. degradation -----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .model import build_model
+from .model import build_model, init_weights
 from .plan import plan_network
 from .recipe import Recipe
 from .spec import MAX_BLOCKS_PER_STAGE, InputSpec, ResNetSpec, StageSpec, StemSpec
@@ -50,14 +50,20 @@ class GradientFlow:
 
     @property
     def first_to_last_ratio(self) -> float:
-        return self.grad_norm[0] / self.grad_norm[-1] if self.grad_norm[-1] else float("inf")
+        """How much larger the first layer's gradient is than the last layer's (the last non-zero:
+        a zero-initialised branch passes no gradient to its own last conv)."""
+        last = next((g for g in reversed(self.grad_norm) if g > 0), 0.0)
+        return self.grad_norm[0] / last if last else float("inf")
 
 
-def gradient_flow(spec: ResNetSpec, batch: int = 16, seed: int = 0) -> GradientFlow:
+def gradient_flow(spec: ResNetSpec, init: str = "torchvision", batch: int = 16, seed: int = 0) -> GradientFlow:
     """One forward/backward at initialisation on a random batch with random labels; the gradient
-    norm of every main-path conv weight, first layer to last."""
+    norm of every main-path conv weight, first layer to last. init: "torchvision" (Kaiming) or
+    "xavier" (what d2l's train_ch6 applies, under which a deep plain network's gradients vanish)."""
     torch.manual_seed(seed)
     model = build_model(spec).train()
+    if init == "xavier":
+        init_weights(model, "xavier")
     x = torch.randn(batch, spec.input.channels, spec.input.height, spec.input.width)
     y = torch.randint(0, spec.num_classes, (batch,))
     F.cross_entropy(model(x), y).backward()

@@ -133,7 +133,9 @@ def test_why_residuals_page(app):
     app.switch_page("app_pages/why_residuals.py").run()
     assert not app.exception
     assert metric(app, "Residual block") == "0.0e+00"
-    assert any("Gradient reaching the **first** layer" in m.value for m in app.markdown)
+    assert any("Gradient at the first layer: **plain" in m.value for m in app.markdown)
+    app.toggle(key="w_bn").set_value(True).run()
+    assert not app.exception
     assert app.get("graphviz_chart")  # the block built step by step
 
 

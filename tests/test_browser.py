@@ -121,7 +121,7 @@ def test_diagram_renders(server, page):
 def test_spec_upload_loads_the_network(server, page, tmp_path):
     page.goto(f"{server}/")
     expect_text(page, "11,178,378")
-    page.get_by_role("tab", name="Import / export").click()
+    page.get_by_text("Import / export", exact=True).first.click()
     path = tmp_path / "resnet20.json"
     path.write_text(json.dumps(json.loads(__import__("explorer").preset("resnet20").to_json())))
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
@@ -141,9 +141,12 @@ def _choose(page, label: str, option: str) -> None:
 def test_training_streams_curves_and_stops(server, page):
     page.goto(f"{server}/train")
     expect_text(page, "Run history")
+    from playwright.sync_api import expect
+
     _choose(page, "Network", "resnet-mini")
-    _choose(page, "Dataset", "Digits (offline)")
     epochs = page.get_by_label("Epochs")
+    expect(epochs).to_have_value("3", timeout=15_000)  # the CPU recipe arrived with the network
+    _choose(page, "Dataset", "Digits (offline)")
     epochs.fill("200")
     page.get_by_label("Batch size").fill("32")
     page.get_by_role("button", name="Start").click()

@@ -25,7 +25,9 @@ def walkthrough_dot(steps: Sequence[BlockStep]) -> str:
         params = f"\\n{step.params:,} params" if step.params else ""
         lines.append(f'  {name} [label="{step.label}\\n{fmt.shape(step.shape)}{params}", fillcolor="{fill}"];')
         if step.branch == "shortcut":
-            lines.append(f'  s0 -> {name} [color="#d9480f", penwidth=2];')
+            # beside the branch's last layer, so x visibly goes around the block to the sum below
+            lines.append(f'  s0 -> {name} [color="#d9480f", penwidth=2, constraint=false];')
+            lines.append(f"  {{rank=same; {previous}; {name}}}")
             shortcut = name
             continue
         if previous is not None:

@@ -104,9 +104,10 @@ def gradient_flow(series: Sequence[tuple[str, Sequence[int], Sequence[float], st
     """Gradient norm per layer (log scale); series are (name, depth index, norms, dash)."""
     fig = go.Figure()
     for i, (name, index, norms, dash) in enumerate(series):
+        kept = [(x, g) for x, g in zip(index, norms, strict=True) if g > 0]  # a log axis has no zero
         fig.add_scatter(
-            x=list(index),
-            y=list(norms),
+            x=[x for x, _ in kept],
+            y=[g for _, g in kept],
             name=name,
             mode="lines+markers",
             line={"color": COLORS[i % len(COLORS)], "width": 3, "dash": dash},
