@@ -13,7 +13,7 @@ BASE_CSS = """
   }
   .block-container { padding-top: 2.5rem; }
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) { flex-wrap: wrap; row-gap: 0.5rem; }
-  [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 190px; }
+  [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 150px; }
 </style>
 """
 
