@@ -35,7 +35,8 @@ def main() -> None:
     for depth in (20, 56, 110):
         for bn, init in ((False, "xavier"), (True, "torchvision")):
             target = "  (target 2 s)" if depth == 56 else ""
-            print(f"depth {depth:>3}, BN {'on ' if bn else 'off'}, {init:<11}: {answer_seconds(depth, bn, init):.2f} s{target}")
+            seconds = answer_seconds(depth, bn, init)
+            print(f"depth {depth:>3}, BN {'on ' if bn else 'off'}, {init:<11}: {seconds:.2f} s{target}")
 
 
 if __name__ == "__main__":
