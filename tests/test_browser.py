@@ -134,7 +134,9 @@ def test_spec_upload_loads_the_network(server, page, tmp_path):
 
 
 def _choose(page, label: str, option: str) -> None:
+    """Open a selectbox and pick an option by typing it (the long lists are virtualised)."""
     page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
+    page.keyboard.type(option)
     page.get_by_role("option", name=option, exact=True).click()
 
 
@@ -167,10 +169,11 @@ def test_training_streams_curves_and_stops(server, page):
 def test_lecture_mode_enlarges_and_folds_the_controls(server, page):
     page.goto(f"{server}/why-residuals?lecture=1")
     expect_text(page, "Why residuals?")
-    value = page.locator('[data-testid="stMetricValue"]').first
-    value.wait_for(timeout=30_000)
-    size = float(value.evaluate("e => getComputedStyle(e).fontSize").replace("px", ""))
-    assert size >= 48
+    page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=30_000)
+    page.wait_for_function(  # the normal size is 36 px; lecture mode makes the numbers ~60 px
+        "() => parseFloat(getComputedStyle(document.querySelector('[data-testid=stMetricValue]')).fontSize) >= 48",
+        timeout=10_000,
+    )
     sidebar = page.locator('[data-testid="stSidebar"]')
     assert sidebar.get_attribute("data-collapsed") == "true"
     assert sidebar.evaluate("e => e.getBoundingClientRect().right") <= 0  # folded away entirely
