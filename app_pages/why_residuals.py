@@ -46,6 +46,22 @@ def submit(runs: list, experiment: str) -> None:
         jobs.submit(spec, recipe, name, experiment)
 
 
+def launcher(prefix: str, button: str, make_runs, default_data: str, key: str) -> tuple[str | None, bool]:
+    """A dataset picker and a start button for an experiment (a set of queued runs), then the
+    experiment to show; returns its name and whether any of its runs still trains or waits."""
+    c1, c2 = st.columns([2, 1])
+    data = c1.selectbox("Dataset", list(DATASETS), index=list(DATASETS).index(default_data), key=f"{key}_data")
+    if c2.button(button, key=f"{key}_start", type="primary"):
+        name = f"{prefix} {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        submit(make_runs(data), name)
+        st.session_state[f"{key}_exp"] = name
+    past = store.experiments(prefix)
+    if not past:
+        return None, False
+    chosen = st.selectbox("Experiment", past, key=f"{key}_exp")
+    return chosen, any(s.experiment == chosen for s in jobs.active())
+
+
 def experiment_view(experiment: str, metric_sets: list[tuple[str, str, bool]], key: str) -> bool:
     """Overlay the curves of an experiment's runs (plain dashed); returns whether any still run."""
     runs = sorted(store.list(experiment=experiment), key=lambda r: r.id)
@@ -124,17 +140,14 @@ with tabs[2]:
             "4 epochs. It shows the plain networks' degradation in a few minutes; the residual side needs "
             "the GPU version's longer schedule to show resnet-56 overtaking resnet-20."
         )
-    c1, c2 = st.columns([2, 1])
-    default = "cifar10" if gpu else "fashion-mnist"
-    data = c1.selectbox("Dataset", list(DATASETS), index=list(DATASETS).index(default), key="w_deg_data")
-    if c2.button("Run plain-20/56 and resnet-20/56", key="w_deg_start", type="primary"):
-        name = f"degradation {time.strftime('%Y-%m-%d %H:%M:%S')}"
-        submit(degradation_runs(gpu, data), name)
-        st.session_state.w_deg_exp = name
-    past = store.experiments("degradation")
-    if past:
-        chosen = st.selectbox("Experiment", past, key="w_deg_exp")
-        deg_running = any(s.experiment == chosen for s in jobs.active())
+    chosen, deg_running = launcher(
+        "degradation",
+        "Run plain-20/56 and resnet-20/56",
+        lambda data: degradation_runs(gpu, data),
+        "cifar10" if gpu else "fashion-mnist",
+        "w_deg",
+    )
+    if chosen:
 
         @st.fragment(run_every=1.0 if deg_running else None)
         def degradation_live() -> None:
@@ -155,18 +168,15 @@ with tabs[3]:
         "resnet-20 at width 8, with and without batch norm, one epoch on 4,000 images at each learning rate; "
         "the final training loss of each run (diverged runs are drawn at the top)."
     )
-    c1, c2 = st.columns([2, 1])
-    lr_data = c1.selectbox("Dataset", list(DATASETS), index=list(DATASETS).index("digits"), key="w_lr_data")
     lrs = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-    if c2.button("Run the sweep (12 short runs)", key="w_lr_start", type="primary"):
-        name = f"lr sweep {time.strftime('%Y-%m-%d %H:%M:%S')}"
-        spec = cifar_spec(20, 8)
-        submit(lr_sweep_runs(spec, lrs, lr_data), name)
-        st.session_state.w_lr_exp = name
-    past = store.experiments("lr sweep")
-    if past:
-        chosen_lr = st.selectbox("Sweep", past, key="w_lr_exp")
-        sweep_running = any(s.experiment == chosen_lr for s in jobs.active())
+    chosen_lr, sweep_running = launcher(
+        "lr sweep",
+        "Run the sweep (12 short runs)",
+        lambda data: lr_sweep_runs(cifar_spec(20, 8), lrs, data),
+        "digits",
+        "w_lr",
+    )
+    if chosen_lr:
 
         @st.fragment(run_every=1.0 if sweep_running else None)
         def sweep_live() -> None:

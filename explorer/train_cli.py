@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -47,24 +49,11 @@ def add_train_parser(sub: Any, add_source: Callable[[argparse.ArgumentParser, bo
 
 
 def _recipe(args: argparse.Namespace) -> Recipe:
-    init = args.init or (D2L_RECIPE.init if args.preset == "d2l-resnet18" else Recipe().init)
-    return Recipe(
-        dataset=args.dataset,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        optimizer=args.optimizer,
-        weight_decay=args.weight_decay,
-        schedule=args.schedule,
-        label_smoothing=args.label_smoothing,
-        resize=args.resize,
-        augment=args.augment,
-        limit=args.limit,
-        seed=args.seed,
-        init=init,
-        device=args.device,
-        precision=args.precision,
-    )
+    """The options above are named after Recipe's fields; unset ones keep Recipe's defaults."""
+    values = {name: getattr(args, name) for name in Recipe.__dataclass_fields__ if hasattr(args, name)}
+    values = {name: value for name, value in values.items() if value is not None}
+    values.setdefault("init", D2L_RECIPE.init if args.preset == "d2l-resnet18" else Recipe().init)
+    return Recipe(**values)
 
 
 def _printer(jsonl: bool) -> Callable[[dict[str, Any]], None]:
@@ -107,13 +96,20 @@ def run_train(args: argparse.Namespace) -> int:
         store = RunStore(args.db)
         run_id = store.create(title, spec.to_json(), recipe.to_json(), status="running")
     show = _printer(args.jsonl)
+    stop = threading.Event()
 
     def on_event(event: dict[str, Any]) -> None:
-        show(event)
         if store and event["event"] in ("start", "step", "epoch"):
             store.record_event(run_id, event)
+        if stop.is_set():
+            return
+        try:
+            show(event)
+        except BrokenPipeError:  # `... --jsonl | head`: the reader left, so stop within a step
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python's own advice for closed pipes
+            stop.set()
 
-    result = Trainer(spec, recipe, on_event, data_dir=args.data_dir, world=world).run()
+    result = Trainer(spec, recipe, on_event, stop, data_dir=args.data_dir, world=world).run()
     if store:
         store.finish(run_id, result)
         if not args.jsonl:

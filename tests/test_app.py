@@ -160,3 +160,31 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
     assert any("Completed" in m.value for m in app.markdown)
     frame = app.dataframe[-1].value
     assert list(frame["status"]) == ["completed"] and list(frame["id"]) == [job]
+
+
+def _wait_for_experiment(prefix: str, timeout: float = 240) -> list:
+    from ui.training import registry
+
+    jobs = registry()
+    deadline = time.time() + timeout
+    while jobs.active() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not jobs.active()
+    return jobs.store.list(experiment=jobs.store.experiments(prefix)[0])
+
+
+def test_degradation_and_lr_sweep_run_from_the_page(app):
+    app.run()
+    app.switch_page("app_pages/why_residuals.py").run()
+    app.selectbox(key="w_deg_data").set_value("digits")
+    app.button(key="w_deg_start").click().run()
+    runs = _wait_for_experiment("degradation")
+    assert sorted(r.name for r in runs) == ["plain-20", "plain-56", "resnet-20", "resnet-56"]
+    assert {r.status for r in runs} == {"completed"}
+    app.button(key="w_lr_start").click().run()  # digits is the sweep's default dataset
+    sweep = _wait_for_experiment("lr sweep")
+    assert len(sweep) == 12 and {r.status for r in sweep} <= {"completed", "diverged"}
+    app.run()
+    assert not app.exception
+    titles = [c.proto.spec for c in app.get("plotly_chart")]
+    assert any("Training error" in t for t in titles) and any("Final loss against learning rate" in t for t in titles)
