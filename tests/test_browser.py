@@ -164,6 +164,8 @@ def test_training_streams_curves_and_stops(server, page):
     page.get_by_role("button", name="Stop").click()
     expect_text(page, "Stopped: stopped at step", timeout=30_000)
     assert "job=" in page.url
+    page.reload()  # a new session: it reattaches to the run named in the URL
+    expect_text(page, "Stopped: stopped at step", timeout=30_000)
 
 
 def test_lecture_mode_enlarges_and_folds_the_controls(server, page):
