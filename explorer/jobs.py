@@ -18,10 +18,11 @@ from typing import Any
 import torch  # imported here, at module load, never first inside a worker thread
 
 from .data import ImageData, load_dataset, subset
+from .devices import pick_device
 from .recipe import Recipe
 from .runs import RunStore
 from .spec import ResNetSpec
-from .train import RunResult, Trainer, pick_device
+from .train import RunResult, Trainer
 
 STEP_POINTS_KEPT = 2000  # enough for a smooth live curve; the store keeps every sampled step
 

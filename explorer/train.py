@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import DATASETS, DatasetInfo, DeviceBatches, ImageData, load_dataset
+from .devices import autocast_for, device_name, pick_device, uses_channels_last, uses_cuda_graph
 from .distributed import World, leave, world_from_env
 from .model import build_model, init_weights
 from .recipe import Recipe
@@ -48,44 +49,6 @@ class RunResult:
     misclassified: list[dict] = field(default_factory=list)  # index, true, pred, image (uint8 C,H,W)
     state_dict: dict[str, torch.Tensor] | None = None
     spec: ResNetSpec | None = None  # as trained (adapted to the dataset)
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        from .recipe import RecipeError
-
-        raise RecipeError("device", "cuda was asked for but no CUDA GPU is visible; use auto or cpu")
-    return torch.device(name)
-
-
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX: oneDNN then runs bf16 convolutions at twice the fp32 rate."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def autocast_for(device: torch.device, precision: str, cache: bool = True):
-    """The autocast context a step runs under (bf16 or none) for this device and setting.
-    cache=False for CUDA graphs: the cast-weight cache must not outlive one replay."""
-    if precision == "auto":
-        native = {"cuda": torch.cuda.is_available() and torch.cuda.is_bf16_supported(), "cpu": cpu_has_native_bf16()}
-        precision = "bf16" if native.get(device.type, False) else "fp32"
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16", cache_enabled=cache)
-
-
-def uses_channels_last(device: torch.device) -> bool:
-    # NHWC lets cuDNN use tensor cores without transposes, and oneDNN's CPU convolutions run
-    # about 1.5x faster on it (benchmarks/RESULTS.md); MPS gains nothing from it.
-    return device.type in ("cuda", "cpu")
 
 
 def adapt_spec(spec: ResNetSpec, info: DatasetInfo, size: int) -> tuple[ResNetSpec, list[str]]:
@@ -124,11 +87,6 @@ def _schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int):
             opt, max_lr=recipe.lr, total_steps=total_steps, pct_start=0.25, cycle_momentum=False
         )
     return None
-
-
-def uses_cuda_graph(device: torch.device, recipe: Recipe, world: World) -> bool:
-    """CUDA graphs for single-process SGD runs on a GPU (the fused SGD kernel reads a tensor lr)."""
-    return device.type == "cuda" and not world.distributed and recipe.optimizer in ("sgd", "momentum")
 
 
 class _Clock:
@@ -242,7 +200,7 @@ class Trainer:
         self.emit(
             {
                 "event": "start",
-                "device": _device_name(device),
+                "device": device_name(device),
                 "world_size": self.world.size,
                 "params": sum(p.numel() for p in model.parameters()),
                 "spec": self.spec.to_dict(),
@@ -366,12 +324,6 @@ class Trainer:
                     result["misclassified"].append({"index": i, "true": t, "pred": p, "image": image})
             result["misclassified"] = result["misclassified"][:MISCLASSIFIED_KEPT]
         return result
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return device.type
 
 
 def train(

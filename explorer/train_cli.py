@@ -16,10 +16,11 @@ from typing import Any
 
 from . import fmt
 from .data import DATASETS
+from .devices import pick_device
 from .distributed import world_from_env
 from .recipe import D2L_RECIPE, DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, Recipe
 from .runs import RunStore
-from .train import Trainer, pick_device
+from .train import Trainer
 
 
 def add_train_parser(sub: Any, add_source: Callable[[argparse.ArgumentParser, bool], None]) -> None:

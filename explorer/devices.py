@@ -1,0 +1,57 @@
+"""Which device, precision and memory layout a training run uses, decided in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .distributed import World
+from .recipe import Recipe, RecipeError
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RecipeError("device", "cuda was asked for but no CUDA GPU is visible; use auto or cpu")
+    return torch.device(name)
+
+
+def cpu_has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX: oneDNN then runs bf16 convolutions at twice the fp32 rate."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast_for(device: torch.device, precision: str, cache: bool = True):
+    """The autocast context a step runs under (bf16 or none) for this device and setting.
+    cache=False for CUDA graphs: the cast-weight cache must not outlive one replay."""
+    if precision == "auto":
+        native = {"cuda": torch.cuda.is_available() and torch.cuda.is_bf16_supported(), "cpu": cpu_has_native_bf16()}
+        precision = "bf16" if native.get(device.type, False) else "fp32"
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16", cache_enabled=cache)
+
+
+def uses_channels_last(device: torch.device) -> bool:
+    # NHWC lets cuDNN use tensor cores without transposes, and oneDNN's CPU convolutions run
+    # about 1.5x faster on it (benchmarks/RESULTS.md); MPS gains nothing from it.
+    return device.type in ("cuda", "cpu")
+
+
+def uses_cuda_graph(device: torch.device, recipe: Recipe, world: World) -> bool:
+    """CUDA graphs for single-process SGD runs on a GPU (the fused SGD kernel reads a tensor lr)."""
+    return device.type == "cuda" and not world.distributed and recipe.optimizer in ("sgd", "momentum")
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
