@@ -90,7 +90,7 @@ st.subheader("Totals")
 cols = st.columns(4)
 for col, label, va, vb, show in [
     (cols[0], "Parameters", a.total_params, b.total_params, fmt.count),
-    (cols[1], "MACs per image", a.macs, b.macs, lambda v: fmt.gmacs(v)),
+    (cols[1], "GMACs per image", a.macs, b.macs, lambda v: f"{v / 1e9:.3f}"),
     (cols[2], "Depth (weighted layers)", a.depth, b.depth, str),
     (cols[3], "Activations per image", a.activation_bytes(1), b.activation_bytes(1), fmt.nbytes),
 ]:

@@ -147,7 +147,7 @@ def test_training_streams_curves_and_stops(server, page):
 
     _choose(page, "Network", "resnet-mini")
     epochs = page.get_by_label("Epochs")
-    expect(epochs).to_have_value("3", timeout=15_000)  # the CPU recipe arrived with the network
+    expect(epochs).to_have_value("5", timeout=15_000)  # the CPU recipe arrived with the network
     _choose(page, "Dataset", "Digits (offline)")
     epochs.fill("200")
     page.get_by_label("Batch size").fill("32")
