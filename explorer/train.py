@@ -326,16 +326,9 @@ class Trainer:
         return result
 
 
-def train(
-    spec: ResNetSpec,
-    recipe: Recipe,
-    on_event: Callback | None = None,
-    stop: threading.Event | None = None,
-    data: ImageData | None = None,
-    data_dir: str | Path | None = None,
-) -> RunResult:
-    """Train `spec` with `recipe`; see Trainer."""
-    return Trainer(spec, recipe, on_event, stop, data, data_dir).run()
+def train(spec: ResNetSpec, recipe: Recipe, *args: Any, **kwargs: Any) -> RunResult:
+    """Train `spec` with `recipe`: Trainer(spec, recipe, on_event, stop, data, data_dir).run()."""
+    return Trainer(spec, recipe, *args, **kwargs).run()
 
 
 def estimate_epoch_seconds(spec: ResNetSpec, recipe: Recipe, timed_steps: int = 3) -> float:
