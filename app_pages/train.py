@@ -42,9 +42,15 @@ def use_offline_data() -> None:
     st.session_state.t_dataset = OFFLINE_DATASET
 
 
-if "t_network" not in st.session_state:  # first visit: the seed's recipe for the seed's network
-    st.session_state.t_network = CURRENT
-    network_changed()
+if "t_network" not in st.session_state:
+    # Streamlit forgets a page's widgets while another page is shown: bring back this session's
+    # last settings, or on a first visit the recipe suited to the design (the seed's for d2l-resnet18)
+    saved = st.session_state.get("t_saved")
+    st.session_state.t_network = saved[0] if saved else CURRENT
+    if saved:
+        apply_recipe(saved[1])
+    else:
+        network_changed()
 
 # ----- which run this session follows -----------------------------------------------------------
 if "job" in st.query_params and "t_job" not in st.session_state:
@@ -129,6 +135,7 @@ name = name if network == CURRENT else network
 st.caption(f"Network: **{name}**, {fmt.count(analyze(spec).total_params)} parameters (before fitting the dataset).")
 try:
     recipe = recipe_from_form()
+    st.session_state.t_saved = (network, recipe)
 except SpecError as exc:
     st.error(f"Cannot train with these settings: {exc}")
     recipe = None

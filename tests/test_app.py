@@ -188,3 +188,13 @@ def test_degradation_and_lr_sweep_run_from_the_page(app):
     assert not app.exception
     titles = [c.proto.spec for c in app.get("plotly_chart")]
     assert any("Training error" in t for t in titles) and any("Final loss against learning rate" in t for t in titles)
+
+
+def test_train_settings_survive_a_visit_to_another_page(app):
+    app.run()
+    app.switch_page("app_pages/train.py").run()
+    app.number_input(key="t_epochs").set_value(7)
+    app.button(key="t_estimate").click().run()  # submits the form
+    app.switch_page("app_pages/compare.py").run()
+    app.switch_page("app_pages/train.py").run()
+    assert app.number_input(key="t_epochs").value == 7
