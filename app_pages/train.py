@@ -1,10 +1,21 @@
 """Train: train the designed network in the browser and watch the curves stream in."""
 
+import json
+
 import streamlit as st
 
-from explorer import PRESETS, SpecError, analyze, fmt
+from explorer import PRESETS, SpecError, analyze, fmt, spec_from_json
 from explorer.data import DATASETS, OFFLINE_DATASET
-from explorer.recipe import CPU_RECIPE, DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, Recipe, suggested_recipe
+from explorer.recipe import (
+    CPU_RECIPE,
+    DEVICES,
+    OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULES,
+    Recipe,
+    recipe_from_dict,
+    suggested_recipe,
+)
 from explorer.train import estimate_epoch_seconds
 from ui import state, training
 from ui.lecture import lecture_toggle
@@ -105,7 +116,7 @@ with st.form("t_form", border=True):
         st.toggle("Augment (random flips and shifts, on the device)", key="t_augment")
     c1, c2, _ = st.columns([1, 1, 3])
     start = c1.form_submit_button("Start", type="primary", disabled=running, key="t_start")
-    estimate = c2.form_submit_button("Estimate time", disabled=running, key="t_estimate")
+    c2.form_submit_button("Re-estimate", disabled=running, key="t_estimate")
 
 
 def recipe_from_form() -> Recipe:
@@ -139,11 +150,21 @@ try:
 except SpecError as exc:
     st.error(f"Cannot train with these settings: {exc}")
     recipe = None
-if recipe and estimate:
-    with st.spinner("Timing a few training steps…"):
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def epoch_seconds(spec_json: str, recipe_json: str) -> float:
+    return estimate_epoch_seconds(spec_from_json(spec_json), recipe_from_dict(json.loads(recipe_json)))
+
+
+if recipe and not running and not jobs.active():  # time a few steps only while the device is free
+    with st.spinner("Timing a few training steps to estimate the run…"):
         try:
-            seconds = estimate_epoch_seconds(spec, recipe)
-            st.info(f"About {fmt.duration(seconds)} per epoch here, {fmt.duration(seconds * recipe.epochs)} in all.")
+            seconds = epoch_seconds(spec.to_json(), recipe.to_json())
+            st.info(
+                f"Estimated here: about **{fmt.duration(seconds)} per epoch**, "
+                f"{fmt.duration(seconds * recipe.epochs)} for {recipe.epochs} epochs (from a few timed steps)."
+            )
         except (SpecError, RuntimeError) as exc:
             st.error(f"Could not time it: {exc}")
 if recipe and start:
