@@ -10,7 +10,7 @@ from .analysis import Analysis, LayerInfo, StageInfo, analyze, analyze_plan
 from .codegen import to_code
 from .model import build_model, init_weights
 from .plan import BlockPlan, LayerPlan, NetworkPlan, ShapeMismatchError, StagePlan, plan_network
-from .presets import DEFAULT_PRESET, PRESETS, TORCHVISION_PRESETS, preset, preset_name_of
+from .presets import DEFAULT_PRESET, PRESETS, TORCHVISION_PRESETS, preset
 from .spec import InputSpec, ResNetSpec, SpecError, StageSpec, StemSpec, spec_from_dict, spec_from_json
 
 __all__ = [
@@ -36,7 +36,6 @@ __all__ = [
     "init_weights",
     "plan_network",
     "preset",
-    "preset_name_of",
     "spec_from_dict",
     "spec_from_json",
     "to_code",

@@ -51,14 +51,6 @@ class Analysis:
         """Estimated activation memory for one training step at `batch_size` (float32 by default)."""
         return self.activation_elements * batch_size * bytes_per_element
 
-    @property
-    def param_bytes(self) -> int:
-        return self.total_params * BYTES_PER_FLOAT32
-
-    def training_bytes(self, batch_size: int) -> int:
-        """Activations + weights + gradients + one optimizer buffer (SGD momentum), float32."""
-        return self.activation_bytes(batch_size) + 3 * self.param_bytes
-
 
 def analyze_plan(plan: NetworkPlan) -> Analysis:
     layers = plan.layers

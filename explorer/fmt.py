@@ -13,14 +13,6 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
-def short(n: float) -> str:
-    """Compact: 11178378 -> '11.2M', 1814073344 -> '1.81G'."""
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.3g}{unit}"
-    return f"{n:g}"
-
-
 def gmacs(macs: int) -> str:
     """MACs in billions with three decimals, as torchvision publishes them: '1.814 GMACs'."""
     return f"{macs / 1e9:.3f} GMACs"

@@ -62,7 +62,6 @@ class Job:
         self.log: list[str] = []
         self.progress, self.elapsed, self.eta = 0.0, None, None
         self.done = threading.Event()
-        self.result: RunResult | None = None
 
     def on_event(self, event: dict[str, Any]) -> None:
         with self.lock:
@@ -206,7 +205,6 @@ class JobRegistry:
         except Exception as exc:  # a dataset that cannot be had: the run fails, the queue goes on
             result = RunResult("failed", str(exc))
             job.on_event({"event": "done", "status": "failed", "message": str(exc), "elapsed": 0})
-        job.result = result
         self.store.finish(job.id, result)
         job.done.set()
         if torch.cuda.is_available():

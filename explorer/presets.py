@@ -104,8 +104,3 @@ def preset(name: str) -> ResNetSpec:
         return PRESETS[name]
     except (KeyError, TypeError):
         raise SpecError("preset", f"unknown preset {name!r}; known: {', '.join(PRESETS)}") from None
-
-
-def preset_name_of(spec: ResNetSpec) -> str | None:
-    """The preset this spec equals exactly, if any."""
-    return next((name for name, s in PRESETS.items() if s == spec), None)
