@@ -141,8 +141,7 @@ def recipe_from_form() -> Recipe:
 
 
 spec = design if network == CURRENT else PRESETS[network]
-name = state.current_base() + (" (edited)" if design != PRESETS[state.current_base()] else "")
-name = name if network == CURRENT else network
+name = preset_of(network) or f"{state.current_base()} (edited)"
 st.caption(f"Network: **{name}**, {fmt.count(analyze(spec).total_params)} parameters (before fitting the dataset).")
 try:
     recipe = recipe_from_form()
@@ -232,7 +231,7 @@ else:
         training.overlay(store, chosen, "t_overlay")
         if st.button(f"Delete {len(chosen)} selected run(s)", key="t_delete"):
             for run in chosen:
-                if jobs.snapshot(run.id) is None or jobs.snapshot(run.id).finished:
+                if (live := jobs.snapshot(run.id)) is None or live.finished:
                     store.delete(run.id)
             st.rerun()
     else:
