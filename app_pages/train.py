@@ -114,7 +114,7 @@ with st.form("t_form", border=True):
         c3.selectbox("Init", ["torchvision", "xavier"], key="t_init", help="xavier: as d2l's train_ch6")
         c4.number_input("Seed", key="t_seed", min_value=0, step=1)
         st.toggle("Augment (random flips and shifts, on the device)", key="t_augment")
-    c1, c2, _ = st.columns([1, 1, 3])
+    c1, c2, _ = st.columns([1, 2, 2])
     start = c1.form_submit_button("Start", type="primary", disabled=running, key="t_start")
     c2.form_submit_button("Re-estimate", disabled=running, key="t_estimate")
 
