@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The GPU checks in one go, for a lent GPU machine (no internet there): training throughput
-# against d2l's loop with the seed's full recipe, then the degradation experiment.
-#   DATA=folder-with-FashionMNIST/raw OUT=results-folder bash benchmarks/gpu_suite.sh
+# The GPU checks in one go, for a lent GPU machine (no internet there): what a training step costs
+# each way the engine runs it, then the seed's full recipe against d2l's loop, plain and compiled.
+#   DATA=folder-with-FashionMNIST/raw OUT=results-folder bash benchmarks/gpu_suite.sh [degradation]
 set -u
 DATA=${DATA:-.gpu-data}
 OUT=${OUT:-/tmp/gpu-suite}
@@ -9,11 +9,23 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 for f in "$DATA"/FashionMNIST/raw/*.gz; do [ -f "${f%.gz}" ] || gunzip -kf "$f"; done
 {
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv,noheader
   python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
   nproc
 } 2>&1 | tee "$OUT/machine.txt"
-timeout 330 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 --resize 96 \
-  --epochs 10 --baseline-epochs 1 --data-dir "$DATA" 2>&1 | grep -v -i "warn" | tee "$OUT/train_throughput.txt"
-timeout 200 python3 benchmarks/degradation.py --device cuda --dataset fashion-mnist --data-dir "$DATA" \
-  --json "$OUT/degradation.json" 2>&1 | tee "$OUT/degradation.txt"
+run() {  # run NAME SECONDS command...: output to the screen and $OUT/NAME.txt, warnings dropped
+  local name=$1 limit=$2
+  shift 2
+  echo "== $name"
+  timeout "$limit" "$@" 2>&1 | grep -v -i "warn" | tee "$OUT/$name.txt"
+}
+run step_speed 200 python3 benchmarks/step_speed.py --device cuda --preset d2l-resnet18 --resize 96 --profile
+run throughput 150 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 --resize 96 \
+  --epochs 10 --baseline-epochs 1 --data-dir "$DATA"
+# compiled: Inductor's on-disk cache already holds this network's kernels from step_speed above
+run throughput_compiled 150 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 \
+  --resize 96 --epochs 10 --baseline-epochs 1 --data-dir "$DATA" --compile
+if [ "${1:-}" = degradation ]; then
+  run degradation 200 python3 benchmarks/degradation.py --device cuda --dataset fashion-mnist --data-dir "$DATA" \
+    --json "$OUT/degradation.json"
+fi

@@ -40,6 +40,10 @@ class Recipe:
     # AMX), else fp32. Weights, optimizer and BN statistics stay fp32 either way.
     precision: str = "auto"
     log_every: int = 25  # steps between host reads of loss (the only synchronisations in an epoch)
+    # torch.compile (Inductor) the network: batch norm, ReLU and the residual adds fuse into fewer
+    # kernels. The first run of a network shape compiles for about a minute; later runs on the same
+    # machine reuse Inductor's on-disk cache (benchmarks/RESULTS.md has both timings).
+    compile: bool = False
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, tuple(DATASETS), RecipeError)
@@ -60,6 +64,7 @@ class Recipe:
         check_choice("device", self.device, DEVICES, RecipeError)
         check_choice("precision", self.precision, PRECISIONS, RecipeError)
         check_int("log_every", self.log_every, 1, 10_000, RecipeError)
+        check_bool("compile", self.compile, RecipeError)
 
     @property
     def input_size(self) -> int:

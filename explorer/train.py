@@ -89,6 +89,24 @@ def _schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int):
     return None
 
 
+def make_train_step(
+    model: nn.Module, recipe: Recipe, device: torch.device, world: World, total_steps: int
+) -> EagerStep:
+    """The step a run calls once per batch, with its optimizer and schedule: DDP-wrapped under
+    torchrun, compiled if the recipe says so, replayed from a CUDA graph where that works."""
+    graphed = uses_cuda_graph(device, recipe, world)
+    net = model
+    if world.distributed:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if recipe.compile:
+        net = torch.compile(net)  # shares the parameters: evaluation runs the eager `model`
+    opt = _optimizer(model, recipe, device, graphed)
+    schedule = _schedule(opt, recipe, total_steps)
+    autocast = autocast_for(device, recipe.precision, cache=not graphed)
+    step_args = (net, opt, schedule, autocast, recipe.label_smoothing)
+    return GraphedStep(*step_args, batch_size=recipe.batch_size) if graphed else EagerStep(*step_args)
+
+
 class _Clock:
     """Elapsed time and an ETA from the fraction done."""
 
@@ -184,18 +202,15 @@ class Trainer:
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
-        net = model
-        if self.world.distributed:
-            net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
         graphed = uses_cuda_graph(device, r, self.world)
-        self.opt = opt = _optimizer(model, r, device, graphed)
-        # a graph has one batch shape: an epoch's last partial batch is skipped (each epoch reshuffles)
-        steps_per_epoch = batches.steps_per_epoch(r.batch_size, self.world.size, drop_last=graphed)
+        # a graph, and a compiled step, has one batch shape: an epoch's last partial batch is skipped
+        # (each epoch reshuffles, so no image is left out for good)
+        fixed_shape = graphed or r.compile
+        steps_per_epoch = batches.steps_per_epoch(r.batch_size, self.world.size, drop_last=fixed_shape)
         total_steps = steps_per_epoch * r.epochs
-        schedule = _schedule(opt, r, total_steps)
-        autocast = autocast_for(device, r.precision, cache=not graphed)
-        step_args = (net, opt, schedule, autocast, r.label_smoothing)
-        train_step = GraphedStep(*step_args, batch_size=r.batch_size) if graphed else EagerStep(*step_args)
+        train_step = make_train_step(model, r, device, self.world, total_steps)
+        self.opt = train_step.opt
+        autocast = train_step.autocast
         generator = torch.Generator(device=device).manual_seed(r.seed)
         self.emit(
             {
@@ -211,18 +226,21 @@ class Trainer:
                 "steps_per_epoch": steps_per_epoch,
                 "epochs": r.epochs,
                 "cuda_graph": graphed,
+                "compiled": r.compile,
             }
         )
+        if r.compile:  # it compiles on the first step
+            self.emit({"event": "info", "message": "compiling the network (torch.compile): a minute the first time"})
         zero = torch.zeros((), device=device)
         step_count = torch.zeros((), device=device, dtype=torch.int64)
         first_bad = torch.full((), -1, device=device, dtype=torch.int64)
         step, epochs, last_test = 0, [], None
         for epoch in range(1, r.epochs + 1):
-            net.train()
+            train_step.net.train()
             ep_loss, ep_correct, ep_n = zero.clone(), zero.clone(), 0
             win_loss, win_n, win_start = zero.clone(), 0, time.perf_counter()
             ep_start = time.perf_counter()
-            for x, y in batches.train_batches(r.batch_size, generator, self.world.rank, self.world.size, graphed):
+            for x, y in batches.train_batches(r.batch_size, generator, self.world.rank, self.world.size, fixed_shape):
                 if self.stop.is_set():
                     return self._finish(clock, RunResult("stopped", f"stopped at step {step}", epochs))
                 loss, correct = train_step(x, y)  # device tensors: no waiting for the GPU here
