@@ -19,7 +19,8 @@ run() {  # run NAME SECONDS command...: output to the screen and $OUT/NAME.txt, 
   echo "== $name"
   timeout "$limit" "$@" 2>&1 | grep -v -i "warn" | tee "$OUT/$name.txt"
 }
-run step_speed 200 python3 benchmarks/step_speed.py --device cuda --preset d2l-resnet18 --resize 96 --profile
+run step_speed 240 python3 benchmarks/step_speed.py --device cuda --preset d2l-resnet18 --resize 96 --profile \
+  --variants eager,graphed/pytorch-strides,graphed,compiled,compiled+graphed/pytorch-strides,compiled+graphed,compiled+graphed/cudnn-benchmark
 run throughput 150 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 --resize 96 \
   --epochs 10 --baseline-epochs 1 --data-dir "$DATA"
 # compiled: Inductor's on-disk cache already holds this network's kernels from step_speed above

@@ -4,10 +4,13 @@
     python benchmarks/step_speed.py --device cpu --preset resnet-mini --resize 28 --batch-size 128
 
 Variants (each built by explorer.train.make_train_step, as a run builds its step): eager; replayed
-from a CUDA graph (GPU only); torch.compile'd, eager and graphed. Each is timed over --steps steps
-after warm-up (capture and compilation included there), three times; the median is printed with
-images/s and the speed-up over eager, last. --profile adds the GPU kernels' time per step by kernel
-(torch.profiler) for the eager and compiled steps: where the time goes.
+from a CUDA graph (GPU only); torch.compile'd, eager and graphed. A variant may carry modifiers
+after a slash: `/pytorch-strides` feeds batches made by PyTorch's own .contiguous(channels_last),
+which keeps NCHW strides for one-channel images (the engine's batches come from
+explorer.data.to_channels_last); `/cudnn-benchmark` turns cuDNN autotuning on. Each is timed over
+--steps steps after warm-up (capture and compilation included there), three times; the median is
+printed with images/s and the speed-up over eager, last. --profile adds the GPU kernels' time per
+step by kernel (torch.profiler) for the steps that are not graphed: where the time goes.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import explorer  # noqa: E402
-from explorer.data import DATASETS  # noqa: E402
+from explorer.data import DATASETS, to_channels_last  # noqa: E402
 from explorer.devices import uses_channels_last  # noqa: E402
 from explorer.distributed import World  # noqa: E402
 from explorer.recipe import Recipe  # noqa: E402
@@ -42,11 +45,12 @@ def build(spec, recipe: Recipe, device: torch.device):
     return make_train_step(model, recipe, device, World(), total_steps=10**6)
 
 
-def batch(spec, size: int, device: torch.device, dtype: torch.dtype):
+def batch(spec, size: int, device: torch.device, dtype: torch.dtype, pytorch_strides: bool):
     # a few different batches, rotated: repeated runs over one buffer would measure the cache
     xs = [torch.randn(size, spec.input.channels, spec.input.height, spec.input.width, device=device) for _ in range(4)]
     if uses_channels_last(device):
-        xs = [x.to(dtype).contiguous(memory_format=torch.channels_last) for x in xs]
+        xs = [x.to(dtype) for x in xs]
+        xs = [x.contiguous(memory_format=torch.channels_last) if pytorch_strides else to_channels_last(x) for x in xs]
     ys = [torch.randint(0, spec.num_classes, (size,), device=device) for _ in range(4)]
     return list(zip(xs, ys, strict=True))
 
@@ -102,24 +106,27 @@ def main() -> None:
     print(f"device: {name}; torch {torch.__version__}; {args.preset} at {args.resize} px, batch {args.batch_size}")
     base = Recipe(dataset=args.dataset, batch_size=args.batch_size, resize=args.resize, device=args.device)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    data = batch(spec, args.batch_size, device, dtype)
     results = {}
     for variant in args.variants.split(","):
-        if "graphed" in variant and device.type != "cuda":
+        kind, *modifiers = variant.split("/")
+        if "graphed" in kind and device.type != "cuda":
             continue
-        recipe = base.but(compile="compiled" in variant)
+        data = batch(spec, args.batch_size, device, dtype, pytorch_strides="pytorch-strides" in modifiers)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = "cudnn-benchmark" in modifiers
+        recipe = base.but(compile="compiled" in kind)
         torch.manual_seed(0)
         step = build(spec, recipe, device)
-        if "graphed" not in variant and hasattr(step, "graph"):
+        if "graphed" not in kind and hasattr(step, "graph"):
             step.failed = True  # a GraphedStep told to stay eager
         warm, ms = time_steps(step, data, device, warmup=5, steps=args.steps)
         results[variant] = ms
         print(
-            f"{variant:<18} {ms:7.2f} ms/step  {args.batch_size / ms * 1e3:9.0f} images/s  "
+            f"{variant:<34} {ms:7.2f} ms/step  {args.batch_size / ms * 1e3:9.0f} images/s  "
             f"(warm-up incl. capture/compile {warm:.1f} s)",
             flush=True,
         )
-        if args.profile and device.type == "cuda" and variant in ("eager", "compiled"):
+        if args.profile and device.type == "cuda" and "graphed" not in kind:
             try:
                 print(kernel_table(step, data, device), flush=True)
             except Exception as exc:  # the profiler is a nice-to-have here; the timings above stand

@@ -200,6 +200,16 @@ def subset(data: ImageData, limit: int | None) -> ImageData:
     return ImageData(data.info, data.x_train[keep], data.y_train[keep], data.x_test, data.y_test, data.mean, data.std)
 
 
+def to_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """x in channels_last memory with channels_last strides, also for one channel. There the two
+    layouts coincide in memory and .contiguous(memory_format=channels_last) keeps the NCHW strides;
+    cuDNN reads those as NCHW and adds layout conversions around the first convolution (seen in the
+    GPU profile of d2l-resnet18 on Fashion-MNIST, benchmarks/RESULTS.md)."""
+    if x.stride(1) == 1 and x.is_contiguous(memory_format=torch.channels_last):
+        return x
+    return torch.empty_like(x, memory_format=torch.channels_last).copy_(x)
+
+
 class DeviceBatches:
     """Batches of a device-resident uint8 dataset: resize, normalise and augment on the device."""
 
@@ -229,9 +239,7 @@ class DeviceBatches:
         x = (x - self.mean) / self.std
         if train and self.augment:
             x = augment_batch(x, self.data.info.flip_ok, generator)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
+        return to_channels_last(x) if self.channels_last else x
 
     def train_batches(
         self,

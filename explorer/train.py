@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .analysis import analyze
-from .data import DATASETS, DatasetInfo, DeviceBatches, ImageData, load_dataset
+from .data import DATASETS, DatasetInfo, DeviceBatches, ImageData, load_dataset, to_channels_last
 from .devices import autocast_for, device_name, pick_device, uses_channels_last, uses_cuda_graph
 from .distributed import World, leave, world_from_env
 from .model import build_model, init_weights
@@ -368,7 +368,7 @@ def estimate_epoch_seconds(spec: ResNetSpec, recipe: Recipe, timed_steps: int = 
     x = torch.randn(batch, info.channels, size, size, device=device)
     y = torch.randint(0, len(info.classes), (batch,), device=device)
     if uses_channels_last(device):
-        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+        model, x = model.to(memory_format=torch.channels_last), to_channels_last(x)
     autocast = autocast_for(device, recipe.precision)
 
     def one_step() -> None:
