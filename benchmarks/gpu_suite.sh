@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The GPU checks in one go, for a lent GPU machine (no internet there): what a training step costs
 # each way the engine runs it, then the seed's full recipe against d2l's loop, plain and compiled.
-#   DATA=folder-with-FashionMNIST/raw OUT=results-folder bash benchmarks/gpu_suite.sh [degradation]
+#   DATA=folder-with-FashionMNIST/raw OUT=results-folder bash benchmarks/gpu_suite.sh [PART ...]
+# PARTS: steps throughput degradation (default: steps throughput). On a fresh machine the compiled
+# throughput run pays Inductor's whole compilation (cold cache) when it comes before `steps`.
 set -u
 DATA=${DATA:-.gpu-data}
 OUT=${OUT:-/tmp/gpu-suite}
@@ -19,14 +21,18 @@ run() {  # run NAME SECONDS command...: output to the screen and $OUT/NAME.txt, 
   echo "== $name"
   timeout "$limit" "$@" 2>&1 | grep -v -i "warn" | tee "$OUT/$name.txt"
 }
-run step_speed 240 python3 benchmarks/step_speed.py --device cuda --preset d2l-resnet18 --resize 96 --profile \
-  --variants eager,graphed/pytorch-strides,graphed,compiled,compiled+graphed/pytorch-strides,compiled+graphed,compiled+graphed/cudnn-benchmark
-run throughput 150 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 --resize 96 \
-  --epochs 10 --baseline-epochs 1 --data-dir "$DATA"
-# compiled: Inductor's on-disk cache already holds this network's kernels from step_speed above
-run throughput_compiled 150 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 \
-  --resize 96 --epochs 10 --baseline-epochs 1 --data-dir "$DATA" --compile
-if [ "${1:-}" = degradation ]; then
+parts=" ${*:-steps throughput} "
+if [[ $parts == *" steps "* ]]; then
+  run step_speed 240 python3 benchmarks/step_speed.py --device cuda --preset d2l-resnet18 --resize 96 --profile \
+    --variants eager,graphed/pytorch-strides,graphed,compiled,compiled+graphed/pytorch-strides,compiled+graphed,compiled+graphed/cudnn-benchmark
+fi
+if [[ $parts == *" throughput "* ]]; then
+  run throughput 150 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 --resize 96 \
+    --epochs 10 --baseline-epochs 1 --data-dir "$DATA"
+  run throughput_compiled 150 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 \
+    --resize 96 --epochs 10 --baseline-epochs 1 --data-dir "$DATA" --compile
+fi
+if [[ $parts == *" degradation "* ]]; then
   run degradation 200 python3 benchmarks/degradation.py --device cuda --dataset fashion-mnist --data-dir "$DATA" \
     --json "$OUT/degradation.json"
 fi
