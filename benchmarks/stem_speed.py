@@ -1,0 +1,119 @@
+"""The stem of d2l-resnet18 on one-channel images, alone: what it costs and what it could cost.
+
+    python benchmarks/stem_speed.py --device cuda
+
+On the GPU the whole training step is ~4.2 ms (benchmarks/RESULTS.md); the largest kernels left
+after torch.compile look like the first convolution's (7x7, stride 2, one input channel: cuDNN
+pads the channel to eight and uses an Ampere-era kernel). This times, at batch 256 and 96 px in
+bf16 channels_last, forward plus weight gradient (the input needs no gradient) of:
+(a) nn.Conv2d as the model runs it; (b) the same convolution as im2col + one matrix product (the
+same function; bf16 rounding differs); and max-pooling forward + backward for scale. The
+relative difference of (b) against (a) is printed, so a faster version is also a correct one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from explorer.data import to_channels_last  # noqa: E402
+
+
+def conv_cudnn(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return F.conv2d(x, w, b, stride=2, padding=3)
+
+
+def conv_im2col(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    n, _, h, width = x.shape
+    cols = F.unfold(x, kernel_size=7, padding=3, stride=2)  # (N, 49, L)
+    out = torch.addmm(b, cols.transpose(1, 2).reshape(-1, 49), w.reshape(len(w), 49).t())  # (N*L, 64)
+    side = (h + 6 - 7) // 2 + 1
+    return out.view(n, side, side, len(w)).permute(0, 3, 1, 2)  # NHWC memory: channels_last strides
+
+
+def timed(fn, device: torch.device, reps: int = 50) -> float:
+    for _ in range(5):
+        fn()
+    rounds = []
+    for _ in range(3):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        rounds.append((time.perf_counter() - start) / reps * 1e3)
+    return statistics.median(rounds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="the one-channel stem convolution, alone")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--size", type=int, default=96)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    torch.manual_seed(0)
+    x = to_channels_last(torch.randn(args.batch_size, 1, args.size, args.size, device=device, dtype=dtype))
+    w = to_channels_last(torch.randn(64, 1, 7, 7, device=device, dtype=dtype) * 0.1).requires_grad_()
+    b = torch.zeros(64, device=device, dtype=dtype, requires_grad=True)
+    grad = None
+
+    def step(conv):
+        def run():
+            nonlocal grad
+            out = conv(x, w, b)
+            if grad is None or grad.shape != out.shape:
+                grad = to_channels_last(torch.randn_like(out))
+            out.backward(grad)
+            w.grad = b.grad = None
+
+        return run
+
+    ref = conv_cudnn(
+        x.double() if device.type == "cpu" else x.float(),
+        w.double() if device.type == "cpu" else w.float(),
+        b.double() if device.type == "cpu" else b.float(),
+    )
+    for name, conv in (("cudnn / oneDNN conv", conv_cudnn), ("im2col + matmul", conv_im2col)):
+        with torch.no_grad():
+            out = conv(x, w, b)
+            err = ((out.to(ref.dtype) - ref).norm() / ref.norm()).item()
+        print(
+            f"{name:<22} fwd+wgrad {timed(step(conv), device):7.3f} ms   rel. error {err:.1e}  strides {out.stride()}",
+            flush=True,
+        )
+    y = conv_cudnn(x, w, b).detach().requires_grad_()
+
+    def pool():
+        out = F.max_pool2d(y, 3, 2, 1)
+        out.backward(torch.ones_like(out))
+        y.grad = None
+
+    print(f"{'max-pool 3x3/2':<22} fwd+bwd   {timed(pool, device):7.3f} ms")
+    if device.type == "cuda":
+        from torch.profiler import ProfilerActivity, profile
+
+        for name, conv in (("cudnn", conv_cudnn), ("im2col", conv_im2col)):
+            with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                for _ in range(5):
+                    step(conv)()
+                torch.cuda.synchronize()
+            rows = [e for e in prof.key_averages() if e.self_device_time_total > 0]
+            rows.sort(key=lambda e: -e.self_device_time_total)
+            for e in rows[:5]:
+                print(f"  {name}: {e.self_device_time_total / 5 / 1e3:6.3f} ms  {e.key[:80]}")
+
+
+if __name__ == "__main__":
+    main()
