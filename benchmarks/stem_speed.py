@@ -6,8 +6,9 @@ On the GPU the whole training step is ~4.2 ms (benchmarks/RESULTS.md); the large
 after torch.compile look like the first convolution's (7x7, stride 2, one input channel: cuDNN
 pads the channel to eight and uses an Ampere-era kernel). This times, at batch 256 and 96 px in
 bf16 channels_last, forward plus weight gradient (the input needs no gradient) of:
-(a) nn.Conv2d as the model runs it; (b) the same convolution as im2col + one matrix product (the
-same function; bf16 rounding differs); and max-pooling forward + backward for scale. The
+(a) cuDNN's convolution (F.conv2d); (b) explorer.stem_conv.patch_conv2d, the same convolution as
+gathered patches times the weight matrix, which the model runs on GPUs (the same function; bf16
+rounding differs); and max-pooling forward + backward for scale. The
 relative difference of (b) against (a) is printed, so a faster version is also a correct one.
 """
 
@@ -25,18 +26,15 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from explorer.data import to_channels_last  # noqa: E402
+from explorer.stem_conv import patch_conv2d  # noqa: E402
 
 
 def conv_cudnn(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x, w, b, stride=2, padding=3)
 
 
-def conv_im2col(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    n, _, h, width = x.shape
-    cols = F.unfold(x, kernel_size=7, padding=3, stride=2)  # (N, 49, L)
-    out = torch.addmm(b, cols.transpose(1, 2).reshape(-1, 49), w.reshape(len(w), 49).t())  # (N*L, 64)
-    side = (h + 6 - 7) // 2 + 1
-    return out.view(n, side, side, len(w)).permute(0, 3, 1, 2)  # NHWC memory: channels_last strides
+def conv_patches(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return patch_conv2d(x, w, b, (2, 2), (3, 3))
 
 
 def timed(fn, device: torch.device, reps: int = 50) -> float:
@@ -85,7 +83,7 @@ def main() -> None:
         w.double() if device.type == "cpu" else w.float(),
         b.double() if device.type == "cpu" else b.float(),
     )
-    for name, conv in (("cudnn / oneDNN conv", conv_cudnn), ("im2col + matmul", conv_im2col)):
+    for name, conv in (("F.conv2d (cuDNN)", conv_cudnn), ("patches + matmul", conv_patches)):
         with torch.no_grad():
             out = conv(x, w, b)
             err = ((out.to(ref.dtype) - ref).norm() / ref.norm()).item()
@@ -104,7 +102,7 @@ def main() -> None:
     if device.type == "cuda":
         from torch.profiler import ProfilerActivity, profile
 
-        for name, conv in (("cudnn", conv_cudnn), ("im2col", conv_im2col)):
+        for name, conv in (("cudnn", conv_cudnn), ("patches", conv_patches)):
             with profile(activities=[ProfilerActivity.CUDA]) as prof:
                 for _ in range(5):
                     step(conv)()

@@ -12,6 +12,7 @@ from torch import nn
 
 from .plan import BlockPlan, NetworkPlan, plan_network
 from .spec import ResNetSpec
+from .stem_conv import SingleChannelConv2d
 
 
 class ZeroPadShortcut(nn.Module):
@@ -30,7 +31,8 @@ class ZeroPadShortcut(nn.Module):
 
 
 def _conv(spec: ResNetSpec, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2, groups=groups, bias=spec.conv_bias)
+    conv = SingleChannelConv2d if cin == 1 else nn.Conv2d  # the stem on MNIST-like images
+    return conv(cin, cout, kernel, stride, padding=kernel // 2, groups=groups, bias=spec.conv_bias)
 
 
 def _norm(spec: ResNetSpec, channels: int) -> nn.Module:
