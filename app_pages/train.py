@@ -113,7 +113,15 @@ with st.form("t_form", border=True):
         c2.selectbox("Precision", PRECISIONS, key="t_precision")
         c3.selectbox("Init", ["torchvision", "xavier"], key="t_init", help="xavier: as d2l's train_ch6")
         c4.number_input("Seed", key="t_seed", min_value=0, step=1)
-        st.toggle("Augment (random flips and shifts, on the device)", key="t_augment")
+        c1, c2 = st.columns(2)
+        c1.toggle("Augment (random flips and shifts, on the device)", key="t_augment")
+        c2.toggle(
+            "Compile the network (torch.compile)",
+            key="t_compile",
+            help="On a GPU each step runs about 1.4x faster, after compiling for about 30 s the first time "
+            "a network is trained (cached on disk for later runs): worth it for runs of a few minutes. "
+            "No gain on CPUs.",
+        )
     c1, c2, _ = st.columns([1, 2, 2])
     start = c1.form_submit_button("Start", type="primary", disabled=running, key="t_start")
     c2.form_submit_button("Re-estimate", disabled=running, key="t_estimate")
@@ -132,6 +140,7 @@ def recipe_from_form() -> Recipe:
         label_smoothing=float(s.t_label_smoothing),
         resize=int(s.t_resize) or None,
         augment=bool(s.t_augment),
+        compile=bool(s.t_compile),
         limit=int(s.t_limit) or None,
         seed=int(s.t_seed),
         init=s.t_init,

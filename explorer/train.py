@@ -2,9 +2,9 @@
 
 Speed by design (measured in benchmarks/train_throughput.py): the data sits on the device as
 uint8 and every batch is made there; loss and accuracy accumulate on the device and are read
-every `recipe.log_every` steps; on CUDA, channels_last + bf16 autocast + cudnn.benchmark + fused
-optimizers, and each step replayed from a CUDA graph (explorer/steps.py). Events go to a callback
-as plain dicts (the CLI prints them as JSON lines).
+every `recipe.log_every` steps; on CUDA, channels_last + bf16 autocast + fused optimizers, each
+step replayed from a CUDA graph (explorer/steps.py), and torch.compile when the recipe asks for it.
+Events go to a callback as plain dicts (the CLI prints them as JSON lines).
 """
 
 from __future__ import annotations
@@ -360,30 +360,24 @@ def estimate_epoch_seconds(spec: ResNetSpec, recipe: Recipe, timed_steps: int = 
     device = pick_device(recipe.device)
     cuda = device.type == "cuda"
     model = build_model(spec).to(device)
-    opt = _optimizer(model, recipe, device, graphed=False)
     size = recipe.input_size
     train_images = min(recipe.limit or info.train_size, info.train_size)
     probe = recipe.batch_size if cuda else max(2, min(32, int(2e10 / analyze(spec).macs)))
     batch = min(recipe.batch_size, train_images, probe)
-    x = torch.randn(batch, info.channels, size, size, device=device)
+    x = torch.randn(batch, info.channels, size, size, device=device, dtype=torch.bfloat16 if cuda else torch.float32)
     y = torch.randint(0, len(info.classes), (batch,), device=device)
     if uses_channels_last(device):
         model, x = model.to(memory_format=torch.channels_last), to_channels_last(x)
-    autocast = autocast_for(device, recipe.precision)
-
-    def one_step() -> None:
-        with autocast:
-            loss = F.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    one_step()  # warm-up: allocations, kernel selection
+    # the run's own kind of step (replayed from a CUDA graph on GPUs), not compiled: compiling
+    # takes longer than an estimate may
+    step = make_train_step(model, recipe.but(batch_size=batch, compile=False), device, World(), 10**6)
+    for _ in range(getattr(step, "warmup_steps", 0) + 1):  # allocations, kernel choice, graph capture
+        step(x, y)
     if cuda:
         torch.cuda.synchronize()
     start = time.perf_counter()
     for _ in range(timed_steps):
-        one_step()
+        step(x, y)
     if cuda:
         torch.cuda.synchronize()
     per_image = (time.perf_counter() - start) / timed_steps / batch

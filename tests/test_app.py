@@ -193,8 +193,12 @@ def test_degradation_and_lr_sweep_run_from_the_page(app):
 def test_train_settings_survive_a_visit_to_another_page(app):
     app.run()
     app.switch_page("app_pages/train.py").run()
+    assert app.toggle(key="t_compile").value is False
     app.number_input(key="t_epochs").set_value(7)
+    app.toggle(key="t_compile").set_value(True)
     app.button(key="t_estimate").click().run()  # submits the form
+    assert app.session_state["t_saved"][1].compile is True  # the recipe a Start would train with
     app.switch_page("app_pages/compare.py").run()
     app.switch_page("app_pages/train.py").run()
     assert app.number_input(key="t_epochs").value == 7
+    assert app.toggle(key="t_compile").value is True

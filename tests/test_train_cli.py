@@ -86,3 +86,23 @@ def test_torchrun_two_processes_with_gloo(tmp_path):
     assert len(epochs) == 2 and epochs[-1]["test_acc"] > 0.5
     runs = RunStore(db).list()
     assert len(runs) == 1 and runs[0].status == "completed"  # only rank 0 wrote the record
+
+
+def test_every_recipe_option_reaches_the_recipe():
+    from explorer.cli import build_parser
+    from explorer.train_cli import _recipe
+
+    args = build_parser().parse_args(
+        ["train", "--preset", "d2l-resnet18", "--dataset", "mnist", "--resize", "64", "--augment", "--compile",
+         "--schedule", "onecycle", "--label-smoothing", "0.1", "--precision", "fp32"]
+    )  # fmt: skip
+    recipe = _recipe(args)
+    assert (recipe.dataset, recipe.resize, recipe.augment, recipe.compile) == ("mnist", 64, True, True)
+    assert (recipe.schedule, recipe.label_smoothing, recipe.precision, recipe.init) == (
+        "onecycle",
+        0.1,
+        "fp32",
+        "xavier",
+    )
+    plain = _recipe(build_parser().parse_args(["train", "--preset", "resnet-mini", "--dataset", "digits"]))
+    assert plain.compile is False and plain.init == "torchvision"
