@@ -84,12 +84,13 @@ with st.sidebar:
         key=f"d_stages_{st.session_state.d_stages_ver}",
         num_rows="dynamic",
         width="stretch",
+        # narrow columns: the four fit the side panel on a 1024-px projector at 150% zoom
         column_config={
-            "blocks": st.column_config.NumberColumn("blocks", min_value=1, step=1, required=True),
-            "channels": st.column_config.NumberColumn("channels", min_value=1, step=1, required=True),
-            "stride": st.column_config.SelectboxColumn("stride", options=[1, 2], required=True),
+            "blocks": st.column_config.NumberColumn("blocks", min_value=1, step=1, required=True, width=68),
+            "channels": st.column_config.NumberColumn("channels", min_value=1, step=1, required=True, width=86),
+            "stride": st.column_config.SelectboxColumn("stride", options=[1, 2], required=True, width=64),
             "shortcut": st.column_config.SelectboxColumn(
-                "shortcut", options=[state.NETWORK_DEFAULT, *SHORTCUTS], required=True
+                "shortcut", options=[state.NETWORK_DEFAULT, *SHORTCUTS], required=True, width=86
             ),
         },
     )
@@ -156,7 +157,7 @@ VIEWS = ["Diagram", "Layers", "Charts", "PyTorch code", "Import / export"]
 view = st.radio("View", VIEWS, horizontal=True, key="d_view", label_visibility="collapsed")
 if view == "Diagram":
     expand = st.toggle("Draw every block", key="d_expand", help="Collapsed: a stage's identical blocks as 'block xN'")
-    left, right = st.columns([3, 2])
+    left, right = st.columns([1, 1])
     left.graphviz_chart(cache.diagram(spec_json, expand), width="stretch" if lecture else "content")
     kinds = sorted({SHORTCUT_LABEL[b.shortcut] for b in a.plan.blocks})
     left.caption("Skip connections: " + ", ".join(kinds) + ". Edges carry tensor shapes (channels x height x width).")

@@ -9,7 +9,12 @@ import streamlit as st
 BASE_CSS = """
 <style>
   @media (min-width: 1100px) {
-    section[data-testid="stSidebar"]:not([data-collapsed="true"]) { min-width: 380px; }
+    section[data-testid="stSidebar"]:not([data-collapsed="true"]) { min-width: 410px; }
+  }
+  /* on narrow screens (a 1024-px projector at 150% zoom) the sidebar lies over the page anyway:
+     wide enough for the stage table's four columns */
+  @media (max-width: 1099px) {
+    section[data-testid="stSidebar"]:not([data-collapsed="true"]) { min-width: min(410px, 94vw); }
   }
   .block-container { padding-top: 2.5rem; }
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) { flex-wrap: wrap; row-gap: 0.5rem; }
