@@ -2,7 +2,7 @@
 # The GPU checks in one go, for a lent GPU machine (no internet there): what a training step costs
 # each way the engine runs it, then the seed's full recipe against d2l's loop, plain and compiled.
 #   DATA=folder-with-FashionMNIST/raw OUT=results-folder bash benchmarks/gpu_suite.sh [PART ...]
-# PARTS: steps throughput degradation (default: steps throughput). On a fresh machine the compiled
+# PARTS: steps throughput autotune degradation (default: steps throughput). On a fresh machine the compiled
 # throughput run pays Inductor's whole compilation (cold cache) when it comes before `steps`.
 set -u
 DATA=${DATA:-.gpu-data}
@@ -31,6 +31,10 @@ if [[ $parts == *" throughput "* ]]; then
     --epochs 10 --baseline-epochs 1 --data-dir "$DATA"
   run throughput_compiled 150 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 \
     --resize 96 --epochs 10 --baseline-epochs 1 --data-dir "$DATA" --compile
+fi
+if [[ $parts == *" autotune "* ]]; then  # Inductor's Triton templates against cuDNN: minutes of compiling
+  run autotune 500 python3 benchmarks/step_speed.py --device cuda --preset d2l-resnet18 --resize 96 \
+    --variants compiled+graphed,compiled+graphed/max-autotune
 fi
 if [[ $parts == *" degradation "* ]]; then
   run degradation 200 python3 benchmarks/degradation.py --device cuda --dataset fashion-mnist --data-dir "$DATA" \

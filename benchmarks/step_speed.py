@@ -7,7 +7,9 @@ Variants (each built by explorer.train.make_train_step, as a run builds its step
 from a CUDA graph (GPU only); torch.compile'd, eager and graphed. A variant may carry modifiers
 after a slash: `/pytorch-strides` feeds batches made by PyTorch's own .contiguous(channels_last),
 which keeps NCHW strides for one-channel images (the engine's batches come from
-explorer.data.to_channels_last); `/cudnn-benchmark` turns cuDNN autotuning on. Each is timed over
+explorer.data.to_channels_last); `/cudnn-benchmark` turns cuDNN autotuning on; `/max-autotune`
+has Inductor time Triton templates against cuDNN/cuBLAS for every convolution and matrix product
+(minutes of compiling). Each is timed over
 --steps steps after warm-up (capture and compilation included there), three times; the median is
 printed with images/s and the speed-up over eager, last. --profile adds the GPU kernels' time per
 step by kernel (torch.profiler) for the steps that are not graphed: where the time goes.
@@ -24,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
+import torch._inductor.config as inductor_config  # noqa: E402
 
 import explorer  # noqa: E402
 from explorer.data import DATASETS, to_channels_last  # noqa: E402
@@ -114,6 +117,7 @@ def main() -> None:
         data = batch(spec, args.batch_size, device, dtype, pytorch_strides="pytorch-strides" in modifiers)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = "cudnn-benchmark" in modifiers
+        inductor_config.max_autotune = "max-autotune" in modifiers
         recipe = base.but(compile="compiled" in kind)
         torch.manual_seed(0)
         step = build(spec, recipe, device)
