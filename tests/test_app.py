@@ -198,6 +198,7 @@ def test_train_settings_survive_a_visit_to_another_page(app):
     app.toggle(key="t_compile").set_value(True)
     app.button(key="t_estimate").click().run()  # submits the form
     assert app.session_state["t_saved"][1].compile is True  # the recipe a Start would train with
+    assert any("Compiling adds about 30 s" in i.value for i in app.info)
     app.switch_page("app_pages/compare.py").run()
     app.switch_page("app_pages/train.py").run()
     assert app.number_input(key="t_epochs").value == 7
