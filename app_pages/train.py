@@ -114,7 +114,11 @@ with st.form("t_form", border=True):
         c3.selectbox("Init", ["torchvision", "xavier"], key="t_init", help="xavier: as d2l's train_ch6")
         c4.number_input("Seed", key="t_seed", min_value=0, step=1)
         c1, c2 = st.columns(2)
-        c1.toggle("Augment (random flips and shifts, on the device)", key="t_augment")
+        c1.toggle(
+            "Augment the training images",
+            key="t_augment",
+            help="Random flips (where the labels allow) and shifts, made on the device with each batch.",
+        )
         c2.toggle(
             "Compile the network (torch.compile)",
             key="t_compile",

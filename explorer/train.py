@@ -230,7 +230,7 @@ class Trainer:
             }
         )
         if r.compile:  # it compiles on the first step
-            self.emit({"event": "info", "message": "compiling the network (torch.compile): a minute the first time"})
+            self.emit({"event": "info", "message": "compiling the network (torch.compile): about 30 s the first time"})
         zero = torch.zeros((), device=device)
         step_count = torch.zeros((), device=device, dtype=torch.int64)
         first_bad = torch.full((), -1, device=device, dtype=torch.int64)
