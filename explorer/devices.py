@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -49,6 +51,22 @@ def uses_channels_last(device: torch.device) -> bool:
 def uses_cuda_graph(device: torch.device, recipe: Recipe, world: World) -> bool:
     """CUDA graphs for single-process SGD runs on a GPU (the fused SGD kernel reads a tensor lr)."""
     return device.type == "cuda" and not world.distributed and recipe.optimizer in ("sgd", "momentum")
+
+
+def check_compile_possible(device: torch.device) -> None:
+    """torch.compile needs Triton on GPUs and a C++ compiler on CPUs: without them the run would
+    fail deep inside Inductor, so say it up front, naming the setting."""
+    if device.type == "cuda":
+        from torch.utils._triton import has_triton
+
+        if not has_triton():
+            raise RecipeError("compile", "torch.compile needs Triton on this GPU (pip install triton); turn it off")
+    elif device.type == "cpu":
+        compilers = (os.environ.get("CXX") or "g++", "clang++", "cl")
+        if not any(shutil.which(c) for c in compilers):
+            raise RecipeError("compile", "torch.compile needs a C++ compiler (g++ or clang++) on CPUs; turn it off")
+    else:
+        raise RecipeError("compile", f"torch.compile is not supported on {device.type} here; turn it off")
 
 
 def device_name(device: torch.device) -> str:

@@ -24,7 +24,14 @@ from torch import nn
 
 from .analysis import analyze
 from .data import DATASETS, DatasetInfo, DeviceBatches, ImageData, load_dataset, to_channels_last
-from .devices import autocast_for, device_name, pick_device, uses_channels_last, uses_cuda_graph
+from .devices import (
+    autocast_for,
+    check_compile_possible,
+    device_name,
+    pick_device,
+    uses_channels_last,
+    uses_cuda_graph,
+)
 from .distributed import World, leave, world_from_env
 from .model import build_model, init_weights
 from .recipe import Recipe
@@ -182,6 +189,8 @@ class Trainer:
 
     def _run(self, clock: _Clock) -> RunResult:
         r, device, cuda = self.recipe, self.device, self.device.type == "cuda"
+        if r.compile:
+            check_compile_possible(device)
         torch.manual_seed(r.seed)
         if cuda:
             torch.backends.cudnn.benchmark = CUDNN_BENCHMARK

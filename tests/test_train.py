@@ -143,3 +143,12 @@ def test_compiled_run_learns_like_the_eager_one(digits):
     assert compiled_losses == pytest.approx(eager_losses, rel=1e-3)  # the same 15 steps, same batches
     assert compiled_losses[-1] < compiled_losses[0]
     assert list(compiled.state_dict) == list(eager.state_dict)  # no _orig_mod. prefixes in checkpoints
+
+
+def test_compile_without_a_compiler_fails_in_one_line(digits, monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)  # a laptop with no C++ compiler
+    events = []
+    result = train(MINI, QUICK.but(epochs=1, compile=True, device="cpu"), collect(events), data=digits)
+    assert result.status == "failed"
+    assert result.message.startswith("compile: torch.compile needs a C++ compiler") and "turn it off" in result.message
+    assert events[-1]["event"] == "done" and events[-1]["status"] == "failed"
