@@ -68,6 +68,8 @@ def _printer(jsonl: bool) -> Callable[[dict[str, Any]], None]:
             print(event["message"], flush=True)
         elif kind == "start":
             notes = "; ".join(event["adapted"]) or "as designed"
+            if event["compiled"]:
+                notes += "; compiled"
             print(
                 f"training {event['params']:,} params on {event['device']} x{event['world_size']}: "
                 f"{event['train_size']:,} images, {event['steps_per_epoch']} steps/epoch ({notes})",
