@@ -111,7 +111,7 @@ def history_frame(runs: list[RunRecord]):
             "status": [r.status for r in runs],
             "test acc": [r.test_acc for r in runs],
             "params": [r.params for r in runs],
-            "device": [r.device or "" for r in runs],
+            "device": [(r.device or "") + (", compiled" if r.recipe.get("compile") else "") for r in runs],
             "duration": [fmt.duration(r.duration) if r.duration is not None else "" for r in runs],
         }
     )
