@@ -26,6 +26,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from explorer.data import to_channels_last  # noqa: E402
+from explorer.devices import batch_dtype  # noqa: E402
 from explorer.stem_conv import patch_conv2d  # noqa: E402
 
 
@@ -60,7 +61,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=96)
     args = parser.parse_args()
     device = torch.device(args.device)
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    dtype = batch_dtype(device)
     torch.manual_seed(0)
     x = to_channels_last(torch.randn(args.batch_size, 1, args.size, args.size, device=device, dtype=dtype))
     w = to_channels_last(torch.randn(64, 1, 7, 7, device=device, dtype=dtype) * 0.1).requires_grad_()

@@ -30,7 +30,7 @@ import torch._inductor.config as inductor_config  # noqa: E402
 
 import explorer  # noqa: E402
 from explorer.data import DATASETS, to_channels_last  # noqa: E402
-from explorer.devices import uses_channels_last  # noqa: E402
+from explorer.devices import batch_dtype, uses_channels_last  # noqa: E402
 from explorer.distributed import World  # noqa: E402
 from explorer.recipe import Recipe  # noqa: E402
 from explorer.train import adapt_spec, make_train_step  # noqa: E402
@@ -108,7 +108,7 @@ def main() -> None:
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
     print(f"device: {name}; torch {torch.__version__}; {args.preset} at {args.resize} px, batch {args.batch_size}")
     base = Recipe(dataset=args.dataset, batch_size=args.batch_size, resize=args.resize, device=args.device)
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    dtype = batch_dtype(device)
     results = {}
     for variant in args.variants.split(","):
         kind, *modifiers = variant.split("/")

@@ -42,6 +42,12 @@ def autocast_for(device: torch.device, precision: str, cache: bool = True):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16", cache_enabled=cache)
 
 
+def batch_dtype(device: torch.device) -> torch.dtype:
+    """The dtype batches are made in on the device: bf16 on CUDA, where autocast computes in it
+    anyway and half the bytes move; fp32 elsewhere."""
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
 def uses_channels_last(device: torch.device) -> bool:
     # NHWC lets cuDNN use tensor cores without transposes, and oneDNN's CPU convolutions run
     # about 1.5x faster on it (benchmarks/RESULTS.md); MPS gains nothing from it.

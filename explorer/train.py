@@ -26,6 +26,7 @@ from .analysis import analyze
 from .data import DATASETS, DatasetInfo, DeviceBatches, ImageData, load_dataset, to_channels_last
 from .devices import (
     autocast_for,
+    batch_dtype,
     check_compile_possible,
     device_name,
     pick_device,
@@ -202,9 +203,7 @@ class Trainer:
             )
         data = self.data.to(device)
         channels_last = uses_channels_last(device)
-        batches = DeviceBatches(
-            data, r.input_size, torch.bfloat16 if cuda else torch.float32, channels_last, augment=r.augment
-        )
+        batches = DeviceBatches(data, r.input_size, batch_dtype(device), channels_last, augment=r.augment)
         model = build_model(self.spec).to(device)
         if r.init == "xavier":
             init_weights(model, "xavier")
@@ -373,7 +372,7 @@ def estimate_epoch_seconds(spec: ResNetSpec, recipe: Recipe, timed_steps: int = 
     train_images = min(recipe.limit or info.train_size, info.train_size)
     probe = recipe.batch_size if cuda else max(2, min(32, int(2e10 / analyze(spec).macs)))
     batch = min(recipe.batch_size, train_images, probe)
-    x = torch.randn(batch, info.channels, size, size, device=device, dtype=torch.bfloat16 if cuda else torch.float32)
+    x = torch.randn(batch, info.channels, size, size, device=device, dtype=batch_dtype(device))
     y = torch.randint(0, len(info.classes), (batch,), device=device)
     if uses_channels_last(device):
         model, x = model.to(memory_format=torch.channels_last), to_channels_last(x)

@@ -41,7 +41,9 @@ def add_train_parser(sub: Any, add_source: Callable[[argparse.ArgumentParser, bo
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--init", choices=["torchvision", "xavier"], help=f"default: xavier for d2l-resnet18, else {d.init}")
     p.add_argument("--precision", choices=PRECISIONS, default=d.precision)
-    p.add_argument("--compile", action="store_true", help="torch.compile the network (compiles ~1 min the first time)")
+    p.add_argument(
+        "--compile", action="store_true", help="torch.compile the network (compiles about 30 s the first time)"
+    )
     p.add_argument("--data-dir", metavar="DIR", help="dataset cache (default: the data folder's datasets/)")
     p.add_argument("--device", choices=DEVICES, default=d.device)
     p.add_argument("--db", metavar="FILE", help="run history database (default: the data folder's runs.sqlite)")
