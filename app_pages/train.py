@@ -244,7 +244,7 @@ else:
         on_select="rerun",
         selection_mode="multi-row",
         key="t_history",
-        column_config={"test acc": st.column_config.NumberColumn(format="%.4f")},
+        column_config=training.HISTORY_COLUMNS,
     )
     chosen = [runs[i] for i in picked.selection.rows]
     if chosen:

@@ -26,6 +26,9 @@ def nbytes(n: float) -> str:
 
 
 def duration(seconds: float) -> str:
+    """1:02:03, 2:05, or 0.4 s below one second (a tiny run's epoch is not '0:00')."""
+    if 0 < seconds < 0.95:
+        return f"{seconds:.1f} s"
     seconds = max(0, int(round(seconds)))
     minutes, s = divmod(seconds, 60)
     hours, m = divmod(minutes, 60)

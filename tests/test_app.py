@@ -160,6 +160,7 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
     assert any("Completed" in m.value for m in app.markdown)
     frame = app.dataframe[-1].value
     assert list(frame["status"]) == ["completed"] and list(frame["id"]) == [job]
+    assert "started" in frame and "experiment" not in frame  # no experiment among these runs
 
 
 def _wait_for_experiment(prefix: str, timeout: float = 240) -> list:

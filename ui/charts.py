@@ -95,8 +95,9 @@ def confusion(matrix: list[list[int]], labels: Sequence[str]) -> go.Figure:
             hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
         )
     )
-    fig.update_xaxes(title_text="predicted")
-    fig.update_yaxes(title_text="true", autorange="reversed")
+    # Categories, not numbers: digit labels "0".."9" would otherwise get a numeric axis ticked every 2.
+    fig.update_xaxes(title_text="predicted", type="category")
+    fig.update_yaxes(title_text="true", autorange="reversed", type="category")
     return _layout(fig, height=520, title="Confusion matrix (test set)")
 
 

@@ -3,6 +3,8 @@ curves, results and the run history."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import streamlit as st
 import torch  # imported once at module load, before any worker thread (../shared/STREAMLIT.md)
@@ -98,23 +100,33 @@ def results(store: RunStore, run: RunRecord) -> None:
 
 
 def history_frame(runs: list[RunRecord]):
+    """One row per stored run, newest first; the experiment column only when some run belongs to one."""
     import pandas as pd
 
-    return pd.DataFrame(
-        {
-            "id": [r.id for r in runs],
-            "name": [r.name for r in runs],
-            "experiment": [r.experiment or "" for r in runs],
-            "dataset": [r.recipe.get("dataset") for r in runs],
-            "epochs": [r.recipe.get("epochs") for r in runs],
-            "lr": [r.recipe.get("lr") for r in runs],
-            "status": [r.status for r in runs],
-            "test acc": [r.test_acc for r in runs],
-            "params": [r.params for r in runs],
-            "device": [(r.device or "") + (", compiled" if r.recipe.get("compile") else "") for r in runs],
-            "duration": [fmt.duration(r.duration) if r.duration is not None else "" for r in runs],
-        }
-    )
+    columns = {
+        "id": [r.id for r in runs],
+        "name": [r.name for r in runs],
+        "experiment": [r.experiment or "" for r in runs],
+        "started": [datetime.fromtimestamp(r.started or r.created) for r in runs],
+        "dataset": [r.recipe.get("dataset") for r in runs],
+        "epochs": [r.recipe.get("epochs") for r in runs],
+        "lr": [r.recipe.get("lr") for r in runs],
+        "status": [r.status for r in runs],
+        "test acc": [r.test_acc for r in runs],
+        "duration": [fmt.duration(r.duration) if r.duration is not None else "" for r in runs],
+        "params": [r.params for r in runs],
+        "device": [(r.device or "") + (", compiled" if r.recipe.get("compile") else "") for r in runs],
+    }
+    if not any(columns["experiment"]):
+        del columns["experiment"]
+    return pd.DataFrame(columns)
+
+
+HISTORY_COLUMNS = {
+    "started": st.column_config.DatetimeColumn(format="MMM D, HH:mm"),
+    "test acc": st.column_config.NumberColumn(format="%.4f"),
+    "params": st.column_config.NumberColumn(format="localized"),
+}
 
 
 def overlay(store: RunStore, runs: list[RunRecord], key: str) -> None:
