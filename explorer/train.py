@@ -59,6 +59,10 @@ class RunResult:
     spec: ResNetSpec | None = None  # as trained (adapted to the dataset)
 
 
+def _weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
 def adapt_spec(spec: ResNetSpec, info: DatasetInfo, size: int) -> tuple[ResNetSpec, list[str]]:
     """The designed network, fitted to the dataset's channels, image size and classes."""
     notes = []
@@ -250,7 +254,12 @@ class Trainer:
             ep_start = time.perf_counter()
             for x, y in batches.train_batches(r.batch_size, generator, self.world.rank, self.world.size, fixed_shape):
                 if self.stop.is_set():
-                    return self._finish(clock, RunResult("stopped", f"stopped at step {step}", epochs))
+                    # the weights so far are kept (a stopped long run is still worth having); no extra evaluation,
+                    # so the run still ends within one step
+                    stopped = RunResult(
+                        "stopped", f"stopped at step {step}", epochs, state_dict=_weights(model), spec=self.spec
+                    )
+                    return self._finish(clock, stopped)
                 loss, correct = train_step(x, y)  # device tensors: no waiting for the GPU here
                 step += 1
                 step_count += 1
@@ -312,7 +321,7 @@ class Trainer:
             epochs,
             last_test["confusion"],
             last_test["misclassified"],
-            {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            _weights(model),
             self.spec,
         )
         return self._finish(clock, result)

@@ -161,6 +161,8 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
     frame = app.dataframe[-1].value
     assert list(frame["status"]) == ["completed"] and list(frame["id"]) == [job]
     assert "started" in frame and "experiment" not in frame  # no experiment among these runs
+    labels = [b.proto.label for b in app.get("download_button")]
+    assert labels[0].startswith("Weights (") and labels[1] == "Network (spec.json)"
 
 
 def _wait_for_experiment(prefix: str, timeout: float = 240) -> list:

@@ -166,6 +166,9 @@ def test_training_streams_curves_and_stops(server, page):
     assert "job=" in page.url
     page.reload()  # a new session: it reattaches to the run named in the URL
     expect_text(page, "Stopped: stopped at step", timeout=30_000)
+    with page.expect_download() as download:  # the weights learned before the stop are kept
+        page.get_by_role("button", name=re.compile(r"^Weights \(")).click()
+    assert re.fullmatch(r"run-\d+\.pt", download.value.suggested_filename)
 
 
 def test_lecture_mode_enlarges_and_folds_the_controls(server, page):

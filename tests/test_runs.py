@@ -108,3 +108,25 @@ def test_failed_dataset_fails_the_run_not_the_queue(tmp_path, monkeypatch):
     assert registry.wait(bad, 60) and registry.wait(good, 60)
     assert registry.snapshot(bad).status == "failed" and "'digits'" in registry.snapshot(bad).message
     assert registry.snapshot(good).status == "completed"
+
+
+def test_a_stored_run_rebuilds_from_its_spec_and_weights(tmp_path):
+    """What the Train page's downloads hold: the run's (adapted) spec and its weights reproduce its
+    recorded test accuracy in a fresh process's store, with nothing from the trainer."""
+    from explorer.data import DeviceBatches, load_dataset
+    from explorer.train import train
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    recipe = QUICK.but(precision="fp32", resize=16)
+    run_id = store.create("mini", MINI.to_json(), recipe.to_json())
+    store.finish(run_id, train(MINI, recipe, lambda e: store.record_event(run_id, e), data=load_dataset("digits")))
+
+    run = RunStore(tmp_path / "runs.sqlite").get(run_id)
+    net = explorer.build_model(explorer.spec_from_dict(json.loads(json.dumps(run.spec)))).eval()
+    net.load_state_dict(RunStore(tmp_path / "runs.sqlite").load_checkpoint(run_id))
+    digits = load_dataset("digits")
+    x = DeviceBatches(digits, run.spec["input"]["height"]).prepare(digits.x_test, train=False)
+    with torch.no_grad():
+        correct = int((net(x).argmax(1) == digits.y_test).sum())
+    assert (run.spec["input"]["height"], run.spec["num_classes"]) == (16, 10)
+    assert correct == round(run.test_acc * len(digits.y_test)) and run.test_acc > 0.5

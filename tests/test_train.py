@@ -73,6 +73,7 @@ def test_stop_flag_ends_the_run_within_one_step(digits):
     assert result.status == "stopped"
     assert max(e["step"] for e in events if e["event"] == "step") == 3
     assert result.message == "stopped at step 3"
+    explorer.build_model(result.spec).load_state_dict(result.state_dict)  # what it learned so far is kept
     assert events[-1] == {**events[-1], "event": "done", "status": "stopped"}
 
 

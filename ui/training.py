@@ -3,7 +3,9 @@ curves, results and the run history."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -97,6 +99,46 @@ def results(store: RunStore, run: RunRecord) -> None:
             image = image[0] if image.shape[0] == 1 else np.transpose(image, (1, 2, 0))
             caption = f"{labels[item['true']]} → {labels[item['pred']]}"
             cols[i % 8].image(image, caption=caption, width="stretch", clamp=True)
+    take_away(run)
+
+
+def take_away(run: RunRecord) -> None:
+    """The trained network to take home: its weights and the spec they fit (adapted to the dataset)."""
+    if not run.checkpoint or not Path(run.checkpoint).exists():
+        return
+    checkpoint = Path(run.checkpoint)
+    c1, c2, c3 = st.columns([1, 1, 2])
+    c1.download_button(
+        f"Weights ({fmt.nbytes(checkpoint.stat().st_size)})",
+        data=checkpoint.read_bytes,  # read only when clicked: a ResNet-50's weights are ~100 MB
+        file_name=f"run-{run.id}.pt",
+        mime="application/octet-stream",
+        on_click="ignore",
+        key=f"weights_{run.id}",
+        icon=":material/download:",
+    )
+    c2.download_button(
+        "Network (spec.json)",
+        data=json.dumps(run.spec, indent=2),
+        file_name=f"run-{run.id}-spec.json",
+        mime="application/json",
+        on_click="ignore",
+        key=f"spec_{run.id}",
+        icon=":material/download:",
+    )
+    with c3.popover("Load them in Python"):
+        st.code(
+            "import json, torch, explorer\n"
+            f'spec = explorer.spec_from_dict(json.load(open("run-{run.id}-spec.json")))\n'
+            "net = explorer.build_model(spec).eval()\n"
+            f'net.load_state_dict(torch.load("run-{run.id}.pt", weights_only=True))',
+            language="python",
+        )
+        size = fmt.shape((run.spec["input"]["height"], run.spec["input"]["width"]))
+        st.caption(
+            f"Inputs as in training: {size} px, scaled to [0, 1], then normalised per channel "
+            "with the training images' mean and standard deviation."
+        )
 
 
 def history_frame(runs: list[RunRecord]):
