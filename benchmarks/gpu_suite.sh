@@ -34,7 +34,7 @@ if [[ $parts == *" throughput "* ]]; then
 fi
 if [[ $parts == *" autotune "* ]]; then  # Inductor's Triton templates against cuDNN: minutes of compiling
   run autotune 500 python3 benchmarks/step_speed.py --device cuda --preset d2l-resnet18 --resize 96 \
-    --variants compiled+graphed,compiled+graphed/max-autotune
+    --variants compiled+graphed,compiled+graphed/coordinate-descent,compiled+graphed/max-autotune
 fi
 if [[ $parts == *" degradation "* ]]; then
   run degradation 200 python3 benchmarks/degradation.py --device cuda --dataset fashion-mnist --data-dir "$DATA" \

@@ -9,7 +9,8 @@ after a slash: `/pytorch-strides` feeds batches made by PyTorch's own .contiguou
 which keeps NCHW strides for one-channel images (the engine's batches come from
 explorer.data.to_channels_last); `/cudnn-benchmark` turns cuDNN autotuning on; `/max-autotune`
 has Inductor time Triton templates against cuDNN/cuBLAS for every convolution and matrix product
-(minutes of compiling). Each is timed over
+(minutes of compiling); `/coordinate-descent` has Inductor tune its own kernels' launch
+parameters by coordinate descent. Each is timed over
 --steps steps after warm-up (capture and compilation included there), three times; the median is
 printed with images/s and the speed-up over eager, last. --profile adds the GPU kernels' time per
 step by kernel (torch.profiler) for the steps that are not graphed: where the time goes.
@@ -118,7 +119,9 @@ def main() -> None:
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = "cudnn-benchmark" in modifiers
         inductor_config.max_autotune = "max-autotune" in modifiers
+        inductor_config.coordinate_descent_tuning = "coordinate-descent" in modifiers
         recipe = base.but(compile="compiled" in kind)
+        torch._dynamo.reset()  # each variant compiles afresh, under its own Inductor settings
         torch.manual_seed(0)
         step = build(spec, recipe, device)
         if "graphed" not in kind and hasattr(step, "graph"):
