@@ -184,3 +184,30 @@ def test_lecture_mode_enlarges_and_folds_the_controls(server, page):
     assert sidebar.evaluate("e => e.getBoundingClientRect().right") <= 0  # folded away entirely
     page.get_by_role("tab", name="Build a block").click()
     expect_text(page, "Step 1: x (the block's input)")
+
+
+def test_lecture_mode_fits_a_runs_numbers_on_a_projector(server, page):
+    """At 1024 px and lecture-mode type, a run's four numbers wrap two a row instead of ending in '…'."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{server}/train")
+    expect_text(page, "Run history")
+    _choose(page, "Network", "resnet-mini")
+    epochs = page.get_by_label("Epochs")
+    expect(epochs).to_have_value("5", timeout=15_000)  # the CPU recipe arrived with the network
+    _choose(page, "Dataset", "Digits (offline)")
+    epochs.fill("1")
+    page.get_by_role("button", name="Start").click()
+    expect_text(page, "Completed: test accuracy", timeout=120_000)
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(page.url + "&lecture=1")
+    expect_text(page, "Completed: test accuracy", timeout=30_000)
+    values = page.locator('[data-testid="stMetricValue"]')
+    expect(values.first).to_be_visible()
+    # Streamlit cuts a value that does not fit in an inner box with overflow hidden and an ellipsis
+    widths = values.evaluate_all(
+        "els => els.map(e => [e.innerText, Math.max(...[e, ...e.querySelectorAll('*')]"
+        ".map(n => n.scrollWidth - n.clientWidth))])"
+    )
+    assert len(widths) == 4 and any("%" in text for text, _ in widths)
+    assert all(overflow <= 0 for _, overflow in widths), widths

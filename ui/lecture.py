@@ -28,6 +28,9 @@ LECTURE_CSS = """
   [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
   [data-testid="stMetricValue"], [data-testid="stMetricValue"] * { font-size: 2.8rem !important; line-height: 1.2; }
   [data-testid="stMetricLabel"] * { font-size: 1.2rem !important; white-space: normal; }
+  /* at this size a value like "98.61%" or "68,652" needs ~230 px: two metrics a row on a 1024-px
+     projector rather than four cut off with an ellipsis */
+  [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 280px; }
   h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; } h3 { font-size: 1.8rem !important; }
   .block-container { padding-top: 1.5rem; max-width: 1400px; }
 </style>
