@@ -19,6 +19,8 @@ BASE_CSS = """
   .block-container { padding-top: 2.5rem; }
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) { flex-wrap: wrap; row-gap: 0.5rem; }
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 150px; }
+  /* a metric's label wraps rather than being cut: "max |block(x) − x|" is the point of the label */
+  [data-testid="stMetricLabel"] p { white-space: normal !important; }
 </style>
 """
 
@@ -27,7 +29,7 @@ LECTURE_CSS = """
   html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
   [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
   [data-testid="stMetricValue"], [data-testid="stMetricValue"] * { font-size: 2.8rem !important; line-height: 1.2; }
-  [data-testid="stMetricLabel"] * { font-size: 1.2rem !important; white-space: normal; }
+  [data-testid="stMetricLabel"] * { font-size: 1.2rem !important; }
   /* at this size a value like "98.61%" or "68,652" needs ~230 px: two metrics a row on a 1024-px
      projector rather than four cut off with an ellipsis */
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 280px; }

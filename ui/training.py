@@ -107,8 +107,8 @@ def take_away(run: RunRecord) -> None:
     if not run.checkpoint or not Path(run.checkpoint).exists():
         return
     checkpoint = Path(run.checkpoint)
-    c1, c2, c3 = st.columns([1, 1, 2])
-    c1.download_button(
+    row = st.container(horizontal=True)  # buttons as wide as their labels, wrapping on narrow screens
+    row.download_button(
         f"Weights ({fmt.nbytes(checkpoint.stat().st_size)})",
         data=checkpoint.read_bytes,  # read only when clicked: a ResNet-50's weights are ~100 MB
         file_name=f"run-{run.id}.pt",
@@ -117,7 +117,7 @@ def take_away(run: RunRecord) -> None:
         key=f"weights_{run.id}",
         icon=":material/download:",
     )
-    c2.download_button(
+    row.download_button(
         "Network (spec.json)",
         data=json.dumps(run.spec, indent=2),
         file_name=f"run-{run.id}-spec.json",
@@ -126,7 +126,7 @@ def take_away(run: RunRecord) -> None:
         key=f"spec_{run.id}",
         icon=":material/download:",
     )
-    with c3.popover("Load them in Python"):
+    with row.popover("Load them in Python"):
         st.code(
             "import json, torch, explorer\n"
             f'spec = explorer.spec_from_dict(json.load(open("run-{run.id}-spec.json")))\n'
