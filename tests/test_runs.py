@@ -10,7 +10,7 @@ import torch
 import explorer
 from explorer.jobs import JobRegistry
 from explorer.recipe import Recipe
-from explorer.runs import RunStore
+from explorer.runs import RunRecord, RunStore, differing_settings, run_labels
 from explorer.train import RunResult
 
 MINI = explorer.preset("resnet-mini")
@@ -130,3 +130,26 @@ def test_a_stored_run_rebuilds_from_its_spec_and_weights(tmp_path):
         correct = int((net(x).argmax(1) == digits.y_test).sum())
     assert (run.spec["input"]["height"], run.spec["num_classes"]) == (16, 10)
     assert correct == round(run.test_acc * len(digits.y_test)) and run.test_acc > 0.5
+
+
+def test_overlaid_runs_are_told_apart_by_what_differs():
+    def record(run_id, device="cpu", **recipe):
+        base = json.loads(Recipe(dataset="digits").to_json()) | recipe
+        return RunRecord(run_id, "resnet-mini", None, {}, base, device, "completed", "", 0.0, 0.0, 1.0, 77754,
+                         0.9, None, None)  # fmt: skip
+
+    old = record(1, lr=0.05)
+    del old.recipe["compile"]  # a run stored before the setting existed counts at its default (off)
+    runs = [old, record(2, lr=0.1), record(3, device="cuda", lr=0.1, compile=True, log_every=5)]
+    assert differing_settings(runs) == {
+        "lr": ["0.05", "0.1", "0.1"],
+        "device": ["cpu", "cpu", "cuda"],  # the device a run used, not the one it asked for
+        "compile": ["off", "off", "on"],
+    }  # log_every changes only how often the loss is read: not a difference worth a column
+    assert run_labels(runs) == [
+        "#1 resnet-mini · lr 0.05 · device cpu",
+        "#2 resnet-mini · lr 0.1 · device cpu",
+        "#3 resnet-mini · lr 0.1 · device cuda",
+    ]  # the fewest settings that tell them apart: compile would repeat what device says
+    assert run_labels(runs[1:]) == ["#2 resnet-mini · device cpu", "#3 resnet-mini · device cuda"]
+    assert run_labels(runs[:1]) == ["#1 resnet-mini"]

@@ -14,7 +14,7 @@ import torch  # imported once at module load, before any worker thread (../share
 from explorer import fmt
 from explorer.data import DATASETS
 from explorer.jobs import JobRegistry, JobSnapshot
-from explorer.runs import RunRecord, RunStore
+from explorer.runs import RunRecord, RunStore, differing_settings, run_labels
 from ui import charts
 
 
@@ -173,7 +173,10 @@ HISTORY_COLUMNS = {
 
 def overlay(store: RunStore, runs: list[RunRecord], key: str) -> None:
     """Curves of several stored runs on the same axes."""
-    series = [{"name": f"#{r.id} {r.name}", "rows": store.epochs(r.id)} for r in runs]
+    if len(runs) > 1 and (differs := differing_settings(runs)):
+        st.caption("What differs between the selected runs")
+        st.dataframe({"run": [f"#{r.id} {r.name}" for r in runs], **differs}, hide_index=True)
+    series = [{"name": label, "rows": store.epochs(r.id)} for r, label in zip(runs, run_labels(runs), strict=True)]
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.curves(series, "test_acc", "Test accuracy"), width="stretch", key=f"{key}_acc")
     c2.plotly_chart(charts.curves(series, "train_loss", "Training loss", log_y=True), width="stretch", key=f"{key}_l")
