@@ -120,4 +120,6 @@ def run_train(args: argparse.Namespace) -> int:
         store.finish(run_id, result)
         if not args.jsonl:
             print(f"stored as run {run_id} in {store.path}", file=sys.stderr)
+            if (run := store.get(run_id)) and run.checkpoint:
+                print(f"weights: {run.checkpoint} (torch.load(..., weights_only=True))", file=sys.stderr)
     return 0 if result.status == "completed" else 1

@@ -37,6 +37,19 @@ def test_jsonl_events_and_stored_run(tmp_path):
     assert run.status == "completed" and len(RunStore(db).epochs(run.id)) == 2
 
 
+def test_plain_output_says_where_the_run_and_its_weights_are(tmp_path):
+    db = tmp_path / "runs.sqlite"
+    proc = explorer_cli("train", "--preset", "resnet-mini", "--dataset", "digits", "--epochs", "1", "--db", str(db))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1].startswith("completed: test accuracy")
+    weights = tmp_path / "checkpoints" / "run-1.pt"
+    assert proc.stderr.splitlines()[-2:] == [
+        f"stored as run 1 in {db}",
+        f"weights: {weights} (torch.load(..., weights_only=True))",
+    ]
+    assert weights.exists()
+
+
 def test_diverged_run_exits_non_zero(tmp_path):
     config = tmp_path / "no-bn.json"
     config.write_text(json.dumps({"input": {"channels": 1, "height": 8, "width": 8}, "batch_norm": False,
