@@ -14,14 +14,13 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from . import paths
-from .recipe import Recipe
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -89,52 +88,6 @@ class RunRecord:
     @property
     def duration(self) -> float | None:
         return None if self.started is None else (self.finished or time.time()) - self.started
-
-
-# Recipe settings under shorter names; log_every changes only how often the loss is read.
-_SHORT = {"batch_size": "batch", "weight_decay": "wd", "label_smoothing": "smoothing", "log_every": None}
-
-
-def _value(key: str, value: Any) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if value is None:
-        return {"resize": "native", "limit": "all"}.get(key, "-")
-    return f"{value:,}" if key == "params" else str(value)
-
-
-def differing_settings(runs: list[RunRecord]) -> dict[str, list[str]]:
-    """The settings (recipe, device, parameter count) in which the given runs differ: name -> the
-    value of each run, in order. Settings a run predates count at Recipe's defaults."""
-    defaults = asdict(Recipe())
-    settings = [{**defaults, **r.recipe, "device": r.device, "params": r.params} for r in runs]
-    out = {}
-    for key in dict.fromkeys(k for s in settings for k in s):
-        values = [_value(key, s.get(key)) for s in settings]
-        if _SHORT.get(key, key) is not None and len(set(values)) > 1:
-            out[_SHORT.get(key, key)] = values
-    return out
-
-
-def run_labels(runs: list[RunRecord], most: int = 3) -> list[str]:
-    """A legend label per run: '#id name', then the fewest differing settings (up to `most`) that
-    tell the runs apart, chosen greedily — two overlaid runs of one network read 'lr 0.1' and
-    'lr 0.05', not the same name twice."""
-    differs = differing_settings(runs)
-    chosen: list[str] = []
-
-    def distinct(names: list[str]) -> int:
-        return len({tuple(differs[n][i] for n in names) for i in range(len(runs))})
-
-    while differs and len(chosen) < most and distinct(chosen) < len(runs):
-        best = max((n for n in differs if n not in chosen), key=lambda n: distinct([*chosen, n]), default=None)
-        if best is None or distinct([*chosen, best]) == distinct(chosen):
-            break
-        chosen.append(best)
-    return [
-        f"#{run.id} {run.name}" + "".join(f" · {name} {differs[name][i]}" for name in chosen)
-        for i, run in enumerate(runs)
-    ]
 
 
 def _process_alive(host: str, pid: int) -> bool:

@@ -10,7 +10,8 @@ import torch
 import explorer
 from explorer.jobs import JobRegistry
 from explorer.recipe import Recipe
-from explorer.runs import RunRecord, RunStore, differing_settings, run_labels
+from explorer.run_diff import differing_settings, run_labels
+from explorer.runs import RunRecord, RunStore
 from explorer.train import RunResult
 
 MINI = explorer.preset("resnet-mini")

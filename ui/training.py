@@ -14,7 +14,8 @@ import torch  # imported once at module load, before any worker thread (../share
 from explorer import fmt
 from explorer.data import DATASETS
 from explorer.jobs import JobRegistry, JobSnapshot
-from explorer.runs import RunRecord, RunStore, differing_settings, run_labels
+from explorer.run_diff import differing_settings, run_labels
+from explorer.runs import RunRecord, RunStore
 from ui import charts
 
 
