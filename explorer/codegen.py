@@ -240,3 +240,33 @@ def to_code(spec: ResNetSpec, title: str = "ResNet", plan: NetworkPlan | None = 
         """)
     )
     return "".join(parts)
+
+
+def loading_code(
+    weights_file: str, spec_file: str, size: tuple[int, int], normalize: dict[str, list[float]] | None
+) -> str:
+    """The lines that rebuild a trained run from its downloaded files and feed it images prepared as
+    the trainer prepared them (explorer.data.DeviceBatches: /255, bilinear resize, per-channel mean
+    and std of the training images)."""
+    lines = [
+        "import json",
+        "import torch",
+        "import torch.nn.functional as F",
+        "import explorer",
+        "",
+        f'spec = explorer.spec_from_dict(json.load(open("{spec_file}")))',
+        "net = explorer.build_model(spec).eval()",
+        f'net.load_state_dict(torch.load("{weights_file}", weights_only=True))',
+    ]
+    if normalize:
+        mean, std = (", ".join(f"{v:.6g}" for v in normalize[k]) for k in ("mean", "std"))
+        lines += [
+            "",
+            "# images: uint8 (N, C, H, W), as the dataset stores them",
+            f"mean = torch.tensor([{mean}]).view(1, -1, 1, 1)",
+            f"std = torch.tensor([{std}]).view(1, -1, 1, 1)",
+            f'x = F.interpolate(images.float() / 255, size={size}, mode="bilinear")',
+            "with torch.no_grad():",
+            "    predicted = net((x - mean) / std).argmax(1)",
+        ]
+    return "\n".join(lines) + "\n"

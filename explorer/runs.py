@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS runs (
     test_acc REAL,
     confusion_json TEXT,
     checkpoint TEXT,
+    normalize_json TEXT,             -- per-channel mean and std the inputs were normalised with
     host TEXT NOT NULL,
     pid INTEGER NOT NULL
 );
@@ -63,6 +64,7 @@ CREATE TABLE IF NOT EXISTS misclassified (
     PRIMARY KEY (run_id, position)
 );
 """
+ADDED_COLUMNS = {"normalize_json": "TEXT"}  # columns newer than the first schema, added on open
 FINAL = ("completed", "stopped", "diverged", "failed", "interrupted")
 EPOCH_FIELDS = ("train_loss", "train_acc", "test_loss", "test_acc", "images_per_sec", "elapsed")
 
@@ -84,6 +86,7 @@ class RunRecord:
     test_acc: float | None
     confusion: list[list[int]] | None
     checkpoint: str | None
+    normalize: dict[str, list[float]] | None = None  # {"mean": [...], "std": [...]} per input channel
 
     @property
     def duration(self) -> float | None:
@@ -110,6 +113,10 @@ class RunStore:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")  # readers never block the writing worker
             db.executescript(SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
+            for column, kind in ADDED_COLUMNS.items():  # a history written by an earlier version
+                if column not in columns:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -140,8 +147,17 @@ class RunStore:
         with self._connect() as db:
             if kind == "start":
                 db.execute(
-                    "UPDATE runs SET status='running', started=?, device=?, params=?, spec_json=?, pid=? WHERE id=?",
-                    (time.time(), event["device"], event["params"], json.dumps(event["spec"]), os.getpid(), run_id),
+                    "UPDATE runs SET status='running', started=?, device=?, params=?, spec_json=?, normalize_json=?,"
+                    " pid=? WHERE id=?",
+                    (
+                        time.time(),
+                        event["device"],
+                        event["params"],
+                        json.dumps(event["spec"]),
+                        json.dumps(event.get("normalize")),
+                        os.getpid(),
+                        run_id,
+                    ),
                 )
             elif kind == "step":
                 db.execute(
@@ -287,4 +303,5 @@ def _record(row: sqlite3.Row) -> RunRecord:
         test_acc=row["test_acc"],
         confusion=json.loads(row["confusion_json"]) if row["confusion_json"] else None,
         checkpoint=row["checkpoint"],
+        normalize=json.loads(row["normalize_json"]) if row["normalize_json"] else None,
     )

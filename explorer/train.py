@@ -233,6 +233,7 @@ class Trainer:
                 "spec": self.spec.to_dict(),
                 "recipe": asdict(r),
                 "adapted": self.notes,
+                "normalize": {"mean": list(data.mean), "std": list(data.std)},  # what inference must repeat
                 "train_size": len(data.y_train),
                 "test_size": len(data.y_test),
                 "steps_per_epoch": steps_per_epoch,

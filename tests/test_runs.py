@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -111,10 +112,11 @@ def test_failed_dataset_fails_the_run_not_the_queue(tmp_path, monkeypatch):
     assert registry.snapshot(good).status == "completed"
 
 
-def test_a_stored_run_rebuilds_from_its_spec_and_weights(tmp_path):
-    """What the Train page's downloads hold: the run's (adapted) spec and its weights reproduce its
-    recorded test accuracy in a fresh process's store, with nothing from the trainer."""
-    from explorer.data import DeviceBatches, load_dataset
+def test_a_stored_run_rebuilds_from_its_downloads(tmp_path):
+    """The Train page's downloads (the run's adapted spec, its weights) and the code it shows to load
+    them: run as written, in a fresh namespace, they reproduce the run's recorded test accuracy."""
+    from explorer.codegen import loading_code
+    from explorer.data import load_dataset
     from explorer.train import train
 
     store = RunStore(tmp_path / "runs.sqlite")
@@ -122,15 +124,40 @@ def test_a_stored_run_rebuilds_from_its_spec_and_weights(tmp_path):
     run_id = store.create("mini", MINI.to_json(), recipe.to_json())
     store.finish(run_id, train(MINI, recipe, lambda e: store.record_event(run_id, e), data=load_dataset("digits")))
 
-    run = RunStore(tmp_path / "runs.sqlite").get(run_id)
-    net = explorer.build_model(explorer.spec_from_dict(json.loads(json.dumps(run.spec)))).eval()
-    net.load_state_dict(RunStore(tmp_path / "runs.sqlite").load_checkpoint(run_id))
-    digits = load_dataset("digits")
-    x = DeviceBatches(digits, run.spec["input"]["height"]).prepare(digits.x_test, train=False)
-    with torch.no_grad():
-        correct = int((net(x).argmax(1) == digits.y_test).sum())
+    run = RunStore(tmp_path / "runs.sqlite").get(run_id)  # as a restarted app reads it
     assert (run.spec["input"]["height"], run.spec["num_classes"]) == (16, 10)
+    (tmp_path / "spec.json").write_text(json.dumps(run.spec))
+    (tmp_path / "weights.pt").write_bytes(Path(run.checkpoint).read_bytes())
+    code = loading_code(str(tmp_path / "weights.pt"), str(tmp_path / "spec.json"), (16, 16), run.normalize)
+    digits = load_dataset("digits")
+    namespace = {"images": digits.x_test}
+    exec(compile(code, "loading_code", "exec"), namespace)
+    correct = int((namespace["predicted"] == digits.y_test).sum())
     assert correct == round(run.test_acc * len(digits.y_test)) and run.test_acc > 0.5
+
+
+def test_a_history_from_an_earlier_version_gains_the_new_columns(tmp_path):
+    import sqlite3
+
+    from explorer.runs import ADDED_COLUMNS, SCHEMA
+
+    db = tmp_path / "runs.sqlite"
+    old_schema = SCHEMA
+    for column in ADDED_COLUMNS:
+        old_schema = "\n".join(line for line in old_schema.splitlines() if not line.strip().startswith(column))
+    with sqlite3.connect(db) as con:
+        con.executescript(old_schema)
+        con.execute(
+            "INSERT INTO runs (name, spec_json, recipe_json, status, created, host, pid)"
+            " VALUES ('old', ?, '{}', 'completed', 0, 'h', 1)",
+            (MINI.to_json(),),
+        )
+    store = RunStore(db)
+    assert store.get(1).normalize is None and store.get(1).name == "old"
+    run_id = store.create("new", MINI.to_json(), QUICK.to_json())
+    store.record_event(run_id, {"event": "start", "device": "cpu", "params": 1, "spec": MINI.to_dict(),
+                                "normalize": {"mean": [0.5], "std": [0.25]}})  # fmt: skip
+    assert store.get(run_id).normalize == {"mean": [0.5], "std": [0.25]}
 
 
 def test_overlaid_runs_are_told_apart_by_what_differs():

@@ -12,6 +12,7 @@ import streamlit as st
 import torch  # imported once at module load, before any worker thread (../shared/STREAMLIT.md)
 
 from explorer import fmt
+from explorer.codegen import loading_code
 from explorer.data import DATASETS
 from explorer.jobs import JobRegistry, JobSnapshot
 from explorer.run_diff import differing_settings, run_labels
@@ -128,18 +129,13 @@ def take_away(run: RunRecord) -> None:
         icon=":material/download:",
     )
     with row.popover("Load them in Python"):
-        st.code(
-            "import json, torch, explorer\n"
-            f'spec = explorer.spec_from_dict(json.load(open("run-{run.id}-spec.json")))\n'
-            "net = explorer.build_model(spec).eval()\n"
-            f'net.load_state_dict(torch.load("run-{run.id}.pt", weights_only=True))',
-            language="python",
-        )
-        size = fmt.shape((run.spec["input"]["height"], run.spec["input"]["width"]))
-        st.caption(
-            f"Inputs as in training: {size} px, scaled to [0, 1], then normalised per channel "
-            "with the training images' mean and standard deviation."
-        )
+        size = (run.spec["input"]["height"], run.spec["input"]["width"])
+        st.code(loading_code(f"run-{run.id}.pt", f"run-{run.id}-spec.json", size, run.normalize), language="python")
+        if not run.normalize:  # a run stored before the history kept its normalisation
+            st.caption(
+                f"Inputs as in training: {fmt.shape(size)} px, scaled to [0, 1], then normalised per "
+                "channel with the training images' mean and standard deviation."
+            )
 
 
 def history_frame(runs: list[RunRecord]):
