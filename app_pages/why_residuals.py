@@ -49,9 +49,10 @@ def submit(runs: list, experiment: str) -> None:
 def launcher(prefix: str, button: str, make_runs, default_data: str, key: str) -> tuple[str | None, bool]:
     """A dataset picker and a start button for an experiment (a set of queued runs), then the
     experiment to show; returns its name and whether any of its runs still trains or waits."""
-    c1, c2 = st.columns([2, 1])
-    data = c1.selectbox("Dataset", list(DATASETS), index=list(DATASETS).index(default_data), key=f"{key}_data")
-    if c2.button(button, key=f"{key}_start", type="primary"):
+    row = st.container(horizontal=True, vertical_alignment="bottom")  # the button as wide as its label
+    options = list(DATASETS)
+    data = row.selectbox("Dataset", options, index=options.index(default_data), key=f"{key}_data", width=260)
+    if row.button(button, key=f"{key}_start", type="primary"):
         name = f"{prefix} {time.strftime('%Y-%m-%d %H:%M:%S')}"
         submit(make_runs(data), name)
         st.session_state[f"{key}_exp"] = name
@@ -104,12 +105,19 @@ with tabs[0]:
 # ----- 2. gradient flow ---------------------------------------------------------------------------
 with tabs[1]:
     st.subheader("Gradients at initialisation: plain against residual")
-    c1, c2, c3, c4, c5 = st.columns(5)
+    c1, c2, c3 = st.columns([3, 3, 2])
     depth = c1.select_slider("Depth (layers)", options=[8, 14, 20, 32, 44, 56, 110], value=56, key="w_depth")
     width = c2.select_slider("Width", options=[8, 16, 32], value=16, key="w_width")
     init = c3.selectbox("Init", ["xavier", "torchvision"], key="w_init", help="xavier: d2l's; torchvision: Kaiming")
-    bn = c4.toggle("Batch norm", value=False, key="w_bn")
-    zero_init = c5.toggle("Zero-init last layer", value=False, key="w_zero")
+    switches = st.container(horizontal=True, gap="large")  # whole labels, side by side below
+    bn = switches.toggle("Batch norm", value=False, key="w_bn")
+    zero_init = switches.toggle(
+        "Zero-init last layer",
+        value=False,
+        key="w_zero",
+        help="Each residual branch's last layer (its BN, or its conv without BN) starts at zero, so every "
+        "block starts as the identity (Goyal et al. 2017)",
+    )
     with st.spinner("One forward and backward pass through both networks…"):
         result = flows(depth, width, bn, zero_init, init)
     (p_index, p_norms, p_ratio), (r_index, r_norms, r_ratio) = result["plain"], result["residual"]

@@ -193,8 +193,8 @@ CUT_TEXT = """() => [...document.querySelectorAll('[data-testid=stMain] *')]
 
 
 def test_nothing_is_cut_off_on_a_projector(server, page):
-    """1024 px and lecture-mode type: a run's numbers, its download buttons and the metric labels of
-    Why residuals? wrap instead of ending in '…'."""
+    """1024 px and lecture-mode type: a run's numbers, its download buttons, and the labels and
+    buttons of Why residuals? wrap or fit instead of ending in '…'."""
     from playwright.sync_api import expect
 
     page.goto(f"{server}/train")
@@ -215,3 +215,12 @@ def test_nothing_is_cut_off_on_a_projector(server, page):
     page.goto(f"{server}/why-residuals?lecture=1")
     page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=30_000)
     assert page.evaluate(CUT_TEXT) == []
+    for tab, heading in [
+        ("Gradient flow", "Gradients at initialisation"),
+        ("Degradation", "Deeper plain networks train worse"),
+        ("BN and the learning rate", "Batch norm lets you use"),
+    ]:
+        page.get_by_role("tab", name=tab).click()
+        expect_text(page, heading)
+        page.get_by_role("button").last.wait_for()  # the tab's controls are drawn
+        assert page.evaluate(CUT_TEXT) == [], tab
