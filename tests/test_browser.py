@@ -140,18 +140,24 @@ def _choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def test_training_streams_curves_and_stops(server, page):
-    page.goto(f"{server}/train")
-    expect_text(page, "Run history")
+def _start_digits_run(server, page, epochs: int, batch_size: int | None = None) -> None:
+    """From the Train page: resnet-mini on the offline digits, started."""
     from playwright.sync_api import expect
 
+    page.goto(f"{server}/train")
+    expect_text(page, "Run history")
     _choose(page, "Network", "resnet-mini")
-    epochs = page.get_by_label("Epochs")
-    expect(epochs).to_have_value("5", timeout=15_000)  # the CPU recipe arrived with the network
+    epochs_box = page.get_by_label("Epochs")
+    expect(epochs_box).to_have_value("5", timeout=15_000)  # the CPU recipe arrived with the network
     _choose(page, "Dataset", "Digits (offline)")
-    epochs.fill("200")
-    page.get_by_label("Batch size").fill("32")
+    epochs_box.fill(str(epochs))
+    if batch_size:
+        page.get_by_label("Batch size").fill(str(batch_size))
     page.get_by_role("button", name="Start").click()
+
+
+def test_training_streams_curves_and_stops(server, page):
+    _start_digits_run(server, page, epochs=200, batch_size=32)
     expect_text(page, "Training on cpu", timeout=60_000)
     progress = page.locator('[data-testid="stProgress"]').first
     progress.wait_for(timeout=30_000)
@@ -195,16 +201,7 @@ CUT_TEXT = """() => [...document.querySelectorAll('[data-testid=stMain] *')]
 def test_nothing_is_cut_off_on_a_projector(server, page):
     """1024 px and lecture-mode type: a run's numbers, its download buttons, and the labels and
     buttons of Why residuals? wrap or fit instead of ending in '…'."""
-    from playwright.sync_api import expect
-
-    page.goto(f"{server}/train")
-    expect_text(page, "Run history")
-    _choose(page, "Network", "resnet-mini")
-    epochs = page.get_by_label("Epochs")
-    expect(epochs).to_have_value("5", timeout=15_000)  # the CPU recipe arrived with the network
-    _choose(page, "Dataset", "Digits (offline)")
-    epochs.fill("1")
-    page.get_by_role("button", name="Start").click()
+    _start_digits_run(server, page, epochs=1)
     expect_text(page, "Completed: test accuracy", timeout=120_000)
     page.set_viewport_size({"width": 1024, "height": 768})
     page.goto(page.url + "&lecture=1")
