@@ -249,7 +249,17 @@ else:
     chosen = [runs[i] for i in picked.selection.rows]
     if chosen:
         training.overlay(store, chosen, "t_overlay")
-        if st.button(f"Delete {len(chosen)} selected run(s)", key="t_delete"):
+        actions = st.container(horizontal=True)
+        actions.download_button(
+            "Epochs as CSV",
+            data=lambda: training.epochs_csv(store, chosen),
+            file_name="runs-" + "-".join(str(r.id) for r in chosen) + ".csv",
+            mime="text/csv",
+            on_click="ignore",
+            key="t_csv",
+            icon=":material/download:",
+        )
+        if actions.button(f"Delete {len(chosen)} selected run(s)", key="t_delete"):
             for run in chosen:
                 if (live := jobs.snapshot(run.id)) is None or live.finished:
                     store.delete(run.id)

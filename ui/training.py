@@ -168,11 +168,23 @@ HISTORY_COLUMNS = {
 }
 
 
+def epochs_csv(store: RunStore, runs: list[RunRecord]) -> str:
+    """Every epoch of the given runs, one row each, with the run's id and name: for a report."""
+    import pandas as pd
+
+    rows = [{"run": r.id, "name": r.name, **e} for r in runs for e in store.epochs(r.id)]
+    frame = pd.DataFrame(rows).drop(columns=["run_id"], errors="ignore")
+    return frame.to_csv(index=False)
+
+
 def overlay(store: RunStore, runs: list[RunRecord], key: str) -> None:
     """Curves of several stored runs on the same axes."""
-    if len(runs) > 1 and (differs := differing_settings(runs)):
-        st.caption("What differs between the selected runs")
-        st.dataframe({"run": [f"#{r.id} {r.name}" for r in runs], **differs}, hide_index=True)
+    if len(runs) > 1:
+        if differs := differing_settings(runs):
+            st.caption("What differs between the selected runs")
+            st.dataframe({"run": [f"#{r.id} {r.name}" for r in runs], **differs}, hide_index=True)
+        else:
+            st.caption("The selected runs share every setting: with one seed on one device, their curves coincide.")
     series = [{"name": label, "rows": store.epochs(r.id)} for r, label in zip(runs, run_labels(runs), strict=True)]
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.curves(series, "test_acc", "Test accuracy"), width="stretch", key=f"{key}_acc")
