@@ -42,3 +42,11 @@ def test_selected_runs_export_their_epochs_as_csv(tmp_path):
         (str(ids[1]), "b", "1", "0.6"),
     ]
     assert "run_id" not in rows[0] and "images_per_sec" in rows[0]
+
+
+def test_shape_flow_ticks_are_the_networks_own_sizes():
+    import explorer
+
+    fig = charts.shape_flow(explorer.analyze(explorer.preset("resnet50")))
+    assert list(fig.layout.yaxis.tickvals) == [7, 14, 28, 56, 224]  # input 224, stem 56, then halving
+    assert list(fig.layout.yaxis2.tickvals) == [3, 64, 256, 512, 1024, 2048]

@@ -19,7 +19,9 @@ def _layout(fig: go.Figure, height: int = 380, **extra: Any) -> go.Figure:
         height=height,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
         font=FONT,
-        legend={"orientation": "h", "y": -0.2},
+        # under the plot, anchored to the figure's bottom edge: Plotly then makes room for it, where a
+        # legend placed relative to the plot area lands on the x-axis title when the chart is narrow
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},
         **extra,
     )
     return fig
@@ -43,25 +45,25 @@ def stage_bars(analyses: Sequence[tuple[str, Analysis]]) -> go.Figure:
 
 def shape_flow(a: Analysis) -> go.Figure:
     """Spatial side and channels after each stage: the ResNet trade of size for depth."""
-    names = [s.name for s in a.stages[:-1]]
+    names = ["input", *(s.name for s in a.stages[:-1])]
+    heights = [a.spec.input.height] + [s.output_shape[1] for s in a.stages[:-1]]
+    channels = [a.spec.input.channels] + [s.output_shape[0] for s in a.stages[:-1]]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_scatter(
-        x=["input", *names],
-        y=[a.spec.input.height] + [s.output_shape[1] for s in a.stages[:-1]],
-        name="height (px)",
-        mode="lines+markers",
-        line={"color": COLORS[1], "width": 3},
-    )
-    fig.add_scatter(
-        x=["input", *names],
-        y=[a.spec.input.channels] + [s.output_shape[0] for s in a.stages[:-1]],
-        name="channels",
-        mode="lines+markers",
-        line={"color": COLORS[0], "width": 3},
-        secondary_y=True,
-    )
-    fig.update_yaxes(title_text="height (px)", type="log", secondary_y=False)
-    fig.update_yaxes(title_text="channels", type="log", secondary_y=True)
+    for values, label, color, secondary in ((heights, "height (px)", COLORS[1], False),
+                                            (channels, "channels", COLORS[0], True)):  # fmt: skip
+        fig.add_scatter(
+            x=names,
+            y=values,
+            name=label,
+            mode="lines+markers",
+            line={"color": color, "width": 3},
+            secondary_y=secondary,
+        )
+        # log axes ticked at the network's own values (224, 56, 28 ... and 64, 256, 2048), not at
+        # Plotly's 2-5-10 minor ticks; no grid for the second axis, whose lines would not match
+        fig.update_yaxes(
+            title_text=label, type="log", tickvals=sorted(set(values)), showgrid=not secondary, secondary_y=secondary
+        )
     return _layout(fig, title="Spatial size down, channels up")
 
 
