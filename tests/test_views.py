@@ -50,3 +50,17 @@ def test_shape_flow_ticks_are_the_networks_own_sizes():
     fig = charts.shape_flow(explorer.analyze(explorer.preset("resnet50")))
     assert list(fig.layout.yaxis.tickvals) == [7, 14, 28, 56, 224]  # input 224, stem 56, then halving
     assert list(fig.layout.yaxis2.tickvals) == [3, 64, 256, 512, 1024, 2048]
+
+
+def test_log_axes_are_ticked_at_full_values_or_at_the_values_tried():
+    fig = charts.final_vs_lr(
+        [("BN", [0.01, 0.1, 1.0], [2.0, 1.5, 3.0]), ("no BN", [0.01, 0.1, 1.0], [2.1, 2.0, 150.0])]
+    )
+    assert list(fig.layout.xaxis.tickvals) == [0.01, 0.1, 1.0]
+    assert list(fig.layout.yaxis.tickvals) == [2, 5, 10, 20, 50, 100]  # 1-2-5 over 1.5 .. 150
+    flow = charts.gradient_flow([("plain", [1, 2, 3], [3e-10, 1e-5, 80.0], "dash")])
+    assert list(flow.layout.yaxis.tickvals) == [1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1, 100]  # many decades: fewer
+    assert list(flow.layout.yaxis.range) == [-10, 2]  # whole decades, so the end ticks are on the chart
+    rows = [{"epoch": 1, "v": 0.5}, {"epoch": 2, "v": 0.45}]
+    narrow = charts.curves([{"name": "a", "rows": rows}], "v", "t", log_y=True)
+    assert narrow.layout.yaxis.type == "log" and narrow.layout.yaxis.tickvals is None  # one tick only: Plotly's own

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,26 @@ def _layout(fig: go.Figure, height: int = 380, **extra: Any) -> go.Figure:
         **extra,
     )
     return fig
+
+
+def _log_y(fig: go.Figure, values: Sequence[float], **title: Any) -> None:
+    """A log y axis ticked at 1-2-5 steps (1, 2, 5, 10, 20 ...; only powers of ten, and fewer of them,
+    over many decades), each with its full value: Plotly's own log ticks label the 2s and 5s as bare
+    small digits, which read as noise on a projector."""
+    positive = [v for v in values if v > 0]
+    axis: dict[str, Any] = {}
+    if positive:
+        lo, hi = min(positive), max(positive)
+        first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+        if last - first > 3:  # many decades: powers of ten, whole decades shown (range is in log10 units)
+            step = math.ceil((last - first) / 6)
+            last = first + step * math.ceil((last - first) / step)
+            axis = {"tickvals": [float(f"1e{k}") for k in range(first, last + 1, step)], "range": [first, last]}
+        else:
+            ticks = [float(f"{m}e{k}") for k in range(first, last + 1) for m in (1, 2, 5)]
+            ticks = [t for t in ticks if lo / 1.3 <= t <= hi * 1.3]
+            axis = {"tickvals": ticks} if len(ticks) >= 2 else {}
+    fig.update_yaxes(type="log", **axis, **title)
 
 
 def stage_bars(analyses: Sequence[tuple[str, Analysis]]) -> go.Figure:
@@ -81,7 +102,7 @@ def curves(runs: Sequence[dict[str, Any]], metric: str, title: str, x: str = "ep
         )
     fig.update_xaxes(title_text=x)
     if log_y:
-        fig.update_yaxes(type="log")
+        _log_y(fig, [r[metric] for run in runs for r in run["rows"] if r.get(metric) is not None])
     return _layout(fig, height=340, title=title)
 
 
@@ -116,7 +137,7 @@ def gradient_flow(series: Sequence[tuple[str, Sequence[int], Sequence[float], st
             line={"color": COLORS[i % len(COLORS)], "width": 3, "dash": dash},
         )
     fig.update_xaxes(title_text="layer (1 = first conv, at the input)")
-    fig.update_yaxes(title_text="‖∂loss/∂W‖", type="log")
+    _log_y(fig, [g for _, _, norms, _ in series for g in norms], title_text="‖∂loss/∂W‖")
     return _layout(fig, height=420, title="Gradient norm of each layer's weights at initialisation")
 
 
@@ -126,6 +147,8 @@ def final_vs_lr(points: Sequence[tuple[str, Sequence[float], Sequence[float]]]) 
         fig.add_scatter(
             x=list(lrs), y=list(losses), name=name, mode="lines+markers", line={"color": COLORS[i], "width": 3}
         )
-    fig.update_xaxes(title_text="learning rate", type="log")
-    fig.update_yaxes(title_text="final training loss", type="log")
+    # ticked at the learning rates that were tried (0.01, 0.03, ...), not at Plotly's 2-5 minor ticks
+    tried = sorted({lr for _, lrs, _ in points for lr in lrs})
+    fig.update_xaxes(title_text="learning rate", type="log", tickvals=tried)
+    _log_y(fig, [v for _, _, losses in points for v in losses], title_text="final training loss")
     return _layout(fig, height=380, title="Final loss against learning rate")
