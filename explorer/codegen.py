@@ -4,6 +4,9 @@ The export mirrors d2l's code — a `Residual` class, a `resnet_block` helper th
 stage, the stages chained with nn.Sequential into `net` — and contains only the branches this
 spec uses, so a student reads exactly their network. Tests import the file and compare it with
 build_model(spec): same parameter count, same shapes.
+
+loading_code(...): the few lines that load a trained run's downloaded weights and spec and feed it
+images prepared as training prepared them (shown on the Train page; a test executes them).
 """
 
 from __future__ import annotations
