@@ -157,7 +157,8 @@ VIEWS = ["Diagram", "Layers", "Charts", "PyTorch code", "Import / export"]
 view = st.radio("View", VIEWS, horizontal=True, key="d_view", label_visibility="collapsed")
 if view == "Diagram":
     expand = st.toggle("Draw every block", key="d_expand", help="Collapsed: a stage's identical blocks as 'block xN'")
-    left, right = st.columns([1, 1])
+    # lecture type makes the stage table ~430 px wide: on a 1024-px projector it needs the larger share
+    left, right = st.columns([1, 1.3] if lecture else [1, 1])
     left.graphviz_chart(cache.diagram(spec_json, expand), width="stretch" if lecture else "content")
     kinds = sorted({SHORTCUT_LABEL[b.shortcut] for b in a.plan.blocks})
     left.caption("Skip connections: " + ", ".join(kinds) + ". Edges carry tensor shapes (channels x height x width).")

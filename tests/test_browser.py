@@ -200,7 +200,8 @@ CUT_TEXT = """() => [...document.querySelectorAll('[data-testid=stMain] *')]
 
 def test_nothing_is_cut_off_on_a_projector(server, page):
     """1024 px and lecture-mode type: a run's numbers, its download buttons, and the labels and
-    buttons of Why residuals? wrap or fit instead of ending in '…'."""
+    buttons of Why residuals? wrap or fit instead of ending in '…'; the Design page's stage table
+    shows all its columns."""
     _start_digits_run(server, page, epochs=1)
     expect_text(page, "Completed: test accuracy", timeout=120_000)
     page.set_viewport_size({"width": 1024, "height": 768})
@@ -221,3 +222,10 @@ def test_nothing_is_cut_off_on_a_projector(server, page):
         expect_text(page, heading)
         page.get_by_role("button").last.wait_for()  # the tab's controls are drawn
         assert page.evaluate(CUT_TEXT) == [], tab
+    page.goto(f"{server}/?lecture=1")  # the stage table beside the diagram: all five columns in view
+    page.locator('[data-testid="stMain"] [data-testid="stDataFrame"] .dvn-scroller').first.wait_for(timeout=30_000)
+    widths = page.evaluate(
+        "() => [...document.querySelectorAll('[data-testid=stMain] [data-testid=stDataFrame] .dvn-scroller')]"
+        ".map(e => e.scrollWidth - e.clientWidth)"
+    )
+    assert widths and all(w <= 0 for w in widths), widths
