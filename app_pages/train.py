@@ -252,7 +252,7 @@ else:
         actions = st.container(horizontal=True)
         actions.download_button(
             "Epochs as CSV",
-            data=lambda: training.epochs_csv(store, chosen),
+            data=lambda: store.epochs_csv([r.id for r in chosen]),
             file_name="runs-" + "-".join(str(r.id) for r in chosen) + ".csv",
             mime="text/csv",
             on_click="ignore",

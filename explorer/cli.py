@@ -1,4 +1,4 @@
-"""`python -m explorer ...`: presets, summary, code, train.
+"""`python -m explorer ...`: presets, summary, code, train, runs.
 
 Bad input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .train_cli import add_train_parser  # the training command lives with the engine's options
 
     add_train_parser(sub, _add_source)
+    from .runs_cli import add_runs_parser
+
+    add_runs_parser(sub)
     return parser
 
 

@@ -7,6 +7,8 @@ A run whose process died (server killed mid-run) is marked `interrupted` at the 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import socket
@@ -260,6 +262,17 @@ class RunStore:
         with self._connect() as db:
             rows = db.execute("SELECT * FROM epochs WHERE run_id=? ORDER BY epoch", (run_id,)).fetchall()
         return [dict(row) for row in rows]
+
+    def epochs_csv(self, run_ids: list[int]) -> str:
+        """Every epoch of the given runs as CSV, one row each with the run's id and name: for a report."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["run", "name", "epoch", *EPOCH_FIELDS])
+        for run_id in run_ids:
+            name = run.name if (run := self.get(run_id)) else ""
+            for row in self.epochs(run_id):
+                writer.writerow([run_id, name, row["epoch"], *(row[f] for f in EPOCH_FIELDS)])
+        return out.getvalue()
 
     def steps(self, run_id: int) -> list[dict[str, Any]]:
         with self._connect() as db:

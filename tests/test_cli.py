@@ -109,3 +109,54 @@ def test_real_process_exit_status_and_stderr():
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: preset: unknown preset 'nope'") and proc.stderr.count("\n") == 1
     assert proc.stdout == ""
+
+
+@pytest.fixture
+def history(tmp_path):
+    """A run history with one finished run of two epochs and one queued run."""
+    from explorer.recipe import Recipe
+    from explorer.runs import RunStore
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    mini = PRESETS["resnet-mini"]
+    done = store.create("resnet-mini", mini.to_json(), Recipe(dataset="digits", epochs=2, compile=True).to_json())
+    store.record_event(done, {"event": "start", "device": "cpu", "params": 77754, "spec": mini.to_dict()})
+    for epoch, acc in ((1, 0.5), (2, 0.75)):
+        fields = dict.fromkeys(("train_loss", "train_acc", "test_loss", "images_per_sec", "elapsed"), 1.0)
+        store.record_event(done, {"event": "epoch", "epoch": epoch, "test_acc": acc, **fields})
+    store.set_status(done, "completed", "test accuracy 0.7500 after 2 epochs")
+    store.create("queued one", mini.to_json(), Recipe(dataset="mnist").to_json())
+    return store
+
+
+def test_runs_lists_the_history(capsys, history):
+    code, out, _ = run(capsys, "runs", "--db", str(history.path))
+    header, queued, done = out.splitlines()
+    assert code == 0 and header.split()[:3] == ["id", "started", "name"]
+    assert done.split()[0] == "1" and "resnet-mini" in done and "completed" in done and "0.7500" in done
+    assert done.endswith("cpu, compiled") and "queued" in queued and "mnist" in queued
+    code, out, _ = run(capsys, "runs", "--db", str(history.path), "--json", "--limit", "1")
+    (line,) = out.splitlines()
+    assert json.loads(line)["name"] == "queued one"
+
+
+def test_runs_prints_epochs_as_csv(capsys, history):
+    code, out, _ = run(capsys, "runs", "--db", str(history.path), "--csv", "1", "2")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("run,name,epoch,train_loss")
+    assert [line.split(",")[:3] for line in lines[1:]] == [["1", "resnet-mini", "1"], ["1", "resnet-mini", "2"]]
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [(["--csv", "9"], "csv: no run 9 in"), (["--limit", "0"], "limit: 0 is out of range"), (["--db"], "expected")],
+)
+def test_runs_bad_input_exits_2(capsys, history, argv, words):
+    db = [] if argv == ["--db"] else ["--db", str(history.path)]
+    code, _, err = run(capsys, "runs", *db, *argv)
+    assert code == 2 and words in err and err.count("\n") == 1
+
+
+def test_runs_of_a_missing_history(capsys, tmp_path):
+    code, _, err = run(capsys, "runs", "--db", str(tmp_path / "none.sqlite"))
+    assert code == 2 and "db: no run history at" in err

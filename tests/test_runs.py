@@ -181,3 +181,22 @@ def test_overlaid_runs_are_told_apart_by_what_differs():
     ]  # the fewest settings that tell them apart: compile would repeat what device says
     assert run_labels(runs[1:]) == ["#2 resnet-mini · device cpu", "#3 resnet-mini · device cuda"]
     assert run_labels(runs[:1]) == ["#1 resnet-mini"]
+
+
+def test_runs_export_their_epochs_as_csv(tmp_path):
+    import csv
+    import io
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    ids = [store.create(name, "{}", "{}") for name in ("a", "b")]
+    for run_id, accs in zip(ids, ([0.5, 0.7], [0.6]), strict=True):
+        for epoch, acc in enumerate(accs, 1):
+            fields = {"train_loss": 1.0, "train_acc": acc, "test_loss": 1.1, "images_per_sec": 9.0, "elapsed": 1.0}
+            store.record_event(run_id, {"event": "epoch", "epoch": epoch, "test_acc": acc, **fields})
+    rows = list(csv.DictReader(io.StringIO(store.epochs_csv(ids))))
+    assert [(r["run"], r["name"], r["epoch"], r["test_acc"]) for r in rows] == [
+        (str(ids[0]), "a", "1", "0.5"),
+        (str(ids[0]), "a", "2", "0.7"),
+        (str(ids[1]), "b", "1", "0.6"),
+    ]
+    assert "run_id" not in rows[0] and "images_per_sec" in rows[0]

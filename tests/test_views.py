@@ -22,28 +22,6 @@ def test_confusion_matrix_labels_every_class():
     assert list(fig.data[0].x) == digits
 
 
-def test_selected_runs_export_their_epochs_as_csv(tmp_path):
-    import csv
-    import io
-
-    from explorer.runs import RunStore
-    from ui.training import epochs_csv
-
-    store = RunStore(tmp_path / "runs.sqlite")
-    ids = [store.create(name, "{}", "{}") for name in ("a", "b")]
-    for run_id, accs in zip(ids, ([0.5, 0.7], [0.6]), strict=True):
-        for epoch, acc in enumerate(accs, 1):
-            fields = {"train_loss": 1.0, "train_acc": acc, "test_loss": 1.1, "images_per_sec": 9.0, "elapsed": 1.0}
-            store.record_event(run_id, {"event": "epoch", "epoch": epoch, "test_acc": acc, **fields})
-    rows = list(csv.DictReader(io.StringIO(epochs_csv(store, [store.get(i) for i in ids]))))
-    assert [(r["run"], r["name"], r["epoch"], r["test_acc"]) for r in rows] == [
-        (str(ids[0]), "a", "1", "0.5"),
-        (str(ids[0]), "a", "2", "0.7"),
-        (str(ids[1]), "b", "1", "0.6"),
-    ]
-    assert "run_id" not in rows[0] and "images_per_sec" in rows[0]
-
-
 def test_shape_flow_ticks_are_the_networks_own_sizes():
     import explorer
 

@@ -168,15 +168,6 @@ HISTORY_COLUMNS = {
 }
 
 
-def epochs_csv(store: RunStore, runs: list[RunRecord]) -> str:
-    """Every epoch of the given runs, one row each, with the run's id and name: for a report."""
-    import pandas as pd
-
-    rows = [{"run": r.id, "name": r.name, **e} for r in runs for e in store.epochs(r.id)]
-    frame = pd.DataFrame(rows).drop(columns=["run_id"], errors="ignore")
-    return frame.to_csv(index=False)
-
-
 def overlay(store: RunStore, runs: list[RunRecord], key: str) -> None:
     """Curves of several stored runs on the same axes."""
     if len(runs) > 1:

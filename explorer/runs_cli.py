@@ -1,0 +1,88 @@
+"""`python -m explorer runs`: the run history from the command line, for a GPU server reached over
+SSH — the Train page's table, as text or JSON, and any runs' epochs as CSV."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import fmt, paths
+from .runs import RunRecord, RunStore
+
+
+def add_runs_parser(sub: Any) -> None:
+    p = sub.add_parser("runs", help="the run history: list the stored runs, or print their epochs as CSV")
+    p.add_argument("--db", metavar="FILE", help="run history database (default: the data folder's runs.sqlite)")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="the newest N runs (default 20)")
+    p.add_argument("--json", action="store_true", help="one JSON object per run")
+    p.add_argument("--csv", type=int, nargs="+", metavar="ID", help="these runs' epochs as CSV")
+    p.set_defaults(run=run_runs)
+
+
+def _device(run: RunRecord) -> str:
+    return (run.device or "") + (", compiled" if run.recipe.get("compile") else "")
+
+
+def _as_dict(run: RunRecord) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "name": run.name,
+        "experiment": run.experiment,
+        "status": run.status,
+        "message": run.message,
+        "started": run.started,
+        "duration": run.duration,
+        "test_acc": run.test_acc,
+        "params": run.params,
+        "device": _device(run),
+        "recipe": run.recipe,
+        "checkpoint": run.checkpoint,
+    }
+
+
+def _table(runs: list[RunRecord]) -> str:
+    lines = [
+        f"{'id':>4}  {'started':<16}  {'name':<18} {'dataset':<14} {'epochs':>6}  {'status':<11} "
+        f"{'test acc':>8}  {'duration':>8}  device"
+    ]
+    for r in runs:
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started or r.created))
+        acc = f"{r.test_acc:.4f}" if r.test_acc is not None else "-"
+        duration = fmt.duration(r.duration) if r.duration is not None else "-"
+        lines.append(
+            f"{r.id:>4}  {started:<16}  {r.name[:18]:<18} {str(r.recipe.get('dataset', '')):<14} "
+            f"{r.recipe.get('epochs', ''):>6}  {r.status:<11} {acc:>8}  {duration:>8}  {_device(r)}"
+        )
+    return "\n".join(lines)
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    from .cli import UsageError  # the shared one-line error of the command line
+
+    if args.limit < 1:
+        raise UsageError(f"limit: {args.limit} is out of range; allowed 1 and more")
+    path = Path(args.db) if args.db else paths.runs_db()
+    if not path.exists():
+        if args.db:
+            raise UsageError(f"db: no run history at {path}")
+        print(f"No runs yet ({path} does not exist).", file=sys.stderr)
+        return 0
+    store = RunStore(path)
+    if args.csv:
+        if missing := [i for i in args.csv if store.get(i) is None]:
+            raise UsageError(f"csv: no run {missing[0]} in {path}")
+        sys.stdout.write(store.epochs_csv(args.csv))
+        return 0
+    runs = store.list(limit=args.limit)
+    if args.json:
+        for run in runs:
+            print(json.dumps(_as_dict(run)))
+    elif runs:
+        print(_table(runs))
+    else:
+        print(f"No runs yet in {path}.", file=sys.stderr)
+    return 0
