@@ -151,6 +151,10 @@ if diff:
     st.info(f"Edited from **{base}**: " + "; ".join(f"`{d}`" for d in diff))
 else:
     st.caption(f"This is the preset **{base}**. The address bar holds the design: copy it to share.")
+# the Train page takes this design, whatever network it showed last (?network=design)
+st.page_link(
+    "app_pages/train.py", label="Train this network", icon=":material/monitoring:", query_params={"network": "design"}
+)
 
 # ----- views: one at a time, so a rerun redraws only what is on screen -------------------------------
 VIEWS = ["Diagram", "Layers", "Charts", "PyTorch code", "Import / export"]

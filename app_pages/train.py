@@ -53,7 +53,11 @@ def use_offline_data() -> None:
     st.session_state.t_dataset = OFFLINE_DATASET
 
 
-if "t_network" not in st.session_state:
+if st.query_params.get("network") == "design":  # arrived from the Design page's "Train this network"
+    del st.query_params["network"]
+    st.session_state.t_network = CURRENT
+    network_changed()
+elif "t_network" not in st.session_state:
     # Streamlit forgets a page's widgets while another page is shown: bring back this session's
     # last settings, or on a first visit the recipe suited to the design (the seed's for d2l-resnet18)
     saved = st.session_state.get("t_saved")

@@ -206,3 +206,17 @@ def test_train_settings_survive_a_visit_to_another_page(app):
     app.switch_page("app_pages/train.py").run()
     assert app.number_input(key="t_epochs").value == 7
     assert app.toggle(key="t_compile").value is True
+
+
+def test_train_this_network_takes_the_design_to_the_train_page(app):
+    app.run()
+    app.switch_page("app_pages/train.py").run()
+    app.selectbox(key="t_network").set_value("resnet-mini").run()  # the Train page showed another network
+    app.switch_page("app_pages/design.py").run()
+    link = app.get("page_link")[0].proto
+    assert link.label == "Train this network" and link.page.endswith("train") and "network=design" in link.query_string
+    app.query_params["network"] = "design"  # what following the link does
+    app.switch_page("app_pages/train.py").run()
+    assert not app.exception
+    assert app.selectbox(key="t_network").value == "Current design" and "network" not in app.query_params
+    assert app.number_input(key="t_epochs").value == 10 and app.number_input(key="t_lr").value == 0.05  # the seed's
