@@ -91,6 +91,16 @@ class RunRecord:
     normalize: dict[str, list[float]] | None = None  # {"mean": [...], "std": [...]} per input channel
 
     @property
+    def began(self) -> float:
+        """When it started training, or when it was queued if it never started (epoch seconds)."""
+        return self.started or self.created
+
+    @property
+    def device_label(self) -> str:
+        """The device it used, and whether its network was compiled: 'cuda:0, compiled'."""
+        return (self.device or "") + (", compiled" if self.recipe.get("compile") else "")
+
+    @property
     def duration(self) -> float | None:
         return None if self.started is None else (self.finished or time.time()) - self.started
 

@@ -23,10 +23,6 @@ def add_runs_parser(sub: Any) -> None:
     p.set_defaults(run=run_runs)
 
 
-def _device(run: RunRecord) -> str:
-    return (run.device or "") + (", compiled" if run.recipe.get("compile") else "")
-
-
 def _as_dict(run: RunRecord) -> dict[str, Any]:
     return {
         "id": run.id,
@@ -38,7 +34,7 @@ def _as_dict(run: RunRecord) -> dict[str, Any]:
         "duration": run.duration,
         "test_acc": run.test_acc,
         "params": run.params,
-        "device": _device(run),
+        "device": run.device_label,
         "recipe": run.recipe,
         "checkpoint": run.checkpoint,
     }
@@ -50,12 +46,12 @@ def _table(runs: list[RunRecord]) -> str:
         f"{'test acc':>8}  {'duration':>8}  device"
     ]
     for r in runs:
-        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started or r.created))
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.began))
         acc = f"{r.test_acc:.4f}" if r.test_acc is not None else "-"
         duration = fmt.duration(r.duration) if r.duration is not None else "-"
         lines.append(
             f"{r.id:>4}  {started:<16}  {r.name[:18]:<18} {str(r.recipe.get('dataset', '')):<14} "
-            f"{r.recipe.get('epochs', ''):>6}  {r.status:<11} {acc:>8}  {duration:>8}  {_device(r)}"
+            f"{r.recipe.get('epochs', ''):>6}  {r.status:<11} {acc:>8}  {duration:>8}  {r.device_label}"
         )
     return "\n".join(lines)
 

@@ -146,7 +146,7 @@ def history_frame(runs: list[RunRecord]):
         "id": [r.id for r in runs],
         "name": [r.name for r in runs],
         "experiment": [r.experiment or "" for r in runs],
-        "started": [datetime.fromtimestamp(r.started or r.created) for r in runs],
+        "started": [datetime.fromtimestamp(r.began) for r in runs],
         "dataset": [r.recipe.get("dataset") for r in runs],
         "epochs": [r.recipe.get("epochs") for r in runs],
         "lr": [r.recipe.get("lr") for r in runs],
@@ -154,7 +154,7 @@ def history_frame(runs: list[RunRecord]):
         "test acc": [r.test_acc for r in runs],
         "duration": [fmt.duration(r.duration) if r.duration is not None else "" for r in runs],
         "params": [r.params for r in runs],
-        "device": [(r.device or "") + (", compiled" if r.recipe.get("compile") else "") for r in runs],
+        "device": [r.device_label for r in runs],
     }
     if not any(columns["experiment"]):
         del columns["experiment"]
