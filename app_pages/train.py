@@ -6,6 +6,7 @@ import streamlit as st
 
 from explorer import PRESETS, SpecError, analyze, fmt, spec_from_json
 from explorer.data import DATASETS, OFFLINE_DATASET
+from explorer.estimate import estimate_epoch_seconds
 from explorer.recipe import (
     CPU_RECIPE,
     DEVICES,
@@ -16,7 +17,6 @@ from explorer.recipe import (
     recipe_from_dict,
     suggested_recipe,
 )
-from explorer.train import estimate_epoch_seconds
 from ui import state, training
 from ui.lecture import lecture_toggle
 

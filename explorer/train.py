@@ -22,8 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .analysis import analyze
-from .data import DATASETS, DatasetInfo, DeviceBatches, ImageData, load_dataset, to_channels_last
+from .data import DATASETS, DatasetInfo, DeviceBatches, ImageData, load_dataset
 from .devices import (
     autocast_for,
     batch_dtype,
@@ -365,39 +364,3 @@ class Trainer:
 def train(spec: ResNetSpec, recipe: Recipe, *args: Any, **kwargs: Any) -> RunResult:
     """Train `spec` with `recipe`: Trainer(spec, recipe, on_event, stop, data, data_dir).run()."""
     return Trainer(spec, recipe, *args, **kwargs).run()
-
-
-def estimate_epoch_seconds(spec: ResNetSpec, recipe: Recipe, timed_steps: int = 3) -> float:
-    """Seconds one epoch (training and test) will take here, from a few timed steps on random data
-    of the right shape: shown before a run starts, so nobody waits an hour for a 224-px ResNet-152
-    on a laptop. On a CPU the probe batch is small (time grows with the batch there): at most 32
-    images, and about 2e10 MACs in all, so even ResNet-152 at 224 px answers in seconds. On a GPU it
-    is the real batch."""
-    info = DATASETS[recipe.dataset]
-    spec, _ = adapt_spec(spec, info, recipe.input_size)
-    device = pick_device(recipe.device)
-    cuda = device.type == "cuda"
-    model = build_model(spec).to(device)
-    size = recipe.input_size
-    train_images = min(recipe.limit or info.train_size, info.train_size)
-    probe = recipe.batch_size if cuda else max(2, min(32, int(2e10 / analyze(spec).macs)))
-    batch = min(recipe.batch_size, train_images, probe)
-    x = torch.randn(batch, info.channels, size, size, device=device, dtype=batch_dtype(device))
-    y = torch.randint(0, len(info.classes), (batch,), device=device)
-    if uses_channels_last(device):
-        model, x = model.to(memory_format=torch.channels_last), to_channels_last(x)
-    # the run's own kind of step (replayed from a CUDA graph on GPUs), not compiled: compiling
-    # takes longer than an estimate may
-    step = make_train_step(model, recipe.but(batch_size=batch, compile=False), device, World(), 10**6)
-    for _ in range(getattr(step, "warmup_steps", 0) + 1):  # allocations, kernel choice, graph capture
-        step(x, y)
-    if cuda:
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(timed_steps):
-        step(x, y)
-    if cuda:
-        torch.cuda.synchronize()
-    per_image = (time.perf_counter() - start) / timed_steps / batch
-    # a test image costs about a third of a training image (forward only)
-    return per_image * (train_images + info.test_size / 3)

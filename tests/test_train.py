@@ -8,8 +8,9 @@ import torch
 
 import explorer
 from explorer.data import load_dataset
+from explorer.estimate import estimate_epoch_seconds
 from explorer.recipe import Recipe, RecipeError
-from explorer.train import Trainer, adapt_spec, estimate_epoch_seconds, train
+from explorer.train import Trainer, adapt_spec, train
 
 from .idx import write_idx
 
