@@ -10,7 +10,7 @@ from explorer.spec import BLOCKS, MAX_JSON_BYTES, SHORTCUT_HELP, SHORTCUTS, STEM
 from ui import cache, charts, state
 from ui.lecture import lecture_toggle
 
-lecture = lecture_toggle()
+lecture = lecture_toggle(wide_sidebar=True)
 state.current_spec()
 if problem := st.session_state.pop("url_problem", None):
     st.warning(f"The link's configuration could not be read ({problem}). Showing {DEFAULT_PRESET} instead.")

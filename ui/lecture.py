@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-# A wider sidebar on wide screens, so the stage table's four columns fit; rows of metrics wrap
-# instead of cutting numbers off on narrow screens (a projector at 150% zoom is ~680 px wide).
-BASE_CSS = """
+# The Design page's sidebar holds the stage table: wider, so its four columns fit. The other pages'
+# sidebars hold only the menu and keep Streamlit's width, which leaves their tables the room.
+WIDE_SIDEBAR_CSS = """
 <style>
   @media (min-width: 1100px) {
     section[data-testid="stSidebar"]:not([data-collapsed="true"]) { min-width: 410px; }
@@ -16,6 +16,13 @@ BASE_CSS = """
   @media (max-width: 1099px) {
     section[data-testid="stSidebar"]:not([data-collapsed="true"]) { min-width: min(410px, 94vw); }
   }
+</style>
+"""
+
+# Rows of metrics wrap instead of cutting numbers off on narrow screens (a projector at 150% zoom
+# is ~680 px wide).
+BASE_CSS = """
+<style>
   .block-container { padding-top: 2.5rem; }
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) { flex-wrap: wrap; row-gap: 0.5rem; }
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 150px; }
@@ -46,10 +53,13 @@ def lecture_requested() -> bool:
     return bool(st.session_state.lecture)
 
 
-def lecture_toggle() -> bool:
-    """The sidebar switch; keeps ?lecture=1 in the URL while it is on. Returns the mode."""
+def lecture_toggle(wide_sidebar: bool = False) -> bool:
+    """The sidebar switch; keeps ?lecture=1 in the URL while it is on. Returns the mode.
+
+    `wide_sidebar` is for a page whose sidebar holds a table (the Design page's stages).
+    """
     lecture_requested()
-    st.markdown(BASE_CSS, unsafe_allow_html=True)
+    st.markdown(BASE_CSS + (WIDE_SIDEBAR_CSS if wide_sidebar else ""), unsafe_allow_html=True)
     on = st.sidebar.toggle("Lecture mode", key="lecture", help="Large type, one idea per screen, controls folded away")
     if on:
         st.query_params["lecture"] = "1"
