@@ -2,10 +2,10 @@
 # The GPU checks in one go, for a lent GPU machine (no internet there): what a training step costs
 # each way the engine runs it, then the seed's full recipe against d2l's loop, plain and compiled.
 #   DATA=folder-with-FashionMNIST/raw OUT=results-folder bash benchmarks/gpu_suite.sh [PART ...]
-# PARTS: steps throughput autotune degradation (default: steps throughput). On a fresh machine the
-# compiled throughput run pays Inductor's whole compilation (cold cache) when it comes before `steps`.
-# d2l's loop runs 3 epochs and its best one counts: its first pays CUDA's and cuDNN's warm-up, which
-# our best of 10 does not.
+# PARTS: throughput autotune steps degradation (default: throughput autotune, at most 9.5 minutes,
+# so that one call fits a lent machine's 15 minutes with its start). On a fresh machine the compiled
+# runs pay Inductor's whole compilation (cold cache). d2l's loop runs 3 epochs and its best one
+# counts: its first pays CUDA's and cuDNN's warm-up, which our best of 10 does not.
 set -u
 DATA=${DATA:-.gpu-data}
 OUT=${OUT:-/tmp/gpu-suite}
@@ -23,20 +23,20 @@ run() {  # run NAME SECONDS command...: output to the screen and $OUT/NAME.txt, 
   echo "== $name"
   timeout "$limit" "$@" 2>&1 | grep -v -i "warn" | tee "$OUT/$name.txt"
 }
-parts=" ${*:-steps throughput} "
+parts=" ${*:-throughput autotune} "
 if [[ $parts == *" steps "* ]]; then
   run step_speed 240 python3 benchmarks/step_speed.py --device cuda --preset d2l-resnet18 --resize 96 --profile \
     --variants eager,graphed/pytorch-strides,graphed,compiled,compiled+graphed/pytorch-strides,compiled+graphed,compiled+graphed/cudnn-benchmark
 fi
 if [[ $parts == *" throughput "* ]]; then
-  run throughput 150 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 --resize 96 \
+  run throughput 120 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 --resize 96 \
     --epochs 10 --baseline-epochs 3 --data-dir "$DATA"
   run throughput_compiled 150 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 \
     --resize 96 --epochs 10 --baseline-epochs 3 --data-dir "$DATA" --compile
 fi
 if [[ $parts == *" autotune "* ]]; then  # Inductor's Triton templates against cuDNN: minutes of compiling
-  run autotune 500 python3 benchmarks/step_speed.py --device cuda --preset d2l-resnet18 --resize 96 \
-    --variants compiled+graphed,compiled+graphed/coordinate-descent,compiled+graphed/max-autotune
+  run throughput_max_autotune 270 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 \
+    --resize 96 --epochs 10 --baseline-epochs 3 --data-dir "$DATA" --compile --max-autotune
 fi
 if [[ $parts == *" degradation "* ]]; then
   run degradation 200 python3 benchmarks/degradation.py --device cuda --dataset fashion-mnist --data-dir "$DATA" \

@@ -126,7 +126,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="d2l's DataLoader workers (d2l uses 4)")
     parser.add_argument("--rounds", type=int, default=1, help="alternate N single epochs of each side")
     parser.add_argument("--compile", action="store_true", help="our engine with torch.compile (Recipe.compile)")
+    parser.add_argument(
+        "--max-autotune",
+        action="store_true",
+        help="with --compile: Inductor times its Triton templates against cuDNN for each convolution and "
+        "tunes its own kernels' launch parameters (minutes of compiling)",
+    )
     args = parser.parse_args()
+    if args.max_autotune:
+        if not args.compile:
+            parser.error("--max-autotune needs --compile")
+        import torch._inductor.config as inductor_config
+
+        inductor_config.max_autotune = True
+        inductor_config.coordinate_descent_tuning = True
 
     recipe = Recipe(
         dataset="fashion-mnist",
@@ -145,6 +158,7 @@ def main() -> None:
     print(
         f"device: {name}; torch {torch.__version__}; {args.preset} at {args.resize} px, batch {args.batch_size}"
         + ("; ours compiled" if args.compile else "")
+        + (" with max-autotune" if args.max_autotune else "")
     )
 
     torch.manual_seed(0)
