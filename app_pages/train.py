@@ -183,8 +183,9 @@ if recipe and not running and not jobs.active():  # time a few steps only while 
                 if recipe.compile
                 else ""
             )
-            st.info(
-                f"Estimated here: about **{fmt.duration(seconds)} per epoch**, "
+            st.info(  # says what it was timed for: the form's edits count only once submitted
+                f"Estimated here for {DATASETS[recipe.dataset].title}, batch {recipe.batch_size}: about "
+                f"**{fmt.duration(seconds)} per epoch**, "
                 f"{fmt.duration(seconds * recipe.epochs)} for {recipe.epochs} epochs (from a few timed steps)."
                 + compiled
             )

@@ -26,10 +26,12 @@ def nbytes(n: float) -> str:
 
 
 def duration(seconds: float) -> str:
-    """1:02:03, 2:05, or 0.4 s below one second (a tiny run's epoch is not '0:00')."""
-    if 0 < seconds < 0.95:
-        return f"{seconds:.1f} s"
-    seconds = max(0, int(round(seconds)))
+    """0.4 s and 3.2 s (tenths below ten seconds: a tiny run's epoch is not '0:00'), 42 s, 2:05, 1:02:03."""
+    if seconds < 9.95:
+        return f"{max(0.0, seconds):.1f} s"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
     minutes, s = divmod(seconds, 60)
     hours, m = divmod(minutes, 60)
     return f"{hours}:{m:02d}:{s:02d}" if hours else f"{m}:{s:02d}"

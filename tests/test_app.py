@@ -161,6 +161,7 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
     frame = app.dataframe[-1].value
     assert list(frame["status"]) == ["completed"] and list(frame["id"]) == [job]
     assert "started" in frame and "experiment" not in frame  # no experiment among these runs
+    assert frame["duration"].dtype.kind == "f" and frame["duration"][0] > 0  # seconds: the column sorts
     labels = [b.proto.label for b in app.get("download_button")]
     assert labels[0].startswith("Weights (") and labels[1] == "Network (spec.json)"
 
@@ -201,7 +202,9 @@ def test_train_settings_survive_a_visit_to_another_page(app):
     app.toggle(key="t_compile").set_value(True)
     app.button(key="t_estimate").click().run()  # submits the form
     assert app.session_state["t_saved"][1].compile is True  # the recipe a Start would train with
-    assert any("Compiling adds about 30 s" in i.value for i in app.info)
+    estimate = next(i.value for i in app.info if i.value.startswith("Estimated here"))
+    assert "for Fashion-MNIST, batch 256:" in estimate and "for 7 epochs" in estimate  # what it was timed for
+    assert "Compiling adds about 30 s" in estimate
     app.switch_page("app_pages/compare.py").run()
     app.switch_page("app_pages/train.py").run()
     assert app.number_input(key="t_epochs").value == 7

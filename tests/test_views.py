@@ -8,7 +8,16 @@ from ui import charts
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0.0, "0:00"), (0.42, "0.4 s"), (0.96, "0:01"), (65, "1:05"), (3723.4, "1:02:03")],
+    [
+        (0.0, "0.0 s"),
+        (0.42, "0.4 s"),
+        (3.24, "3.2 s"),
+        (9.96, "10 s"),
+        (42.3, "42 s"),
+        (59.6, "1:00"),
+        (65, "1:05"),
+        (3723.4, "1:02:03"),
+    ],
 )
 def test_durations(seconds, text):
     assert fmt.duration(seconds) == text

@@ -152,7 +152,7 @@ def history_frame(runs: list[RunRecord]):
         "lr": [r.recipe.get("lr") for r in runs],
         "status": [r.status for r in runs],
         "test acc": [r.test_acc for r in runs],
-        "duration": [fmt.duration(r.duration) if r.duration is not None else "" for r in runs],
+        "duration": [r.duration for r in runs],  # seconds, so that the column sorts
         "params": [r.params for r in runs],
         "device": [r.device_label for r in runs],
     }
@@ -165,6 +165,7 @@ HISTORY_COLUMNS = {
     "started": st.column_config.DatetimeColumn(format="MMM D, HH:mm"),
     "test acc": st.column_config.NumberColumn(format="%.4f"),
     "params": st.column_config.NumberColumn(format="localized"),
+    "duration": st.column_config.NumberColumn(format="%.1f s"),
 }
 
 
