@@ -102,6 +102,7 @@ st.caption(f"Values are B = {name_b}; the small line compares with A = {name_a}.
 st.subheader("Stage by stage")
 names = list(dict.fromkeys([s.name for s in a.stages] + [s.name for s in b.stages]))
 by_a, by_b = {s.name: s for s in a.stages}, {s.name: s for s in b.stages}
+unit, scale, macs_format = fmt.macs_unit(max(a.macs, b.macs))
 rows = []
 for n in names:
     sa, sb = by_a.get(n), by_b.get(n)
@@ -112,23 +113,23 @@ for n in names:
             "B output": fmt.shape(sb.output_shape) if sb else "—",
             "A params": sa.params if sa else 0,
             "B params": sb.params if sb else 0,
-            # GMACs as on the Design page: exact MAC counts of ten digits would push the table
-            # past a projector's width
-            "A GMACs": sa.macs / 1e9 if sa else 0.0,
-            "B GMACs": sb.macs / 1e9 if sb else 0.0,
+            # in the Design page's unit: exact MAC counts of ten digits would push the table past
+            # a projector's width
+            f"A {unit}": sa.macs / scale if sa else 0.0,
+            f"B {unit}": sb.macs / scale if sb else 0.0,
         }
     )
 table = pd.DataFrame(rows)
 
 
 def mark_differences(row: pd.Series) -> list[str]:
-    differs = any(row[f"A {what}"] != row[f"B {what}"] for what in ("output", "params", "GMACs"))
+    differs = any(row[f"A {what}"] != row[f"B {what}"] for what in ("output", "params", unit))
     return ["background-color: #fff3bf" if differs else ""] * len(row)
 
 
 st.dataframe(
     table.style.apply(mark_differences, axis=1).format(
-        {"A params": "{:,}", "B params": "{:,}", "A GMACs": "{:.3f}", "B GMACs": "{:.3f}"}
+        {"A params": "{:,}", "B params": "{:,}", **dict.fromkeys((f"A {unit}", f"B {unit}"), lambda v: macs_format % v)}
     ),
     hide_index=True,
     width="stretch",

@@ -18,6 +18,12 @@ def gmacs(macs: int) -> str:
     return f"{macs / 1e9:.3f} GMACs"
 
 
+def macs_unit(largest: int) -> tuple[str, float, str]:
+    """Column name, divisor and format for MAC counts up to `largest`: GMACs (as torchvision
+    publishes them) from a billion up; MMACs below, where a GMACs column would read 0.000, 0.001."""
+    return ("GMACs", 1e9, "%.3f") if largest >= 1e9 else ("MMACs", 1e6, "%.1f")
+
+
 def nbytes(n: float) -> str:
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= size:

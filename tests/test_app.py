@@ -33,6 +33,9 @@ def test_design_default_is_the_seed_network(app):
     assert "d2l-resnet18" in app.caption[0].value or any("d2l-resnet18" in c.value for c in app.caption)
     dot = app.get("graphviz_chart")[0].proto.spec
     assert "identity" in dot and "1x1 projection (128, /2)" in dot
+    stages = app.dataframe[0].value  # under a billion MACs: in millions, so the head's 5,120 is not 0.000
+    analysis = explorer.analyze(explorer.preset("d2l-resnet18"))
+    assert list(stages["MMACs"]) == [s.macs / 1e6 for s in analysis.stages] and stages["MMACs"].iloc[-1] == 0.00512
 
 
 def test_changing_the_preset_changes_totals_and_url(app):
@@ -42,6 +45,7 @@ def test_changing_the_preset_changes_totals_and_url(app):
     assert app.query_params["preset"] == "resnet50"
     assert any("Verified" in s.value for s in app.success)
     assert app.number_input(key="d_in_c").value == 3
+    assert "GMACs" in app.dataframe[0].value  # 4.1 billion MACs: counted in billions, as torchvision does
 
 
 def test_bad_value_shows_error_and_keeps_last_result(app):
@@ -121,6 +125,9 @@ def test_compare_page(app):
     app.switch_page("app_pages/compare.py").run()
     assert not app.exception
     assert metric(app, "Parameters") == "11,689,512"  # B: resnet18
+    stages = app.dataframe[0].value
+    assert list(stages.columns) == ["stage", "A output", "B output", "A params", "B params", "A GMACs", "B GMACs"]
+    assert stages["B GMACs"][0] == explorer.analyze(explorer.preset("resnet18")).stages[0].macs / 1e9
     app.text_input(key="c_stages_B").set_value("3x64s1,4x128s2,6x256s2,3x512s2").run()
     assert metric(app, "Parameters") == "21,797,672"  # resnet34's stages
     assert len(app.get("graphviz_chart")) == 2
