@@ -102,7 +102,7 @@ st.caption(f"Values are B = {name_b}; the small line compares with A = {name_a}.
 st.subheader("Stage by stage")
 names = list(dict.fromkeys([s.name for s in a.stages] + [s.name for s in b.stages]))
 by_a, by_b = {s.name: s for s in a.stages}, {s.name: s for s in b.stages}
-unit, scale, macs_format = fmt.macs_unit(max(a.macs, b.macs))
+unit = fmt.macs_unit(max(a.macs, b.macs))
 rows = []
 for n in names:
     sa, sb = by_a.get(n), by_b.get(n)
@@ -115,21 +115,25 @@ for n in names:
             "B params": sb.params if sb else 0,
             # in the Design page's unit: exact MAC counts of ten digits would push the table past
             # a projector's width
-            f"A {unit}": sa.macs / scale if sa else 0.0,
-            f"B {unit}": sb.macs / scale if sb else 0.0,
+            f"A {unit.name}": sa.macs / unit.scale if sa else 0.0,
+            f"B {unit.name}": sb.macs / unit.scale if sb else 0.0,
         }
     )
 table = pd.DataFrame(rows)
 
 
 def mark_differences(row: pd.Series) -> list[str]:
-    differs = any(row[f"A {what}"] != row[f"B {what}"] for what in ("output", "params", unit))
+    differs = any(row[f"A {what}"] != row[f"B {what}"] for what in ("output", "params", unit.name))
     return ["background-color: #fff3bf" if differs else ""] * len(row)
 
 
 st.dataframe(
     table.style.apply(mark_differences, axis=1).format(
-        {"A params": "{:,}", "B params": "{:,}", **dict.fromkeys((f"A {unit}", f"B {unit}"), lambda v: macs_format % v)}
+        {
+            "A params": "{:,}",
+            "B params": "{:,}",
+            **dict.fromkeys((f"A {unit.name}", f"B {unit.name}"), lambda v: unit.format % v),
+        }
     ),
     hide_index=True,
     width="stretch",

@@ -166,14 +166,14 @@ if view == "Diagram":
     left.graphviz_chart(cache.diagram(spec_json, expand), width="stretch" if lecture else "content")
     kinds = sorted({SHORTCUT_LABEL[b.shortcut] for b in a.plan.blocks})
     left.caption("Skip connections: " + ", ".join(kinds) + ". Edges carry tensor shapes (channels x height x width).")
-    unit, _, macs_format = fmt.macs_unit(a.macs)
+    unit = fmt.macs_unit(a.macs)
     right.dataframe(
         cache.stage_table(spec_json),
         hide_index=True,
         width="stretch",
         column_config={
             "params": st.column_config.NumberColumn(format="localized"),
-            unit: st.column_config.NumberColumn(format=macs_format),
+            unit.name: st.column_config.NumberColumn(format=unit.format),
         },
     )
 elif view == "Layers":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 def shape(dims: tuple[int, ...]) -> str:
     """(64, 56, 56) -> '64x56x56'."""
@@ -18,10 +20,20 @@ def gmacs(macs: int) -> str:
     return f"{macs / 1e9:.3f} GMACs"
 
 
-def macs_unit(largest: int) -> tuple[str, float, str]:
-    """Column name, divisor and format for MAC counts up to `largest`: GMACs (as torchvision
-    publishes them) from a billion up; MMACs below, where a GMACs column would read 0.000, 0.001."""
-    return ("GMACs", 1e9, "%.3f") if largest >= 1e9 else ("MMACs", 1e6, "%.1f")
+@dataclass(frozen=True)
+class MacsUnit:
+    name: str  # a column's name: "GMACs"
+    scale: float  # MACs per unit
+    format: str  # printf style, as Streamlit's NumberColumn takes it
+    word: str  # for a chart's title: "billions"
+
+
+def macs_unit(largest: int) -> MacsUnit:
+    """The unit for MAC counts up to `largest`: GMACs (as torchvision publishes them) from a
+    billion up; MMACs below, where a GMACs column would read 0.000, 0.001."""
+    if largest >= 1e9:
+        return MacsUnit("GMACs", 1e9, "%.3f", "billions")
+    return MacsUnit("MMACs", 1e6, "%.1f", "millions")
 
 
 def nbytes(n: float) -> str:

@@ -51,3 +51,15 @@ def test_log_axes_are_ticked_at_full_values_or_at_the_values_tried():
     rows = [{"epoch": 1, "v": 0.5}, {"epoch": 2, "v": 0.45}]
     narrow = charts.curves([{"name": "a", "rows": rows}], "v", "t", log_y=True)
     assert narrow.layout.yaxis.type == "log" and narrow.layout.yaxis.tickvals is None  # one tick only: Plotly's own
+
+
+def test_stage_mac_bars_count_in_the_stage_tables_unit():
+    import explorer
+
+    mini, resnet50 = (explorer.analyze(explorer.preset(n)) for n in ("resnet-mini", "resnet50"))
+    alone = charts.stage_bars([("resnet-mini", mini)])
+    assert alone.layout.annotations[1].text == "MACs by stage (millions)"
+    assert list(alone.data[1].y) == [s.macs / 1e6 for s in mini.stages]
+    both = charts.stage_bars([("resnet-mini", mini), ("resnet50", resnet50)])  # the larger network's unit
+    assert both.layout.annotations[1].text == "MACs by stage (billions)"
+    assert list(both.data[3].y) == [s.macs / 1e9 for s in resnet50.stages]

@@ -34,14 +34,14 @@ def layer_table(spec_json: str) -> pd.DataFrame:
 def stage_table(spec_json: str) -> pd.DataFrame:
     """Per stage: blocks, output, params and MACs (in the unit `fmt.macs_unit` picks for the network)."""
     a = analysis(spec_json)
-    unit, scale, _ = fmt.macs_unit(a.macs)
+    unit = fmt.macs_unit(a.macs)
     return pd.DataFrame(
         {
             "stage": [s.name for s in a.stages],
             "blocks": [s.blocks for s in a.stages],
             "output": [fmt.shape(s.output_shape) for s in a.stages],
             "params": [s.params for s in a.stages],
-            unit: [s.macs / scale for s in a.stages],
+            unit.name: [s.macs / unit.scale for s in a.stages],
         }
     )
 

@@ -9,7 +9,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer import Analysis
+from explorer import Analysis, fmt
 
 FONT = {"size": 16}
 COLORS = ["#d9480f", "#2a7ab9", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
@@ -50,7 +50,10 @@ def _log_y(fig: go.Figure, values: Sequence[float], **title: Any) -> None:
 
 def stage_bars(analyses: Sequence[tuple[str, Analysis]]) -> go.Figure:
     """Parameters and MACs per stage, side by side; one bar colour per network."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Parameters by stage (millions)", "MACs by stage (billions)"))
+    unit = fmt.macs_unit(max(a.macs for _, a in analyses))  # the stage tables' unit
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("Parameters by stage (millions)", f"MACs by stage ({unit.word})")
+    )
     for i, (name, a) in enumerate(analyses):
         stages = [s.name for s in a.stages]
         color = COLORS[i % len(COLORS)]
@@ -59,7 +62,13 @@ def stage_bars(analyses: Sequence[tuple[str, Analysis]]) -> go.Figure:
             x=stages, y=[s.params / 1e6 for s in a.stages], name=name, marker_color=color, showlegend=show, row=1, col=1
         )
         fig.add_bar(
-            x=stages, y=[s.macs / 1e9 for s in a.stages], name=name, marker_color=color, showlegend=False, row=1, col=2
+            x=stages,
+            y=[s.macs / unit.scale for s in a.stages],
+            name=name,
+            marker_color=color,
+            showlegend=False,
+            row=1,
+            col=2,
         )
     return _layout(fig, barmode="group")
 
