@@ -6,7 +6,7 @@ from explorer import DEFAULT_PRESET, PRESETS, ShapeMismatchError, SpecError, fmt
 from explorer.plan import SHORTCUT_LABEL
 from explorer.reference import verified_against
 from explorer.share import closest_preset, spec_diff
-from explorer.spec import BLOCKS, MAX_JSON_BYTES, SHORTCUT_HELP, SHORTCUTS, STEMS
+from explorer.spec import BLOCKS, MAX_JSON_BYTES, SHORTCUT_HELP, SHORTCUT_NAME, SHORTCUTS, STEMS
 from ui import cache, charts, state
 from ui.lecture import lecture_toggle
 
@@ -72,7 +72,13 @@ with st.sidebar:
         c1.number_input("Groups", key="d_groups", step=1, disabled=not bottleneck, help="ResNeXt: 32")
         c2.number_input("Width/group", key="d_wpg", step=1, disabled=not bottleneck, help="wide ResNet-50-2: 128")
     with st.expander("Shortcuts and switches", expanded=not lecture):
-        st.selectbox("Shortcut where shapes change", SHORTCUTS, key="d_shortcut", format_func=SHORTCUT_HELP.get)
+        st.selectbox(
+            "Shortcut where shapes change",
+            SHORTCUTS,
+            key="d_shortcut",
+            format_func=SHORTCUT_NAME.get,
+            help="\n".join(f"- **{SHORTCUT_NAME[k]}**: {text}" for k, text in SHORTCUT_HELP.items()),
+        )
         st.toggle("Residual connections", key="d_residual", help="Off: the plain network, same layers, no skips")
         st.toggle("Batch norm", key="d_bn")
         st.toggle("Bias in every conv (d2l)", key="d_bias")

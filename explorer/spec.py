@@ -35,11 +35,20 @@ SHORTCUTS = ("identity", "A", "B", "C", "D")
 EXPANSION = {"basic": 1, "bottleneck": 4, "preact": 1}
 
 SHORTCUT_HELP = {
-    "identity": "identity only (fails where a block changes shape)",
-    "A": "identity, zero-padding where the shape changes (no parameters)",
-    "B": "identity, 1x1 projection where the shape changes",
-    "C": "1x1 projection on every block",
-    "D": "identity, avg-pool + 1x1 projection where the shape changes (ResNet-D)",
+    "identity": "x is added as it is; fails where a block changes shape",
+    "A": "identity; where the shape changes, x subsampled and zero-padded to the new channels (no parameters)",
+    "B": "identity; where the shape changes, a strided 1x1 convolution maps x to the new shape",
+    "C": "a 1x1 projection on every block, even where the shapes match",
+    "D": "identity; where the shape changes, 2x2 average pooling, then a 1x1 convolution (ResNet-D)",
+}
+# The same in a few words, with the letter the stage table uses (He et al. 2016's options A-C;
+# D from He et al. 2019, "Bag of Tricks").
+SHORTCUT_NAME = {
+    "identity": "identity only",
+    "A": "A: zero-padding",
+    "B": "B: 1x1 projection",
+    "C": "C: 1x1 on every block",
+    "D": "D: avg-pool + 1x1",
 }
 
 
