@@ -130,11 +130,11 @@ with tabs[1]:
     )
     st.markdown(
         f"Gradient at the first layer: **plain {p_norms[0]:.1e}**, **residual {r_norms[0]:.1e}** "
-        f"(from the first layer to the last, the plain network's changes x{p_ratio:.1e}, the residual one's "
-        f"x{r_ratio:.1e}). In the plain network the signal is multiplied by every layer: with d2l's Xavier "
-        "init and no batch norm it fades to almost nothing (vanishing gradients); with batch norm the "
-        "gradient grows towards the input instead (Yang et al. 2019). Every residual block adds a path on "
-        "which it passes unchanged, so the first layers still learn."
+        f"(the first layer's gradient is {p_ratio:.1e} times the last layer's in the plain network, "
+        f"{r_ratio:.1e} times in the residual one). In the plain network the signal is multiplied by every "
+        "layer: with d2l's Xavier init and no batch norm it fades to almost nothing (vanishing gradients); "
+        "with batch norm the gradient grows towards the input instead (Yang et al. 2019). Every residual "
+        "block adds a path on which it passes unchanged, so the first layers still learn."
     )
 
 # ----- 3. degradation -----------------------------------------------------------------------------
