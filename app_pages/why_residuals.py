@@ -51,7 +51,14 @@ def launcher(prefix: str, button: str, make_runs, default_data: str, key: str) -
     experiment to show; returns its name and whether any of its runs still trains or waits."""
     row = st.container(horizontal=True, vertical_alignment="bottom")  # the button as wide as its label
     options = list(DATASETS)
-    data = row.selectbox("Dataset", options, index=options.index(default_data), key=f"{key}_data", width=260)
+    data = row.selectbox(
+        "Dataset",
+        options,
+        index=options.index(default_data),
+        key=f"{key}_data",
+        width=260,
+        format_func=lambda name: DATASETS[name].title,
+    )
     if row.button(button, key=f"{key}_start", type="primary"):
         name = f"{prefix} {time.strftime('%Y-%m-%d %H:%M:%S')}"
         submit(make_runs(data), name)
@@ -59,8 +66,15 @@ def launcher(prefix: str, button: str, make_runs, default_data: str, key: str) -
     past = store.experiments(prefix)
     if not past:
         return None, False
-    chosen = st.selectbox("Experiment", past, key=f"{key}_exp")
+    chosen = st.selectbox("Experiment", past, key=f"{key}_exp", format_func=experiment_label)
     return chosen, any(s.experiment == chosen for s in jobs.active())
+
+
+def experiment_label(experiment: str) -> str:
+    """An experiment's name and the dataset its runs trained on: the picker above may say another."""
+    runs = store.list(experiment=experiment)
+    dataset = runs[0].recipe.get("dataset") if runs else None
+    return f"{experiment} · {DATASETS[dataset].title}" if dataset in DATASETS else experiment
 
 
 def experiment_view(experiment: str, metric_sets: list[tuple[str, str, bool]], key: str) -> bool:

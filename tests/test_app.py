@@ -197,6 +197,7 @@ def test_degradation_and_lr_sweep_run_from_the_page(app):
     assert len(sweep) == 12 and {r.status for r in sweep} <= {"completed", "diverged"}
     app.run()
     assert not app.exception
+    assert app.selectbox(key="w_deg_exp").options[0].endswith(" · Digits (offline)")  # what it trained on
     titles = [c.proto.spec for c in app.get("plotly_chart")]
     assert any("Training error" in t for t in titles) and any("Final loss against learning rate" in t for t in titles)
 
