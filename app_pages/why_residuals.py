@@ -1,5 +1,6 @@
 """Why residuals? The seed's argument, measured live: identity, gradients, degradation, BN."""
 
+import math
 import time
 
 import streamlit as st
@@ -70,6 +71,17 @@ def launcher(prefix: str, button: str, make_runs, default_data: str, key: str) -
     return chosen, any(s.experiment == chosen for s in jobs.active())
 
 
+def show_failures(runs: list) -> None:
+    """Why runs of an experiment failed (an offline download, say), each reason once."""
+    reasons: dict[str, list[str]] = {}
+    for run in runs:
+        if run.status == "failed":
+            reasons.setdefault(run.message or "no reason recorded", []).append(run.name)
+    for reason, names in reasons.items():
+        which = f"All {len(runs)} runs" if len(names) == len(runs) else ", ".join(names)
+        st.error(f"{which} failed: {reason}")
+
+
 def experiment_label(experiment: str) -> str:
     """An experiment's name and the dataset its runs trained on: the picker above may say another."""
     runs = store.list(experiment=experiment)
@@ -88,6 +100,7 @@ def experiment_view(experiment: str, metric_sets: list[tuple[str, str, bool]], k
         status = snap.status if snap is not None else run.status
         rows.append((run, epochs, status))
     st.caption(" · ".join(f"{run.name}: {status}" for run, _, status in rows))
+    show_failures(runs)
     cols = st.columns(len(metric_sets))
     for col, (metric, title, error) in zip(cols, metric_sets, strict=True):
         series = [
@@ -184,18 +197,34 @@ with tabs[2]:
         )
 
 # ----- 4. BN and the learning rate -------------------------------------------------------------------
+DIVERGED_LOSS = 1e3  # where a diverged run is drawn
+
+
+def sweep_readout(points: dict[str, tuple[list, list]], chance: float) -> str:
+    """The sweep in one sentence: each group's lowest final loss and where it diverged."""
+    best, diverged = [], []
+    for group, (lrs, losses) in points.items():
+        finite = [(loss, lr) for lr, loss in zip(lrs, losses, strict=True) if loss < DIVERGED_LOSS]
+        if finite:
+            loss, lr = min(finite)
+            best.append(f"{group} **{loss:.2f}** at lr {lr:g}")
+        gone = sorted(lr for lr, loss in zip(lrs, losses, strict=True) if loss >= DIVERGED_LOSS)
+        diverged.append(f"{group} at lr {', '.join(f'{lr:g}' for lr in gone)}" if gone else f"{group} never")
+    return f"Lowest final loss: {'; '.join(best)} (guessing scores {chance:.2f}). Diverged: {'; '.join(diverged)}."
+
+
 with tabs[3]:
     st.subheader("Batch norm lets you use a larger learning rate")
     st.caption(
-        "resnet-20 at width 8, with and without batch norm, one epoch on 4,000 images at each learning rate; "
-        "the final training loss of each run (diverged runs are drawn at the top)."
+        "resnet-20 at width 8, with and without batch norm, one epoch on up to 4,000 images at each learning "
+        "rate; the final training loss of each run (diverged runs are drawn at the top)."
     )
     lrs = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
     chosen_lr, sweep_running = launcher(
         "lr sweep",
         "Run the sweep (12 short runs)",
         lambda data: lr_sweep_runs(cifar_spec(20, 8), lrs, data),
-        "digits",
+        "fashion-mnist",  # digits' 1,437 images make 12 steps an epoch: too few for the contrast to show
         "w_lr",
     )
     if chosen_lr:
@@ -208,16 +237,20 @@ with tabs[3]:
                 epochs = store.epochs(run.id)
                 group = "BN" if run.name.startswith("BN") else "no BN"
                 loss = epochs[-1]["train_loss"] if epochs and run.status == "completed" else None
-                if run.status == "diverged":
-                    loss = 1e3
+                if run.status == "diverged" or (loss is not None and loss > DIVERGED_LOSS):
+                    loss = DIVERGED_LOSS  # non-finite, or blown up without becoming so
                 if loss is not None:
                     points[group][0].append(run.recipe["lr"])
                     points[group][1].append(loss)
             done = sum(r.status not in ("queued", "running") for r in runs)
             st.caption(f"{done} of {len(runs)} runs finished.")
+            show_failures(runs)
             series = [(g, *zip(*sorted(zip(*p, strict=True)), strict=True)) for g, p in points.items() if p[0]]
             if series:
-                st.plotly_chart(charts.final_vs_lr(series), width="stretch", key="w_lr_chart")
+                classes = len(DATASETS[runs[0].recipe["dataset"]].classes)
+                chance = math.log(classes)  # the cross-entropy of a uniform guess
+                st.plotly_chart(charts.final_vs_lr(series, chance), width="stretch", key="w_lr_chart")
+                st.markdown(sweep_readout(points, chance))
             if done == len(runs) and sweep_running:
                 st.rerun()  # every run finished: stop polling
 

@@ -192,14 +192,35 @@ def test_degradation_and_lr_sweep_run_from_the_page(app):
     runs = _wait_for_experiment("degradation")
     assert sorted(r.name for r in runs) == ["plain-20", "plain-56", "resnet-20", "resnet-56"]
     assert {r.status for r in runs} == {"completed"}
-    app.button(key="w_lr_start").click().run()  # digits is the sweep's default dataset
+    app.selectbox(key="w_lr_data").set_value("digits")
+    app.button(key="w_lr_start").click().run()
     sweep = _wait_for_experiment("lr sweep")
     assert len(sweep) == 12 and {r.status for r in sweep} <= {"completed", "diverged"}
     app.run()
     assert not app.exception
     assert app.selectbox(key="w_deg_exp").options[0].endswith(" · Digits (offline)")  # what it trained on
+    readout = next(m.value for m in app.markdown if m.value.startswith("Lowest final loss: BN **"))
+    assert "(guessing scores 2.30)" in readout and "Diverged: BN " in readout  # ln 10, digits' ten classes
     titles = [c.proto.spec for c in app.get("plotly_chart")]
     assert any("Training error" in t for t in titles) and any("Final loss against learning rate" in t for t in titles)
+
+
+def test_an_experiment_whose_runs_fail_says_why(app, monkeypatch):
+    import torchvision.datasets.utils as utils
+
+    def offline(*args, **kwargs):
+        raise OSError("<urlopen error [Errno -2] Name or service not known>")
+
+    monkeypatch.setattr(utils, "download_and_extract_archive", offline)
+    app.run()
+    app.switch_page("app_pages/why_residuals.py").run()
+    assert app.selectbox(key="w_lr_data").value == "fashion-mnist"
+    app.button(key="w_lr_start").click().run()
+    sweep = _wait_for_experiment("lr sweep", timeout=60)
+    assert {r.status for r in sweep} == {"failed"}
+    app.run()
+    errors = [e.value for e in app.error]
+    assert errors == [f"All 12 runs failed: {sweep[0].message}"] and "could not be downloaded" in errors[0]
 
 
 def test_train_settings_survive_a_visit_to_another_page(app):

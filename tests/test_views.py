@@ -63,3 +63,12 @@ def test_stage_mac_bars_count_in_the_stage_tables_unit():
     both = charts.stage_bars([("resnet-mini", mini), ("resnet50", resnet50)])  # the larger network's unit
     assert both.layout.annotations[1].text == "MACs by stage (billions)"
     assert list(both.data[3].y) == [s.macs / 1e9 for s in resnet50.stages]
+
+
+def test_learning_rate_sweep_marks_the_loss_of_guessing():
+    import math
+
+    fig = charts.final_vs_lr([("BN", [0.1, 1.0], [1.4, 3.0])], chance=math.log(10))
+    assert fig.layout.shapes[0].y0 == fig.layout.shapes[0].y1 == math.log(10)
+    assert fig.layout.annotations[-1].text == "guessing"
+    assert fig.layout.annotations[-1].y == math.log10(math.log(10))  # log axis: Plotly places it by exponent

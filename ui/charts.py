@@ -150,8 +150,18 @@ def gradient_flow(series: Sequence[tuple[str, Sequence[int], Sequence[float], st
     return _layout(fig, height=420, title="Gradient norm of each layer's weights at initialisation")
 
 
-def final_vs_lr(points: Sequence[tuple[str, Sequence[float], Sequence[float]]]) -> go.Figure:
+def final_vs_lr(
+    points: Sequence[tuple[str, Sequence[float], Sequence[float]]], chance: float | None = None
+) -> go.Figure:
+    """Final training loss at each learning rate, one line per group; `chance` draws the loss of
+    guessing (ln of the number of classes): a run on that line learned nothing."""
     fig = go.Figure()
+    if chance is not None:
+        fig.add_hline(y=chance, line={"dash": "dot", "color": "#888"})
+        # on a log axis an annotation's y is the exponent (Plotly), the line's is the value
+        fig.add_annotation(
+            x=0, xref="paper", y=math.log10(chance), text="guessing", showarrow=False, xanchor="left", yanchor="bottom"
+        )
     for i, (name, lrs, losses) in enumerate(points):
         fig.add_scatter(
             x=list(lrs), y=list(losses), name=name, mode="lines+markers", line={"color": COLORS[i], "width": 3}
