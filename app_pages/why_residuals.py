@@ -288,9 +288,12 @@ with tabs[5]:
     qa = analyze(quiz)
     i = quiz.input
     stem = "7x7/2 conv + 3x3/2 max-pool" if quiz.stem.kind == "imagenet" else "3x3/1 conv"
+    stages = ", ".join(
+        f"{s.blocks} block{'s' if s.blocks > 1 else ''} x {s.channels} ch, stride {s.stride}" for s in quiz.stages
+    )
     st.markdown(
         f"Input **{i.channels}x{i.height}x{i.width}**, stem {stem} to {quiz.stem.width} channels, "
-        f"stages **{', '.join(f'{s.blocks} blocks x {s.channels} ch, stride {s.stride}' for s in quiz.stages)}**, "
+        f"stages **{stages}**, "
         f"basic blocks, 1x1 projections with BN where shapes change, {quiz.num_classes} classes"
         f"{', convs with bias' if quiz.conv_bias else ''}."
     )
