@@ -249,7 +249,7 @@ def loading_code(
     weights_file: str, spec_file: str, size: tuple[int, int], normalize: dict[str, list[float]] | None
 ) -> str:
     """The lines that rebuild a trained run from its downloaded files and feed it images prepared as
-    the trainer prepared them (explorer.data.DeviceBatches: /255, bilinear resize, per-channel mean
+    the trainer prepared them (explorer.data.scale_and_normalise: /255, bilinear resize, per-channel mean
     and std of the training images)."""
     lines = [
         "import json",

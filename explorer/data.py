@@ -46,6 +46,9 @@ class DatasetInfo:
     flip_ok: bool  # horizontal flips keep the label (clothes yes, digits no)
     train_size: int
     test_size: int
+    # bright ink or garment on black, as the MNIST family; a photo of a drawing on paper is the
+    # opposite and must be inverted to look like the training images
+    light_on_dark: bool = True
 
 
 KMNIST_CLASSES = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
@@ -57,7 +60,9 @@ DATASETS: dict[str, DatasetInfo] = {
     ),
     "mnist": DatasetInfo("mnist", "MNIST", "MNIST", 1, 28, DIGIT_CLASSES, 12, False, 60_000, 10_000),
     "kmnist": DatasetInfo("kmnist", "Kuzushiji-MNIST", "KMNIST", 1, 28, KMNIST_CLASSES, 20, False, 60_000, 10_000),
-    "cifar10": DatasetInfo("cifar10", "CIFAR-10", "CIFAR10", 3, 32, CIFAR10_CLASSES, 163, True, 50_000, 10_000),
+    "cifar10": DatasetInfo(
+        "cifar10", "CIFAR-10", "CIFAR10", 3, 32, CIFAR10_CLASSES, 163, True, 50_000, 10_000, light_on_dark=False
+    ),
     # scikit-learn's 1,797 bundled 8x8 digits, split 80/20 here: works offline
     "digits": DatasetInfo("digits", "Digits (offline)", None, 1, 8, DIGIT_CLASSES, 0, False, 1_437, 360),
 }
@@ -210,6 +215,17 @@ def to_channels_last(x: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(x, memory_format=torch.channels_last).copy_(x)
 
 
+def scale_and_normalise(x: torch.Tensor, size: tuple[int, int], mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """uint8 images (B, C, h, w) -> (B, C, *size) in mean's dtype: to [0, 1], resized, then
+    normalised with the training images' per-channel mean and std ((1, C, 1, 1) tensors). What
+    every image a network of this project sees goes through, in training and after it."""
+    x = x.to(mean.dtype).div_(255)
+    if tuple(x.shape[-2:]) != tuple(size):
+        # bilinear, as torchvision's Resize in d2l's load_data_fashion_mnist
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    return (x - mean) / std
+
+
 class DeviceBatches:
     """Batches of a device-resident uint8 dataset: resize, normalise and augment on the device."""
 
@@ -232,11 +248,7 @@ class DeviceBatches:
 
     def prepare(self, x: torch.Tensor, train: bool, generator: torch.Generator | None = None) -> torch.Tensor:
         """uint8 (B, C, h, w) -> normalised (B, C, size, size) in self.dtype."""
-        x = x.to(self.dtype).div_(255)
-        if x.shape[-1] != self.size or x.shape[-2] != self.size:
-            # bilinear, as torchvision's Resize in d2l's load_data_fashion_mnist
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        x = (x - self.mean) / self.std
+        x = scale_and_normalise(x, (self.size, self.size), self.mean, self.std)
         if train and self.augment:
             x = augment_batch(x, self.data.info.flip_ok, generator)
         return to_channels_last(x) if self.channels_last else x

@@ -1,0 +1,66 @@
+"""A trained run on new images: the stored network reproduces its test accuracy, and pictures are
+made to look like the dataset's images."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+import explorer
+from explorer.data import DATASETS, load_dataset
+from explorer.predict import Predictor, image_as_dataset_item, looks_inverted
+from explorer.recipe import Recipe
+from explorer.runs import RunStore
+from explorer.train import train
+
+
+@pytest.fixture(scope="module")
+def stored_run(tmp_path_factory):
+    """resnet-mini trained on the digits in float32 at 16 px, as the run history keeps it."""
+    db = tmp_path_factory.mktemp("home") / "runs.sqlite"
+    store = RunStore(db)
+    spec = explorer.preset("resnet-mini")
+    recipe = Recipe(dataset="digits", epochs=2, batch_size=64, lr=0.1, optimizer="momentum", resize=16)
+    recipe = recipe.but(precision="fp32")  # the predictor runs in float32
+    run_id = store.create("mini", spec.to_json(), recipe.to_json())
+    store.finish(run_id, train(spec, recipe, lambda e: store.record_event(run_id, e), data=load_dataset("digits")))
+    return RunStore(db).get(run_id)
+
+
+def predictor_of(run) -> Predictor:
+    spec = explorer.spec_from_dict(run.spec)
+    return Predictor.from_checkpoint(spec, run.checkpoint, run.normalize["mean"], run.normalize["std"])
+
+
+def test_a_stored_run_predicts_its_recorded_test_accuracy(stored_run):
+    digits = load_dataset("digits")
+    probabilities = predictor_of(stored_run).probabilities(digits.x_test)
+    assert probabilities.shape == (360, 10)
+    assert torch.allclose(probabilities.sum(1), torch.ones(360), atol=1e-5)
+    correct = int((probabilities.argmax(1) == digits.y_test).sum())
+    assert correct == round(stored_run.test_acc * 360) and stored_run.test_acc > 0.5
+
+
+def test_a_test_image_as_a_picture_comes_back_unchanged(stored_run):
+    digits = load_dataset("digits")
+    picture = Image.fromarray(digits.x_test[7, 0].numpy())  # 8x8 grey, light on dark
+    assert not looks_inverted(picture, DATASETS["digits"])
+    item = image_as_dataset_item(picture, DATASETS["digits"], invert=False)
+    assert torch.equal(item, digits.x_test[7:8])
+    predictor = predictor_of(stored_run)
+    assert torch.equal(predictor.probabilities(item), predictor.probabilities(digits.x_test[7:8]))
+
+
+def test_a_drawing_on_paper_is_inverted_and_shrunk_to_the_datasets_images():
+    paper = Image.new("RGB", (300, 200), "white")  # wider than high: the centre square is kept
+    ImageDraw.Draw(paper).rectangle((140, 20, 160, 180), fill="black")  # a "1" in dark ink
+    digits = DATASETS["digits"]
+    assert looks_inverted(paper, digits)
+    item = image_as_dataset_item(paper, digits, invert=True)
+    assert item.shape == (1, 1, 8, 8) and item.dtype == torch.uint8
+    pixels = item[0, 0].numpy().astype(int)
+    assert pixels[:, 3:5].mean() > 100 and pixels[:, :2].max() < 10 and pixels[:, 6:].max() < 10  # a light stroke
+    cifar = DATASETS["cifar10"]
+    assert not looks_inverted(paper, cifar)  # photos are not negatives
+    assert image_as_dataset_item(paper, cifar, invert=False).shape == (1, 3, 32, 32)
+    assert np.asarray(image_as_dataset_item(paper, cifar, invert=False))[0, :, 0, 0].tolist() == [255, 255, 255]
