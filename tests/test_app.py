@@ -171,6 +171,11 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
     assert frame["duration"].dtype.kind == "f" and frame["duration"][0] > 0  # seconds: the column sorts
     labels = [b.proto.label for b in app.get("download_button")]
     assert labels[0].startswith("Weights (") and labels[1] == "Network (spec.json)"
+    app.button(key=f"try_random_{job}").click().run()  # the trained network on one of the test images
+    assert not app.exception
+    said = next(m.value for m in app.markdown if m.value.startswith("It says **"))
+    assert "the test set says **" in said and said.endswith(("✓.", "✗."))
+    assert any("What the network says" in c.proto.spec for c in app.get("plotly_chart"))
 
 
 def _wait_for_experiment(prefix: str, timeout: float = 240) -> list:

@@ -180,6 +180,23 @@ def test_training_streams_curves_and_stops(server, page):
     assert re.fullmatch(r"run-\d+\.pt", download.value.suggested_filename)
 
 
+def test_a_trained_network_reads_an_uploaded_picture(server, page, tmp_path):
+    from PIL import Image, ImageDraw
+
+    _start_digits_run(server, page, epochs=2)
+    expect_text(page, "Completed: test accuracy", timeout=120_000)
+    drawing = Image.new("RGB", (240, 240), "white")  # a "1" in dark ink on paper
+    ImageDraw.Draw(drawing).rectangle((105, 30, 135, 210), fill="black")
+    drawing.save(tmp_path / "one.png")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(tmp_path / "one.png"))
+    expect_text(page, "It says")
+    assert page.get_by_role("switch", name="Invert it").is_checked()  # the digits are light on black
+    page.get_by_text("As the network gets it: 8 px").wait_for()
+    assert page.locator('[data-testid="stPlotlyChart"]').filter(has_text="What the network says").count() == 1
+    page.get_by_role("button", name="A random test image").click()  # the last asked for is shown
+    expect_text(page, "the test set says")
+
+
 def test_lecture_mode_enlarges_and_folds_the_controls(server, page):
     page.goto(f"{server}/why-residuals?lecture=1")
     expect_text(page, "Why residuals?")

@@ -133,6 +133,28 @@ def confusion(matrix: list[list[int]], labels: Sequence[str]) -> go.Figure:
     return _layout(fig, height=520, title="Confusion matrix (test set)")
 
 
+def class_probabilities(probabilities: Sequence[float], labels: Sequence[str], truth: int | None = None) -> go.Figure:
+    """One image's class probabilities, most likely first: the prediction in the accent colour,
+    the true class (when known and different) in the second colour, the rest grey."""
+    order = sorted(range(len(probabilities)), key=lambda i: -probabilities[i])
+    best = order[0]
+    colors = [COLORS[0] if i == best else COLORS[1] if i == truth else "#adb5bd" for i in order]
+    fig = go.Figure(
+        go.Bar(
+            x=[probabilities[i] for i in order],
+            y=[labels[i] for i in order],
+            orientation="h",
+            marker_color=colors,
+            text=[f"{probabilities[i]:.0%}" for i in order],
+            textposition="outside",
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(range=[0, 1.15], tickformat=".0%", title_text="probability")
+    fig.update_yaxes(type="category", autorange="reversed", tickfont=FONT)  # class names: projector-sized
+    return _layout(fig, height=max(260, 34 * len(order) + 90), title="What the network says")
+
+
 def gradient_flow(series: Sequence[tuple[str, Sequence[int], Sequence[float], str]]) -> go.Figure:
     """Gradient norm per layer (log scale); series are (name, depth index, norms, dash)."""
     fig = go.Figure()

@@ -18,6 +18,7 @@ from explorer.jobs import JobRegistry, JobSnapshot
 from explorer.run_diff import differing_settings, run_labels
 from explorer.runs import RunRecord, RunStore
 from ui import charts
+from ui.try_it import try_it
 
 
 @st.cache_resource
@@ -101,6 +102,7 @@ def results(store: RunStore, run: RunRecord) -> None:
             image = image[0] if image.shape[0] == 1 else np.transpose(image, (1, 2, 0))
             caption = f"{labels[item['true']]} → {labels[item['pred']]}"
             cols[i % 8].image(image, caption=caption, width="stretch", clamp=True)
+    try_it(run)
     take_away(run)
 
 

@@ -1,0 +1,95 @@
+"""After a run: the trained network on a picture of one's own, or on a random test image."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from explorer import spec_from_dict
+from explorer.data import DATASETS, DatasetError, load_dataset
+from explorer.predict import Predictor, image_as_dataset_item, looks_inverted
+from explorer.runs import RunRecord
+from ui import charts
+
+PICTURE_TYPES = ["png", "jpg", "jpeg", "webp"]
+SHOWN_SIDE = 168  # px: the image as the network sees it, scaled up by whole pixels
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _predictor(checkpoint: str, modified: float, _run: RunRecord) -> Predictor:
+    """Cached by the weights file and its time (`modified`), which stand for the run: a rerun does
+    not reload them."""
+    spec = spec_from_dict(_run.spec)
+    return Predictor.from_checkpoint(spec, checkpoint, _run.normalize["mean"], _run.normalize["std"])
+
+
+@st.cache_resource(max_entries=1, show_spinner="Loading the test images…")
+def _test_split(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
+    data = load_dataset(dataset, download=False)  # the run had it: no download
+    return data.x_test, data.y_test
+
+
+def try_it(run: RunRecord) -> None:
+    """Upload a picture or draw a random test image; see it as the network does and what it says."""
+    dataset = DATASETS.get(run.recipe.get("dataset", ""))
+    if dataset is None or not run.normalize or not run.checkpoint or not Path(run.checkpoint).exists():
+        return  # nothing to rebuild the network from (a run from an older version, or a failed one)
+    st.markdown("**Try it on an image**")
+    # the sources in a row of their own and the answer below: at lecture size on a 1024-px
+    # projector a third of the width cuts the uploader's file types and the button's label
+    source, choices = st.columns([3, 2], vertical_alignment="center")
+    upload = source.file_uploader("A picture of your own", type=PICTURE_TYPES, key=f"try_upload_{run.id}")
+    # the picture shown is the one asked for last: a new upload, or a click for a test image
+    index_key, shown_key = f"try_index_{run.id}", f"try_shown_{run.id}"
+    if upload is not None and st.session_state.get(f"try_seen_{run.id}") != upload.file_id:
+        st.session_state[f"try_seen_{run.id}"] = upload.file_id
+        st.session_state[shown_key] = "upload"
+    if choices.button("A random test image", key=f"try_random_{run.id}", icon=":material/shuffle:"):
+        st.session_state[index_key] = random.randrange(dataset.test_size)
+        st.session_state[shown_key] = "test"
+    truth = None
+    if upload is not None and st.session_state.get(shown_key) == "upload":
+        try:
+            picture = Image.open(upload)
+            picture.load()
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as exc:
+            st.error(f"Cannot read {upload.name} as an image: {exc}")
+            return
+        invert = dataset.light_on_dark and choices.toggle(
+            "Invert it",
+            value=looks_inverted(picture, dataset),
+            key=f"try_invert_{run.id}_{upload.file_id}",  # a new picture gets its own guess
+            help=f"{dataset.title}'s images are light on black: dark ink on white paper must be inverted.",
+        )
+        item = image_as_dataset_item(picture, dataset, invert)
+    elif index_key in st.session_state:
+        try:
+            x_test, y_test = _test_split(dataset.name)
+        except DatasetError as exc:
+            st.error(str(exc))
+            return
+        index = st.session_state[index_key] % len(y_test)
+        item, truth = x_test[index : index + 1], int(y_test[index])
+    else:
+        st.caption("Upload a picture, or draw one of the test images.")
+        return
+    left, right = st.columns([1, 2])
+    predictor = _predictor(run.checkpoint, Path(run.checkpoint).stat().st_mtime, run)
+    probabilities = predictor.probabilities(item)[0].tolist()
+    pixels = item[0].numpy()
+    pixels = pixels[0] if pixels.shape[0] == 1 else np.transpose(pixels, (1, 2, 0))
+    scale = max(1, SHOWN_SIDE // pixels.shape[0])
+    left.image(pixels.repeat(scale, 0).repeat(scale, 1), caption=f"As the network gets it: {dataset.size} px")
+    best = int(np.argmax(probabilities))
+    said = f"It says **{dataset.classes[best]}** ({probabilities[best]:.0%})"
+    if truth is not None:
+        said += f"; the test set says **{dataset.classes[truth]}**" + (" ✓" if truth == best else " ✗")
+    right.markdown(said + ".")
+    right.plotly_chart(
+        charts.class_probabilities(probabilities, dataset.classes, truth), width="stretch", key=f"try_{run.id}"
+    )
