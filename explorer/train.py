@@ -182,6 +182,10 @@ class Trainer:
             return self._finish(clock, RunResult("failed", f"{type(exc).__name__}: {exc}"))
         finally:
             leave(self.world)
+            if self.device.type == "cpu":
+                # the flag is the calling thread's CPU state: left on, it would flush the tiny values
+                # of whatever this thread computes next (a receptive-field probe, say) to zero
+                torch.set_flush_denormal(False)
 
     def _finish(self, clock: _Clock, result: RunResult) -> RunResult:
         self.model = self.opt = None  # free the device memory before anyone waits on it

@@ -55,6 +55,14 @@ def test_same_seed_same_run(digits):
     assert a.epochs[0]["train_loss"] == b.epochs[0]["train_loss"]
 
 
+def test_a_cpu_run_leaves_denormals_to_the_code_after_it(digits):
+    """The run flushes denormals while it trains (speed), and gives the thread back as it found it."""
+    tiny = torch.tensor([1e-20])
+    assert (tiny * tiny).item() > 0  # 1e-40: a float32 denormal
+    train(MINI, QUICK.but(epochs=1), data=digits)
+    assert (tiny * tiny).item() > 0
+
+
 def test_spec_is_adapted_to_the_dataset_and_said_so():
     spec, notes = adapt_spec(explorer.preset("resnet50"), explorer.data.DATASETS["digits"], 28)
     assert (spec.input.channels, spec.input.height, spec.num_classes) == (1, 28, 10)
