@@ -164,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .runs_cli import add_runs_parser
 
     add_runs_parser(sub)
+    from .predict_cli import add_predict_parser
+
+    add_predict_parser(sub)
     return parser
 
 

@@ -56,18 +56,29 @@ def _table(runs: list[RunRecord]) -> str:
     return "\n".join(lines)
 
 
-def run_runs(args: argparse.Namespace) -> int:
+def open_history(db: str | None) -> RunStore | None:
+    """The run history named by --db (an error if it is not there), else the data folder's, or
+    None when no run has been stored yet."""
     from .cli import UsageError  # the shared one-line error of the command line
+
+    path = Path(db) if db else paths.runs_db()
+    if not path.exists():
+        if db:
+            raise UsageError(f"db: no run history at {path}")
+        return None
+    return RunStore(path)
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    from .cli import UsageError
 
     if args.limit < 1:
         raise UsageError(f"limit: {args.limit} is out of range; allowed 1 and more")
-    path = Path(args.db) if args.db else paths.runs_db()
-    if not path.exists():
-        if args.db:
-            raise UsageError(f"db: no run history at {path}")
-        print(f"No runs yet ({path} does not exist).", file=sys.stderr)
+    store = open_history(args.db)
+    if store is None:
+        print(f"No runs yet ({paths.runs_db()} does not exist).", file=sys.stderr)
         return 0
-    store = RunStore(path)
+    path = store.path
     if args.csv:
         if missing := [i for i in args.csv if store.get(i) is None]:
             raise UsageError(f"csv: no run {missing[0]} in {path}")

@@ -1,6 +1,8 @@
 """A trained run on new images: the stored network reproduces its test accuracy, and pictures are
 made to look like the dataset's images."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -15,9 +17,14 @@ from explorer.train import train
 
 
 @pytest.fixture(scope="module")
-def stored_run(tmp_path_factory):
+def history(tmp_path_factory):
+    return tmp_path_factory.mktemp("home") / "runs.sqlite"
+
+
+@pytest.fixture(scope="module")
+def stored_run(history):
     """resnet-mini trained on the digits in float32 at 16 px, as the run history keeps it."""
-    db = tmp_path_factory.mktemp("home") / "runs.sqlite"
+    db = history
     store = RunStore(db)
     spec = explorer.preset("resnet-mini")
     recipe = Recipe(dataset="digits", epochs=2, batch_size=64, lr=0.1, optimizer="momentum", resize=16)
@@ -25,6 +32,15 @@ def stored_run(tmp_path_factory):
     run_id = store.create("mini", spec.to_json(), recipe.to_json())
     store.finish(run_id, train(spec, recipe, lambda e: store.record_event(run_id, e), data=load_dataset("digits")))
     return RunStore(db).get(run_id)
+
+
+@pytest.fixture
+def drawing(tmp_path) -> Image.Image:
+    """A "1" in dark ink on white paper, wider than high."""
+    paper = Image.new("RGB", (300, 200), "white")
+    ImageDraw.Draw(paper).rectangle((140, 20, 160, 180), fill="black")
+    paper.save(tmp_path / "one.png")
+    return paper
 
 
 def predictor_of(run) -> Predictor:
@@ -51,9 +67,8 @@ def test_a_test_image_as_a_picture_comes_back_unchanged(stored_run):
     assert torch.equal(predictor.probabilities(item), predictor.probabilities(digits.x_test[7:8]))
 
 
-def test_a_drawing_on_paper_is_inverted_and_shrunk_to_the_datasets_images():
-    paper = Image.new("RGB", (300, 200), "white")  # wider than high: the centre square is kept
-    ImageDraw.Draw(paper).rectangle((140, 20, 160, 180), fill="black")  # a "1" in dark ink
+def test_a_drawing_on_paper_is_inverted_and_shrunk_to_the_datasets_images(drawing):
+    paper = drawing  # wider than high: the centre square is kept
     digits = DATASETS["digits"]
     assert looks_inverted(paper, digits)
     item = image_as_dataset_item(paper, digits, invert=True)
@@ -64,3 +79,25 @@ def test_a_drawing_on_paper_is_inverted_and_shrunk_to_the_datasets_images():
     assert not looks_inverted(paper, cifar)  # photos are not negatives
     assert image_as_dataset_item(paper, cifar, invert=False).shape == (1, 3, 32, 32)
     assert np.asarray(image_as_dataset_item(paper, cifar, invert=False))[0, :, 0, 0].tolist() == [255, 255, 255]
+
+
+def test_the_command_line_predicts_with_a_stored_run(history, stored_run, drawing, tmp_path, capsys):
+    from explorer.cli import main
+
+    db, picture = str(history), tmp_path / "one.png"
+    assert main(["predict", str(stored_run.id), str(picture), "--db", db, "--top", "2"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"{picture}: ") and line.endswith("[inverted]") and line.count("%)") == 2
+    assert main(["predict", str(stored_run.id), str(picture), "--db", db, "--json", "--invert", "no"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["inverted"] is False and len(answer["probabilities"]) == 10
+    assert answer["predicted"] == max(answer["probabilities"], key=answer["probabilities"].get)
+    (tmp_path / "notes.png").write_text("not a picture")
+    for argv, message in [
+        (["predict", "999", str(picture), "--db", db], "error: run: no run 999 in the history"),
+        (["predict", str(stored_run.id), str(tmp_path / "notes.png"), "--db", db], "error: images: cannot read"),
+        (["predict", str(stored_run.id), str(picture), "--db", db, "--top", "0"], "error: top: 0 is out of range"),
+    ]:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(message) and err.count("\n") == 1
