@@ -49,6 +49,12 @@ def use_cpu_suggestion() -> None:
     apply_recipe(CPU_RECIPE)
 
 
+def open_run(run_id: int) -> None:
+    """Follow a stored run, as if it had just ended: its curves, results, network and downloads."""
+    st.session_state.t_job = run_id
+    st.query_params["job"] = str(run_id)
+
+
 def use_offline_data() -> None:
     st.session_state.t_dataset = OFFLINE_DATASET
 
@@ -264,10 +270,20 @@ else:
             key="t_csv",
             icon=":material/download:",
         )
+        if len(chosen) == 1 and chosen[0].id != job_id:
+            actions.button(
+                f"Open run {chosen[0].id}",
+                key="t_open",
+                on_click=open_run,
+                args=(chosen[0].id,),
+                icon=":material/open_in_browser:",
+                help="Its results above: confusion matrix, the images it got wrong, try it on an image, downloads",
+            )
         if actions.button(f"Delete {len(chosen)} selected run(s)", key="t_delete"):
             for run in chosen:
-                if (live := jobs.snapshot(run.id)) is None or live.finished:
-                    store.delete(run.id)
+                if jobs.delete(run.id) and run.id == job_id:  # the run on show: close it
+                    del st.session_state.t_job
+                    st.query_params.pop("job", None)
             st.rerun()
     else:
-        st.caption(f"Select runs to overlay their curves or delete them. Stored in {store.path}.")
+        st.caption(f"Select runs to overlay their curves, open one, or delete them. Stored in {store.path}.")

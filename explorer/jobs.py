@@ -147,6 +147,17 @@ class JobRegistry:
                 return
         job.stop.set()
 
+    def delete(self, run_id: int) -> bool:
+        """Delete a run that is not queued or training, from the history and from this registry (so
+        no page goes on showing it); returns whether it was deleted."""
+        with self.lock:
+            job = self.jobs.get(run_id)
+            if job is not None and not job.done.is_set():
+                return False
+            self.jobs.pop(run_id, None)
+        self.store.delete(run_id)
+        return True
+
     def position(self, job: Job) -> int:
         with self.lock:
             queue = self.queues.get(job.device, deque())

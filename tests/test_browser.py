@@ -197,6 +197,35 @@ def test_a_trained_network_reads_an_uploaded_picture(server, page, tmp_path):
     expect_text(page, "the test set says")
 
 
+def _history_row(page, row: int) -> None:
+    """Tick a row of the run history (a canvas grid: its checkboxes are clicked where they are drawn).
+    It is the Train page's first table; the table of what differs comes after it."""
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 16, box["y"] + 35 * (row + 1) + 17)  # rows of 35 px under the header
+
+
+def test_history_overlays_opens_and_deletes_runs(server, page):
+    for epochs in (2, 1):
+        _start_digits_run(server, page, epochs=epochs)
+        expect_text(page, "Completed: test accuracy", timeout=120_000)
+    first = int(re.search(r"job=(\d+)", page.url).group(1))  # the newer run, on screen; row 0 of the history
+    _history_row(page, 0)
+    _history_row(page, 1)
+    expect_text(page, "What differs between the selected runs")
+    assert page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Test accuracy").count() >= 1
+    _history_row(page, 0)  # only the older run is left selected
+    page.get_by_role("button", name=f"Open run {first - 1}").click()
+    expect_text(page, f"Run {first - 1}: resnet-mini")
+    assert f"job={first - 1}" in page.url
+    expect_text(page, "Try it on an image")
+    assert page.get_by_role("button", name=f"Open run {first - 1}").count() == 0  # it is open
+    page.get_by_role("button", name="Delete 1 selected run(s)").click()  # still the one selected
+    page.wait_for_url(lambda url: "job=" not in url)  # the run on show was deleted: its view closes
+    assert page.get_by_text(f"Run {first - 1}: resnet-mini").count() == 0
+
+
 def test_lecture_mode_enlarges_and_folds_the_controls(server, page):
     page.goto(f"{server}/why-residuals?lecture=1")
     expect_text(page, "Why residuals?")

@@ -97,6 +97,24 @@ def test_queue_runs_one_at_a_time_with_positions(tmp_path):
     assert registry.active() == []
 
 
+def test_only_ended_runs_are_deleted_and_then_forgotten(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    registry = JobRegistry(store)
+    running = registry.submit(MINI, QUICK.but(epochs=30), "long")
+    queued = registry.submit(MINI, QUICK, "next")
+    assert not registry.delete(running) and not registry.delete(queued)  # refused: still training or waiting
+    registry.stop(queued)  # a queued run stopped at once has ended
+    assert registry.delete(queued) and store.get(queued) is None and registry.snapshot(queued) is None
+    deadline = time.time() + 30
+    while not registry.snapshot(running).steps and time.time() < deadline:  # it has trained a little
+        time.sleep(0.05)
+    registry.stop(running)
+    assert registry.wait(running, 30)
+    checkpoint = Path(store.get(running).checkpoint)  # a stopped run keeps its weights
+    assert checkpoint.exists() and registry.delete(running)
+    assert store.get(running) is None and registry.snapshot(running) is None and not checkpoint.exists()
+
+
 def test_failed_dataset_fails_the_run_not_the_queue(tmp_path, monkeypatch):
     import torchvision.datasets.utils as utils
 
