@@ -280,10 +280,16 @@ else:
                 help="Its results above: confusion matrix, the images it got wrong, try it on an image, downloads",
             )
         if actions.button(f"Delete {len(chosen)} selected run(s)", key="t_delete"):
+            kept = []
             for run in chosen:
-                if jobs.delete(run.id) and run.id == job_id:  # the run on show: close it
+                if not jobs.delete(run.id):
+                    kept.append(f"#{run.id}")
+                elif run.id == job_id:  # the run on show: close it
                     del st.session_state.t_job
                     st.query_params.pop("job", None)
-            st.rerun()
+            if kept:
+                st.warning(f"Not deleted, still queued or training: {', '.join(kept)}. Stop it first.")
+            else:
+                st.rerun()
     else:
         st.caption(f"Select runs to overlay their curves, open one, or delete them. Stored in {store.path}.")
