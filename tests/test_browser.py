@@ -207,23 +207,26 @@ def _history_row(page, row: int) -> None:
 
 
 def test_history_overlays_opens_and_deletes_runs(server, page):
+    from playwright.sync_api import expect
+
     for epochs in (2, 1):
         _start_digits_run(server, page, epochs=epochs)
         expect_text(page, "Completed: test accuracy", timeout=120_000)
     first = int(re.search(r"job=(\d+)", page.url).group(1))  # the newer run, on screen; row 0 of the history
     _history_row(page, 0)
+    expect_text(page, "Delete 1 selected run(s)")  # each tick reruns the page: one at a time
     _history_row(page, 1)
     expect_text(page, "What differs between the selected runs")
-    assert page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Test accuracy").count() >= 1
+    page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Test accuracy").first.wait_for()
     _history_row(page, 0)  # only the older run is left selected
-    page.get_by_role("button", name=f"Open run {first - 1}").click()
+    page.get_by_role("button", name=f"Open run {first - 1}").click()  # waits for the button to be drawn
     expect_text(page, f"Run {first - 1}: resnet-mini")
     assert f"job={first - 1}" in page.url
     expect_text(page, "Try it on an image")
     assert page.get_by_role("button", name=f"Open run {first - 1}").count() == 0  # it is open
     page.get_by_role("button", name="Delete 1 selected run(s)").click()  # still the one selected
     page.wait_for_url(lambda url: "job=" not in url)  # the run on show was deleted: its view closes
-    assert page.get_by_text(f"Run {first - 1}: resnet-mini").count() == 0
+    expect(page.get_by_text(f"Run {first - 1}: resnet-mini")).to_have_count(0)  # once the rerun has drawn
 
 
 def test_lecture_mode_enlarges_and_folds_the_controls(server, page):
