@@ -204,9 +204,9 @@ def sweep_readout(points: dict[str, tuple[list, list]], chance: float) -> str:
     """The sweep in one sentence: each group's lowest final loss and where it diverged."""
     best, diverged = [], []
     for group, (lrs, losses) in points.items():
-        finite = [(loss, lr) for lr, loss in zip(lrs, losses, strict=True) if loss < DIVERGED_LOSS]
-        if finite:
-            loss, lr = min(finite)
+        stable = [(loss, lr) for lr, loss in zip(lrs, losses, strict=True) if loss < DIVERGED_LOSS]
+        if stable:
+            loss, lr = min(stable)
             best.append(f"{group} **{loss:.2f}** at lr {lr:g}")
         gone = sorted(lr for lr, loss in zip(lrs, losses, strict=True) if loss >= DIVERGED_LOSS)
         diverged.append(f"{group} at lr {', '.join(f'{lr:g}' for lr in gone)}" if gone else f"{group} never")
