@@ -206,7 +206,9 @@ else:
     with c1:
         st.subheader("Spec (JSON)")
         st.download_button("Download spec.json", spec.to_json(), file_name="spec.json", key="d_json_dl")
-        st.file_uploader("Load a spec.json", type=["json"], key="d_upload", on_change=load_upload)
+        st.file_uploader(
+            "Load a spec.json", type=["json"], key="d_upload", on_change=load_upload, max_upload_size=1
+        )  # MB: a spec file is at most 100 kB
         if err := st.session_state.get("d_upload_error"):
             st.error(f"Could not load {err}")
     with c2:

@@ -181,7 +181,9 @@ def test_training_streams_curves_and_stops(server, page):
 
 
 def test_a_trained_network_reads_an_uploaded_picture(server, page, tmp_path):
+    import numpy as np
     from PIL import Image, ImageDraw
+    from playwright.sync_api import expect
 
     _start_digits_run(server, page, epochs=2)
     expect_text(page, "Completed: test accuracy", timeout=120_000)
@@ -195,6 +197,13 @@ def test_a_trained_network_reads_an_uploaded_picture(server, page, tmp_path):
     assert page.locator('[data-testid="stPlotlyChart"]').filter(has_text="What the network says").count() == 1
     page.get_by_role("button", name="A random test image").click()  # the last asked for is shown
     expect_text(page, "the test set says")
+    noise = np.random.default_rng(0).integers(0, 256, (1200, 1600, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "photo.png")  # ~5.8 MB, as large as a phone's photo
+    assert (tmp_path / "photo.png").stat().st_size > 5_000_000
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(tmp_path / "photo.png"))
+    expect_text(page, "photo.png")
+    expect(page.get_by_text("the test set says")).to_have_count(0, timeout=30_000)  # the photo is shown now
+    expect_text(page, "It says")
 
 
 def _history_row(page, row: int) -> None:

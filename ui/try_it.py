@@ -43,7 +43,9 @@ def try_it(run: RunRecord) -> None:
     # the sources in a row of their own and the answer below: at lecture size on a 1024-px
     # projector a third of the width cuts the uploader's file types and the button's label
     source, choices = st.columns([3, 2], vertical_alignment="center")
-    upload = source.file_uploader("A picture of your own", type=PICTURE_TYPES, key=f"try_upload_{run.id}")
+    upload = source.file_uploader(
+        "A picture of your own", type=PICTURE_TYPES, key=f"try_upload_{run.id}", max_upload_size=12
+    )  # MB: a phone's photo
     # the picture shown is the one asked for last: a new upload, or a click for a test image
     index_key, shown_key = f"try_index_{run.id}", f"try_shown_{run.id}"
     if upload is not None and st.session_state.get(f"try_seen_{run.id}") != upload.file_id:
