@@ -62,6 +62,7 @@ class Job:
         self.log: list[str] = []
         self.progress, self.elapsed, self.eta = 0.0, None, None
         self.done = threading.Event()
+        self.outcome: tuple[str, str] | None = None  # the done event's status and message, until stored
 
     def on_event(self, event: dict[str, Any]) -> None:
         with self.lock:
@@ -78,8 +79,17 @@ class Job:
                 self.epochs.append(event)
                 self.elapsed, self.eta = event["elapsed"], event["eta"]
             elif kind == "done":
-                self.status, self.message = event["status"], event["message"]
+                # shown once the run is stored (settle): a page that sees the run finished reads its
+                # results, weights and all, from the store at once
+                self.outcome = (event["status"], event["message"])
                 self.elapsed, self.eta = event["elapsed"], 0.0
+
+    def settle(self) -> None:
+        """The run is stored: its final status shows, and whoever waits on it goes on."""
+        with self.lock:
+            if self.outcome is not None:
+                self.status, self.message = self.outcome
+        self.done.set()
 
     def snapshot(self, position: int) -> JobSnapshot:
         with self.lock:
@@ -143,7 +153,7 @@ class JobRegistry:
                 message = "stopped before it started"
                 job.on_event({"event": "done", "status": "stopped", "message": message, "elapsed": 0.0})
                 self.store.set_status(job_id, "stopped", message)
-                job.done.set()
+                job.settle()
                 return
         job.stop.set()
 
@@ -217,6 +227,6 @@ class JobRegistry:
             result = RunResult("failed", str(exc))
             job.on_event({"event": "done", "status": "failed", "message": str(exc), "elapsed": 0})
         self.store.finish(job.id, result)
-        job.done.set()
+        job.settle()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

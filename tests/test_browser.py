@@ -197,13 +197,18 @@ def test_a_trained_network_reads_an_uploaded_picture(server, page, tmp_path):
     assert page.locator('[data-testid="stPlotlyChart"]').filter(has_text="What the network says").count() == 1
     page.get_by_role("button", name="A random test image").click()  # the last asked for is shown
     expect_text(page, "the test set says")
-    noise = np.random.default_rng(0).integers(0, 256, (1200, 1600, 3), dtype=np.uint8)
-    Image.fromarray(noise).save(tmp_path / "photo.png")  # ~5.8 MB, as large as a phone's photo
-    assert (tmp_path / "photo.png").stat().st_size > 5_000_000
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(tmp_path / "photo.png"))
+    noise = np.random.default_rng(0).integers(0, 256, (800, 1200, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "photo.png")  # ~2.9 MB: over the 1 MB a spec file may have
+    assert (tmp_path / "photo.png").stat().st_size > 2_000_000
+    uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    uploader.set_input_files(str(tmp_path / "photo.png"), timeout=60_000)
     expect_text(page, "photo.png")
     expect(page.get_by_text("the test set says")).to_have_count(0, timeout=30_000)  # the photo is shown now
     expect_text(page, "It says")
+    (tmp_path / "notes.png").write_text("not a picture")  # an error, not a traceback
+    uploader.set_input_files(str(tmp_path / "notes.png"), timeout=60_000)
+    expect_text(page, "Cannot read notes.png as an image")
+    assert page.locator('[data-testid="stException"]').count() == 0
 
 
 def _history_row(page, row: int) -> None:

@@ -97,6 +97,33 @@ def test_queue_runs_one_at_a_time_with_positions(tmp_path):
     assert registry.active() == []
 
 
+def test_a_run_shows_finished_only_once_it_is_stored(tmp_path):
+    """A page that sees a run finished reads its results from the store at once: the weights must be
+    there by then (before, a page could see 'completed' between the trainer's end and the store's
+    write, and show the run without its results)."""
+    import threading
+
+    class SlowStore(RunStore):
+        def __init__(self, path):
+            super().__init__(path)
+            self.writing, self.go_on = threading.Event(), threading.Event()
+
+        def finish(self, run_id, result):
+            self.writing.set()
+            self.go_on.wait(30)
+            super().finish(run_id, result)
+
+    store = SlowStore(tmp_path / "runs.sqlite")
+    registry = JobRegistry(store)
+    run_id = registry.submit(MINI, QUICK.but(epochs=1), "mini")
+    assert store.writing.wait(60)  # trained; the store's write has begun
+    snap = registry.snapshot(run_id)
+    assert snap.status == "running" and not snap.finished
+    store.go_on.set()
+    assert registry.wait(run_id, 30)
+    assert registry.snapshot(run_id).status == "completed" and store.get(run_id).checkpoint
+
+
 def test_only_ended_runs_are_deleted_and_then_forgotten(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     registry = JobRegistry(store)

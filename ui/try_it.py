@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
@@ -34,6 +35,20 @@ def _test_split(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
     return data.x_test, data.y_test
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def _read_picture(data: bytes, dataset: str) -> tuple[bool, torch.Tensor, torch.Tensor]:
+    """Whether the picture looks inverted, and it as one of the dataset's images, as it is and
+    inverted: decoding a phone's photo takes a moment, and every rerun of the page shows it."""
+    picture = Image.open(io.BytesIO(data))
+    picture.load()
+    info = DATASETS[dataset]
+    return (
+        looks_inverted(picture, info),
+        image_as_dataset_item(picture, info, invert=False),
+        image_as_dataset_item(picture, info, invert=True),
+    )
+
+
 def try_it(run: RunRecord) -> None:
     """Upload a picture or draw a random test image; see it as the network does and what it says."""
     dataset = DATASETS.get(run.recipe.get("dataset", ""))
@@ -57,18 +72,17 @@ def try_it(run: RunRecord) -> None:
     truth = None
     if upload is not None and st.session_state.get(shown_key) == "upload":
         try:
-            picture = Image.open(upload)
-            picture.load()
+            inverted, as_is, negative = _read_picture(upload.getvalue(), dataset.name)
         except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as exc:
             st.error(f"Cannot read {upload.name} as an image: {exc}")
             return
         invert = dataset.light_on_dark and choices.toggle(
             "Invert it",
-            value=looks_inverted(picture, dataset),
+            value=inverted,
             key=f"try_invert_{run.id}_{upload.file_id}",  # a new picture gets its own guess
             help=f"{dataset.title}'s images are light on black: dark ink on white paper must be inverted.",
         )
-        item = image_as_dataset_item(picture, dataset, invert)
+        item = negative if invert else as_is
     elif index_key in st.session_state:
         try:
             x_test, y_test = _test_split(dataset.name)
