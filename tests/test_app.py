@@ -257,3 +257,30 @@ def test_train_this_network_takes_the_design_to_the_train_page(app):
     assert not app.exception
     assert app.selectbox(key="t_network").value == "Current design" and "network" not in app.query_params
     assert app.number_input(key="t_epochs").value == 10 and app.number_input(key="t_lr").value == 0.05  # the seed's
+
+
+def test_overlay_of_runs_without_epochs_says_so_instead_of_empty_axes(home):
+    def page():
+        import explorer
+        from explorer.recipe import Recipe
+        from explorer.runs import RunStore
+        from explorer.train import RunResult
+        from ui import training
+
+        store = RunStore()
+        spec, recipe = explorer.preset("resnet-mini").to_json(), Recipe(dataset="digits").to_json()
+        lost = store.create("lost", spec, recipe)
+        store.finish(lost, RunResult("diverged", "loss became non-finite at step 3 (lr 9): lower it", []))
+        kept = store.create("kept", spec, recipe)
+        epoch = {"train_loss": 0.5, "train_acc": 0.9, "test_loss": 0.6, "test_acc": 0.85, "images_per_sec": 1e3}
+        store.record_event(kept, {"event": "epoch", "epoch": 1, "elapsed": 1.0, **epoch})
+        training.overlay(store, [store.get(lost)], "one")  # nothing to draw
+        training.overlay(store, [store.get(lost), store.get(kept)], "two")  # one curve each chart
+
+    at = AppTest.from_function(page, default_timeout=60).run()
+    assert not at.exception
+    assert [c.value for c in at.caption if c.value.startswith("No finished epoch")] == [
+        "No finished epoch to plot: #1 (diverged).",
+        "No finished epoch to plot: #1 (diverged).",
+    ]
+    assert len(at.get("plotly_chart")) == 2  # the second overlay's two charts, none from the first

@@ -180,6 +180,12 @@ def overlay(store: RunStore, runs: list[RunRecord], key: str) -> None:
         else:
             st.caption("The selected runs share every setting: with one seed on one device, their curves coincide.")
     series = [{"name": label, "rows": store.epochs(r.id)} for r, label in zip(runs, run_labels(runs), strict=True)]
+    empty = [f"#{r.id} ({r.status})" for r, s in zip(runs, series, strict=True) if not s["rows"]]
+    if empty:  # diverged or stopped in its first epoch, or still queued: nothing on the axes
+        st.caption(f"No finished epoch to plot: {', '.join(empty)}.")
+    series = [s for s in series if s["rows"]]
+    if not series:
+        return
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.curves(series, "test_acc", "Test accuracy"), width="stretch", key=f"{key}_acc")
     c2.plotly_chart(charts.curves(series, "train_loss", "Training loss", log_y=True), width="stretch", key=f"{key}_l")
