@@ -4,7 +4,7 @@ import json
 
 import streamlit as st
 
-from explorer import PRESETS, SpecError, analyze, fmt, spec_from_json
+from explorer import PRESETS, SpecError, analyze, fmt, spec_from_dict, spec_from_json
 from explorer.data import DATASETS, OFFLINE_DATASET
 from explorer.estimate import estimate_epoch_seconds
 from explorer.recipe import (
@@ -17,6 +17,7 @@ from explorer.recipe import (
     recipe_from_dict,
     suggested_recipe,
 )
+from explorer.share import closest_preset
 from ui import state, training
 from ui.lecture import lecture_toggle
 
@@ -53,6 +54,17 @@ def open_run(run_id: int) -> None:
     """Follow a stored run, as if it had just ended: its curves, results, network and downloads."""
     st.session_state.t_job = run_id
     st.query_params["job"] = str(run_id)
+
+
+def train_again(run_id: int) -> None:
+    """Load a stored run's network (as trained, fitted to its dataset) and recipe into the form."""
+    run = store.get(run_id)
+    if run is None:
+        return
+    spec = spec_from_dict(run.spec)
+    st.session_state.spec, st.session_state.base = spec, closest_preset(spec)  # the Design page follows
+    st.session_state.t_network = CURRENT
+    apply_recipe(recipe_from_dict(run.recipe))
 
 
 def use_offline_data() -> None:
@@ -207,6 +219,17 @@ if recipe and start:
 if job_id is not None:
     st.divider()
 
+    def again_button(run_id: int) -> None:
+        if st.button(
+            "Train again with these settings",
+            key="t_again",
+            on_click=train_again,
+            args=(run_id,),
+            icon=":material/replay:",
+            help="Its network and recipe into the form above, to start again or change first",
+        ):
+            st.rerun()  # the whole page: the form is outside this fragment
+
     @st.fragment(run_every=0.5 if running else None)
     def live_run() -> None:
         snap = jobs.snapshot(job_id)
@@ -217,6 +240,7 @@ if job_id is not None:
                 return
             st.subheader(f"Run {run.id}: {run.name}")
             st.write(f"{run.status.capitalize()}: {run.message}")
+            again_button(run.id)
             training.epoch_metrics(store.epochs(run.id))
             training.live_curves(run.name, store.steps(run.id), store.epochs(run.id), f"stored_{run.id}")
             training.results(store, run)
@@ -226,6 +250,8 @@ if job_id is not None:
         c1.write(training.status_line(snap))
         if not snap.finished:
             c2.button("Stop", key="t_stop", on_click=jobs.stop, args=(snap.id,), type="secondary")
+        elif store.get(snap.id) is not None:
+            again_button(snap.id)
         for line in snap.log[-3:]:
             st.caption(line)
         training.progress(snap)

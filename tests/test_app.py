@@ -171,11 +171,21 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
     assert frame["duration"].dtype.kind == "f" and frame["duration"][0] > 0  # seconds: the column sorts
     labels = [b.proto.label for b in app.get("download_button")]
     assert labels[0].startswith("Weights (") and labels[1] == "Network (spec.json)"
+    app.number_input(key="t_epochs").set_value(7)
+    app.selectbox(key="t_network").set_value("resnet18")
+    app.button(key="t_again").click().run()  # this run's network and recipe back into the form
+    assert not app.exception
+    assert app.number_input(key="t_epochs").value == 1 and app.number_input(key="t_batch_size").value == 64
+    assert app.selectbox(key="t_network").value == "Current design" and app.selectbox(key="t_dataset").value == "digits"
+    trained = registry().store.get(job).spec
+    assert app.session_state["spec"] == explorer.spec_from_dict(trained)  # the Design page shows it too
     app.button(key=f"try_random_{job}").click().run()  # the trained network on one of the test images
     assert not app.exception
     said = next(m.value for m in app.markdown if m.value.startswith("It says **"))
     assert "the test set says **" in said and said.endswith(("✓.", "✗."))
     assert any("What the network says" in c.proto.spec for c in app.get("plotly_chart"))
+    app.switch_page("app_pages/design.py").run()  # "train again" made the trained network the design
+    assert metric(app, "Parameters") == f"{explorer.analyze(explorer.spec_from_dict(trained)).total_params:,}"
 
 
 def _wait_for_experiment(prefix: str, timeout: float = 240) -> list:
