@@ -1,5 +1,6 @@
 """The app through Streamlit's AppTest: every page loads, controls change numbers, errors show."""
 
+import json
 import time
 
 import pytest
@@ -144,6 +145,11 @@ def test_why_residuals_page(app):
     app.toggle(key="w_bn").set_value(True).run()
     assert not app.exception
     assert app.get("graphviz_chart")  # the block built step by step
+    flow = json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]
+    assert flow["font"]["size"] == 16 and "tickfont" not in flow["xaxis"]  # Streamlit's own tick labels
+    app.toggle(key="lecture").set_value(True).run()  # lecture mode: the charts' type grows with the page's
+    flow = json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]
+    assert flow["font"]["size"] == flow["xaxis"]["tickfont"]["size"] == flow["legend"]["font"]["size"] == 20
 
 
 def test_train_page_runs_a_tiny_job_and_lists_it(app):

@@ -7,19 +7,35 @@ from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+import streamlit as st
 from plotly.subplots import make_subplots
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import Analysis, fmt
 
-FONT = {"size": 16}
+FONT_SIZE, LECTURE_FONT_SIZE = 16, 20  # px; lecture mode's page type is 22 px
 COLORS = ["#d9480f", "#2a7ab9", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
 
 
+def _lecture() -> bool:
+    """Whether the page is in lecture mode; False for a figure built outside an app run (a test)."""
+    return get_script_run_ctx() is not None and bool(st.session_state.get("lecture"))
+
+
+def _font() -> dict[str, int]:
+    """The charts' type: larger in lecture mode, as the rest of the page."""
+    return {"size": LECTURE_FONT_SIZE if _lecture() else FONT_SIZE}
+
+
 def _layout(fig: go.Figure, height: int = 380, **extra: Any) -> go.Figure:
+    if _lecture():  # Streamlit's chart theme sets small labels of its own: projector-sized here
+        fig.update_xaxes(tickfont=_font(), title_font=_font())
+        fig.update_yaxes(tickfont=_font(), title_font=_font())
+        fig.update_layout(legend_font=_font())
     fig.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        font=FONT,
+        font=_font(),
         # under the plot, anchored to the figure's bottom edge: Plotly then makes room for it, where a
         # legend placed relative to the plot area lands on the x-axis title when the chart is narrow
         legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},
@@ -151,7 +167,7 @@ def class_probabilities(probabilities: Sequence[float], labels: Sequence[str], t
         )
     )
     fig.update_xaxes(range=[0, 1.15], tickformat=".0%", title_text="probability")
-    fig.update_yaxes(type="category", autorange="reversed", tickfont=FONT)  # class names: projector-sized
+    fig.update_yaxes(type="category", autorange="reversed", tickfont=_font())  # class names: projector-sized
     return _layout(fig, height=max(260, 34 * len(order) + 90), title="What the network says")
 
 
