@@ -5,14 +5,36 @@ to look like the dataset's own images before it goes through the same preparatio
 from __future__ import annotations
 
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from .data import DatasetInfo, scale_and_normalise
+from .data import DATASETS, DatasetInfo, scale_and_normalise
 from .model import build_model
-from .spec import ResNetSpec
+from .runs import RunRecord
+from .spec import ResNetSpec, spec_from_dict
+
+
+class PictureError(ValueError):
+    """A file that cannot be read as a picture; the message says why."""
+
+
+def open_picture(source: str | Path | IO[bytes]) -> Image.Image:
+    """A picture file, decoded now (not lazily), so that a broken file fails here."""
+    try:
+        picture = Image.open(source)
+        picture.load()
+    except (OSError, Image.DecompressionBombError) as exc:  # UnidentifiedImageError is an OSError
+        raise PictureError(str(exc)) from None
+    return picture
+
+
+def can_predict(run: RunRecord) -> bool:
+    """Whether a stored run has what rebuilding its network takes: a known dataset, its weights and
+    the normalisation its inputs had (runs stored by versions before it was kept have none)."""
+    return run.recipe.get("dataset") in DATASETS and bool(run.normalize) and run.weights is not None
 
 
 class Predictor:
@@ -26,9 +48,11 @@ class Predictor:
         self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
 
     @classmethod
-    def from_checkpoint(cls, spec: ResNetSpec, checkpoint: str | Path, mean, std) -> Predictor:
-        """A stored run's network: its (dataset-adapted) spec and weights file, loaded weights-only."""
-        return cls(spec, torch.load(checkpoint, map_location="cpu", weights_only=True), mean, std)
+    def from_run(cls, run: RunRecord) -> Predictor:
+        """A stored run's network (see can_predict): its dataset-adapted spec and its weights file,
+        loaded weights-only."""
+        weights = torch.load(run.weights, map_location="cpu", weights_only=True)
+        return cls(spec_from_dict(run.spec), weights, run.normalize["mean"], run.normalize["std"])
 
     @torch.no_grad()
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:

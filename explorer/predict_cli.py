@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
-
 from .data import DATASETS
-from .predict import Predictor, image_as_dataset_item, looks_inverted
+from .predict import PictureError, Predictor, can_predict, image_as_dataset_item, looks_inverted, open_picture
 from .runs_cli import open_history
-from .spec import spec_from_dict
 
 
 def add_predict_parser(sub: Any) -> None:
@@ -41,17 +37,13 @@ def run_predict(args: argparse.Namespace) -> int:
     run = store.get(args.run_id) if store else None
     if run is None:
         raise UsageError(f"run: no run {args.run_id} in the history")
-    dataset = DATASETS.get(run.recipe.get("dataset", ""))
-    if dataset is None or not run.normalize or not run.checkpoint or not Path(run.checkpoint).exists():
+    if not can_predict(run):
         raise UsageError(f"run: run {args.run_id} has no stored weights to predict with (status {run.status})")
-    predictor = Predictor.from_checkpoint(
-        spec_from_dict(run.spec), run.checkpoint, run.normalize["mean"], run.normalize["std"]
-    )
+    dataset, predictor = DATASETS[run.recipe["dataset"]], Predictor.from_run(run)
     for name in args.images:
         try:
-            picture = Image.open(name)
-            picture.load()
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+            picture = open_picture(name)
+        except PictureError as exc:
             raise UsageError(f"images: cannot read {name} as a picture: {exc}") from None
         invert = args.invert == "yes" or (args.invert == "auto" and looks_inverted(picture, dataset))
         probabilities = predictor.probabilities(image_as_dataset_item(picture, dataset, invert))[0].tolist()

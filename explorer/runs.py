@@ -96,6 +96,11 @@ class RunRecord:
         return self.started or self.created
 
     @property
+    def weights(self) -> Path | None:
+        """Its weights file, if it has one and it is still there (a failed run has none)."""
+        return Path(self.checkpoint) if self.checkpoint and Path(self.checkpoint).exists() else None
+
+    @property
     def device_label(self) -> str:
         """The device it used, and whether its network was compiled: 'cuda:0, compiled'."""
         return (self.device or "") + (", compiled" if self.recipe.get("compile") else "")

@@ -44,8 +44,7 @@ def drawing(tmp_path) -> Image.Image:
 
 
 def predictor_of(run) -> Predictor:
-    spec = explorer.spec_from_dict(run.spec)
-    return Predictor.from_checkpoint(spec, run.checkpoint, run.normalize["mean"], run.normalize["std"])
+    return Predictor.from_run(run)
 
 
 def test_a_stored_run_predicts_its_recorded_test_accuracy(stored_run):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -108,9 +107,9 @@ def results(store: RunStore, run: RunRecord) -> None:
 
 def take_away(run: RunRecord) -> None:
     """The trained network to take home: its weights and the spec they fit (adapted to the dataset)."""
-    if not run.checkpoint or not Path(run.checkpoint).exists():
+    checkpoint = run.weights
+    if checkpoint is None:
         return
-    checkpoint = Path(run.checkpoint)
     row = st.container(horizontal=True)  # buttons as wide as their labels, wrapping on narrow screens
     row.download_button(
         f"Weights ({fmt.nbytes(checkpoint.stat().st_size)})",

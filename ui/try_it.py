@@ -9,11 +9,16 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 import torch
-from PIL import Image, UnidentifiedImageError
 
-from explorer import spec_from_dict
 from explorer.data import DATASETS, DatasetError, load_dataset
-from explorer.predict import Predictor, image_as_dataset_item, looks_inverted
+from explorer.predict import (
+    PictureError,
+    Predictor,
+    can_predict,
+    image_as_dataset_item,
+    looks_inverted,
+    open_picture,
+)
 from explorer.runs import RunRecord
 from ui import charts
 
@@ -22,11 +27,10 @@ SHOWN_SIDE = 168  # px: the image as the network sees it, scaled up by whole pix
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def _predictor(checkpoint: str, modified: float, _run: RunRecord) -> Predictor:
+def _predictor(weights: Path, modified: float, _run: RunRecord) -> Predictor:
     """Cached by the weights file and its time (`modified`), which stand for the run: a rerun does
     not reload them."""
-    spec = spec_from_dict(_run.spec)
-    return Predictor.from_checkpoint(spec, checkpoint, _run.normalize["mean"], _run.normalize["std"])
+    return Predictor.from_run(_run)
 
 
 @st.cache_resource(max_entries=1, show_spinner="Loading the test images…")
@@ -39,8 +43,7 @@ def _test_split(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
 def _read_picture(data: bytes, dataset: str) -> tuple[bool, torch.Tensor, torch.Tensor]:
     """Whether the picture looks inverted, and it as one of the dataset's images, as it is and
     inverted: decoding a phone's photo takes a moment, and every rerun of the page shows it."""
-    picture = Image.open(io.BytesIO(data))
-    picture.load()
+    picture = open_picture(io.BytesIO(data))
     info = DATASETS[dataset]
     return (
         looks_inverted(picture, info),
@@ -51,9 +54,9 @@ def _read_picture(data: bytes, dataset: str) -> tuple[bool, torch.Tensor, torch.
 
 def try_it(run: RunRecord) -> None:
     """Upload a picture or draw a random test image; see it as the network does and what it says."""
-    dataset = DATASETS.get(run.recipe.get("dataset", ""))
-    if dataset is None or not run.normalize or not run.checkpoint or not Path(run.checkpoint).exists():
+    if not can_predict(run):
         return  # nothing to rebuild the network from (a run from an older version, or a failed one)
+    dataset = DATASETS[run.recipe["dataset"]]
     st.markdown("**Try it on an image**")
     # the sources in a row of their own and the answer below: at lecture size on a 1024-px
     # projector a third of the width cuts the uploader's file types and the button's label
@@ -73,7 +76,7 @@ def try_it(run: RunRecord) -> None:
     if upload is not None and st.session_state.get(shown_key) == "upload":
         try:
             inverted, as_is, negative = _read_picture(upload.getvalue(), dataset.name)
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as exc:
+        except PictureError as exc:
             st.error(f"Cannot read {upload.name} as an image: {exc}")
             return
         invert = dataset.light_on_dark and choices.toggle(
@@ -95,7 +98,7 @@ def try_it(run: RunRecord) -> None:
         st.caption("Upload a picture, or draw one of the test images.")
         return
     left, right = st.columns([1, 2])
-    predictor = _predictor(run.checkpoint, Path(run.checkpoint).stat().st_mtime, run)
+    predictor = _predictor(run.weights, run.weights.stat().st_mtime, run)
     probabilities = predictor.probabilities(item)[0].tolist()
     pixels = item[0].numpy()
     pixels = pixels[0] if pixels.shape[0] == 1 else np.transpose(pixels, (1, 2, 0))
