@@ -3,9 +3,11 @@
 # each way the engine runs it, then the seed's full recipe against d2l's loop, plain and compiled.
 #   DATA=folder-with-FashionMNIST/raw OUT=results-folder bash benchmarks/gpu_suite.sh [PART ...]
 # PARTS: throughput autotune steps degradation (default: throughput autotune, at most 9.5 minutes,
-# so that one call fits a lent machine's 15 minutes with its start). On a fresh machine the compiled
-# runs pay Inductor's whole compilation (cold cache). d2l's loop runs 3 epochs and its best one
-# counts: its first pays CUDA's and cuDNN's warm-up, which our best of 10 does not.
+# so that one call fits a lent machine's 15 minutes with its start). Max-autotune's compiling takes
+# minutes, so it gets whatever is left of SUITE_SECONDS (default 560) when the parts before it end.
+# On a fresh machine the compiled runs pay Inductor's whole compilation (cold cache). d2l's loop
+# runs 3 epochs and its best one counts: its first pays CUDA's and cuDNN's warm-up, which our best
+# of 10 does not.
 set -u
 DATA=${DATA:-.gpu-data}
 OUT=${OUT:-/tmp/gpu-suite}
@@ -35,7 +37,8 @@ if [[ $parts == *" throughput "* ]]; then
     --resize 96 --epochs 10 --baseline-epochs 3 --data-dir "$DATA" --compile
 fi
 if [[ $parts == *" autotune "* ]]; then  # Inductor's Triton templates against cuDNN: minutes of compiling
-  run throughput_max_autotune 270 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 \
+  left=$(( ${SUITE_SECONDS:-560} - SECONDS ))
+  run throughput_max_autotune $(( left > 120 ? left : 120 )) python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 \
     --resize 96 --epochs 10 --baseline-epochs 3 --data-dir "$DATA" --compile --max-autotune
 fi
 if [[ $parts == *" degradation "* ]]; then

@@ -170,8 +170,14 @@ def main() -> None:
 
     def ours(epochs: int) -> tuple[list[dict], float]:
         events: list[dict] = []
+
+        def record(event: dict) -> None:  # printed as they come, so a run cut off by a timeout still tells
+            events.append(event)
+            if event["event"] == "epoch":
+                print(f"    epoch {event['epoch']}: {event['images_per_sec']:.0f} images/s", flush=True)
+
         start = time.perf_counter()
-        result = Trainer(spec, dataclasses.replace(recipe, epochs=epochs), events.append, data_dir=root).run()
+        result = Trainer(spec, dataclasses.replace(recipe, epochs=epochs), record, data_dir=root).run()
         if result.status != "completed":
             raise SystemExit(f"our run ended {result.status}: {result.message}")
         return [e for e in events if e["event"] == "epoch"], time.perf_counter() - start
