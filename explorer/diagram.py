@@ -109,14 +109,15 @@ def _draw_stage(dot: _Dot, source: str, stage: StagePlan, expand: bool) -> str:
     return _draw_block(dot, source, rest[0], title, fmt.shape(first.out_shape))
 
 
+def stem_steps(stem: StagePlan) -> list[str]:
+    """What the stem does, in order: ["7×7 conv, 64, /2", "BN, ReLU", "3×3 max-pool, /2"]."""
+    steps = [_conv_line(layer) for layer in stem.layers if layer.kind == "conv"]
+    steps.append("BN, ReLU" if any(layer.kind == "bn" for layer in stem.layers) else "ReLU")
+    return steps + ["3×3 max-pool, /2" for layer in stem.layers if layer.kind == "maxpool"]
+
+
 def _stem_label(stem: StagePlan) -> str:
-    lines = [_conv_line(layer) for layer in stem.layers if layer.kind == "conv"]
-    if any(layer.kind == "bn" for layer in stem.layers):
-        lines.append("BN, ReLU")
-    else:
-        lines.append("ReLU")
-    lines += ["3×3 max-pool, /2" for layer in stem.layers if layer.kind == "maxpool"]
-    return "stem\\n" + "\\n".join(lines)
+    return "stem\\n" + "\\n".join(stem_steps(stem))
 
 
 def to_dot(plan: NetworkPlan, expand: bool = False, direction: str = "TB") -> str:

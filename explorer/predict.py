@@ -12,7 +12,9 @@ import torch
 from PIL import Image, ImageOps
 
 from .data import DATASETS, DatasetInfo, scale_and_normalise
+from .feature_maps import StageMaps, first_filters, stage_maps
 from .model import build_model
+from .plan import plan_network
 from .runs import RunRecord
 from .spec import ResNetSpec, spec_from_dict
 
@@ -42,7 +44,8 @@ class Predictor:
 
     def __init__(self, spec: ResNetSpec, weights: dict[str, torch.Tensor], mean, std) -> None:
         self.spec = spec
-        self.model = build_model(spec).eval()
+        self.plan = plan_network(spec)
+        self.model = build_model(spec, self.plan).eval()
         self.model.load_state_dict(weights)
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
@@ -54,12 +57,23 @@ class Predictor:
         weights = torch.load(run.weights, map_location="cpu", weights_only=True)
         return cls(spec_from_dict(run.spec), weights, run.normalize["mean"], run.normalize["std"])
 
+    def _input(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images (N, C, h, w), as the dataset stores them, prepared as in training."""
+        size = (self.spec.input.height, self.spec.input.width)
+        return scale_and_normalise(images.cpu(), size, self.mean, self.std)
+
     @torch.no_grad()
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 images (N, C, h, w), as the dataset stores them -> class probabilities (N, classes)."""
-        size = (self.spec.input.height, self.spec.input.width)
-        x = scale_and_normalise(images.cpu(), size, self.mean, self.std)
-        return torch.softmax(self.model(x).float(), dim=1)
+        """uint8 images (N, C, h, w) -> class probabilities (N, classes)."""
+        return torch.softmax(self.model(self._input(images)).float(), dim=1)
+
+    def stage_maps(self, image: torch.Tensor) -> list[StageMaps]:
+        """One uint8 image (1, C, h, w) -> its activations after the stem and after each stage."""
+        return stage_maps(self.model, self.plan, self._input(image))
+
+    def first_filters(self) -> torch.Tensor:
+        """The trained weights of the stem's first convolution (filters, channels, k, k)."""
+        return first_filters(self.model, self.plan)
 
 
 def looks_inverted(image: Image.Image, dataset: DatasetInfo) -> bool:

@@ -190,6 +190,15 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
     said = next(m.value for m in app.markdown if m.value.startswith("It says **"))
     assert "the test set says **" in said and said.endswith(("✓.", "✗."))
     assert any("What the network says" in c.proto.spec for c in app.get("plotly_chart"))
+    part = app.radio(key=f"try_part_{job}")  # inside the network: the maps of each stage, then the filters
+    assert part.options == ["stem", "layer1", "layer2", "layer3", "first filters"] and part.value == "stem"
+    assert any(c.value.startswith("**stem**: 16 channels of 8×8, after 3×3 conv, 16; BN, ReLU.") for c in app.caption)
+    part.set_value("layer3").run()
+    assert any(
+        c.value.startswith("**layer3**: 64 channels of 2×2") and "16 this image drives" in c.value for c in app.caption
+    )
+    part.set_value("first filters").run()
+    assert not app.exception and any("16 trained 3×3 filters" in c.value for c in app.caption)
     app.switch_page("app_pages/design.py").run()  # "train again" made the trained network the design
     assert metric(app, "Parameters") == f"{explorer.analyze(explorer.spec_from_dict(trained)).total_params:,}"
 

@@ -197,6 +197,11 @@ def test_a_trained_network_reads_an_uploaded_picture(server, page, tmp_path):
     assert page.locator('[data-testid="stPlotlyChart"]').filter(has_text="What the network says").count() == 1
     page.get_by_role("button", name="A random test image").click()  # the last asked for is shown
     expect_text(page, "the test set says")
+    expect_text(page, "stem: 16 channels of 8×8")  # inside the network, stage by stage
+    page.get_by_text("layer2", exact=True).click()
+    expect_text(page, "layer2: 32 channels of 4×4")
+    maps = page.get_by_text("layer2: 32 channels").locator("xpath=preceding::img[1]")  # drawn above it
+    assert maps.evaluate("img => img.naturalWidth") > 700  # two rows of eight 4x4 maps, enlarged
     noise = np.random.default_rng(0).integers(0, 256, (800, 1200, 3), dtype=np.uint8)
     Image.fromarray(noise).save(tmp_path / "photo.png")  # ~2.9 MB: over the 1 MB a spec file may have
     assert (tmp_path / "photo.png").stat().st_size > 2_000_000

@@ -66,6 +66,22 @@ def test_a_test_image_as_a_picture_comes_back_unchanged(stored_run):
     assert torch.equal(predictor.probabilities(item), predictor.probabilities(digits.x_test[7:8]))
 
 
+def test_a_stored_run_shows_its_stage_maps_and_trained_filters(stored_run):
+    digits = load_dataset("digits")
+    predictor = predictor_of(stored_run)
+    maps = predictor.stage_maps(digits.x_test[:1])  # an 8x8 digit, seen at the run's 16 px
+    assert [(m.name, m.shape) for m in maps] == [
+        ("stem", (16, 16, 16)),
+        ("layer1", (16, 16, 16)),
+        ("layer2", (32, 8, 8)),
+        ("layer3", (64, 4, 4)),
+    ]
+    logits = predictor.model.fc(maps[-1].maps.mean(dim=(1, 2)))
+    torch.testing.assert_close(torch.softmax(logits, 0), predictor.probabilities(digits.x_test[:1])[0])
+    stored = torch.load(stored_run.weights, weights_only=True)
+    assert torch.equal(predictor.first_filters(), stored["conv1.weight"])  # trained, not initial
+
+
 def test_a_drawing_on_paper_is_inverted_and_shrunk_to_the_datasets_images(drawing):
     paper = drawing  # wider than high: the centre square is kept
     digits = DATASETS["digits"]

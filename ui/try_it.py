@@ -9,8 +9,11 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 import torch
+from plotly.colors import sample_colorscale
 
+from explorer import diagram
 from explorer.data import DATASETS, DatasetError, load_dataset
+from explorer.feature_maps import tile
 from explorer.predict import (
     PictureError,
     Predictor,
@@ -24,6 +27,13 @@ from ui import charts
 
 PICTURE_TYPES = ["png", "jpg", "jpeg", "webp"]
 SHOWN_SIDE = 168  # px: the image as the network sees it, scaled up by whole pixels
+MAPS_SHOWN, MAPS_COLUMNS, MAPS_WIDTH = 16, 8, 760  # channels of a stage drawn, per row, px across
+FILTERS = "first filters"
+# viridis: bright is strong and reads on a projector in colour or grey; the gaps are the page's white
+VIRIDIS = np.array(
+    [[int(v) for v in c[4:-1].split(",")] for c in sample_colorscale("Viridis", list(np.linspace(0, 1, 256)))],
+    dtype=np.uint8,
+)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -111,4 +121,58 @@ def try_it(run: RunRecord) -> None:
     right.markdown(said + ".")
     right.plotly_chart(
         charts.class_probabilities(probabilities, dataset.classes, truth), width="stretch", key=f"try_{run.id}"
+    )
+    inside(run, predictor, item)
+
+
+def _picture(grid: np.ndarray) -> np.ndarray:
+    """A tile() grid as an RGB picture about MAPS_WIDTH px across, enlarged by whole pixels: one
+    value a colour of VIRIDIS (colour grids keep their own colours), the gaps white."""
+    gaps = np.isnan(grid if grid.ndim == 2 else grid[..., 0])
+    if grid.ndim == 2:
+        rgb = VIRIDIS[np.round(np.nan_to_num(grid) * 255).astype(int)]
+    else:
+        rgb = np.round(np.nan_to_num(grid) * 255).astype(np.uint8)
+    rgb[gaps] = 255
+    scale = max(1, MAPS_WIDTH // rgb.shape[1])
+    return rgb.repeat(scale, 0).repeat(scale, 1)
+
+
+def inside(run: RunRecord, predictor: Predictor, item: torch.Tensor) -> None:
+    """The image's activations after the stem and each stage (the Design page's shapes, as
+    pictures), or the trained filters of the first convolution."""
+    st.markdown("**Inside the network**")
+    maps = predictor.stage_maps(item)
+    names = [m.name for m in maps] + [FILTERS]
+    chosen = st.radio(
+        "Part",
+        names,
+        horizontal=True,
+        key=f"try_part_{run.id}",
+        label_visibility="collapsed",
+        help="What this image makes of each part's output channels, stage by stage: the resolution "
+        "halves where a stage has stride 2 and the channels grow.",
+    )
+    if chosen == FILTERS:
+        filters = predictor.first_filters()
+        count, channels, k = filters.shape[0], filters.shape[1], filters.shape[-1]
+        columns = MAPS_COLUMNS if count <= MAPS_SHOWN else 2 * MAPS_COLUMNS  # 64 filters: 4 rows
+        grid = tile(filters[:, 0] if channels == 1 else filters[:, :3], columns=columns)
+        st.image(_picture(grid))
+        st.caption(
+            f"The {count} trained {k}×{k} filters of the first convolution"
+            + ("" if channels in (1, 3) else " (their first three input channels)")
+            + ", each on its own scale: the first layer learns edge, stroke and blob detectors."
+        )
+        return
+    shown = next(m for m in maps if m.name == chosen)
+    channels, height, width = shown.shape
+    strongest = shown.strongest(MAPS_SHOWN)
+    st.image(_picture(tile(shown.maps[strongest], columns=MAPS_COLUMNS)))
+    stem = "; ".join(diagram.stem_steps(predictor.plan.stem))
+    where = f"after {stem}" if chosen == "stem" else "after its last block"
+    st.caption(
+        f"**{chosen}**: {channels} channels of {height}×{width}, {where}. "
+        + (f"The {len(strongest)} this image drives hardest" if channels > MAPS_SHOWN else "All of them")
+        + ", strongest first, each on its own scale (bright: strong)."
     )
