@@ -43,11 +43,11 @@ def stage_maps(model: nn.Module, plan: NetworkPlan, x: torch.Tensor) -> list[Sta
         raise ValueError(f"one image at a time, got a batch of {x.shape[0]}")
     seen: list[StageMaps] = []
     first = model.get_submodule(plan.stages[0].name)
-    hooks = [first.register_forward_pre_hook(lambda _m, args: seen.append(StageMaps("stem", args[0][0].float())))]
+    hooks = [first.register_forward_pre_hook(lambda _m, args: seen.append(StageMaps("stem", _kept(args[0]))))]
     for stage in plan.stages:
         hooks.append(
             model.get_submodule(stage.name).register_forward_hook(
-                lambda _m, _args, out, name=stage.name: seen.append(StageMaps(name, out[0].float()))
+                lambda _m, _args, out, name=stage.name: seen.append(StageMaps(name, _kept(out)))
             )
         )
     try:
@@ -56,6 +56,35 @@ def stage_maps(model: nn.Module, plan: NetworkPlan, x: torch.Tensor) -> list[Sta
         for hook in hooks:
             hook.remove()
     return seen
+
+
+def _kept(batch: torch.Tensor) -> torch.Tensor:
+    """The one image of a batch, copied: a later in-place operation must not change what was seen."""
+    return batch[0].detach().float().clone()
+
+
+def grad_cam(model: nn.Module, plan: NetworkPlan, x: torch.Tensor, target: int) -> torch.Tensor:
+    """Where in the image the network found its evidence for class `target`: Grad-CAM (Selvaraju
+    et al. 2017) over the last stage, a map at that stage's resolution (H, W), scaled to 0..1.
+
+    Each channel of the last stage counts by the mean gradient of the class's score over it, and
+    only positive evidence is kept (ReLU). Behind global average pooling and one linear layer,
+    these weights are the classifier's row divided by H x W, so the map is Zhou et al.'s (2016)
+    class activation map, which the tests check."""
+    if x.shape[0] != 1:
+        raise ValueError(f"one image at a time, got a batch of {x.shape[0]}")
+    kept: list[torch.Tensor] = []
+    hook = model.get_submodule(plan.stages[-1].name).register_forward_hook(lambda _m, _a, out: kept.append(out))
+    try:
+        with torch.enable_grad():
+            score = model(x.detach())[0, target]
+            (gradients,) = torch.autograd.grad(score, kept[0])
+    finally:
+        hook.remove()
+    weights = gradients[0].mean(dim=(1, 2))
+    cam = torch.relu(torch.einsum("c,chw->hw", weights, kept[0][0].detach())).float()
+    peak = cam.max()
+    return cam / peak if peak > 0 else cam
 
 
 def first_filters(model: nn.Module, plan: NetworkPlan) -> torch.Tensor:

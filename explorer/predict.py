@@ -12,7 +12,7 @@ import torch
 from PIL import Image, ImageOps
 
 from .data import DATASETS, DatasetInfo, scale_and_normalise
-from .feature_maps import StageMaps, first_filters, stage_maps
+from .feature_maps import StageMaps, first_filters, grad_cam, stage_maps
 from .model import build_model
 from .plan import plan_network
 from .runs import RunRecord
@@ -70,6 +70,11 @@ class Predictor:
     def stage_maps(self, image: torch.Tensor) -> list[StageMaps]:
         """One uint8 image (1, C, h, w) -> its activations after the stem and after each stage."""
         return stage_maps(self.model, self.plan, self._input(image))
+
+    def grad_cam(self, image: torch.Tensor, target: int) -> torch.Tensor:
+        """Where in one uint8 image (1, C, h, w) the network found class `target`: a 0..1 map at
+        the last stage's resolution (feature_maps.grad_cam)."""
+        return grad_cam(self.model, self.plan, self._input(image), target)
 
     def first_filters(self) -> torch.Tensor:
         """The trained weights of the stem's first convolution (filters, channels, k, k)."""

@@ -190,6 +190,9 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
     said = next(m.value for m in app.markdown if m.value.startswith("It says **"))
     assert "the test set says **" in said and said.endswith(("✓.", "✗."))
     assert any("What the network says" in c.proto.spec for c in app.get("plotly_chart"))
+    captions = [i.caption for e in app.get("image") for i in e.proto.imgs]
+    assert "As the network gets it: 8 px" in captions
+    assert any(c.startswith("Bright: where it found ") and c.endswith("(Grad-CAM, 2×2)") for c in captions)
     part = app.radio(key=f"try_part_{job}")  # inside the network: the maps of each stage, then the filters
     assert part.options == ["stem", "layer1", "layer2", "layer3", "first filters"] and part.value == "stem"
     assert any(c.value.startswith("**stem**: 16 channels of 8×8, after 3×3 conv, 16; BN, ReLU.") for c in app.caption)

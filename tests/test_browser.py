@@ -197,6 +197,7 @@ def test_a_trained_network_reads_an_uploaded_picture(server, page, tmp_path):
     assert page.locator('[data-testid="stPlotlyChart"]').filter(has_text="What the network says").count() == 1
     page.get_by_role("button", name="A random test image").click()  # the last asked for is shown
     expect_text(page, "the test set says")
+    expect_text(page, "(Grad-CAM, 2×2)")  # where it found the class it names
     expect_text(page, "stem: 16 channels of 8×8")  # inside the network, stage by stage
     page.get_by_text("layer2", exact=True).click()
     expect_text(page, "layer2: 32 channels of 4×4")

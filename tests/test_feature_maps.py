@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import explorer
-from explorer.feature_maps import StageMaps, first_filters, stage_maps, tile
+from explorer.feature_maps import StageMaps, first_filters, grad_cam, stage_maps, tile
 from explorer.plan import plan_network
 from explorer.spec import StemSpec
 
@@ -52,11 +52,35 @@ def test_the_maps_are_the_tensors_the_forward_pass_computes():
     torch.testing.assert_close(model.fc(maps[-1].maps.mean(dim=(1, 2))), logits[0])
 
 
+def test_grad_cam_is_the_class_activation_map_behind_average_pooling():
+    """Behind global average pooling and one linear layer, Grad-CAM's channel weights are the
+    classifier's row over H x W: the map is Zhou et al.'s (2016) CAM, relu(sum_k w_ck A_k)."""
+    spec = explorer.preset("resnet-mini")
+    plan = plan_network(spec)
+    torch.manual_seed(1)
+    model = explorer.build_model(spec, plan).eval()
+    x = torch.randn(1, 1, 28, 28)
+    last = stage_maps(model, plan, x)[-1].maps  # (64, 7, 7)
+    for target in range(10):
+        cam = grad_cam(model, plan, x, target)
+        expected = torch.relu(torch.einsum("c,chw->hw", model.fc.weight[target].detach(), last))
+        assert cam.shape == (7, 7)
+        if expected.max() > 0:
+            torch.testing.assert_close(cam, expected / expected.max())
+        else:  # no positive evidence for this class anywhere (an untrained network)
+            assert not cam.any()
+    assert all(p.grad is None for p in model.parameters())  # nothing accumulated for a later step
+    assert not model._forward_hooks and not model.layer3._forward_hooks
+
+
 def test_one_image_at_a_time():
     spec = explorer.preset("resnet-mini")
     plan = plan_network(spec)
+    model = explorer.build_model(spec, plan)
     with pytest.raises(ValueError, match="one image"):
-        stage_maps(explorer.build_model(spec, plan), plan, torch.zeros(2, 1, 28, 28))
+        stage_maps(model, plan, torch.zeros(2, 1, 28, 28))
+    with pytest.raises(ValueError, match="one image"):
+        grad_cam(model, plan, torch.zeros(2, 1, 28, 28), 0)
 
 
 def test_the_strongest_channels_come_first():

@@ -78,6 +78,9 @@ def test_a_stored_run_shows_its_stage_maps_and_trained_filters(stored_run):
     ]
     logits = predictor.model.fc(maps[-1].maps.mean(dim=(1, 2)))
     torch.testing.assert_close(torch.softmax(logits, 0), predictor.probabilities(digits.x_test[:1])[0])
+    said = int(predictor.probabilities(digits.x_test[:1]).argmax())
+    cam = predictor.grad_cam(digits.x_test[:1], said)  # where it found the class it names
+    assert cam.shape == (4, 4) and cam.max() == 1.0 and cam.min() >= 0.0
     stored = torch.load(stored_run.weights, weights_only=True)
     assert torch.equal(predictor.first_filters(), stored["conv1.weight"])  # trained, not initial
 

@@ -113,8 +113,18 @@ def try_it(run: RunRecord) -> None:
     pixels = item[0].numpy()
     pixels = pixels[0] if pixels.shape[0] == 1 else np.transpose(pixels, (1, 2, 0))
     scale = max(1, SHOWN_SIDE // pixels.shape[0])
-    left.image(pixels.repeat(scale, 0).repeat(scale, 1), caption=f"As the network gets it: {dataset.size} px")
+    shown = pixels.repeat(scale, 0).repeat(scale, 1)
+    side = predictor.spec.input.height
+    resized = f", resized to {side}" if side != dataset.size else ""
+    # widths given: an image otherwise stretches to a caption wider than itself
+    left.image(shown, caption=f"As the network gets it: {dataset.size} px{resized}", width=shown.shape[1])
     best = int(np.argmax(probabilities))
+    cam = predictor.grad_cam(item, best)
+    left.image(
+        _overlay(shown, cam),
+        caption=f"Bright: where it found {dataset.classes[best]} (Grad-CAM, {cam.shape[0]}×{cam.shape[1]})",
+        width=shown.shape[1],
+    )
     said = f"It says **{dataset.classes[best]}** ({probabilities[best]:.0%})"
     if truth is not None:
         said += f"; the test set says **{dataset.classes[truth]}**" + (" ✓" if truth == best else " ✗")
@@ -123,6 +133,15 @@ def try_it(run: RunRecord) -> None:
         charts.class_probabilities(probabilities, dataset.classes, truth), width="stretch", key=f"try_{run.id}"
     )
     inside(run, predictor, item)
+
+
+def _overlay(picture: np.ndarray, cam: torch.Tensor) -> np.ndarray:
+    """A 0..1 map, enlarged smoothly to the picture's size, in VIRIDIS over the picture in grey."""
+    size = picture.shape[:2]
+    smooth = torch.nn.functional.interpolate(cam[None, None], size=size, mode="bilinear", align_corners=False)
+    heat = VIRIDIS[np.round(smooth[0, 0].clamp(0, 1).numpy() * 255).astype(int)].astype(np.float32)
+    grey = picture if picture.ndim == 2 else picture.mean(axis=2)
+    return np.round(0.4 * grey[..., None].astype(np.float32) + 0.6 * heat).astype(np.uint8)
 
 
 def _picture(grid: np.ndarray) -> np.ndarray:
