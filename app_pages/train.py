@@ -7,11 +7,13 @@ import streamlit as st
 from explorer import PRESETS, SpecError, analyze, fmt, spec_from_dict, spec_from_json
 from explorer.data import DATASETS, OFFLINE_DATASET
 from explorer.estimate import estimate_epoch_seconds
+from explorer.lr_range import RANGE_END, RANGE_START, RANGE_STEPS
 from explorer.recipe import (
     CPU_RECIPE,
     DEVICES,
     OPTIMIZERS,
     PRECISIONS,
+    RANGE_TEST,
     SCHEDULES,
     Recipe,
     recipe_from_dict,
@@ -64,7 +66,10 @@ def train_again(run_id: int) -> None:
     spec = spec_from_dict(run.spec)
     st.session_state.spec, st.session_state.base = spec, closest_preset(spec)  # the Design page follows
     st.session_state.t_network = CURRENT
-    apply_recipe(recipe_from_dict(run.recipe))
+    recipe = recipe_from_dict(run.recipe)
+    if recipe.schedule == RANGE_TEST:  # a range test's settings, to train with: its rate is the user's
+        recipe = recipe.but(schedule=st.session_state.get("t_schedule", "constant"), lr=st.session_state.t_lr)
+    apply_recipe(recipe)
 
 
 def use_offline_data() -> None:
@@ -148,9 +153,16 @@ with st.form("t_form", border=True):
             "a network is trained (cached on disk for later runs): worth it for runs of a few minutes. "
             "No gain on CPUs.",
         )
-    c1, c2, _ = st.columns([1, 2, 2])
+    c1, c2, c3 = st.columns([1, 2, 2])
     start = c1.form_submit_button("Start", type="primary", disabled=running, key="t_start")
     c2.form_submit_button("Re-estimate", disabled=running, key="t_estimate")
+    find_lr = c3.form_submit_button(
+        "Find a learning rate",
+        disabled=running,
+        key="t_range",
+        help=f"A range test instead of training: {RANGE_STEPS} steps with the learning rate growing from "
+        f"{RANGE_START:g} to {RANGE_END:g}, with this network, data, batch and optimizer; it suggests a rate.",
+    )
 
 
 def recipe_from_form() -> Recipe:
@@ -209,7 +221,9 @@ if recipe and not running and not jobs.active():  # time a few steps only while 
             )
         except (SpecError, RuntimeError) as exc:
             st.error(f"Could not time it: {exc}")
-if recipe and start:
+if recipe and (start or find_lr):
+    if find_lr:
+        recipe, name = recipe.but(schedule=RANGE_TEST), f"{name}: lr range test"
     job_id = jobs.submit(spec, recipe, name)
     st.session_state.t_job = job_id
     st.query_params["job"] = str(job_id)
@@ -241,6 +255,9 @@ if job_id is not None:
             st.subheader(f"Run {run.id}: {run.name}")
             st.write(f"{run.status.capitalize()}: {run.message}")
             again_button(run.id)
+            if run.recipe.get("schedule") == RANGE_TEST:
+                training.range_test(store.steps(run.id), f"stored_{run.id}", finished=True)
+                return
             training.epoch_metrics(store.epochs(run.id))
             training.live_curves(run.name, store.steps(run.id), store.epochs(run.id), f"stored_{run.id}")
             training.results(store, run)
@@ -255,8 +272,11 @@ if job_id is not None:
         for line in snap.log[-3:]:
             st.caption(line)
         training.progress(snap)
-        training.epoch_metrics(snap.epochs)
-        training.live_curves(snap.name, snap.steps, snap.epochs, f"live_{snap.id}")
+        if snap.info.get("recipe", {}).get("schedule") == RANGE_TEST:
+            training.range_test(snap.steps, f"live_{snap.id}", finished=snap.finished)
+        else:
+            training.epoch_metrics(snap.epochs)
+            training.live_curves(snap.name, snap.steps, snap.epochs, f"live_{snap.id}")
         if snap.finished and running:
             st.rerun()  # a full rerun: stop polling, show the results below
         if snap.status == "failed" and f"'{OFFLINE_DATASET}'" in snap.message:

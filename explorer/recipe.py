@@ -10,7 +10,8 @@ from .data import DATASETS
 from .validate import SpecError, check_bool, check_choice, check_float, check_int, check_keys
 
 OPTIMIZERS = ("sgd", "momentum", "adamw")
-SCHEDULES = ("constant", "onecycle")
+SCHEDULES = ("constant", "onecycle")  # what a training run follows
+RANGE_TEST = "range-test"  # a learning-rate range test instead of training (explorer/lr_range.py)
 INITS = ("torchvision", "xavier")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -28,7 +29,10 @@ class Recipe:
     lr: float = 0.05  # peak learning rate
     optimizer: str = "sgd"  # sgd: plain, as d2l's train_ch6; momentum: SGD with 0.9 (Nesterov); adamw
     weight_decay: float = 0.0  # L2 for sgd/momentum, decoupled for adamw
-    schedule: str = "constant"  # onecycle: warm up for 25% of the steps, then anneal (Smith 2018)
+    # onecycle: warm up for 25% of the steps, then anneal (Smith 2018); range-test: no training,
+    # ~100 steps with the lr growing from 1e-5 to 10 to see which lr suits (lr_range.py; lr, epochs
+    # and the schedule's own length are then not used)
+    schedule: str = "constant"
     label_smoothing: float = 0.0  # Szegedy et al. 2016; 0.1 is usual
     resize: int | None = None  # px; None keeps the dataset's size; the seed trains at 96
     augment: bool = False  # random flip (where labels allow) and translation, on the device
@@ -53,7 +57,7 @@ class Recipe:
         check_float("lr", self.lr, 0.0, 10.0, RecipeError, low_open=True)
         check_choice("optimizer", self.optimizer, OPTIMIZERS, RecipeError)
         check_float("weight_decay", self.weight_decay, 0.0, 1.0, RecipeError)
-        check_choice("schedule", self.schedule, SCHEDULES, RecipeError)
+        check_choice("schedule", self.schedule, (*SCHEDULES, RANGE_TEST), RecipeError)
         check_float("label_smoothing", self.label_smoothing, 0.0, 0.5, RecipeError)
         if self.resize is not None:
             check_int("resize", self.resize, 8, 512, RecipeError)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -33,8 +34,9 @@ from .devices import (
     uses_cuda_graph,
 )
 from .distributed import World, leave, world_from_env
+from .lr_range import RANGE_STEPS, exploded, lr_factor, range_curve, smoothed
 from .model import build_model, init_weights
-from .recipe import Recipe
+from .recipe import RANGE_TEST, Recipe
 from .spec import ResNetSpec, SpecError
 from .steps import EagerStep, GraphedStep
 
@@ -97,6 +99,8 @@ def _schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int):
         return torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=recipe.lr, total_steps=total_steps, pct_start=0.25, cycle_momentum=False
         )
+    if recipe.schedule == RANGE_TEST:
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda index: lr_factor(index, recipe.lr))
     return None
 
 
@@ -222,7 +226,11 @@ class Trainer:
         # (each epoch reshuffles, so no image is left out for good)
         fixed_shape = graphed or r.compile
         steps_per_epoch = batches.steps_per_epoch(r.batch_size, self.world.size, drop_last=fixed_shape)
-        total_steps = steps_per_epoch * r.epochs
+        range_test = r.schedule == RANGE_TEST  # RANGE_STEPS steps, over as many epochs as that takes
+        epochs_run = -(-RANGE_STEPS // steps_per_epoch) if range_test else r.epochs
+        total_steps = RANGE_STEPS if range_test else steps_per_epoch * r.epochs
+        log_every = 1 if range_test else r.log_every  # the test reads every step's loss
+        range_losses: list[float] = []
         train_step = make_train_step(model, r, device, self.world, total_steps)
         self.opt = train_step.opt
         autocast = train_step.autocast
@@ -240,7 +248,7 @@ class Trainer:
                 "train_size": len(data.y_train),
                 "test_size": len(data.y_test),
                 "steps_per_epoch": steps_per_epoch,
-                "epochs": r.epochs,
+                "epochs": epochs_run,
                 "cuda_graph": graphed,
                 "compiled": r.compile,
             }
@@ -251,7 +259,7 @@ class Trainer:
         step_count = torch.zeros((), device=device, dtype=torch.int64)
         first_bad = torch.full((), -1, device=device, dtype=torch.int64)
         step, epochs, last_test = 0, [], None
-        for epoch in range(1, r.epochs + 1):
+        for epoch in range(1, epochs_run + 1):
             train_step.net.train()
             ep_loss, ep_correct, ep_n = zero.clone(), zero.clone(), 0
             win_loss, win_n, win_start = zero.clone(), 0, time.perf_counter()
@@ -273,11 +281,17 @@ class Trainer:
                 ep_correct += correct
                 win_n += n
                 ep_n += n
-                if step % r.log_every == 0 or step % steps_per_epoch == 0:
+                if step % log_every == 0 or step % steps_per_epoch == 0:
                     loss_sum, count, any_bad = self.world.sum(
                         win_loss, torch.tensor(float(win_n), device=device), (first_bad >= 0).float()
                     )
-                    if float(any_bad) > 0:  # this process's first bad step, or (another's) by now
+                    if range_test:  # a blow-up is where the test ends, not a failure
+                        range_losses.append(float(loss_sum) / float(count) if float(any_bad) == 0 else math.inf)
+                        if step >= RANGE_STEPS or exploded(smoothed(range_losses)):
+                            if math.isfinite(range_losses[-1]):
+                                self._emit_step(step, epoch, range_losses[-1], win_n, win_start, clock, 1.0)
+                            return self._finish(clock, _range_result(step, range_losses))
+                    elif float(any_bad) > 0:  # this process's first bad step, or (another's) by now
                         bad_step = int(first_bad) if int(first_bad) >= 0 else step
                         return self._finish(
                             clock,
@@ -287,22 +301,13 @@ class Trainer:
                                 epochs,
                             ),
                         )
-                    now = time.perf_counter()
-                    done = step / total_steps
-                    self.emit(
-                        {
-                            "event": "step",
-                            "step": step,
-                            "epoch": epoch,
-                            "loss": float(loss_sum) / float(count),
-                            "images_per_sec": win_n * self.world.size / (now - win_start),
-                            "progress": done,
-                            "elapsed": clock.elapsed,
-                            "eta": clock.eta(done),
-                        }
+                    now = self._emit_step(
+                        step, epoch, float(loss_sum) / float(count), win_n, win_start, clock, step / total_steps
                     )
                     ep_loss += win_loss
                     win_loss, win_n, win_start = zero.clone(), 0, now
+            if range_test:
+                continue  # no evaluation: the test's weights are not a trained network
             train_seconds = time.perf_counter() - ep_start
             loss_sum, correct, count = self.world.sum(ep_loss, ep_correct, torch.tensor(float(ep_n), device=device))
             last_test = self._evaluate(model, batches, autocast, final=epoch == r.epochs)
@@ -319,6 +324,8 @@ class Trainer:
             }
             epochs.append(record)
             self.emit(record)
+        if range_test:  # ended above at its last step; here only if an epoch came up short
+            return self._finish(clock, _range_result(step, range_losses))
         result = RunResult(
             "completed",
             f"test accuracy {last_test['acc']:.4f} after {r.epochs} epochs",
@@ -329,6 +336,25 @@ class Trainer:
             self.spec,
         )
         return self._finish(clock, result)
+
+    def _emit_step(
+        self, step: int, epoch: int, loss: float, images: int, since: float, clock: _Clock, done: float
+    ) -> float:
+        """A step event for the window of `images` images since `since`; returns now."""
+        now = time.perf_counter()
+        self.emit(
+            {
+                "event": "step",
+                "step": step,
+                "epoch": epoch,
+                "loss": loss,
+                "images_per_sec": images * self.world.size / (now - since),
+                "progress": done,
+                "elapsed": clock.elapsed,
+                "eta": clock.eta(done),
+            }
+        )
+        return now
 
     @torch.no_grad()
     def _evaluate(self, model: nn.Module, batches: DeviceBatches, autocast, final: bool) -> dict[str, Any]:
@@ -363,6 +389,18 @@ class Trainer:
                     result["misclassified"].append({"index": i, "true": t, "pred": p, "image": image})
             result["misclassified"] = result["misclassified"][:MISCLASSIFIED_KEPT]
         return result
+
+
+def _range_result(steps: int, losses: list[float]) -> RunResult:
+    """How a range test ended: the learning rate it suggests, read from its losses (lr_range)."""
+    curve = range_curve([{"step": i, "loss": loss} for i, loss in enumerate(losses, start=1)])
+    if curve is None:
+        return RunResult("completed", f"range test: the loss exploded after {steps} steps, too few to read")
+    return RunResult(
+        "completed",
+        f"range test over {steps} steps: loss lowest at lr {curve.lowest_lr:.3g}; "
+        f"suggested lr {curve.suggested_lr:.3g}",
+    )
 
 
 def train(spec: ResNetSpec, recipe: Recipe, *args: Any, **kwargs: Any) -> RunResult:

@@ -18,7 +18,7 @@ from . import fmt
 from .data import DATASETS
 from .devices import pick_device
 from .distributed import world_from_env
-from .recipe import D2L_RECIPE, DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, Recipe
+from .recipe import D2L_RECIPE, DEVICES, OPTIMIZERS, PRECISIONS, RANGE_TEST, SCHEDULES, Recipe
 from .runs import RunStore
 from .train import Trainer
 
@@ -33,7 +33,12 @@ def add_train_parser(sub: Any, add_source: Callable[[argparse.ArgumentParser, bo
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
+    p.add_argument(
+        "--schedule",
+        choices=(*SCHEDULES, RANGE_TEST),
+        default=d.schedule,
+        help=f"{RANGE_TEST}: no training; ~100 steps with the lr growing from 1e-5 to 10, and the lr it suggests",
+    )
     p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
     p.add_argument("--resize", type=int, metavar="PX", help="input side in px (default: the dataset's own)")
     p.add_argument("--augment", action="store_true", help="random flips and translations on the device")

@@ -312,3 +312,35 @@ def test_overlay_of_runs_without_epochs_says_so_instead_of_empty_axes(home):
         "No finished epoch to plot: #1 (diverged).",
     ]
     assert len(at.get("plotly_chart")) == 2  # the second overlay's two charts, none from the first
+
+
+def test_train_page_finds_a_learning_rate(app):
+    app.run()
+    app.switch_page("app_pages/train.py").run()
+    app.selectbox(key="t_network").set_value("resnet-mini").run()
+    app.selectbox(key="t_dataset").set_value("digits")
+    app.number_input(key="t_batch_size").set_value(64)
+    app.button(key="t_range").click().run()  # a range test instead of training
+    assert not app.exception
+    job = app.session_state["t_job"]
+    from ui.training import registry
+
+    assert registry().wait(job, 120)
+    time.sleep(0.2)
+    app.run()
+    run = registry().store.get(job)
+    assert run.recipe["schedule"] == "range-test" and run.name == "resnet-mini: lr range test"
+    assert run.status == "completed" and "suggested lr" in run.message and run.weights is None
+    assert any("Loss as the learning rate grows" in c.proto.spec for c in app.get("plotly_chart"))
+    said = next(m.value for m in app.markdown if m.value.startswith("The smoothed loss is lowest at lr"))
+    use = next(b for b in app.button if b.label.startswith("Use lr "))
+    suggested = float(use.label.removeprefix("Use lr "))
+    from explorer.lr_range import range_curve
+
+    assert suggested == float(f"{range_curve(registry().store.steps(job)).suggested_lr:.2g}")
+    assert f"**{suggested:g}**" in said
+    use.click().run()
+    assert not app.exception and app.number_input(key="t_lr").value == suggested  # into the form
+    frame = app.dataframe[-1].value
+    row = frame[frame["id"] == job].iloc[0]
+    assert row["lr"] is None or row["lr"] != row["lr"]  # not the form's lr: the test swept its own

@@ -140,8 +140,8 @@ def _choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def _start_digits_run(server, page, epochs: int, batch_size: int | None = None) -> None:
-    """From the Train page: resnet-mini on the offline digits, started."""
+def _start_digits_run(server, page, epochs: int, batch_size: int | None = None, button: str = "Start") -> None:
+    """From the Train page: resnet-mini on the offline digits, started (or range-tested)."""
     from playwright.sync_api import expect
 
     page.goto(f"{server}/train")
@@ -153,7 +153,7 @@ def _start_digits_run(server, page, epochs: int, batch_size: int | None = None) 
     epochs_box.fill(str(epochs))
     if batch_size:
         page.get_by_label("Batch size").fill(str(batch_size))
-    page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name=button).click()
 
 
 ELAPSED = re.compile(r"elapsed [\d.:]+")  # "elapsed 3.2 s", "elapsed 1:05"
@@ -178,6 +178,20 @@ def test_training_streams_curves_and_stops(server, page):
     with page.expect_download() as download:  # the weights learned before the stop are kept
         page.get_by_role("button", name=re.compile(r"^Weights \(")).click()
     assert re.fullmatch(r"run-\d+\.pt", download.value.suggested_filename)
+
+
+def test_a_range_test_puts_its_learning_rate_into_the_form(server, page):
+    from playwright.sync_api import expect
+
+    _start_digits_run(server, page, epochs=5, batch_size=64, button="Find a learning rate")
+    expect_text(page, "Loss as the learning rate grows", timeout=120_000)
+    use = page.get_by_role("button", name=re.compile(r"^Use lr "))
+    use.wait_for(timeout=120_000)
+    suggested = float(use.inner_text().removeprefix("Use lr "))
+    assert 1e-5 < suggested < 10
+    use.click()
+    expect(page.get_by_label("Learning rate")).to_have_value(f"{suggested:.4f}", timeout=15_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
 
 
 def test_a_trained_network_reads_an_uploaded_picture(server, page, tmp_path):

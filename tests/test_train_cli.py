@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,19 @@ def test_jsonl_events_and_stored_run(tmp_path):
         assert isinstance(epochs[-1][key], int | float)
     run = RunStore(db).list()[0]
     assert run.status == "completed" and len(RunStore(db).epochs(run.id)) == 2
+
+
+def test_a_range_test_from_the_command_line(tmp_path):
+    db = tmp_path / "runs.sqlite"
+    proc = explorer_cli(
+        "train", "--preset", "resnet-mini", "--dataset", "digits", "--schedule", "range-test",
+        "--batch-size", "64", "--optimizer", "momentum", "--db", str(db),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"completed: range test over \d+ steps: loss lowest at lr [\d.e-]+; suggested lr", proc.stdout)
+    assert "weights:" not in proc.stdout  # none kept: they are no trained network
+    run = RunStore(db).list()[0]
+    assert run.recipe["schedule"] == "range-test" and len(RunStore(db).steps(run.id)) >= 10
 
 
 def test_plain_output_says_where_the_run_and_its_weights_are(tmp_path):

@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import Analysis, fmt
+from explorer.lr_range import RangeCurve
 
 FONT_SIZE, LECTURE_FONT_SIZE = 16, 20  # px; lecture mode's page type is 22 px
 COLORS = ["#d9480f", "#2a7ab9", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
@@ -209,3 +210,32 @@ def final_vs_lr(
     fig.update_xaxes(title_text="learning rate", type="log", tickvals=tried)
     _log_y(fig, [v for _, _, losses in points for v in losses], title_text="final training loss")
     return _layout(fig, height=380, title="Final loss against learning rate")
+
+
+def lr_range(curve: RangeCurve) -> go.Figure:
+    """A range test: loss per step against its learning rate (log axis), the smoothed loss, and
+    where it is lowest and the tenth of that suggested. The blow-up at the end is cut off at 1.5x
+    the first loss, so that the valley keeps the height of the chart."""
+    fig = go.Figure()
+    fig.add_scatter(x=curve.lrs, y=curve.losses, name="loss per step", mode="lines", line={"color": "#bbb", "width": 2})
+    fig.add_scatter(x=curve.lrs, y=curve.smoothed, name="smoothed", mode="lines", line={"color": COLORS[1], "width": 4})
+    # the suggestion is a decade left of the lowest point: its label goes to the left of its line
+    marks = ((curve.lowest_lr, "lowest", COLORS[3], "left"), (curve.suggested_lr, "suggested", COLORS[0], "right"))
+    for lr, text, color, side in marks:
+        fig.add_vline(x=lr, line={"dash": "dash", "color": color, "width": 2})
+        # on a log axis an annotation's x is the exponent (Plotly), the line's is the value
+        fig.add_annotation(
+            x=math.log10(lr),
+            y=1,
+            yref="paper",
+            text=f" {text} {lr:.2g} ",
+            showarrow=False,
+            xanchor=side,
+            yanchor="top",
+            font={"color": color},
+        )
+    top = 1.5 * curve.smoothed[0]
+    low = min(curve.lowest_loss, min(curve.losses))
+    fig.update_xaxes(title_text="learning rate", type="log", dtick=1, exponentformat="power")
+    fig.update_yaxes(title_text="training loss", range=[0.9 * low, top])
+    return _layout(fig, height=400, title="Loss as the learning rate grows")

@@ -14,6 +14,8 @@ from explorer import fmt
 from explorer.codegen import loading_code
 from explorer.data import DATASETS
 from explorer.jobs import JobRegistry, JobSnapshot
+from explorer.lr_range import range_curve
+from explorer.recipe import RANGE_TEST
 from explorer.run_diff import differing_settings, run_labels
 from explorer.runs import RunRecord, RunStore
 from ui import charts
@@ -65,6 +67,29 @@ def live_curves(name: str, steps: list[dict], epochs: list[dict], key: str) -> N
         {"name": "test", "rows": epochs, "metric": "test_loss"},
     ]
     c3.plotly_chart(_two(loss, "Loss per epoch"), width="stretch", key=f"{key}_loss")
+
+
+def _use_lr(lr: float) -> None:
+    st.session_state.t_lr = lr  # the Train page's form
+
+
+def range_test(steps: list[dict], key: str, finished: bool) -> None:
+    """A learning-rate range test: its curve as it grows, and once it ends, the rate it suggests
+    with a button that puts it into the form."""
+    curve = range_curve(steps)
+    if curve is None:
+        st.caption("The curve appears after ten steps." if not finished else "Too few steps to read a curve.")
+        return
+    st.plotly_chart(charts.lr_range(curve), width="stretch", key=f"{key}_range")
+    if finished:
+        suggested = float(f"{curve.suggested_lr:.2g}")
+        st.markdown(
+            f"The smoothed loss is lowest at lr **{curve.lowest_lr:.2g}**; beyond that it climbs and blows up. "
+            f"A tenth of that, **{suggested:g}**, is a safe learning rate to train with (Smith 2017): it still "
+            "learns fast and stays well short of the blow-up. The test's weights are not kept."
+        )
+        if st.button(f"Use lr {suggested:g}", key=f"{key}_use", on_click=_use_lr, args=(suggested,), type="primary"):
+            st.rerun()  # the whole page: the form is outside the run's fragment
 
 
 def _two(series: list[dict], title: str):
@@ -139,6 +164,10 @@ def take_away(run: RunRecord) -> None:
             )
 
 
+def _range_test(run: RunRecord) -> bool:
+    return run.recipe.get("schedule") == RANGE_TEST
+
+
 def history_frame(runs: list[RunRecord]):
     """One row per stored run, newest first; the experiment column only when some run belongs to one."""
     import pandas as pd
@@ -149,8 +178,9 @@ def history_frame(runs: list[RunRecord]):
         "experiment": [r.experiment or "" for r in runs],
         "started": [datetime.fromtimestamp(r.began) for r in runs],
         "dataset": [r.recipe.get("dataset") for r in runs],
-        "epochs": [r.recipe.get("epochs") for r in runs],
-        "lr": [r.recipe.get("lr") for r in runs],
+        # a range test sweeps the lr and runs its own number of steps: its recipe's values were not used
+        "epochs": [None if _range_test(r) else r.recipe.get("epochs") for r in runs],
+        "lr": [None if _range_test(r) else r.recipe.get("lr") for r in runs],
         "status": [r.status for r in runs],
         "test acc": [r.test_acc for r in runs],
         "duration": [r.duration for r in runs],  # seconds, so that the column sorts

@@ -1,0 +1,87 @@
+"""The learning-rate range test (Smith 2017, "Cyclical Learning Rates for Training Neural
+Networks", Sec. 3.3): train for a hundred steps while the learning rate grows exponentially from
+far too small to far too large, and read off where the loss falls fastest before it blows up.
+
+A range test is a run whose recipe has schedule "range-test" (the trainer ends it after
+RANGE_STEPS steps, or earlier once the loss has exploded); its learning rate at each step is a
+function of the step alone (range_lr), so the stored per-step losses are all a curve needs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+RANGE_START, RANGE_END, RANGE_STEPS = 1e-5, 10.0, 100
+SMOOTHING = 0.9  # the loss of single steps is noisy: an exponential moving average, bias-corrected
+HALF_WINDOW = 5  # steps each side of a point in the curve's centred average
+EXPLODED = 4.0  # the test ends once the smoothed loss is this many times its lowest so far (fastai's)
+
+
+def range_lr(step: int) -> float:
+    """The learning rate of step 1..RANGE_STEPS: RANGE_START at the first, RANGE_END at the last."""
+    return RANGE_START * (RANGE_END / RANGE_START) ** ((step - 1) / (RANGE_STEPS - 1))
+
+
+def lr_factor(index: int, base_lr: float) -> float:
+    """The multiplier of the optimizer's learning rate (base_lr) at step index 0.., as a LambdaLR
+    schedule takes it."""
+    return range_lr(min(index + 1, RANGE_STEPS)) / base_lr
+
+
+def smoothed(losses: list[float]) -> list[float]:
+    """Exponential moving average of the step losses, corrected for its start at zero: what the
+    trainer watches while the test runs (only past steps are known then)."""
+    average, out = 0.0, []
+    for i, loss in enumerate(losses, start=1):
+        average = SMOOTHING * average + (1 - SMOOTHING) * loss
+        out.append(average / (1 - SMOOTHING**i))
+    return out
+
+
+def centred(losses: list[float]) -> list[float]:
+    """Each loss averaged with up to HALF_WINDOW steps either side (fewer at the ends). Reading a
+    finished curve, this does not lag: a moving average of the past alone would put the lowest
+    loss some ten steps late, at three times the learning rate."""
+    out = []
+    for i in range(len(losses)):
+        window = losses[max(0, i - HALF_WINDOW) : i + HALF_WINDOW + 1]
+        out.append(sum(window) / len(window))
+    return out
+
+
+def exploded(smoothed_losses: list[float]) -> bool:
+    """Whether the latest smoothed loss is non-finite or EXPLODED times the lowest before it."""
+    last = smoothed_losses[-1]
+    return not math.isfinite(last) or (len(smoothed_losses) > 1 and last > EXPLODED * min(smoothed_losses[:-1]))
+
+
+@dataclass(frozen=True)
+class RangeCurve:
+    """A finished range test: learning rates, raw and smoothed (centred) losses per step, and the
+    learning rate it suggests."""
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
+    lowest_lr: float  # where the smoothed loss was lowest
+    suggested_lr: float  # a tenth of that: still falling fast, well short of the blow-up
+
+    @property
+    def lowest_loss(self) -> float:
+        return min(self.smoothed)
+
+
+def range_curve(steps: list[dict[str, Any]]) -> RangeCurve | None:
+    """The curve from a range test's stored step events (each with `step` and `loss`; the trainer
+    logs every step of a range test). None when there are too few finite steps to read."""
+    points = [(s["step"], s["loss"]) for s in sorted(steps, key=lambda s: s["step"]) if math.isfinite(s["loss"])]
+    if len(points) < 10:
+        return None
+    lrs = [range_lr(step) for step, _ in points]
+    losses = [loss for _, loss in points]
+    smooth = centred(losses)
+    lowest = lrs[min(range(len(smooth)), key=smooth.__getitem__)]
+    # Smith's rule of thumb: the loss is lowest just before it diverges; a tenth of that learning
+    # rate trains fast and stays stable (fastai's lr_find suggested the same before its "valley")
+    return RangeCurve(lrs, losses, smooth, lowest, lowest / 10)
