@@ -3,6 +3,7 @@
 import math
 
 import pytest
+import torch
 
 import explorer
 from explorer.data import load_dataset
@@ -17,7 +18,7 @@ from explorer.lr_range import (
     smoothed,
 )
 from explorer.recipe import RANGE_TEST, Recipe, RecipeError
-from explorer.train import Trainer
+from explorer.train import Trainer, _schedule
 
 MINI = explorer.preset("resnet-mini")
 
@@ -87,3 +88,17 @@ def test_the_schedule_is_validated_with_the_range_test_among_the_choices():
     assert Recipe(schedule=RANGE_TEST).schedule == RANGE_TEST
     with pytest.raises(RecipeError, match="schedule.*range-test"):
         Recipe(schedule="linear")
+
+
+def test_the_schedule_writes_into_a_tensor_learning_rate():
+    """On CUDA each step replays a graph that reads the lr from a device tensor: the schedule must
+    write into that tensor, not replace it (explorer/steps.py)."""
+    weight = torch.nn.Parameter(torch.zeros(1))
+    lr = torch.tensor(0.05)
+    opt = torch.optim.SGD([weight], lr=lr)
+    schedule = _schedule(opt, Recipe(schedule=RANGE_TEST, lr=0.05), total_steps=RANGE_STEPS)
+    for step in range(1, RANGE_STEPS + 1):
+        assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(range_lr(step), rel=1e-6)
+        weight.grad = torch.ones(1)
+        opt.step()
+        schedule.step()
