@@ -7,7 +7,7 @@ import streamlit as st
 from explorer import PRESETS, SpecError, analyze, fmt, spec_from_dict, spec_from_json
 from explorer.data import DATASETS, OFFLINE_DATASET
 from explorer.estimate import estimate_epoch_seconds
-from explorer.lr_range import RANGE_END, RANGE_START, RANGE_STEPS
+from explorer.lr_range import RANGE_END, RANGE_START, RANGE_STEPS, test_name
 from explorer.recipe import (
     CPU_RECIPE,
     DEVICES,
@@ -223,7 +223,7 @@ if recipe and not running and not jobs.active():  # time a few steps only while 
             st.error(f"Could not time it: {exc}")
 if recipe and (start or find_lr):
     if find_lr:
-        recipe, name = recipe.but(schedule=RANGE_TEST), f"{name}: lr range test"
+        recipe, name = recipe.but(schedule=RANGE_TEST), test_name(name)
     job_id = jobs.submit(spec, recipe, name)
     st.session_state.t_job = job_id
     st.query_params["job"] = str(job_id)
@@ -255,7 +255,7 @@ if job_id is not None:
             st.subheader(f"Run {run.id}: {run.name}")
             st.write(f"{run.status.capitalize()}: {run.message}")
             again_button(run.id)
-            if run.recipe.get("schedule") == RANGE_TEST:
+            if run.range_test:
                 training.range_test(store.steps(run.id), f"stored_{run.id}", finished=True)
                 return
             training.epoch_metrics(store.epochs(run.id))

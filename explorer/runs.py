@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from . import paths
+from .recipe import RANGE_TEST
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -99,6 +100,11 @@ class RunRecord:
     def weights(self) -> Path | None:
         """Its weights file, if it has one and it is still there (a failed run has none)."""
         return Path(self.checkpoint) if self.checkpoint and Path(self.checkpoint).exists() else None
+
+    @property
+    def range_test(self) -> bool:
+        """Whether it was a learning-rate range test (explorer/lr_range.py), not a training run."""
+        return self.recipe.get("schedule") == RANGE_TEST
 
     @property
     def device_label(self) -> str:

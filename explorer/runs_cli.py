@@ -42,16 +42,17 @@ def _as_dict(run: RunRecord) -> dict[str, Any]:
 
 def _table(runs: list[RunRecord]) -> str:
     lines = [
-        f"{'id':>4}  {'started':<16}  {'name':<18} {'dataset':<14} {'epochs':>6}  {'status':<11} "
+        f"{'id':>4}  {'started':<16}  {'name':<26} {'dataset':<14} {'epochs':>6}  {'status':<11} "
         f"{'test acc':>8}  {'duration':>8}  device"
     ]
     for r in runs:
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.began))
         acc = f"{r.test_acc:.4f}" if r.test_acc is not None else "-"
         duration = fmt.duration(r.duration) if r.duration is not None else "-"
+        epochs = "-" if r.range_test else r.recipe.get("epochs", "")  # a range test runs its own steps
         lines.append(
-            f"{r.id:>4}  {started:<16}  {r.name[:18]:<18} {str(r.recipe.get('dataset', '')):<14} "
-            f"{r.recipe.get('epochs', ''):>6}  {r.status:<11} {acc:>8}  {duration:>8}  {r.device_label}"
+            f"{r.id:>4}  {started:<16}  {r.name[:26]:<26} {str(r.recipe.get('dataset', '')):<14} "
+            f"{epochs:>6}  {r.status:<11} {acc:>8}  {duration:>8}  {r.device_label}"
         )
     return "\n".join(lines)
 

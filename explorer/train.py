@@ -398,8 +398,8 @@ def _range_result(steps: int, losses: list[float]) -> RunResult:
         return RunResult("completed", f"range test: the loss exploded after {steps} steps, too few to read")
     return RunResult(
         "completed",
-        f"range test over {steps} steps: loss lowest at lr {curve.lowest_lr:.3g}; "
-        f"suggested lr {curve.suggested_lr:.3g}",
+        f"range test over {steps} steps: loss falls fastest at lr {curve.suggested_lr:.3g} and is lowest at "
+        f"{curve.lowest_lr:.3g}; suggested lr {curve.suggested_lr:.3g}",
     )
 
 

@@ -18,6 +18,7 @@ from . import fmt
 from .data import DATASETS
 from .devices import pick_device
 from .distributed import world_from_env
+from .lr_range import test_name
 from .recipe import D2L_RECIPE, DEVICES, OPTIMIZERS, PRECISIONS, RANGE_TEST, SCHEDULES, Recipe
 from .runs import RunStore
 from .train import Trainer
@@ -101,6 +102,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     title, spec = spec_from_args(args)
     recipe = _recipe(args)
+    if recipe.schedule == RANGE_TEST:
+        title = test_name(title)
     world = world_from_env(pick_device(recipe.device).type)
     store = run_id = None
     if world.is_main and not args.no_store:

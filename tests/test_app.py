@@ -332,7 +332,7 @@ def test_train_page_finds_a_learning_rate(app):
     assert run.recipe["schedule"] == "range-test" and run.name == "resnet-mini: lr range test"
     assert run.status == "completed" and "suggested lr" in run.message and run.weights is None
     assert any("Loss as the learning rate grows" in c.proto.spec for c in app.get("plotly_chart"))
-    said = next(m.value for m in app.markdown if m.value.startswith("The smoothed loss is lowest at lr"))
+    said = next(m.value for m in app.markdown if m.value.startswith("The smoothed loss falls fastest at lr"))
     use = next(b for b in app.button if b.label.startswith("Use lr "))
     suggested = float(use.label.removeprefix("Use lr "))
     from explorer.lr_range import range_curve

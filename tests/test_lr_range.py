@@ -42,11 +42,23 @@ def test_smoothing_is_bias_corrected_and_explosions_are_seen():
     assert not exploded([2.0, 1.0, 3.9]) and exploded([2.0, 1.0, 4.1]) and exploded([1.0, math.inf])
 
 
-def test_the_curve_suggests_a_tenth_of_where_the_loss_is_lowest():
+def test_the_curve_finds_the_lowest_loss_and_the_steepest_fall_before_it():
     # a loss falling until lr 0.1, then climbing fast: lowest at 0.1 (steps 66 and 67 straddle it)
     steps = [{"step": s, "loss": 1 + (math.log10(range_lr(s)) + 1) ** 2} for s in range(1, 101)]
     curve = range_curve(steps)
-    assert 0.08 <= curve.lowest_lr <= 0.12 and curve.suggested_lr == pytest.approx(curve.lowest_lr / 10)
+    assert 0.08 <= curve.lowest_lr <= 0.12 and curve.suggested_lr < curve.lowest_lr
+    # a step down centred on lr 0.01, then a climb from lr 0.3: falls fastest at 0.01, lowest before 0.3
+    cliff = [
+        {
+            "step": s,
+            "loss": 2
+            - math.tanh(2 * (math.log10(range_lr(s)) + 2))
+            + 10 * max(0.0, math.log10(range_lr(s)) + 0.5) ** 2,
+        }
+        for s in range(1, 101)
+    ]
+    curve = range_curve(cliff)
+    assert 0.008 <= curve.suggested_lr <= 0.0125 and 0.05 <= curve.lowest_lr <= 0.35
     assert curve.lrs[0] == pytest.approx(RANGE_START) and len(curve.losses) == len(curve.smoothed) == 100
     assert curve.lowest_loss == min(curve.smoothed)
     assert range_curve(steps[:9]) is None  # too few to read

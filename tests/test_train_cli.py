@@ -45,7 +45,11 @@ def test_a_range_test_from_the_command_line(tmp_path):
         "--batch-size", "64", "--optimizer", "momentum", "--db", str(db),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"completed: range test over \d+ steps: loss lowest at lr [\d.e-]+; suggested lr", proc.stdout)
+    assert re.search(
+        r"completed: range test over \d+ steps: loss falls fastest at lr [\d.e-]+ "
+        r"and is lowest at [\d.e-]+; suggested lr",
+        proc.stdout,
+    )
     assert "weights:" not in proc.stdout  # none kept: they are no trained network
     run = RunStore(db).list()[0]
     assert run.recipe["schedule"] == "range-test" and len(RunStore(db).steps(run.id)) >= 10

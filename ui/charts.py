@@ -213,14 +213,14 @@ def final_vs_lr(
 
 
 def lr_range(curve: RangeCurve) -> go.Figure:
-    """A range test: loss per step against its learning rate (log axis), the smoothed loss, and
-    where it is lowest and the tenth of that suggested. The blow-up at the end is cut off at 1.5x
+    """A range test: loss per step against its learning rate (log axis), the smoothed loss, where
+    it is lowest and where it falls fastest (the suggestion). The blow-up at the end is cut off at 1.5x
     the first loss, so that the valley keeps the height of the chart."""
     fig = go.Figure()
     fig.add_scatter(x=curve.lrs, y=curve.losses, name="loss per step", mode="lines", line={"color": "#bbb", "width": 2})
     fig.add_scatter(x=curve.lrs, y=curve.smoothed, name="smoothed", mode="lines", line={"color": COLORS[1], "width": 4})
-    # the suggestion is a decade left of the lowest point: its label goes to the left of its line
-    marks = ((curve.lowest_lr, "lowest", COLORS[3], "left"), (curve.suggested_lr, "suggested", COLORS[0], "right"))
+    # the suggestion is left of the lowest point: its label goes to the left of its line
+    marks = ((curve.lowest_lr, "lowest", COLORS[3], "left"), (curve.suggested_lr, "steepest", COLORS[0], "right"))
     for lr, text, color, side in marks:
         fig.add_vline(x=lr, line={"dash": "dash", "color": color, "width": 2})
         # on a log axis an annotation's x is the exponent (Plotly), the line's is the value

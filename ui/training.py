@@ -15,7 +15,6 @@ from explorer.codegen import loading_code
 from explorer.data import DATASETS
 from explorer.jobs import JobRegistry, JobSnapshot
 from explorer.lr_range import range_curve
-from explorer.recipe import RANGE_TEST
 from explorer.run_diff import differing_settings, run_labels
 from explorer.runs import RunRecord, RunStore
 from ui import charts
@@ -84,9 +83,9 @@ def range_test(steps: list[dict], key: str, finished: bool) -> None:
     if finished:
         suggested = float(f"{curve.suggested_lr:.2g}")
         st.markdown(
-            f"The smoothed loss is lowest at lr **{curve.lowest_lr:.2g}**; beyond that it climbs and blows up. "
-            f"A tenth of that, **{suggested:g}**, is a safe learning rate to train with (Smith 2017): it still "
-            "learns fast and stays well short of the blow-up. The test's weights are not kept."
+            f"The smoothed loss falls fastest at lr **{suggested:g}** and is lowest at **{curve.lowest_lr:.2g}**; "
+            "beyond that it climbs and blows up. Train with the rate where it falls fastest (Smith 2017); with "
+            "one-cycle, the peak may go up towards the lowest point. The test's weights are not kept."
         )
         if st.button(f"Use lr {suggested:g}", key=f"{key}_use", on_click=_use_lr, args=(suggested,), type="primary"):
             st.rerun()  # the whole page: the form is outside the run's fragment
@@ -164,10 +163,6 @@ def take_away(run: RunRecord) -> None:
             )
 
 
-def _range_test(run: RunRecord) -> bool:
-    return run.recipe.get("schedule") == RANGE_TEST
-
-
 def history_frame(runs: list[RunRecord]):
     """One row per stored run, newest first; the experiment column only when some run belongs to one."""
     import pandas as pd
@@ -179,8 +174,8 @@ def history_frame(runs: list[RunRecord]):
         "started": [datetime.fromtimestamp(r.began) for r in runs],
         "dataset": [r.recipe.get("dataset") for r in runs],
         # a range test sweeps the lr and runs its own number of steps: its recipe's values were not used
-        "epochs": [None if _range_test(r) else r.recipe.get("epochs") for r in runs],
-        "lr": [None if _range_test(r) else r.recipe.get("lr") for r in runs],
+        "epochs": [None if r.range_test else r.recipe.get("epochs") for r in runs],
+        "lr": [None if r.range_test else r.recipe.get("lr") for r in runs],
         "status": [r.status for r in runs],
         "test acc": [r.test_acc for r in runs],
         "duration": [r.duration for r in runs],  # seconds, so that the column sorts
