@@ -283,7 +283,7 @@ if job_id is not None:
             st.button("Train on the offline digits instead", key="t_offline", on_click=use_offline_data)
 
     live_run()
-    if snap is not None and snap.finished and (run := store.get(job_id)):
+    if snap is not None and snap.finished and (run := store.get(job_id)) and not run.range_test:
         training.results(store, run)
 
 # ----- history -------------------------------------------------------------------------------------

@@ -268,9 +268,8 @@ class Trainer:
                 if self.stop.is_set():
                     # the weights so far are kept (a stopped long run is still worth having); no extra evaluation,
                     # so the run still ends within one step
-                    stopped = RunResult(
-                        "stopped", f"stopped at step {step}", epochs, state_dict=_weights(model), spec=self.spec
-                    )
+                    kept = None if range_test else _weights(model)  # a range test's are no trained network
+                    stopped = RunResult("stopped", f"stopped at step {step}", epochs, state_dict=kept, spec=self.spec)
                     return self._finish(clock, stopped)
                 loss, correct = train_step(x, y)  # device tensors: no waiting for the GPU here
                 step += 1

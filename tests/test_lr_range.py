@@ -114,3 +114,12 @@ def test_the_schedule_writes_into_a_tensor_learning_rate():
         weight.grad = torch.ones(1)
         opt.step()
         schedule.step()
+
+
+def test_a_stopped_range_test_keeps_no_weights(digits):
+    recipe = Recipe(dataset="digits", batch_size=64, schedule=RANGE_TEST)
+    trainer = Trainer(
+        MINI, recipe, lambda e: e["event"] == "step" and e["step"] == 5 and trainer.stop.set(), data=digits
+    )
+    result = trainer.run()
+    assert result.status == "stopped" and result.state_dict is None
