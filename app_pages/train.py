@@ -6,7 +6,7 @@ import streamlit as st
 
 from explorer import PRESETS, SpecError, analyze, fmt, spec_from_dict, spec_from_json
 from explorer.data import DATASETS, OFFLINE_DATASET
-from explorer.estimate import estimate_epoch_seconds
+from explorer.estimate import Estimate, estimate
 from explorer.lr_range import RANGE_END, RANGE_START, RANGE_STEPS, test_name
 from explorer.recipe import (
     CPU_RECIPE,
@@ -199,14 +199,15 @@ except SpecError as exc:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def epoch_seconds(spec_json: str, recipe_json: str) -> float:
-    return estimate_epoch_seconds(spec_from_json(spec_json), recipe_from_dict(json.loads(recipe_json)))
+def timed(spec_json: str, recipe_json: str) -> Estimate:
+    return estimate(spec_from_json(spec_json), recipe_from_dict(json.loads(recipe_json)))
 
 
 if recipe and not running and not jobs.active():  # time a few steps only while the device is free
     with st.spinner("Timing a few training steps to estimate the run…"):
         try:
-            seconds = epoch_seconds(spec.to_json(), recipe.but(compile=False).to_json())  # timed uncompiled
+            run_time = timed(spec.to_json(), recipe.but(compile=False).to_json())  # timed uncompiled
+            seconds = run_time.epoch_seconds
             compiled = (
                 " Compiling adds about 30 s the first time this network is trained; on a GPU the compiled "
                 "steps are then about 1.4x faster than this estimate."
@@ -216,8 +217,8 @@ if recipe and not running and not jobs.active():  # time a few steps only while 
             st.info(  # says what it was timed for: the form's edits count only once submitted
                 f"Estimated here for {DATASETS[recipe.dataset].title}, batch {recipe.batch_size}: about "
                 f"**{fmt.duration(seconds)} per epoch**, "
-                f"{fmt.duration(seconds * recipe.epochs)} for {recipe.epochs} epochs (from a few timed steps)."
-                + compiled
+                f"{fmt.duration(seconds * recipe.epochs)} for {recipe.epochs} epochs; a learning-rate range test "
+                f"at most {fmt.duration(run_time.range_test_seconds)} (from a few timed steps)." + compiled
             )
         except (SpecError, RuntimeError) as exc:
             st.error(f"Could not time it: {exc}")

@@ -266,6 +266,7 @@ def test_train_settings_survive_a_visit_to_another_page(app):
     assert app.session_state["t_saved"][1].compile is True  # the recipe a Start would train with
     estimate = next(i.value for i in app.info if i.value.startswith("Estimated here"))
     assert "for Fashion-MNIST, batch 256:" in estimate and "for 7 epochs" in estimate  # what it was timed for
+    assert "a learning-rate range test at most " in estimate
     assert "Compiling adds about 30 s" in estimate
     app.switch_page("app_pages/compare.py").run()
     app.switch_page("app_pages/train.py").run()

@@ -8,7 +8,7 @@ import torch
 
 import explorer
 from explorer.data import load_dataset
-from explorer.estimate import estimate_epoch_seconds
+from explorer.estimate import estimate, estimate_epoch_seconds
 from explorer.recipe import Recipe, RecipeError
 from explorer.train import Trainer, adapt_spec, train
 
@@ -132,6 +132,14 @@ def test_epoch_estimate_is_positive_and_scales():
     small = estimate_epoch_seconds(MINI, QUICK)
     assert 0 < small < 60
     assert estimate_epoch_seconds(MINI, QUICK.but(limit=20)) < small
+
+
+def test_a_range_test_is_estimated_as_its_hundred_steps():
+    timed = estimate(MINI, QUICK)  # the digits: 1,437 training images, batch 64
+    assert timed.range_test_seconds == pytest.approx(timed.per_image * 100 * 64)
+    assert timed.epoch_seconds == pytest.approx(timed.per_image * (1437 + 360 / 3))
+    few = estimate(MINI, QUICK.but(limit=20))
+    assert few.range_test_seconds == pytest.approx(few.per_image * 100 * 20)  # a batch holds at most all 20
 
 
 def test_compiled_run_learns_like_the_eager_one(digits):
