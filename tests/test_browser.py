@@ -191,6 +191,8 @@ def test_a_range_test_puts_its_learning_rate_into_the_form(server, page):
     assert 1e-5 < suggested < 10
     use.click()
     expect(page.get_by_label("Learning rate")).to_have_value(f"{suggested:.4f}", timeout=15_000)
+    _history_row(page, 0)  # the test, in the history: its curve against the learning rate
+    expect_text(page, "Range tests: smoothed loss as the learning rate grows")
     assert page.locator('[data-testid="stException"]').count() == 0
 
 

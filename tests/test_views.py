@@ -72,3 +72,33 @@ def test_learning_rate_sweep_marks_the_loss_of_guessing():
     assert fig.layout.shapes[0].y0 == fig.layout.shapes[0].y1 == math.log(10)
     assert fig.layout.annotations[-1].text == "guessing"
     assert fig.layout.annotations[-1].y == math.log10(math.log(10))  # log axis: Plotly places it by exponent
+
+
+def test_range_test_charts_mark_the_steepest_fall_and_keep_the_valleys_in_view():
+    import math
+
+    from explorer.lr_range import range_curve, range_lr
+
+    def test_curve(centre: float, start: float):
+        return range_curve(
+            [
+                {"step": s, "loss": start - math.tanh(2 * (math.log10(range_lr(s)) - centre)) + (s > 90) * 50.0}
+                for s in range(1, 101)
+            ]
+        )
+
+    sgd, adam = test_curve(-1, 3.0), test_curve(-3, 2.5)
+    one = charts.lr_range(sgd)
+    assert one.layout.xaxis.type == "log" and [d.name for d in one.data] == ["loss per step", "smoothed"]
+    assert {a.text.strip() for a in one.layout.annotations} == {
+        f"steepest {sgd.suggested_lr:.2g}",
+        f"lowest {sgd.lowest_lr:.2g}",
+    }
+    assert one.layout.yaxis.range[1] == 1.5 * sgd.smoothed[0]  # the blow-up (loss 50) is cut off
+    both = charts.lr_ranges([("sgd", sgd), ("adamw", adam)])
+    lines = [d for d in both.data if d.mode == "lines"]
+    dots = [d for d in both.data if d.mode == "markers"]
+    assert [d.name for d in lines] == ["sgd", "adamw"]
+    assert [d.x[0] for d in dots] == [sgd.suggested_lr, adam.suggested_lr]  # one dot per test, at its steepest
+    assert adam.suggested_lr < sgd.suggested_lr and 0.008 <= sgd.suggested_lr <= 0.125
+    assert both.layout.yaxis.range[1] == 1.5 * max(sgd.smoothed[0], adam.smoothed[0])

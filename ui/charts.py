@@ -214,8 +214,7 @@ def final_vs_lr(
 
 def lr_range(curve: RangeCurve) -> go.Figure:
     """A range test: loss per step against its learning rate (log axis), the smoothed loss, where
-    it is lowest and where it falls fastest (the suggestion). The blow-up at the end is cut off at 1.5x
-    the first loss, so that the valley keeps the height of the chart."""
+    it is lowest and where it falls fastest (the suggestion)."""
     fig = go.Figure()
     fig.add_scatter(x=curve.lrs, y=curve.losses, name="loss per step", mode="lines", line={"color": "#bbb", "width": 2})
     fig.add_scatter(x=curve.lrs, y=curve.smoothed, name="smoothed", mode="lines", line={"color": COLORS[1], "width": 4})
@@ -234,8 +233,29 @@ def lr_range(curve: RangeCurve) -> go.Figure:
             yanchor="top",
             font={"color": color},
         )
-    top = 1.5 * curve.smoothed[0]
-    low = min(curve.lowest_loss, min(curve.losses))
+    return _lr_axes(fig, [curve], "Loss as the learning rate grows")
+
+
+def lr_ranges(tests: Sequence[tuple[str, RangeCurve]]) -> go.Figure:
+    """Several range tests' smoothed losses on one chart, each with a dot where it falls fastest:
+    networks or optimizers side by side, and how wide each one's good range is."""
+    fig = go.Figure()
+    for i, (name, curve) in enumerate(tests):
+        color = COLORS[i % len(COLORS)]
+        fig.add_scatter(x=curve.lrs, y=curve.smoothed, name=name, mode="lines", line={"color": color, "width": 3})
+        at = curve.lrs.index(curve.suggested_lr)
+        fig.add_scatter(
+            x=[curve.suggested_lr], y=[curve.smoothed[at]], mode="markers", marker={"color": color, "size": 14},
+            showlegend=False, hovertemplate=f"{name}: steepest at lr %{{x:.2g}}<extra></extra>",
+        )  # fmt: skip
+    return _lr_axes(fig, [curve for _, curve in tests], "Range tests: smoothed loss as the learning rate grows")
+
+
+def _lr_axes(fig: go.Figure, curves: Sequence[RangeCurve], title: str) -> go.Figure:
+    """A log learning-rate axis by decades, and a loss axis cut off at 1.5x the highest starting
+    loss, so that the blow-ups at the end leave the valleys the height of the chart."""
+    top = 1.5 * max(curve.smoothed[0] for curve in curves)
+    low = min(min(curve.losses) for curve in curves)
     fig.update_xaxes(title_text="learning rate", type="log", dtick=1, exponentformat="power")
     fig.update_yaxes(title_text="training loss", range=[0.9 * low, top])
-    return _layout(fig, height=400, title="Loss as the learning rate grows")
+    return _layout(fig, height=400, title=title)

@@ -203,7 +203,12 @@ def overlay(store: RunStore, runs: list[RunRecord], key: str) -> None:
             st.dataframe({"run": [f"#{r.id} {r.name}" for r in runs], **differs}, hide_index=True)
         else:
             st.caption("The selected runs share every setting: with one seed on one device, their curves coincide.")
-    series = [{"name": label, "rows": store.epochs(r.id)} for r, label in zip(runs, run_labels(runs), strict=True)]
+    labels = dict(zip((r.id for r in runs), run_labels(runs), strict=True))
+    tests = [(labels[r.id], curve) for r in runs if r.range_test and (curve := range_curve(store.steps(r.id)))]
+    if tests:  # range tests have no epochs: their curves against the learning rate
+        st.plotly_chart(charts.lr_ranges(tests), width="stretch", key=f"{key}_ranges")
+    runs = [r for r in runs if not r.range_test]
+    series = [{"name": labels[r.id], "rows": store.epochs(r.id)} for r in runs]
     empty = [f"#{r.id} ({r.status})" for r, s in zip(runs, series, strict=True) if not s["rows"]]
     if empty:  # diverged or stopped in its first epoch, or still queued: nothing on the axes
         st.caption(f"No finished epoch to plot: {', '.join(empty)}.")
