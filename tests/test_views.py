@@ -102,3 +102,25 @@ def test_range_test_charts_mark_the_steepest_fall_and_keep_the_valleys_in_view()
     assert [d.x[0] for d in dots] == [sgd.suggested_lr, adam.suggested_lr]  # one dot per test, at its steepest
     assert adam.suggested_lr < sgd.suggested_lr and 0.008 <= sgd.suggested_lr <= 0.125
     assert both.layout.yaxis.range[1] == 1.5 * max(sgd.smoothed[0], adam.smoothed[0])
+
+
+def test_map_pictures_and_the_grad_cam_overlay_for_grey_and_colour():
+    import numpy as np
+    import torch
+
+    from explorer.feature_maps import tile
+    from ui.try_it import MAPS_WIDTH, VIRIDIS, _overlay, _picture
+
+    grey = _picture(tile(torch.rand(16, 4, 4), columns=8))  # 8 maps of 4 px + 7 gaps across
+    assert grey.dtype == np.uint8 and grey.shape == (9 * 19, 39 * 19, 3) and grey.shape[1] <= MAPS_WIDTH
+    assert (grey[4 * 19 : 5 * 19] == 255).all()  # the gap between the rows is white
+    colour = _picture(tile(torch.randn(6, 3, 7, 7), columns=8))  # an RGB network's first filters
+    assert colour.shape[2] == 3 and (colour[:, -1] == 255).all()  # two empty places at the end of the row
+    cam = torch.zeros(2, 2)
+    cam[0, 0] = 1.0
+    for picture in (np.full((168, 168), 200, np.uint8), np.full((96, 96, 3), 200, np.uint8)):
+        shown = _overlay(picture, cam)
+        assert shown.shape == (*picture.shape[:2], 3) and shown.dtype == np.uint8
+        bright, dark = shown[0, 0].astype(int), shown[-1, -1].astype(int)
+        assert (bright == np.round(0.4 * 200 + 0.6 * VIRIDIS[255])).all()  # the evidence, in the corner
+        assert (dark == np.round(0.4 * 200 + 0.6 * VIRIDIS[0])).all()
