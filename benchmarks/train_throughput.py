@@ -173,7 +173,7 @@ def main() -> None:
 
         def record(event: dict) -> None:  # printed as they come, so a run cut off by a timeout still tells
             events.append(event)
-            if event["event"] == "epoch":
+            if event["event"] == "epoch" and args.rounds == 1:  # rounds print their own lines
                 print(f"    epoch {event['epoch']}: {event['images_per_sec']:.0f} images/s", flush=True)
 
         start = time.perf_counter()
