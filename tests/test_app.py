@@ -236,6 +236,19 @@ def test_degradation_and_lr_sweep_run_from_the_page(app):
     assert "(guessing scores 2.30)" in readout and "Diverged: BN " in readout  # ln 10, digits' ten classes
     titles = [c.proto.spec for c in app.get("plotly_chart")]
     assert any("Training error" in t for t in titles) and any("Final loss against learning rate" in t for t in titles)
+    app.selectbox(key="w_rt_data").set_value("digits")
+    app.button(key="w_rt_start").click().run()  # the same question as two range tests
+    tests = _wait_for_experiment("lr range tests")
+    assert sorted((r.name, r.spec["batch_norm"]) for r in tests) == [
+        ("BN: lr range test", True),
+        ("no BN: lr range test", False),
+    ]
+    assert {r.status for r in tests} == {"completed"}
+    app.run()
+    assert not app.exception
+    assert any("Range tests: smoothed loss" in c.proto.spec for c in app.get("plotly_chart"))
+    said = next(m.value for m in app.markdown if m.value.startswith("BN: falls fastest at lr **"))
+    assert "; no BN: falls fastest at lr **" in said
 
 
 def test_an_experiment_whose_runs_fail_says_why(app, monkeypatch):

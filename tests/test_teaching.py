@@ -1,11 +1,14 @@
 """The Why-residuals measurements: gradient flow, the identity block, the experiments' definitions."""
 
+import dataclasses
+
 import pytest
 
 import explorer
 from explorer import SpecError, analyze
 from explorer.teaching import (
     block_walkthrough,
+    bn_range_test_runs,
     cifar_spec,
     degradation_runs,
     gradient_flow,
@@ -74,6 +77,15 @@ def test_lr_sweep_pairs_bn_and_no_bn():
         ("no BN lr=0.1", False, 0.1),
         ("no BN lr=1", False, 1.0),
     ]
+
+
+def test_bn_range_tests_pair_the_network_with_and_without_bn():
+    runs = bn_range_test_runs(cifar_spec(20, 8), "digits")
+    assert [(name, spec.batch_norm, recipe.schedule) for name, spec, recipe in runs] == [
+        ("BN: lr range test", True, "range-test"),
+        ("no BN: lr range test", False, "range-test"),
+    ]
+    assert runs[0][2] == runs[1][2] and runs[0][1] == dataclasses.replace(runs[1][1], batch_norm=True)
 
 
 def test_block_walkthrough_matches_the_seed_block():
