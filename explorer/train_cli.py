@@ -19,7 +19,7 @@ from .data import DATASETS
 from .devices import pick_device
 from .distributed import world_from_env
 from .lr_range import test_name
-from .recipe import D2L_RECIPE, DEVICES, OPTIMIZERS, PRECISIONS, RANGE_TEST, SCHEDULES, Recipe
+from .recipe import DEVICES, INITS, OPTIMIZERS, PRECISIONS, RANGE_TEST, SCHEDULES, Recipe, suggested_recipe
 from .runs import RunStore
 from .train import Trainer
 
@@ -27,43 +27,74 @@ from .train import Trainer
 def add_train_parser(sub: Any, add_source: Callable[[argparse.ArgumentParser, bool], None]) -> None:
     p = sub.add_parser("train", help="train a network and store the run in the history")
     add_source(p, False)
-    d = Recipe()
+    # every recipe option defaults to None: unset ones come from the recipe the Train page suggests
+    # for the preset (the seed's own for d2l-resnet18), or from Recipe's defaults for a --config
+    p.description = (
+        "Options left out take the recipe the Train page suggests for the preset (for d2l-resnet18 the seed's: "
+        "SGD, lr 0.05, batch 256, 10 epochs, 96 px), or Recipe's defaults with --config; the first line says which."
+    )
     p.add_argument("--dataset", required=True, choices=list(DATASETS))
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="per process under torchrun")
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="per process under torchrun")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--optimizer", choices=OPTIMIZERS)
+    p.add_argument("--weight-decay", type=float)
     p.add_argument(
         "--schedule",
         choices=(*SCHEDULES, RANGE_TEST),
-        default=d.schedule,
         help=f"{RANGE_TEST}: no training; ~100 steps with the lr growing from 1e-5 to 10, and the lr it suggests",
     )
-    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
-    p.add_argument("--resize", type=int, metavar="PX", help="input side in px (default: the dataset's own)")
-    p.add_argument("--augment", action="store_true", help="random flips and translations on the device")
-    p.add_argument("--limit", type=int, metavar="N", help="train on N images only")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--init", choices=["torchvision", "xavier"], help=f"default: xavier for d2l-resnet18, else {d.init}")
-    p.add_argument("--precision", choices=PRECISIONS, default=d.precision)
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--resize", type=int, metavar="PX", help="input side in px (0: the dataset's own)")
     p.add_argument(
-        "--compile", action="store_true", help="torch.compile the network (compiles about 30 s the first time)"
+        "--augment", action=argparse.BooleanOptionalAction, help="random flips and translations on the device"
+    )
+    p.add_argument("--limit", type=int, metavar="N", help="train on N images only (0: all of them)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--init", choices=INITS)
+    p.add_argument("--precision", choices=PRECISIONS)
+    p.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        help="torch.compile the network (compiles about 30 s the first time)",
     )
     p.add_argument("--data-dir", metavar="DIR", help="dataset cache (default: the data folder's datasets/)")
-    p.add_argument("--device", choices=DEVICES, default=d.device)
+    p.add_argument("--device", choices=DEVICES)
     p.add_argument("--db", metavar="FILE", help="run history database (default: the data folder's runs.sqlite)")
     p.add_argument("--no-store", action="store_true", help="do not record the run in the history")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per event on stdout")
     p.set_defaults(run=run_train)
 
 
-def _recipe(args: argparse.Namespace) -> Recipe:
-    """The options above are named after Recipe's fields; unset ones keep Recipe's defaults."""
+def _recipe(args: argparse.Namespace) -> tuple[Recipe, str]:
+    """The recipe to train with, and where its unset values came from. The options above are named
+    after Recipe's fields; those left out keep the preset's suggested recipe (suggested_recipe, as
+    the Train page loads it), or Recipe's defaults for a config file. 0 turns resize and limit off."""
     values = {name: getattr(args, name) for name in Recipe.__dataclass_fields__ if hasattr(args, name)}
     values = {name: value for name, value in values.items() if value is not None}
-    values.setdefault("init", D2L_RECIPE.init if args.preset == "d2l-resnet18" else Recipe().init)
-    return Recipe(**values)
+    for name in ("resize", "limit"):
+        if values.get(name) == 0:
+            values[name] = None
+    base, source = (
+        (suggested_recipe(args.preset), f"suggested for {args.preset}") if args.preset else (Recipe(), "defaults")
+    )
+    return base.but(**values), source
+
+
+def describe(recipe: Recipe) -> str:
+    """The settings that matter most, in one line: 'momentum, lr 0.1 onecycle, batch 128, 5 epochs,
+    native size, 20,000 images' (a range test has no lr or epochs of its own)."""
+    ranged = recipe.schedule == RANGE_TEST
+    parts = [
+        recipe.optimizer,
+        *([] if ranged else [f"lr {recipe.lr:g} {recipe.schedule}"]),
+        f"batch {recipe.batch_size}",
+        *([] if ranged else [f"{recipe.epochs} epochs"]),
+        f"{recipe.resize} px" if recipe.resize else "native size",
+        f"at most {recipe.limit:,} images" if recipe.limit else "all images",
+    ]
+    parts += [word for word, on in (("augmented", recipe.augment), ("compiled", recipe.compile)) if on]
+    return ", ".join(parts)
 
 
 def _printer(jsonl: bool) -> Callable[[dict[str, Any]], None]:
@@ -101,10 +132,12 @@ def run_train(args: argparse.Namespace) -> int:
     from .cli import spec_from_args  # the --preset/--config loader the other commands use
 
     title, spec = spec_from_args(args)
-    recipe = _recipe(args)
+    recipe, source = _recipe(args)
     if recipe.schedule == RANGE_TEST:
         title = test_name(title)
     world = world_from_env(pick_device(recipe.device).type)
+    if world.is_main and not args.jsonl:  # JSON lines carry the whole recipe in their start event
+        print(f"recipe ({source}): {describe(recipe)}", flush=True)
     store = run_id = None
     if world.is_main and not args.no_store:
         store = RunStore(args.db)

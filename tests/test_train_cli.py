@@ -127,7 +127,7 @@ def test_every_recipe_option_reaches_the_recipe():
         ["train", "--preset", "d2l-resnet18", "--dataset", "mnist", "--resize", "64", "--augment", "--compile",
          "--schedule", "onecycle", "--label-smoothing", "0.1", "--precision", "fp32"]
     )  # fmt: skip
-    recipe = _recipe(args)
+    recipe, _ = _recipe(args)
     assert (recipe.dataset, recipe.resize, recipe.augment, recipe.compile) == ("mnist", 64, True, True)
     assert (recipe.schedule, recipe.label_smoothing, recipe.precision, recipe.init) == (
         "onecycle",
@@ -135,5 +135,26 @@ def test_every_recipe_option_reaches_the_recipe():
         "fp32",
         "xavier",
     )
-    plain = _recipe(build_parser().parse_args(["train", "--preset", "resnet-mini", "--dataset", "digits"]))
+    plain, _ = _recipe(build_parser().parse_args(["train", "--preset", "resnet-mini", "--dataset", "digits"]))
     assert plain.compile is False and plain.init == "torchvision"
+
+
+def test_options_left_out_take_the_presets_suggested_recipe():
+    from explorer.cli import build_parser
+    from explorer.recipe import CIFAR_RECIPE, CPU_RECIPE, D2L_RECIPE, Recipe
+    from explorer.train_cli import _recipe, describe
+
+    def recipe_of(*argv):
+        return _recipe(build_parser().parse_args(["train", *argv]))
+
+    seed, source = recipe_of("--preset", "d2l-resnet18", "--dataset", "fashion-mnist")
+    assert seed == D2L_RECIPE and source == "suggested for d2l-resnet18"  # the seed's recipe, 96 px included
+    assert describe(seed) == "sgd, lr 0.05 constant, batch 256, 10 epochs, 96 px, all images"
+    mini, _ = recipe_of("--preset", "resnet-mini", "--dataset", "digits", "--limit", "0", "--lr", "0.2")
+    assert mini == CPU_RECIPE.but(dataset="digits", limit=None, lr=0.2)  # 0: all the images
+    cifar, _ = recipe_of("--preset", "resnet20", "--dataset", "cifar10", "--no-augment", "--resize", "0")
+    assert cifar == CIFAR_RECIPE.but(augment=False, resize=None)
+    assert describe(CIFAR_RECIPE).endswith("30 epochs, native size, all images, augmented")
+    assert recipe_of("--config", "net.json", "--dataset", "mnist") == (Recipe(dataset="mnist"), "defaults")
+    ranged, _ = recipe_of("--preset", "resnet-mini", "--dataset", "digits", "--schedule", "range-test")
+    assert describe(ranged) == "momentum, batch 128, native size, at most 20,000 images"  # no lr or epochs
