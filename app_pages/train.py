@@ -273,7 +273,7 @@ if job_id is not None:
         for line in snap.log[-3:]:
             st.caption(line)
         training.progress(snap)
-        if snap.info.get("recipe", {}).get("schedule") == RANGE_TEST:
+        if training.range_testing(snap):
             training.range_test(snap.steps, f"live_{snap.id}", finished=snap.finished)
         else:
             training.epoch_metrics(snap.epochs)

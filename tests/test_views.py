@@ -95,6 +95,8 @@ def test_range_test_charts_mark_the_steepest_fall_and_keep_the_valleys_in_view()
         f"lowest {sgd.lowest_lr:.2g}",
     }
     assert one.layout.yaxis.range[1] == 1.5 * sgd.smoothed[0]  # the blow-up (loss 50) is cut off
+    assert tuple(one.layout.xaxis.range) == (-5, 1)  # 1e-5 to 10: a live test's curve grows across it
+    assert not charts.lr_range(sgd, finished=False).layout.annotations  # no marks on a curve still growing
     both = charts.lr_ranges([("sgd", sgd), ("adamw", adam)])
     lines = [d for d in both.data if d.mode == "lines"]
     dots = [d for d in both.data if d.mode == "markers"]

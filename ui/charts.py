@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import Analysis, fmt
-from explorer.lr_range import RangeCurve
+from explorer.lr_range import RANGE_END, RANGE_START, RangeCurve
 
 FONT_SIZE, LECTURE_FONT_SIZE = 16, 20  # px; lecture mode's page type is 22 px
 COLORS = ["#d9480f", "#2a7ab9", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
@@ -212,15 +212,16 @@ def final_vs_lr(
     return _layout(fig, height=380, title="Final loss against learning rate")
 
 
-def lr_range(curve: RangeCurve) -> go.Figure:
-    """A range test: loss per step against its learning rate (log axis), the smoothed loss, where
-    it is lowest and where it falls fastest (the suggestion)."""
+def lr_range(curve: RangeCurve, finished: bool = True) -> go.Figure:
+    """A range test: loss per step against its learning rate (log axis), the smoothed loss, and
+    once it has finished, where it is lowest and where it falls fastest (the suggestion); while it
+    runs those would mark noise."""
     fig = go.Figure()
     fig.add_scatter(x=curve.lrs, y=curve.losses, name="loss per step", mode="lines", line={"color": "#bbb", "width": 2})
     fig.add_scatter(x=curve.lrs, y=curve.smoothed, name="smoothed", mode="lines", line={"color": COLORS[1], "width": 4})
     # the suggestion is left of the lowest point: its label goes to the left of its line
     marks = ((curve.lowest_lr, "lowest", COLORS[3], "left"), (curve.suggested_lr, "steepest", COLORS[0], "right"))
-    for lr, text, color, side in marks:
+    for lr, text, color, side in marks if finished else ():
         fig.add_vline(x=lr, line={"dash": "dash", "color": color, "width": 2})
         # on a log axis an annotation's x is the exponent (Plotly), the line's is the value
         fig.add_annotation(
@@ -256,6 +257,12 @@ def _lr_axes(fig: go.Figure, curves: Sequence[RangeCurve], title: str) -> go.Fig
     loss, so that the blow-ups at the end leave the valleys the height of the chart."""
     top = 1.5 * max(curve.smoothed[0] for curve in curves)
     low = min(min(curve.losses) for curve in curves)
-    fig.update_xaxes(title_text="learning rate", type="log", dtick=1, exponentformat="power")
+    fig.update_xaxes(
+        title_text="learning rate",
+        type="log",
+        dtick=1,
+        exponentformat="power",
+        range=[math.log10(RANGE_START), math.log10(RANGE_END)],  # the whole sweep: a live curve grows across
+    )
     fig.update_yaxes(title_text="training loss", range=[0.9 * low, top])
     return _layout(fig, height=400, title=title)

@@ -15,6 +15,7 @@ from explorer.codegen import loading_code
 from explorer.data import DATASETS
 from explorer.jobs import JobRegistry, JobSnapshot
 from explorer.lr_range import range_curve
+from explorer.recipe import RANGE_TEST
 from explorer.run_diff import differing_settings, run_labels
 from explorer.runs import RunRecord, RunStore
 from ui import charts
@@ -31,12 +32,18 @@ def gpu_available() -> bool:
     return torch.cuda.is_available()
 
 
+def range_testing(snap: JobSnapshot) -> bool:
+    """Whether a live run is a learning-rate range test (known once it has started)."""
+    return snap.info.get("recipe", {}).get("schedule") == RANGE_TEST
+
+
 def status_line(snap: JobSnapshot) -> str:
     if snap.status == "queued":
         return f"Queued on {snap.device}: position {snap.position} — it starts when the run ahead of it ends."
     if snap.status == "running":
         eta = f", about {fmt.duration(snap.eta)} left" if snap.eta is not None else ""
-        return f"Training on {snap.info.get('device', snap.device)}{eta}."
+        doing = "Range-testing" if range_testing(snap) else "Training"
+        return f"{doing} on {snap.info.get('device', snap.device)}{eta}."
     return f"{snap.status.capitalize()}: {snap.message}"
 
 
@@ -79,7 +86,7 @@ def range_test(steps: list[dict], key: str, finished: bool) -> None:
     if curve is None:
         st.caption("The curve appears after ten steps." if not finished else "Too few steps to read a curve.")
         return
-    st.plotly_chart(charts.lr_range(curve), width="stretch", key=f"{key}_range")
+    st.plotly_chart(charts.lr_range(curve, finished), width="stretch", key=f"{key}_range")
     if finished:
         suggested = float(f"{curve.suggested_lr:.2g}")
         st.markdown(
