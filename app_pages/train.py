@@ -67,7 +67,7 @@ def train_again(run_id: int) -> None:
     st.session_state.spec, st.session_state.base = spec, closest_preset(spec)  # the Design page follows
     st.session_state.t_network = CURRENT
     recipe = recipe_from_dict(run.recipe)
-    if recipe.schedule == RANGE_TEST:  # a range test's settings, to train with: its rate is the user's
+    if recipe.range_test:  # a range test's settings, to train with: its rate is the user's
         recipe = recipe.but(schedule=st.session_state.get("t_schedule", "constant"), lr=st.session_state.t_lr)
     apply_recipe(recipe)
 

@@ -85,7 +85,23 @@ class RangeCurve:
 def range_curve(steps: list[dict[str, Any]]) -> RangeCurve | None:
     """The curve from a range test's stored step events (each with `step` and `loss`; the trainer
     logs every step of a range test). None when there are too few finite steps to read."""
-    points = [(s["step"], s["loss"]) for s in sorted(steps, key=lambda s: s["step"]) if math.isfinite(s["loss"])]
+    return _curve(sorted((s["step"], s["loss"]) for s in steps))
+
+
+def verdict(losses: list[float]) -> str:
+    """How a range test ended, from its losses at steps 1, 2, ...: the rate it suggests."""
+    curve = _curve(list(enumerate(losses, start=1)))
+    if curve is None:
+        return f"range test: the loss exploded after {len(losses)} steps, too few to read"
+    return (
+        f"range test over {len(losses)} steps: loss falls fastest at lr {curve.suggested_lr:.3g} and is lowest at "
+        f"{curve.lowest_lr:.3g}; suggested lr {curve.suggested_lr:.3g}"
+    )
+
+
+def _curve(steps: list[tuple[int, float]]) -> RangeCurve | None:
+    """The curve from (step, loss) pairs in step order; non-finite losses (the blow-up) left out."""
+    points = [(step, loss) for step, loss in steps if math.isfinite(loss)]
     if len(points) < 10:
         return None
     lrs = [range_lr(step) for step, _ in points]

@@ -72,6 +72,11 @@ class Recipe:
         check_bool("compile", self.compile, RecipeError)
 
     @property
+    def range_test(self) -> bool:
+        """Whether this is a learning-rate range test rather than a training run."""
+        return self.schedule == RANGE_TEST
+
+    @property
     def input_size(self) -> int:
         return self.resize or DATASETS[self.dataset].size
 

@@ -34,9 +34,9 @@ from .devices import (
     uses_cuda_graph,
 )
 from .distributed import World, leave, world_from_env
-from .lr_range import RANGE_STEPS, exploded, lr_factor, range_curve, smoothed
+from .lr_range import RANGE_STEPS, exploded, lr_factor, smoothed, verdict
 from .model import build_model, init_weights
-from .recipe import RANGE_TEST, Recipe
+from .recipe import Recipe
 from .spec import ResNetSpec, SpecError
 from .steps import EagerStep, GraphedStep
 
@@ -99,7 +99,7 @@ def _schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int):
         return torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=recipe.lr, total_steps=total_steps, pct_start=0.25, cycle_momentum=False
         )
-    if recipe.schedule == RANGE_TEST:
+    if recipe.range_test:
         return torch.optim.lr_scheduler.LambdaLR(opt, lambda index: lr_factor(index, recipe.lr))
     return None
 
@@ -226,7 +226,7 @@ class Trainer:
         # (each epoch reshuffles, so no image is left out for good)
         fixed_shape = graphed or r.compile
         steps_per_epoch = batches.steps_per_epoch(r.batch_size, self.world.size, drop_last=fixed_shape)
-        range_test = r.schedule == RANGE_TEST  # RANGE_STEPS steps, over as many epochs as that takes
+        range_test = r.range_test  # RANGE_STEPS steps, over as many epochs as that takes
         epochs_run = -(-RANGE_STEPS // steps_per_epoch) if range_test else r.epochs
         total_steps = RANGE_STEPS if range_test else steps_per_epoch * r.epochs
         log_every = 1 if range_test else r.log_every  # the test reads every step's loss
@@ -289,7 +289,7 @@ class Trainer:
                         if step >= RANGE_STEPS or exploded(smoothed(range_losses)):
                             if math.isfinite(range_losses[-1]):
                                 self._emit_step(step, epoch, range_losses[-1], win_n, win_start, clock, 1.0)
-                            return self._finish(clock, _range_result(step, range_losses))
+                            return self._finish(clock, RunResult("completed", verdict(range_losses)))
                     elif float(any_bad) > 0:  # this process's first bad step, or (another's) by now
                         bad_step = int(first_bad) if int(first_bad) >= 0 else step
                         return self._finish(
@@ -324,7 +324,7 @@ class Trainer:
             epochs.append(record)
             self.emit(record)
         if range_test:  # ended above at its last step; here only if an epoch came up short
-            return self._finish(clock, _range_result(step, range_losses))
+            return self._finish(clock, RunResult("completed", verdict(range_losses)))
         result = RunResult(
             "completed",
             f"test accuracy {last_test['acc']:.4f} after {r.epochs} epochs",
@@ -388,18 +388,6 @@ class Trainer:
                     result["misclassified"].append({"index": i, "true": t, "pred": p, "image": image})
             result["misclassified"] = result["misclassified"][:MISCLASSIFIED_KEPT]
         return result
-
-
-def _range_result(steps: int, losses: list[float]) -> RunResult:
-    """How a range test ended: the learning rate it suggests, read from its losses (lr_range)."""
-    curve = range_curve([{"step": i, "loss": loss} for i, loss in enumerate(losses, start=1)])
-    if curve is None:
-        return RunResult("completed", f"range test: the loss exploded after {steps} steps, too few to read")
-    return RunResult(
-        "completed",
-        f"range test over {steps} steps: loss falls fastest at lr {curve.suggested_lr:.3g} and is lowest at "
-        f"{curve.lowest_lr:.3g}; suggested lr {curve.suggested_lr:.3g}",
-    )
 
 
 def train(spec: ResNetSpec, recipe: Recipe, *args: Any, **kwargs: Any) -> RunResult:

@@ -84,7 +84,7 @@ def _recipe(args: argparse.Namespace) -> tuple[Recipe, str]:
 def describe(recipe: Recipe) -> str:
     """The settings that matter most, in one line: 'momentum, lr 0.1 onecycle, batch 128, 5 epochs,
     native size, 20,000 images' (a range test has no lr or epochs of its own)."""
-    ranged = recipe.schedule == RANGE_TEST
+    ranged = recipe.range_test
     parts = [
         recipe.optimizer,
         *([] if ranged else [f"lr {recipe.lr:g} {recipe.schedule}"]),
@@ -133,7 +133,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     title, spec = spec_from_args(args)
     recipe, source = _recipe(args)
-    if recipe.schedule == RANGE_TEST:
+    if recipe.range_test:
         title = test_name(title)
     world = world_from_env(pick_device(recipe.device).type)
     if world.is_main and not args.jsonl:  # JSON lines carry the whole recipe in their start event
