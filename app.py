@@ -7,6 +7,7 @@ folder's page alone, without this router (no wide layout, a different menu).
 
 import streamlit as st
 
+from ui.access import lecturer_sidebar
 from ui.lecture import lecture_requested
 
 st.set_page_config(
@@ -22,6 +23,8 @@ pages = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     st.Page(
         "app_pages/why_residuals.py", title="Why residuals?", icon=":material/lightbulb:", url_path="why-residuals"
-    ),  # noqa: E501
+    ),
 ]
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+lecturer_sidebar()  # the lecturer key, on every page, where the server has one
+navigation.run()

@@ -6,15 +6,17 @@ import pandas as pd
 import streamlit as st
 
 from explorer import PRESETS, InputSpec, ResNetSpec, SpecError, fmt, plan_network
+from explorer.budget import check_design
 from explorer.share import stages_from_text, stages_to_text
 from explorer.spec import BLOCKS, SHORTCUTS
-from ui import cache, charts, state
+from ui import access, cache, charts, state
 from ui.lecture import lecture_toggle
 
 CURRENT = "Current design"
 lecture_toggle()
 design = state.current_spec()
 st.title("Compare two networks")
+state.url_warning()
 
 
 def source_spec(name: str) -> ResNetSpec:
@@ -84,6 +86,11 @@ if name_a == name_b:
     name_a, name_b = f"A: {name_a}", f"B: {name_b}"
 a = cache.analysis(spec_a.to_json(indent=None))
 b = cache.analysis(spec_b.to_json(indent=None))
+for label, analysis in ((name_a, a), (name_b, b)):
+    try:
+        check_design(analysis.plan, access.limits())
+    except SpecError as exc:
+        st.warning(f"**{label}** is too large to build or train on this server (compared by arithmetic): {exc}")
 
 # ----- totals --------------------------------------------------------------------------------------
 st.subheader("Totals")

@@ -2,18 +2,22 @@
 
 import streamlit as st
 
-from explorer import DEFAULT_PRESET, PRESETS, ShapeMismatchError, SpecError, fmt, plan_network, spec_from_json
+from explorer import PRESETS, ShapeMismatchError, SpecError, fmt, plan_network, spec_from_json
+from explorer.budget import check_build, check_design
 from explorer.plan import SHORTCUT_LABEL
 from explorer.reference import verified_against
 from explorer.share import closest_preset, spec_diff
 from explorer.spec import BLOCKS, MAX_JSON_BYTES, SHORTCUT_HELP, SHORTCUT_NAME, SHORTCUTS, STEMS
-from ui import cache, charts, state
+from ui import access, cache, charts, state
 from ui.lecture import lecture_toggle
 
 lecture = lecture_toggle(wide_sidebar=True)
 state.current_spec()
-if problem := st.session_state.pop("url_problem", None):
-    st.warning(f"The link's configuration could not be read ({problem}). Showing {DEFAULT_PRESET} instead.")
+if (unbuildable := st.session_state.pop("url_network", None)) is not None:
+    # the link's network in the controls, where the tutor below explains it; the totals show the preset
+    st.session_state.pop("url_problem", None)
+    state.load_into_widgets(unbuildable, state.current_base(), as_design=False)
+state.url_warning()
 state.ensure_widgets()
 
 
@@ -146,6 +150,10 @@ c1.metric("Parameters", fmt.count(a.total_params), help=f"trainable: {fmt.count(
 c2.metric("MACs per image", fmt.gmacs(a.macs).replace(" GMACs", " G"), help=f"{fmt.count(a.macs)} multiply-adds")
 c3.metric("Output", "B×" + "x".join(map(str, a.output_shape)), help=f"{a.depth} weighted layers deep")
 c4.metric(f"Activations, batch {batch}", fmt.nbytes(a.activation_bytes(batch)), help="float32, estimate")
+try:
+    check_design(a.plan, access.limits())
+except SpecError as exc:
+    st.warning(f"**Too large to build or train on this server** (its numbers here are arithmetic): {exc}")
 ref = verified_against(a.plan)
 if ref:
     st.success(
@@ -215,5 +223,10 @@ else:
         st.subheader("torchinfo summary")
         st.caption("Builds the model and runs a real forward pass — seconds for large networks.")
         if st.button("Run torchinfo", key="d_torchinfo"):
-            with st.spinner("Running a forward pass through torchinfo…"):
-                st.code(cache.torchinfo_summary(spec_json), language=None)
+            try:  # torchinfo builds the network in this server's process: only if it fits
+                check_build(a.plan, access.limits())
+            except SpecError as exc:
+                st.error(f"Not built here: {exc}")
+            else:
+                with st.spinner("Running a forward pass through torchinfo…"):
+                    st.code(cache.torchinfo_summary(spec_json), language=None)

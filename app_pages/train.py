@@ -1,12 +1,11 @@
-"""Train: train the designed network in the browser and watch the curves stream in."""
-
-import json
+"""Train: train the designed network in a worker process and watch the curves stream in."""
 
 import streamlit as st
 
-from explorer import PRESETS, SpecError, analyze, fmt, spec_from_dict, spec_from_json
+from explorer import PRESETS, SpecError, analyze, fmt, spec_from_dict
+from explorer.budget import check_training, training_cost
 from explorer.data import DATASETS, OFFLINE_DATASET
-from explorer.estimate import Estimate, estimate
+from explorer.devices import pick_device
 from explorer.lr_range import RANGE_END, RANGE_START, RANGE_STEPS, test_name
 from explorer.recipe import (
     CPU_RECIPE,
@@ -15,25 +14,23 @@ from explorer.recipe import (
     PRECISIONS,
     RANGE_TEST,
     SCHEDULES,
-    Recipe,
     recipe_from_dict,
     suggested_recipe,
 )
 from explorer.share import closest_preset
-from ui import state, training
+from ui import access, run_view, state, training
 from ui.lecture import lecture_toggle
+from ui.train_form import apply_recipe, recipe_from_form
 
 CURRENT = "Current design"
 lecture_toggle()
 design = state.current_spec()
-jobs = training.registry()
-store = jobs.store
 st.title("Train")
-
-
-def apply_recipe(recipe: Recipe) -> None:
-    for field, value in recipe.__dict__.items():
-        st.session_state[f"t_{field}"] = value if value is not None else 0
+state.url_warning()
+jobs = training.registry()
+if jobs is None:  # the run history cannot be opened: said above, with what to do
+    st.stop()
+store = jobs.store
 
 
 def preset_of(network: str) -> str | None:
@@ -52,16 +49,10 @@ def use_cpu_suggestion() -> None:
     apply_recipe(CPU_RECIPE)
 
 
-def open_run(run_id: int) -> None:
-    """Follow a stored run, as if it had just ended: its curves, results, network and downloads."""
-    st.session_state.t_job = run_id
-    st.query_params["job"] = str(run_id)
-
-
 def train_again(run_id: int) -> None:
     """Load a stored run's network (as trained, fitted to its dataset) and recipe into the form."""
     run = store.get(run_id)
-    if run is None:
+    if run is None or not training.may_control(jobs, run_id):
         return
     spec = spec_from_dict(run.spec)
     st.session_state.spec, st.session_state.base = spec, closest_preset(spec)  # the Design page follows
@@ -91,12 +82,7 @@ elif "t_network" not in st.session_state:
         network_changed()
 
 # ----- which run this session follows -----------------------------------------------------------
-if "job" in st.query_params and "t_job" not in st.session_state:
-    try:
-        st.session_state.t_job = int(st.query_params["job"])
-    except ValueError:
-        st.warning(f"Ignoring ?job={st.query_params['job']!r}: not a run number.")
-job_id = st.session_state.get("t_job")
+job_id = run_view.followed_run(jobs)
 snap = jobs.snapshot(job_id) if job_id is not None else None
 running = snap is not None and not snap.finished
 
@@ -165,28 +151,6 @@ with st.form("t_form", border=True):
     )
 
 
-def recipe_from_form() -> Recipe:
-    s = st.session_state
-    return Recipe(
-        dataset=s.t_dataset,
-        epochs=int(s.t_epochs),
-        batch_size=int(s.t_batch_size),
-        lr=float(s.t_lr),
-        optimizer=s.t_optimizer,
-        weight_decay=float(s.t_weight_decay),
-        schedule=s.t_schedule,
-        label_smoothing=float(s.t_label_smoothing),
-        resize=int(s.t_resize) or None,
-        augment=bool(s.t_augment),
-        compile=bool(s.t_compile),
-        limit=int(s.t_limit) or None,
-        seed=int(s.t_seed),
-        init=s.t_init,
-        device=s.t_device,
-        precision=s.t_precision,
-    )
-
-
 spec = design if network == CURRENT else PRESETS[network]
 name = preset_of(network) or f"{state.current_base()} (edited)"
 st.caption(f"Network: **{name}**, {fmt.count(analyze(spec).total_params)} parameters (before fitting the dataset).")
@@ -198,145 +162,43 @@ except SpecError as exc:
     recipe = None
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def timed(spec_json: str, recipe_json: str) -> Estimate:
-    return estimate(spec_from_json(spec_json), recipe_from_dict(json.loads(recipe_json)))
-
-
-if recipe and not running and not jobs.active():  # time a few steps only while the device is free
-    with st.spinner("Timing a few training steps to estimate the run…"):
-        try:
-            run_time = timed(spec.to_json(), recipe.but(compile=False).to_json())  # timed uncompiled
-            seconds = run_time.epoch_seconds
+if recipe:
+    try:  # arithmetic on the plan: nothing is built or timed here (Start checks it again)
+        device = pick_device(recipe.device).type
+        with st.spinner("Measuring this machine's training speed (once, as the server's worker starts)…"):
+            speed = jobs.speed(device, wait=30)
+        cost = training_cost(spec, recipe, speed)
+        check_training(cost, recipe, jobs.limits(device), capped_time=not access.is_lecturer())
+    except SpecError as exc:
+        st.error(f"Not trainable on this server as set: {exc}")
+    else:
+        if run_time := cost.estimate:
             compiled = (
                 " Compiling adds about 30 s the first time this network is trained; on a GPU the compiled "
                 "steps are then about 1.4x faster than this estimate."
                 if recipe.compile
                 else ""
             )
-            st.info(  # says what it was timed for: the form's edits count only once submitted
+            st.info(  # says what it was estimated for: the form's edits count only once submitted
                 f"Estimated here for {DATASETS[recipe.dataset].title}, batch {recipe.batch_size}: about "
-                f"**{fmt.duration(seconds)} per epoch**, "
-                f"{fmt.duration(seconds * recipe.epochs)} for {recipe.epochs} epochs; a learning-rate range test "
-                f"at most {fmt.duration(run_time.range_test_seconds)} (from a few timed steps)." + compiled
+                f"**{fmt.duration(run_time.epoch_seconds)} per epoch**, "
+                f"{fmt.duration(run_time.run_seconds())} for {recipe.epochs} epochs; a learning-rate range test "
+                f"at most {fmt.duration(run_time.range_test_seconds)} (from this machine's measured speed; "
+                f"{fmt.nbytes(cost.memory)} of memory)." + compiled
             )
-        except (SpecError, RuntimeError) as exc:
-            st.error(f"Could not time it: {exc}")
 if recipe and (start or find_lr):
     if find_lr:
         recipe, name = recipe.but(schedule=RANGE_TEST), test_name(name)
-    job_id = jobs.submit(spec, recipe, name)
-    st.session_state.t_job = job_id
-    st.query_params["job"] = str(job_id)
-    st.rerun()
+    if submitted := training.submit(jobs, [(name, spec, recipe)]):
+        run_view.follow(submitted[0])
+        st.rerun()
 
 # ----- the run: live while it trains ------------------------------------------------------------
 if job_id is not None:
     st.divider()
-
-    def again_button(run_id: int) -> None:
-        if st.button(
-            "Train again with these settings",
-            key="t_again",
-            on_click=train_again,
-            args=(run_id,),
-            icon=":material/replay:",
-            help="Its network and recipe into the form above, to start again or change first",
-        ):
-            st.rerun()  # the whole page: the form is outside this fragment
-
-    @st.fragment(run_every=0.5 if running else None)
-    def live_run() -> None:
-        snap = jobs.snapshot(job_id)
-        if snap is None:  # not in this server's registry: a stored run (the server restarted)
-            run = store.get(job_id)
-            if run is None:
-                st.warning(f"Run {job_id} does not exist (deleted?).")
-                return
-            st.subheader(f"Run {run.id}: {run.name}")
-            st.write(f"{run.status.capitalize()}: {run.message}")
-            again_button(run.id)
-            if run.range_test:
-                training.range_test(store.steps(run.id), f"stored_{run.id}", finished=True)
-                return
-            training.epoch_metrics(store.epochs(run.id))
-            training.live_curves(run.name, store.steps(run.id), store.epochs(run.id), f"stored_{run.id}")
-            training.results(store, run)
-            return
-        st.subheader(f"Run {snap.id}: {snap.name}")
-        c1, c2 = st.columns([5, 1])
-        c1.write(training.status_line(snap))
-        if not snap.finished:
-            c2.button("Stop", key="t_stop", on_click=jobs.stop, args=(snap.id,), type="secondary")
-        elif store.get(snap.id) is not None:
-            again_button(snap.id)
-        for line in snap.log[-3:]:
-            st.caption(line)
-        training.progress(snap)
-        if training.range_testing(snap):
-            training.range_test(snap.steps, f"live_{snap.id}", finished=snap.finished)
-        else:
-            training.epoch_metrics(snap.epochs)
-            training.live_curves(snap.name, snap.steps, snap.epochs, f"live_{snap.id}")
-        if snap.finished and running:
-            st.rerun()  # a full rerun: stop polling, show the results below
-        if snap.status == "failed" and f"'{OFFLINE_DATASET}'" in snap.message:
-            st.button("Train on the offline digits instead", key="t_offline", on_click=use_offline_data)
-
-    live_run()
-    if snap is not None and snap.finished and (run := store.get(job_id)) and not run.range_test:
-        training.results(store, run)
+    run_view.live_run(jobs, job_id, running, train_again, use_offline_data)
+run_view.queue(jobs)
 
 # ----- history -------------------------------------------------------------------------------------
 st.divider()
-st.subheader("Run history")
-runs = store.list()
-if not runs:
-    st.caption(f"No runs yet. They are kept in {store.path}.")
-else:
-    frame = training.history_frame(runs)
-    picked = st.dataframe(
-        frame,
-        hide_index=True,
-        width="stretch",
-        on_select="rerun",
-        selection_mode="multi-row",
-        key="t_history",
-        column_config=training.HISTORY_COLUMNS,
-    )
-    chosen = [runs[i] for i in picked.selection.rows]
-    if chosen:
-        training.overlay(store, chosen, "t_overlay")
-        actions = st.container(horizontal=True)
-        actions.download_button(
-            "Epochs as CSV",
-            data=lambda: store.epochs_csv([r.id for r in chosen]),
-            file_name="runs-" + "-".join(str(r.id) for r in chosen) + ".csv",
-            mime="text/csv",
-            on_click="ignore",
-            key="t_csv",
-            icon=":material/download:",
-        )
-        if len(chosen) == 1 and chosen[0].id != job_id:
-            actions.button(
-                f"Open run {chosen[0].id}",
-                key="t_open",
-                on_click=open_run,
-                args=(chosen[0].id,),
-                icon=":material/open_in_browser:",
-                help="Its results above: confusion matrix, the images it got wrong, try it on an image, downloads",
-            )
-        if actions.button(f"Delete {len(chosen)} selected run(s)", key="t_delete"):
-            kept = []
-            for run in chosen:
-                if not jobs.delete(run.id):
-                    kept.append(f"#{run.id}")
-                elif run.id == job_id:  # the run on show: close it
-                    del st.session_state.t_job
-                    st.query_params.pop("job", None)
-            if kept:
-                st.warning(f"Not deleted, still queued or training: {', '.join(kept)}. Stop it first.")
-            else:
-                st.rerun()
-    else:
-        st.caption(f"Select runs to overlay their curves, open one, or delete them. Stored in {store.path}.")
+run_view.history(jobs, job_id)

@@ -23,8 +23,6 @@ from ui.blocks import walkthrough_dot
 from ui.lecture import lecture_toggle
 
 lecture = lecture_toggle()
-jobs = training.registry()
-store = jobs.store
 gpu = training.gpu_available()
 st.title("Why residuals?")
 st.markdown(
@@ -32,6 +30,9 @@ st.markdown(
     "and the gradient has a path around every block. Here each claim is measured, not asserted."
 )
 tabs = st.tabs(["The identity", "Gradient flow", "Degradation", "BN and the learning rate", "Build a block", "Quiz"])
+with tabs[2]:  # the experiments train: without a run history (a broken runs.sqlite) they say why, once
+    jobs = training.registry()
+store = jobs.store if jobs else None
 
 
 @st.cache_data(show_spinner=False)
@@ -44,14 +45,11 @@ def flows(depth: int, width: int, bn: bool, zero_init: bool, init: str) -> dict:
     return out
 
 
-def submit(runs: list, experiment: str) -> None:
-    for name, spec, recipe in runs:
-        jobs.submit(spec, recipe, name, experiment)
-
-
 def launcher(prefix: str, button: str, make_runs, default_data: str, key: str) -> tuple[str | None, bool]:
     """A dataset picker and a start button for an experiment (a set of queued runs), then the
     experiment to show; returns its name and whether any of its runs still trains or waits."""
+    if jobs is None:
+        return None, False
     row = st.container(horizontal=True, vertical_alignment="bottom")  # the button as wide as its label
     options = list(DATASETS)
     data = row.selectbox(
@@ -64,8 +62,8 @@ def launcher(prefix: str, button: str, make_runs, default_data: str, key: str) -
     )
     if row.button(button, key=f"{key}_start", type="primary"):
         name = f"{prefix} {time.strftime('%Y-%m-%d %H:%M:%S')}"
-        submit(make_runs(data), name)
-        st.session_state[f"{key}_exp"] = name
+        if training.submit(jobs, make_runs(data), name):  # all of them, or none and why
+            st.session_state[f"{key}_exp"] = name
     past = store.experiments(prefix)
     if not past:
         return None, False

@@ -17,6 +17,7 @@ from .analysis import Analysis, analyze_plan
 from .codegen import to_code
 from .plan import plan_network
 from .presets import PRESETS, preset
+from .runs import StoreError
 from .spec import MAX_JSON_BYTES, ResNetSpec, SpecError, spec_from_json
 
 
@@ -174,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
-    except (UsageError, SpecError) as exc:
+    except (UsageError, SpecError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `python -m explorer summary ... | head`

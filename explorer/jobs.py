@@ -1,30 +1,61 @@
-"""A process-wide job registry: training runs in worker threads, one queue per device.
+"""The job registry: one queue per device kind, training in worker processes, runs with owners.
 
-The app keeps one registry (st.cache_resource) for all browser sessions. Each submitted run gets a
-row in the run store (its id is the job id, so `?job=` survives a reload), waits in its device's
-queue (one run per device at a time by default), and trains in a worker thread that never touches
-the UI. Pages read `snapshot(job_id)`, a copy taken under the job's lock.
+The app keeps one registry (st.cache_resource) for all browser sessions. A submitted run is
+checked against the budgets and quotas first (explorer/budget.py), gets a row in the run store
+(its id is the job id, so `?job=` survives a reload) and a random key (only its hash is stored):
+stopping or deleting it takes that key, or the lecturer. It waits in its device kind's queue and
+trains in a worker process (explorer/worker.py), one per CPU and one per GPU, each taking the next
+run as it becomes free: on a machine with several GPUs a run goes to whichever is free first. A
+thread per worker relays the run's events into the store and into the Job that pages read
+(`snapshot(job_id)`, a copy taken under the job's lock), and settles the run however it ends.
 """
 
 from __future__ import annotations
 
+import hmac
+import logging
+import secrets
+import sqlite3
 import threading
-from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch  # imported here, at module load, never first inside a worker thread
 
-from .data import ImageData, load_dataset, subset
+from .budget import BudgetError, Limits, check_training, limits, training_cost
 from .devices import pick_device
+from .estimate import Speed
+from .events import DoneEvent, EpochEvent, Event, InfoEvent, StartEvent, StepEvent, as_dict
 from .recipe import Recipe
-from .runs import RunStore
+from .runs import RunStore, StoreError, key_hash
+from .settings import Settings, how_to_set, load_settings
+from .slots import Slot
 from .spec import ResNetSpec
-from .train import RunResult, Trainer
+from .train import RunResult
+from .worker import Order
 
+log = logging.getLogger(__name__)
 STEP_POINTS_KEPT = 2000  # enough for a smooth live curve; the store keeps every sampled step
+ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """Who asks: a browser session (quotas count per session) and whether it is the lecturer."""
+
+    owner: str | None = None
+    lecturer: bool = False
+
+
+LECTURER = Submitter("lecturer", lecturer=True)  # a one-user server's user, tests, scripts
+
+
+@dataclass(frozen=True)
+class Submission:
+    run_id: int
+    key: str  # what stopping, deleting or retraining the run takes; given once, stored as a hash
 
 
 @dataclass
@@ -33,62 +64,61 @@ class JobSnapshot:
     name: str
     experiment: str | None
     device: str
+    owner: str | None
     status: str  # queued, running, completed, stopped, diverged, failed
     position: int  # 1.. while queued (1 = next), 0 once running or finished
     message: str
     progress: float  # 0..1
     elapsed: float | None
     eta: float | None
-    info: dict[str, Any] = field(default_factory=dict)  # the start event: params, steps per epoch, notes
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    epochs: list[dict[str, Any]] = field(default_factory=list)
+    start: StartEvent | None = None  # params, steps per epoch, the device's name, notes
+    steps: list[dict] = field(default_factory=list)  # StepEvent rows, for charts
+    epochs: list[dict] = field(default_factory=list)  # EpochEvent rows
     log: list[str] = field(default_factory=list)  # info messages (downloads, adaptations)
 
     @property
     def finished(self) -> bool:
-        return self.status not in ("queued", "running")
+        return self.status not in ACTIVE
 
 
 class Job:
-    def __init__(self, run_id: int, name: str, spec: ResNetSpec, recipe: Recipe, device: str, experiment: str | None):
+    def __init__(
+        self, run_id: int, name: str, spec: ResNetSpec, recipe: Recipe, device: str, experiment: str | None, owner: str
+    ) -> None:
         self.id, self.name, self.spec, self.recipe = run_id, name, spec, recipe
-        self.device, self.experiment = device, experiment
-        self.stop = threading.Event()
+        self.device, self.experiment, self.owner = device, experiment, owner
         self.lock = threading.Lock()
         self.status, self.message = "queued", ""
-        self.info: dict[str, Any] = {}
-        self.steps: deque[dict[str, Any]] = deque(maxlen=STEP_POINTS_KEPT)
-        self.epochs: list[dict[str, Any]] = []
+        self.start: StartEvent | None = None
+        self.steps: deque[StepEvent] = deque(maxlen=STEP_POINTS_KEPT)
+        self.epochs: list[EpochEvent] = []
         self.log: list[str] = []
         self.progress, self.elapsed, self.eta = 0.0, None, None
+        self.stop_requested = False
         self.done = threading.Event()
-        self.outcome: tuple[str, str] | None = None  # the done event's status and message, until stored
 
-    def on_event(self, event: dict[str, Any]) -> None:
+    def on_event(self, event: Event) -> None:
         with self.lock:
-            kind = event["event"]
-            if kind == "info":
-                self.log.append(event["message"])
-            elif kind == "start":
-                self.status, self.info = "running", event
-                self.log += [f"adapted: {note}" for note in event["adapted"]]
-            elif kind == "step":
+            if isinstance(event, InfoEvent):
+                self.log.append(event.message)
+            elif isinstance(event, StartEvent):
+                self.status, self.start = "running", event
+                self.log += [f"adapted: {note}" for note in event.adapted]
+            elif isinstance(event, StepEvent):
                 self.steps.append(event)
-                self.progress, self.elapsed, self.eta = event["progress"], event["elapsed"], event["eta"]
-            elif kind == "epoch":
+                self.progress, self.elapsed, self.eta = event.progress, event.elapsed, event.eta
+            elif isinstance(event, EpochEvent):
                 self.epochs.append(event)
-                self.elapsed, self.eta = event["elapsed"], event["eta"]
-            elif kind == "done":
-                # shown once the run is stored (settle): a page that sees the run finished reads its
-                # results, weights and all, from the store at once
-                self.outcome = (event["status"], event["message"])
-                self.elapsed, self.eta = event["elapsed"], 0.0
+                self.elapsed, self.eta = event.elapsed, event.eta
+            elif isinstance(event, DoneEvent):
+                # the status shows once the run is stored (settle): a page that sees the run
+                # finished reads its results, weights and all, from the store at once
+                self.elapsed, self.eta = event.elapsed, 0.0
 
-    def settle(self) -> None:
-        """The run is stored: its final status shows, and whoever waits on it goes on."""
+    def settle(self, status: str, message: str) -> None:
+        """The run is stored (or could not be): its final status shows, and waiters go on."""
         with self.lock:
-            if self.outcome is not None:
-                self.status, self.message = self.outcome
+            self.status, self.message, self.eta = status, message, 0.0
         self.done.set()
 
     def snapshot(self, position: int) -> JobSnapshot:
@@ -98,68 +128,142 @@ class Job:
                 self.name,
                 self.experiment,
                 self.device,
+                self.owner,
                 self.status,
                 position,
                 self.message,
                 self.progress if self.status != "completed" else 1.0,
                 self.elapsed,
                 self.eta,
-                dict(self.info),
-                list(self.steps),
-                list(self.epochs),
+                self.start,
+                [as_dict(s) for s in self.steps],
+                [as_dict(e) for e in self.epochs],
                 list(self.log),
             )
 
 
 class JobRegistry:
     def __init__(
-        self, store: RunStore, data_dir: str | Path | None = None, per_device: int = 1, datasets_cached: int = 2
+        self,
+        store: RunStore,
+        data_dir: str | Path | None = None,
+        per_device: int = 1,
+        settings: Settings | None = None,
     ) -> None:
         self.store = store
-        self.data_dir = data_dir
-        self.per_device = per_device
+        self.data_dir = str(data_dir) if data_dir else None
+        self.per_device = per_device  # worker processes per CPU or MPS device (one per GPU)
+        self.settings = settings or load_settings()
         self.lock = threading.Condition()
         self.jobs: dict[int, Job] = {}
         self.queues: dict[str, deque[Job]] = {}
-        self.running: dict[str, int] = {}
-        self.workers: list[threading.Thread] = []
-        self._datasets: OrderedDict[str, ImageData] = OrderedDict()
-        self._datasets_cached = datasets_cached
-        self._data_lock = threading.Lock()
+        self.slots: dict[str, list[Slot]] = {}
+        self._limits: dict[str, Limits] = {}
+        self.closed = False
         self.interrupted = store.mark_interrupted()  # runs a killed server left behind
 
-    # ----- the pages' side -----------------------------------------------------------------
-    def submit(self, spec: ResNetSpec, recipe: Recipe, name: str, experiment: str | None = None) -> int:
-        """Queue a run; returns its id (the run's id in the store)."""
-        device = pick_device(recipe.device).type
-        run_id = self.store.create(name, spec.to_json(), recipe.to_json(), experiment)
-        job = Job(run_id, name, spec, recipe, device, experiment)
-        with self.lock:
-            self.jobs[run_id] = job
-            self.queues.setdefault(device, deque()).append(job)
-            self._start_workers(device)
-            self.lock.notify_all()
-        return run_id
+    # ----- budgets, speed ------------------------------------------------------------------------
+    def limits(self, device: str = "cpu") -> Limits:
+        if device not in self._limits:
+            self._limits[device] = limits(self.settings, device)
+        return self._limits[device]
 
-    def stop(self, job_id: int) -> None:
-        """Stop a running job within one step, or take a queued one off its queue."""
+    def speed(self, device: str = "cpu", wait: float = 0.0) -> Speed | None:
+        """The device kind's measured speed; starts its worker if none runs yet. None until measured
+        (a worker's first seconds), unless `wait` seconds are allowed for it."""
+        slots = self._slots(device)
+        slots[0].ready.wait(wait)
+        return next((s.speed for s in slots if s.speed is not None), None)
+
+    def cost(self, spec: ResNetSpec, recipe: Recipe, by: Submitter, wait: float = 0.0):
+        """The run's cost, checked: BudgetError if this server should not train it."""
+        device = pick_device(recipe.device).type
+        speed = self.speed(device, wait)
+        cost = training_cost(spec, recipe, speed)
+        check_training(cost, recipe, self.limits(device), capped_time=not by.lecturer)
+        return cost
+
+    # ----- the pages' side -----------------------------------------------------------------------
+    def submit(
+        self, spec: ResNetSpec, recipe: Recipe, name: str, experiment: str | None = None, by: Submitter = LECTURER
+    ) -> Submission:
+        """Queue a run; its id and key. BudgetError (naming the limit) if it does not fit."""
+        return self.submit_all([(name, spec, recipe)], experiment, by)[0]
+
+    def submit_all(
+        self, runs: Iterable[tuple[str, ResNetSpec, Recipe]], experiment: str | None = None, by: Submitter = LECTURER
+    ) -> list[Submission]:
+        """Queue several runs (an experiment) at once, or none of them if any does not fit."""
+        runs = list(runs)
+        for _, spec, recipe in runs:  # a student's time cap needs the measured speed: a new worker's first seconds
+            self.cost(spec, recipe, by, wait=0.0 if by.lecturer else 60.0)
+        with self.lock:
+            self._check_quotas(len(runs), by)
+            out = []
+            for name, spec, recipe in runs:
+                device = pick_device(recipe.device).type
+                key = secrets.token_urlsafe(12)
+                run_id = self.store.create(name, spec.to_json(), recipe.to_json(), experiment, owner=by.owner, key=key)
+                job = Job(run_id, name, spec, recipe, device, experiment, by.owner)
+                self.jobs[run_id] = job
+                self.queues.setdefault(device, deque()).append(job)
+                out.append(Submission(run_id, key))
+            self.lock.notify_all()
+        for device in {pick_device(recipe.device).type for _, _, recipe in runs}:
+            self._slots(device)
+        return out
+
+    def _check_quotas(self, count: int, by: Submitter) -> None:
+        active = [job for job in self.jobs.values() if job.status in ACTIVE]
+        lim = self.limits()
+        if len(active) + count > lim.queue_size:
+            raise BudgetError(
+                "queue_size",
+                f"the server's queue holds {len(active)} queued or running runs and allows {lim.queue_size}; "
+                f"try again when some have finished (raise {how_to_set('queue_size')})",
+            )
+        mine = sum(job.owner == by.owner for job in active)
+        if not by.lecturer and mine + count > lim.runs_per_session:
+            asked = f"{count} more" if count > 1 else "another"
+            raise BudgetError(
+                "runs_per_session",
+                f"you have {mine} run(s) queued or running and asked for {asked}; each browser may have "
+                f"{lim.runs_per_session} at once: wait for one to end, or stop one "
+                f"(the lecturer may raise {how_to_set('runs_per_session')})",
+            )
+
+    def may_control(self, run_id: int, key: str | None, lecturer: bool) -> bool:
+        """Whether this key (or the lecturer) may stop, delete or retrain the run."""
+        if lecturer:
+            return True
+        run = self.store.get(run_id)
+        return bool(key and run and run.key_hash and hmac.compare_digest(key_hash(key), run.key_hash))
+
+    def stop(self, job_id: int, key: str | None = None, lecturer: bool = False) -> bool:
+        """Stop a running job within one step, or take a queued one off its queue; False if the
+        key does not own it."""
+        if not self.may_control(job_id, key, lecturer):
+            return False
         with self.lock:
             job = self.jobs.get(job_id)
-            if job is None:
-                return
+            if job is None or job.done.is_set():
+                return True
+            job.stop_requested = True
             queue = self.queues.get(job.device, deque())
             if job in queue:
                 queue.remove(job)
-                message = "stopped before it started"
-                job.on_event({"event": "done", "status": "stopped", "message": message, "elapsed": 0.0})
-                self.store.set_status(job_id, "stopped", message)
-                job.settle()
-                return
-        job.stop.set()
+                self._settle(job, RunResult("stopped", "stopped before it started"))
+                return True
+            for slot in self.slots.get(job.device, []):
+                if slot.job_id == job_id:
+                    slot.stop(job_id)
+        return True
 
-    def delete(self, run_id: int) -> bool:
-        """Delete a run that is not queued or training, from the history and from this registry (so
-        no page goes on showing it); returns whether it was deleted."""
+    def delete(self, run_id: int, key: str | None = None, lecturer: bool = False) -> bool:
+        """Delete a run that is not queued or training, from the history and from this registry
+        (so no page goes on showing it); returns whether it was deleted."""
+        if not self.may_control(run_id, key, lecturer):
+            return False
         with self.lock:
             job = self.jobs.get(run_id)
             if job is not None and not job.done.is_set():
@@ -177,56 +281,101 @@ class JobRegistry:
         job = self.jobs.get(job_id)
         return job.snapshot(self.position(job)) if job else None
 
-    def active(self) -> list[JobSnapshot]:
+    def active(self, owner: str | None = None) -> list[JobSnapshot]:
+        """Queued and running jobs, all of them or one owner's."""
         with self.lock:
-            jobs = [j for j in self.jobs.values() if j.status in ("queued", "running")]
+            jobs = [j for j in self.jobs.values() if j.status in ACTIVE and owner in (None, j.owner)]
         return [job.snapshot(self.position(job)) for job in jobs]
 
     def wait(self, job_id: int, timeout: float | None = None) -> bool:
         job = self.jobs.get(job_id)
         return job.done.wait(timeout) if job else True
 
-    # ----- the workers' side ------------------------------------------------------------------
-    def _start_workers(self, device: str) -> None:
-        """One worker thread per allowed concurrent run on each device (called under the lock)."""
-        have = sum(1 for t in self.workers if t.name.startswith(f"explorer-{device}-"))
-        for i in range(have, self.per_device):
-            thread = threading.Thread(target=self._work, args=(device,), name=f"explorer-{device}-{i}", daemon=True)
-            self.workers.append(thread)
-            thread.start()
+    def close(self) -> None:
+        """Stop the worker processes (the server is going, or a test ends)."""
+        with self.lock:
+            self.closed = True
+            self.lock.notify_all()
+        for slots in self.slots.values():
+            for slot in slots:
+                slot.close()
 
-    def _work(self, device: str) -> None:
+    # ----- the workers' side -------------------------------------------------------------------
+    def _slots(self, device: str) -> list[Slot]:
+        """The device kind's worker slots, each with its feeding thread (started on first use)."""
+        with self.lock:
+            if device not in self.slots:
+                count = torch.cuda.device_count() if device == "cuda" else self.per_device
+                checkpoints = self.store.checkpoints
+                self.slots[device] = [
+                    Slot(device, i, checkpoints, self.data_dir, self.limits(device)) for i in range(count)
+                ]
+                for slot in self.slots[device]:
+                    name = f"explorer-feed-{slot.name}"
+                    threading.Thread(target=self._feed, args=(slot,), name=name, daemon=True).start()
+            return self.slots[device]
+
+    def _feed(self, slot: Slot) -> None:
+        """Keep a worker alive and hand it the next queued run whenever it is free. Never dies:
+        every run it takes ends settled, whatever fails."""
         while True:
+            try:
+                if not slot.alive:
+                    slot.start()
+            except Exception as exc:
+                log.exception("worker %s could not start", slot.name)
+                self._fail_queue(slot.device_type, f"the training process could not start: {exc}")
+                continue
             with self.lock:
-                while not self.queues.get(device):
+                while not self.queues.get(slot.device_type) and not self.closed:
                     self.lock.wait()
-                job = self.queues[device].popleft()
-            self._run(job)
+                if self.closed:
+                    return
+                job = self.queues[slot.device_type].popleft()
+            self._run(slot, job)
 
-    def dataset(self, name: str, progress: Callable[[str], None] | None = None) -> ImageData:
-        """Datasets stay loaded between runs (the degradation experiment trains four in a row)."""
-        with self._data_lock:
-            if name not in self._datasets:
-                self._datasets[name] = load_dataset(name, self.data_dir, progress=progress)
-                while len(self._datasets) > self._datasets_cached:
-                    self._datasets.popitem(last=False)
-            self._datasets.move_to_end(name)
-            return self._datasets[name]
+    def _fail_queue(self, device: str, message: str) -> None:
+        with self.lock:
+            queue = self.queues.get(device, deque())
+            while not queue and not self.closed:
+                self.lock.wait()
+            jobs = list(queue)
+            queue.clear()
+        for job in jobs:
+            self._settle(job, RunResult("failed", message))
 
-    def _run(self, job: Job) -> None:
-        def on_event(event: dict[str, Any]) -> None:
+    def _run(self, slot: Slot, job: Job) -> None:
+        store_failure: list[str] = []
+
+        def on_event(event: Event) -> None:
             job.on_event(event)
-            if event["event"] in ("start", "step", "epoch"):
-                self.store.record_event(job.id, event)
+            if isinstance(event, StartEvent | StepEvent | EpochEvent) and not store_failure:
+                try:
+                    self.store.record_event(job.id, event)
+                except (sqlite3.Error, OSError) as exc:  # the run cannot be kept: end it, say why
+                    store_failure.append(f"the run history could not be written ({exc})")
+                    slot.stop(job.id)
 
+        with job.lock:
+            job.status = "running"  # handed to a worker: loading its data, then training
+        order = Order(job.id, job.spec.to_json(), job.recipe.to_json())
         try:
-            log = lambda message: job.on_event({"event": "info", "message": message})  # noqa: E731
-            data = subset(self.dataset(job.recipe.dataset, log), job.recipe.limit)
-            result = Trainer(job.spec, job.recipe, on_event, job.stop, data, self.data_dir).run()
-        except Exception as exc:  # a dataset that cannot be had: the run fails, the queue goes on
-            result = RunResult("failed", str(exc))
-            job.on_event({"event": "done", "status": "failed", "message": str(exc), "elapsed": 0})
-        self.store.finish(job.id, result)
-        job.settle()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+            result = slot.follow(order, on_event, lambda: job.stop_requested)
+        except Exception as exc:
+            log.exception("run %s could not be followed", job.id)
+            slot.kill()
+            result = RunResult("failed", f"{type(exc).__name__}: {exc}")
+        if store_failure:
+            result = RunResult("failed", store_failure[0])
+        self._settle(job, result)
+
+    def _settle(self, job: Job, result: RunResult) -> None:
+        """Store how the run ended, and show it; a store that fails still leaves the run ended
+        (failed, with the reason), so nothing waits for it forever."""
+        status, message = result.status, result.message
+        try:
+            self.store.finish(job.id, result, self.limits(job.device).checkpoint_bytes)
+        except (sqlite3.Error, StoreError, OSError) as exc:
+            log.exception("run %s could not be stored", job.id)
+            status, message = "failed", f"the run ended ({status}) but could not be stored: {exc}"
+        job.settle(status, message)

@@ -6,6 +6,8 @@ torchvision ResNet's state_dict loads into the matching preset with strict=True.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -193,14 +195,27 @@ def _last_layer_of_branch(block: nn.Module) -> nn.Module:
     return last_bn if isinstance(last_bn, nn.BatchNorm2d) else last_conv
 
 
-def init_weights(model: nn.Module, scheme: str = "torchvision") -> None:
+def _default_init(m: nn.Conv2d | nn.Linear, generator: torch.Generator | None) -> None:
+    """PyTorch's own reset_parameters for convs and linear layers, drawn from `generator`."""
+    nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+    if m.bias is not None:
+        fan_in = m.weight[0].numel()
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+
+
+def init_weights(model: nn.Module, scheme: str = "torchvision", generator: torch.Generator | None = None) -> None:
     """torchvision: Kaiming-normal (fan_out) convs, BN at 1/0, PyTorch's default for the fc.
-    xavier: what d2l's train_ch6 applies to every conv and linear layer before training."""
+    xavier: what d2l's train_ch6 applies to every conv and linear layer before training.
+    Every random draw comes from `generator` when one is given, so a run's seed alone decides its
+    weights, whatever other threads draw from the global generator meanwhile."""
     for m in model.modules():
-        if isinstance(m, nn.Conv2d | nn.Linear) and scheme == "xavier":
-            nn.init.xavier_uniform_(m.weight)
-        elif isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            _default_init(m, generator)  # biases, and the fc's weight under torchvision's scheme
+            if scheme == "xavier":
+                nn.init.xavier_uniform_(m.weight, generator=generator)
+            elif isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)

@@ -4,6 +4,7 @@ to look like the dataset's own images before it goes through the same preparatio
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import IO
 
@@ -18,18 +19,36 @@ from .plan import plan_network
 from .runs import RunRecord
 from .spec import ResNetSpec, spec_from_dict
 
+MAX_PIXELS = 40_000_000  # a 40-megapixel photo; decoding one takes ~160 MB and a second or two
+FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP", "BMP": "BMP", "GIF": "GIF"}
+
 
 class PictureError(ValueError):
-    """A file that cannot be read as a picture; the message says why."""
+    """A file that cannot be read as a picture; the message says why, in a sentence."""
 
 
-def open_picture(source: str | Path | IO[bytes]) -> Image.Image:
-    """A picture file, decoded now (not lazily), so that a broken file fails here."""
+def open_picture(source: str | Path | IO[bytes], max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """A picture file, decoded now (not lazily), so that a broken file fails here; but only after
+    its header says it is a picture format we take (by its content, not its name) and its size
+    fits `max_pixels`: a 684 KB PNG can hold 13000x13000 pixels, 2 GB once decoded."""
     try:
-        picture = Image.open(source)
+        picture = Image.open(source, formats=list(FORMATS))
+    except Image.UnidentifiedImageError:
+        raise PictureError(f"it is not a picture in a format this app reads ({', '.join(FORMATS.values())})") from None
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise PictureError(f"it could not be read as a picture ({type(exc).__name__})") from None
+    width, height = picture.size
+    if width * height > max_pixels:
+        raise PictureError(
+            f"it is {width:,} x {height:,} pixels ({width * height / 1e6:,.0f} megapixels); "
+            f"pictures may have at most {max_pixels / 1e6:,.0f} megapixels"
+        )
+    try:
         picture.load()
-    except (OSError, Image.DecompressionBombError) as exc:  # UnidentifiedImageError is an OSError
-        raise PictureError(str(exc)) from None
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise PictureError(
+            f"it is a {FORMATS[picture.format]} file, but a broken one (it could not be decoded)"
+        ) from None
     return picture
 
 
@@ -40,9 +59,13 @@ def can_predict(run: RunRecord) -> bool:
 
 
 class Predictor:
-    """A trained network and the preparation its images had; runs in float32 on the CPU."""
+    """A trained network and the preparation its images had; runs in float32 on the CPU.
+
+    One predictor may serve several sessions at once (the app caches it per run): every call
+    holds its lock, because Grad-CAM and the stage maps hang hooks on the one model."""
 
     def __init__(self, spec: ResNetSpec, weights: dict[str, torch.Tensor], mean, std) -> None:
+        self.lock = threading.Lock()
         self.spec = spec
         self.plan = plan_network(spec)
         self.model = build_model(spec, self.plan).eval()
@@ -65,20 +88,24 @@ class Predictor:
     @torch.no_grad()
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images (N, C, h, w) -> class probabilities (N, classes)."""
-        return torch.softmax(self.model(self._input(images)).float(), dim=1)
+        with self.lock:
+            return torch.softmax(self.model(self._input(images)).float(), dim=1)
 
     def stage_maps(self, image: torch.Tensor) -> list[StageMaps]:
         """One uint8 image (1, C, h, w) -> its activations after the stem and after each stage."""
-        return stage_maps(self.model, self.plan, self._input(image))
+        with self.lock:
+            return stage_maps(self.model, self.plan, self._input(image))
 
     def grad_cam(self, image: torch.Tensor, target: int) -> torch.Tensor:
         """Where in one uint8 image (1, C, h, w) the network found class `target`: a 0..1 map at
         the last stage's resolution (feature_maps.grad_cam)."""
-        return grad_cam(self.model, self.plan, self._input(image), target)
+        with self.lock:
+            return grad_cam(self.model, self.plan, self._input(image), target)
 
     def first_filters(self) -> torch.Tensor:
         """The trained weights of the stem's first convolution (filters, channels, k, k)."""
-        return first_filters(self.model, self.plan)
+        with self.lock:
+            return first_filters(self.model, self.plan)
 
 
 def looks_inverted(image: Image.Image, dataset: DatasetInfo) -> bool:

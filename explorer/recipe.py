@@ -6,7 +6,8 @@ import json
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from .data import DATASETS
+from .data import DATASETS, DatasetInfo
+from .spec import ResNetSpec
 from .validate import SpecError, check_bool, check_choice, check_float, check_int, check_keys
 
 OPTIMIZERS = ("sgd", "momentum", "adamw")
@@ -85,6 +86,22 @@ class Recipe:
 
     def but(self, **changes: Any) -> Recipe:
         return replace(self, **changes)
+
+
+def adapt_spec(spec: ResNetSpec, info: DatasetInfo, size: int) -> tuple[ResNetSpec, list[str]]:
+    """The designed network, fitted to the dataset's channels, image size and classes."""
+    notes = []
+    i = spec.input
+    if (i.channels, i.height, i.width) != (info.channels, size, size):
+        notes.append(
+            f"input {i.channels}x{i.height}x{i.width} -> {info.channels}x{size}x{size} for {info.title}"
+            + (" (first conv adapted)" if i.channels != info.channels else "")
+        )
+        spec = spec.with_input(info.channels, size, size)
+    if spec.num_classes != len(info.classes):
+        notes.append(f"classifier {spec.num_classes} -> {len(info.classes)} classes")
+        spec = spec.with_classes(len(info.classes))
+    return spec, notes
 
 
 def recipe_from_dict(data: Any) -> Recipe:

@@ -2,12 +2,15 @@
 
 One file, `runs.sqlite` in the data folder (explorer/paths.py), shared by the app and the CLI.
 Each call opens its own connection, so worker threads and processes never share one.
-A run whose process died (server killed mid-run) is marked `interrupted` at the next start.
+A run whose process died (server killed mid-run) is marked `interrupted` at the next start: each
+run records its process's boot id (explorer/liveness.py). Weights are written to a temporary file
+and renamed, and kept under a disk budget: the oldest finished runs' weights go first.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -22,8 +25,11 @@ from typing import Any
 
 import torch
 
-from . import paths
+from . import fmt, liveness, paths
+from .events import EpochEvent, Event, StartEvent, StepEvent
 from .recipe import RANGE_TEST
+from .settings import how_to_set
+from .train import RunResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -43,6 +49,10 @@ CREATE TABLE IF NOT EXISTS runs (
     confusion_json TEXT,
     checkpoint TEXT,
     normalize_json TEXT,             -- per-channel mean and std the inputs were normalised with
+    boot_id TEXT,                    -- the recording process's boot id (liveness.py)
+    owner TEXT,                      -- the browser session that submitted it (quotas)
+    key_hash TEXT,                   -- sha256 of the key that may stop, delete or retrain it
+    weights_removed INTEGER NOT NULL DEFAULT 0, -- its weights went to keep the checkpoints' disk budget
     host TEXT NOT NULL,
     pid INTEGER NOT NULL
 );
@@ -67,7 +77,13 @@ CREATE TABLE IF NOT EXISTS misclassified (
     PRIMARY KEY (run_id, position)
 );
 """
-ADDED_COLUMNS = {"normalize_json": "TEXT"}  # columns newer than the first schema, added on open
+ADDED_COLUMNS = {
+    "normalize_json": "TEXT",
+    "boot_id": "TEXT",
+    "owner": "TEXT",
+    "key_hash": "TEXT",
+    "weights_removed": "INTEGER NOT NULL DEFAULT 0",
+}  # columns newer than the first schema, added on open
 FINAL = ("completed", "stopped", "diverged", "failed", "interrupted")
 EPOCH_FIELDS = ("train_loss", "train_acc", "test_loss", "test_acc", "images_per_sec", "elapsed")
 
@@ -90,6 +106,9 @@ class RunRecord:
     confusion: list[list[int]] | None
     checkpoint: str | None
     normalize: dict[str, list[float]] | None = None  # {"mean": [...], "std": [...]} per input channel
+    owner: str | None = None
+    key_hash: str | None = None
+    weights_removed: bool = False
 
     @property
     def began(self) -> float:
@@ -116,6 +135,47 @@ class RunRecord:
         return None if self.started is None else (self.finished or time.time()) - self.started
 
 
+class StoreError(Exception):
+    """The run history cannot be opened or written: the message names the file and what to do."""
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _advice(path: Path, exc: sqlite3.Error) -> StoreError:
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        todo = "make it and its folder writable, or set RESNET_EXPLORER_HOME to a writable folder, then reload"
+    elif "not a database" in text or "malformed" in text:
+        todo = f"move it aside (mv {path} {path}.broken) and reload: a new, empty history starts"
+    elif "locked" in text:
+        todo = "another program holds it locked; close it and reload"
+    else:
+        todo = "check the file and the disk it is on, then reload"
+    return StoreError(f"The run history {path} cannot be used ({text}): {todo}.")
+
+
+def save_weights(folder: Path, run_id: int, state_dict: dict[str, torch.Tensor], budget: int | None) -> str:
+    """Save a run's weights into `folder` (to a temporary file, then renamed: never half a file under
+    the run's name); returns the file. StoreError if they alone exceed the disk budget."""
+    size = sum(t.numel() * t.element_size() for t in state_dict.values())
+    if budget is not None and size > budget:
+        raise StoreError(
+            f"weights not kept: {fmt.nbytes(size)} is more than the checkpoints' disk budget of "
+            f"{fmt.nbytes(budget)} (raise {how_to_set('checkpoint_disk_gib')})"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"run-{run_id}.pt"
+    partial = folder / f".run-{run_id}.pt.{os.getpid()}.partial"
+    try:
+        torch.save(state_dict, partial)
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
+    return str(final)
+
+
 def _process_alive(host: str, pid: int) -> bool:
     if host != socket.gethostname():
         return True  # another machine's run: not ours to judge
@@ -131,15 +191,20 @@ def _process_alive(host: str, pid: int) -> bool:
 class RunStore:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else paths.runs_db()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.checkpoints = self.path.parent / "checkpoints"
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")  # readers never block the writing worker
-            db.executescript(SCHEMA)
-            columns = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
-            for column, kind in ADDED_COLUMNS.items():  # a history written by an earlier version
-                if column not in columns:
-                    db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.execute("PRAGMA journal_mode=WAL")  # readers never block the writing worker
+                db.executescript(SCHEMA)
+                columns = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
+                for column, kind in ADDED_COLUMNS.items():  # a history written by an earlier version
+                    if column not in columns:
+                        db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+        except sqlite3.Error as exc:
+            raise _advice(self.path, exc) from None
+        except OSError as exc:
+            raise StoreError(f"The run history {self.path} cannot be created ({exc.strerror}).") from None
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -154,59 +219,80 @@ class RunStore:
 
     # ----- writing ---------------------------------------------------------------------------
     def create(
-        self, name: str, spec_json: str, recipe_json: str, experiment: str | None = None, status: str = "queued"
+        self,
+        name: str,
+        spec_json: str,
+        recipe_json: str,
+        experiment: str | None = None,
+        status: str = "queued",
+        owner: str | None = None,
+        key: str | None = None,
     ) -> int:
+        """A new run; `key` (kept as its hash) is what stopping, deleting or retraining it takes."""
+        boot = liveness.my_id(self.path.parent)
         with self._connect() as db:
             cur = db.execute(
-                "INSERT INTO runs (name, experiment, spec_json, recipe_json, status, created, host, pid)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, experiment, spec_json, recipe_json, status, time.time(), socket.gethostname(), os.getpid()),
+                "INSERT INTO runs (name, experiment, spec_json, recipe_json, status, created, host, pid, boot_id,"
+                " owner, key_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    experiment,
+                    spec_json,
+                    recipe_json,
+                    status,
+                    time.time(),
+                    socket.gethostname(),
+                    os.getpid(),
+                    boot,
+                    owner,
+                    key_hash(key) if key else None,
+                ),
             )
             return int(cur.lastrowid)
 
-    def record_event(self, run_id: int, event: dict[str, Any]) -> None:
-        """Store what a training event says (start, step, epoch); `done` goes through finish()."""
-        kind = event.get("event")
+    def record_event(self, run_id: int, event: Event) -> None:
+        """Store what a training event says (start, step, epoch); the end goes through finish()."""
         with self._connect() as db:
-            if kind == "start":
+            if isinstance(event, StartEvent):
                 db.execute(
-                    "UPDATE runs SET status='running', started=?, device=?, params=?, spec_json=?, normalize_json=?,"
-                    " pid=? WHERE id=?",
+                    "UPDATE runs SET status='running', started=?, device=?, params=?, spec_json=?, normalize_json=?"
+                    " WHERE id=?",
                     (
                         time.time(),
-                        event["device"],
-                        event["params"],
-                        json.dumps(event["spec"]),
-                        json.dumps(event.get("normalize")),
-                        os.getpid(),
+                        event.device,
+                        event.params,
+                        json.dumps(event.spec),
+                        json.dumps(event.normalize),
                         run_id,
                     ),
                 )
-            elif kind == "step":
+            elif isinstance(event, StepEvent):
                 db.execute(
                     "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?)",
-                    (run_id, event["step"], event["epoch"], event["loss"], event["images_per_sec"], event["elapsed"]),
+                    (run_id, event.step, event.epoch, event.loss, event.images_per_sec, event.elapsed),
                 )
-            elif kind == "epoch":
+            elif isinstance(event, EpochEvent):
                 db.execute(
                     "INSERT OR REPLACE INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, event["epoch"], *(event[f] for f in EPOCH_FIELDS)),
+                    (run_id, event.epoch, *(getattr(event, f) for f in EPOCH_FIELDS)),
                 )
-                db.execute("UPDATE runs SET test_acc=? WHERE id=?", (event["test_acc"], run_id))
+                db.execute("UPDATE runs SET test_acc=? WHERE id=?", (event.test_acc, run_id))
 
-    def finish(self, run_id: int, result: Any, save_checkpoint: bool = True) -> None:
-        """Store a RunResult: status, message, confusion matrix, misclassified images, weights."""
-        checkpoint = None
-        if save_checkpoint and result.state_dict is not None:
-            self.checkpoints.mkdir(parents=True, exist_ok=True)
-            checkpoint = str(self.checkpoints / f"run-{run_id}.pt")
-            torch.save(result.state_dict, checkpoint)
+    def finish(self, run_id: int, result: RunResult, checkpoint_budget: int | None = None) -> None:
+        """Store a RunResult: status, message, confusion matrix, misclassified images and weights
+        (written now from its state_dict, or already written to result.checkpoint by a worker)."""
+        checkpoint, status, message = result.checkpoint, result.status, result.message
+        if result.state_dict is not None:
+            try:
+                checkpoint = save_weights(self.checkpoints, run_id, result.state_dict, checkpoint_budget)
+            except StoreError as exc:
+                message = f"{message}; {exc}"
         with self._connect() as db:
             db.execute(
                 "UPDATE runs SET status=?, message=?, finished=?, confusion_json=?, checkpoint=? WHERE id=?",
                 (
-                    result.status,
-                    result.message,
+                    status,
+                    message,
                     time.time(),
                     json.dumps(result.confusion) if result.confusion else None,
                     checkpoint,
@@ -227,6 +313,27 @@ class RunStore:
                         image.numpy().tobytes(),
                     ),
                 )
+        if checkpoint_budget is not None:
+            self.prune_checkpoints(checkpoint_budget)
+
+    def prune_checkpoints(self, budget: int) -> list[int]:
+        """Remove the oldest finished runs' weights until all of them fit `budget` bytes; the
+        history then says "weights removed". Returns the runs whose weights went."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT id, checkpoint FROM runs WHERE checkpoint IS NOT NULL ORDER BY finished DESC, id DESC"
+            ).fetchall()
+        total, removed = 0, []
+        for row in rows:  # newest first: they are kept while they fit
+            path = Path(row["checkpoint"])
+            total += path.stat().st_size if path.exists() else 0
+            if total > budget:
+                path.unlink(missing_ok=True)
+                removed.append(row["id"])
+        if removed:
+            with self._connect() as db:
+                db.executemany("UPDATE runs SET checkpoint=NULL, weights_removed=1 WHERE id=?", [(i,) for i in removed])
+        return removed
 
     def set_status(self, run_id: int, status: str, message: str = "") -> None:
         with self._connect() as db:
@@ -236,11 +343,11 @@ class RunStore:
             )
 
     def mark_interrupted(self) -> int:
-        """Runs left 'running' or 'queued' by a process that no longer exists: the server was
-        killed. Their metrics so far stay; only the status changes. Returns how many."""
+        """Runs left 'running' or 'queued' by a process that no longer exists: a server or a `train`
+        command was killed. Their metrics so far stay; only the status changes. Returns how many."""
         with self._connect() as db:
-            rows = db.execute("SELECT id, host, pid FROM runs WHERE status IN ('running', 'queued')").fetchall()
-            dead = [row["id"] for row in rows if not _process_alive(row["host"], row["pid"])]
+            rows = db.execute("SELECT id, host, pid, boot_id FROM runs WHERE status IN ('running', 'queued')")
+            dead = [row["id"] for row in rows.fetchall() if not self._alive(row)]
             for run_id in dead:
                 db.execute(
                     "UPDATE runs SET status='interrupted', message='the process running it ended', finished=?"
@@ -248,6 +355,13 @@ class RunStore:
                     (time.time(), run_id),
                 )
         return len(dead)
+
+    def _alive(self, row: sqlite3.Row) -> bool:
+        if row["host"] != socket.gethostname():
+            return True  # another machine's run: not ours to judge
+        if row["boot_id"]:
+            return liveness.is_alive(self.path.parent, row["boot_id"])
+        return _process_alive(row["host"], row["pid"])  # recorded before boot ids
 
     def delete(self, run_id: int) -> None:
         run = self.get(run_id)
@@ -338,4 +452,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
         confusion=json.loads(row["confusion_json"]) if row["confusion_json"] else None,
         checkpoint=row["checkpoint"],
         normalize=json.loads(row["normalize_json"]) if row["normalize_json"] else None,
+        owner=row["owner"],
+        key_hash=row["key_hash"],
+        weights_removed=bool(row["weights_removed"]),
     )

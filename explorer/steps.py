@@ -16,6 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .devices import autocast_for, uses_cuda_graph
+from .distributed import World
+from .lr_range import lr_factor
+from .recipe import Recipe
+
 log = logging.getLogger(__name__)
 
 
@@ -89,3 +94,54 @@ class GraphedStep(EagerStep):
         with torch.cuda.graph(graph):
             self.static_loss, self.static_correct = self.forward_backward(self.static_x, self.static_y)
         self.graph = graph
+
+
+# ----- the step a run calls: optimizer, schedule, wrapping ------------------------------------------
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on convolution and linear weights only: a norm's scale and shift and the biases
+    set levels, not capacity, and decaying them only pulls them towards zero (Goyal et al. 2017,
+    Sec. 5.1; timm's and torchvision's reference trainers do the same; benchmarks/RESULTS.md)."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    keep = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    return groups + ([{"params": keep, "weight_decay": 0.0}] if keep else [])
+
+
+def make_optimizer(model: nn.Module, recipe: Recipe, device: torch.device, graphed: bool) -> torch.optim.Optimizer:
+    fused = {"fused": True} if device.type == "cuda" else {}
+    groups = param_groups(model, recipe.weight_decay)
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=recipe.lr, **fused)
+    momentum = 0.9 if recipe.optimizer == "momentum" else 0.0
+    # a CUDA graph replays the lr it was captured with unless the lr lives in device memory
+    lr = torch.tensor(recipe.lr, device=device) if graphed else recipe.lr
+    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=momentum > 0, **fused)
+
+
+def make_schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int) -> Any:
+    if recipe.schedule == "onecycle":
+        # momentum stays fixed (cycle_momentum=False): a captured graph could not follow it
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=recipe.lr, total_steps=total_steps, pct_start=0.25, cycle_momentum=False
+        )
+    if recipe.range_test:
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda index: lr_factor(index, recipe.lr))
+    return None
+
+
+def make_train_step(
+    model: nn.Module, recipe: Recipe, device: torch.device, world: World, total_steps: int
+) -> EagerStep:
+    """The step a run calls once per batch, with its optimizer and schedule: DDP-wrapped under
+    torchrun, compiled if the recipe says so, replayed from a CUDA graph where that works."""
+    graphed = uses_cuda_graph(device, recipe, world)
+    net = model
+    if world.distributed:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if recipe.compile:
+        net = torch.compile(net)  # shares the parameters: evaluation runs the eager `model`
+    opt = make_optimizer(model, recipe, device, graphed)
+    schedule = make_schedule(opt, recipe, total_steps)
+    autocast = autocast_for(device, recipe.precision, cache=not graphed)
+    step_args = (net, opt, schedule, autocast, recipe.label_smoothing)
+    return GraphedStep(*step_args, batch_size=recipe.batch_size) if graphed else EagerStep(*step_args)

@@ -4,7 +4,8 @@ Speed by design (measured in benchmarks/train_throughput.py): the data sits on t
 uint8 and every batch is made there; loss and accuracy accumulate on the device and are read
 every `recipe.log_every` steps; on CUDA, channels_last + bf16 autocast + fused optimizers, each
 step replayed from a CUDA graph (explorer/steps.py), and torch.compile when the recipe asks for it.
-Events go to a callback as plain dicts (the CLI prints them as JSON lines).
+A run goes through its phases (set up, one epoch at a time, evaluate, finish; a learning-rate
+range test has its own short loop) and reports typed events (explorer/events.py) to a callback.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,25 +24,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import DATASETS, DatasetInfo, DeviceBatches, ImageData, load_dataset
-from .devices import (
-    autocast_for,
-    batch_dtype,
-    check_compile_possible,
-    device_name,
-    pick_device,
-    uses_channels_last,
-    uses_cuda_graph,
-)
+from .data import DATASETS, DeviceBatches, ImageData, load_dataset
+from .devices import batch_dtype, check_compile_possible, device_name, pick_device, uses_channels_last, uses_cuda_graph
 from .distributed import World, leave, world_from_env
-from .lr_range import RANGE_STEPS, exploded, lr_factor, smoothed, verdict
+from .events import DoneEvent, EpochEvent, Event, InfoEvent, StartEvent, StepEvent
+from .lr_range import RANGE_STEPS, exploded, smoothed, verdict
 from .model import build_model, init_weights
-from .recipe import Recipe
+from .recipe import Recipe, adapt_spec
 from .spec import ResNetSpec, SpecError
-from .steps import EagerStep, GraphedStep
+from .steps import EagerStep, make_train_step
 
 log = logging.getLogger(__name__)
-Event = dict[str, Any]
 Callback = Callable[[Event], None]
 MISCLASSIFIED_KEPT = 32
 # cuDNN autotuning: each new conv shape is timed once (~5 s for d2l-resnet18 on an H200) for
@@ -53,73 +46,16 @@ CUDNN_BENCHMARK = False
 class RunResult:
     status: str  # completed, stopped, diverged, failed
     message: str
-    epochs: list[Event] = field(default_factory=list)
+    epochs: list[EpochEvent] = field(default_factory=list)
     confusion: list[list[int]] | None = None  # [true][predicted] on the test split
     misclassified: list[dict] = field(default_factory=list)  # index, true, pred, image (uint8 C,H,W)
     state_dict: dict[str, torch.Tensor] | None = None
     spec: ResNetSpec | None = None  # as trained (adapted to the dataset)
+    checkpoint: str | None = None  # the weights' file, once written (a worker writes it, then drops state_dict)
 
 
 def _weights(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
-
-
-def adapt_spec(spec: ResNetSpec, info: DatasetInfo, size: int) -> tuple[ResNetSpec, list[str]]:
-    """The designed network, fitted to the dataset's channels, image size and classes."""
-    notes = []
-    i = spec.input
-    if (i.channels, i.height, i.width) != (info.channels, size, size):
-        notes.append(
-            f"input {i.channels}x{i.height}x{i.width} -> {info.channels}x{size}x{size} for {info.title}"
-            + (" (first conv adapted)" if i.channels != info.channels else "")
-        )
-        spec = spec.with_input(info.channels, size, size)
-    if spec.num_classes != len(info.classes):
-        notes.append(f"classifier {spec.num_classes} -> {len(info.classes)} classes")
-        spec = spec.with_classes(len(info.classes))
-    return spec, notes
-
-
-def _optimizer(model: nn.Module, recipe: Recipe, device: torch.device, graphed: bool) -> torch.optim.Optimizer:
-    fused = {"fused": True} if device.type == "cuda" else {}
-    params = model.parameters()
-    if recipe.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=recipe.lr, weight_decay=recipe.weight_decay, **fused)
-    momentum = 0.9 if recipe.optimizer == "momentum" else 0.0
-    # a CUDA graph replays the lr it was captured with unless the lr lives in device memory
-    lr = torch.tensor(recipe.lr, device=device) if graphed else recipe.lr
-    return torch.optim.SGD(
-        params, lr=lr, momentum=momentum, nesterov=momentum > 0, weight_decay=recipe.weight_decay, **fused
-    )
-
-
-def _schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int):
-    if recipe.schedule == "onecycle":
-        # momentum stays fixed (cycle_momentum=False): a captured graph could not follow it
-        return torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=recipe.lr, total_steps=total_steps, pct_start=0.25, cycle_momentum=False
-        )
-    if recipe.range_test:
-        return torch.optim.lr_scheduler.LambdaLR(opt, lambda index: lr_factor(index, recipe.lr))
-    return None
-
-
-def make_train_step(
-    model: nn.Module, recipe: Recipe, device: torch.device, world: World, total_steps: int
-) -> EagerStep:
-    """The step a run calls once per batch, with its optimizer and schedule: DDP-wrapped under
-    torchrun, compiled if the recipe says so, replayed from a CUDA graph where that works."""
-    graphed = uses_cuda_graph(device, recipe, world)
-    net = model
-    if world.distributed:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if recipe.compile:
-        net = torch.compile(net)  # shares the parameters: evaluation runs the eager `model`
-    opt = _optimizer(model, recipe, device, graphed)
-    schedule = _schedule(opt, recipe, total_steps)
-    autocast = autocast_for(device, recipe.precision, cache=not graphed)
-    step_args = (net, opt, schedule, autocast, recipe.label_smoothing)
-    return GraphedStep(*step_args, batch_size=recipe.batch_size) if graphed else EagerStep(*step_args)
 
 
 class _Clock:
@@ -134,6 +70,38 @@ class _Clock:
 
     def eta(self, fraction: float) -> float | None:
         return self.elapsed * (1 - fraction) / fraction if fraction > 0 else None
+
+
+class _Stopped(Exception):
+    """The stop flag was seen between two steps."""
+
+
+class _Diverged(Exception):
+    """The loss became non-finite; the message says at which step."""
+
+
+@dataclass
+class _Window:
+    """Loss and images since the last step event, summed on the device (no synchronisation)."""
+
+    loss: torch.Tensor
+    images: int = 0
+    start: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class _Setup:
+    """What a run's phases share once it is set up."""
+
+    model: nn.Module
+    batches: DeviceBatches
+    step: EagerStep
+    generator: torch.Generator
+    steps_per_epoch: int
+    fixed_shape: bool  # a CUDA graph or a compiled step: every batch the same size
+    zero: torch.Tensor
+    step_count: torch.Tensor  # steps so far, on the device
+    first_bad: torch.Tensor  # the first step whose loss was not finite, -1 while none
 
 
 class Trainer:
@@ -160,6 +128,9 @@ class Trainer:
         self.data = data
         self.data_dir = data_dir
         self._on_event = on_event or (lambda event: None)
+        self.epochs: list[EpochEvent] = []
+        self.step = 0  # steps taken so far
+        self.clock = _Clock()
 
     def emit(self, event: Event) -> None:
         if self.world.is_main:
@@ -167,57 +138,56 @@ class Trainer:
 
     # ----- the run -----------------------------------------------------------------------------
     def run(self) -> RunResult:
-        clock = _Clock()
+        self.clock = _Clock()
         try:
-            return self._run(clock)
+            s = self._set_up()
+            result = self._range_test(s) if self.recipe.range_test else self._train(s)
+        except _Stopped:
+            result = RunResult("stopped", f"stopped at step {self.step}", self.epochs, spec=self.spec)
+            result.state_dict = None if self.recipe.range_test else _weights(self.model)  # a test's are no network
+        except _Diverged as exc:
+            result = RunResult("diverged", str(exc), self.epochs)
         except torch.cuda.OutOfMemoryError:
-            return self._finish(
-                clock,
-                RunResult(
-                    "failed",
-                    f"out of memory on {self.device} at batch {self.recipe.batch_size} and "
-                    f"{self.recipe.input_size} px: try a smaller batch size or input size",
-                ),
+            r = self.recipe
+            result = RunResult(
+                "failed",
+                f"out of memory on {self.device} at batch {r.batch_size} and {r.input_size} px: "
+                "try a smaller batch size or input size",
             )
         except SpecError as exc:  # a dataset that cannot be had, a bad setting: said in one line
-            return self._finish(clock, RunResult("failed", str(exc)))
+            result = RunResult("failed", str(exc))
         except Exception as exc:  # the app and the queue keep working; the traceback goes to the log
             log.exception("training run failed")
-            return self._finish(clock, RunResult("failed", f"{type(exc).__name__}: {exc}"))
+            result = RunResult("failed", f"{type(exc).__name__}: {exc}")
         finally:
             leave(self.world)
-            if self.device.type == "cpu":
-                # the flag is the calling thread's CPU state: left on, it would flush the tiny values
-                # of whatever this thread computes next (a receptive-field probe, say) to zero
-                torch.set_flush_denormal(False)
+        return self._finish(result)
 
-    def _finish(self, clock: _Clock, result: RunResult) -> RunResult:
+    def _finish(self, result: RunResult) -> RunResult:
         self.model = self.opt = None  # free the device memory before anyone waits on it
         gc.collect()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
-        self.emit({"event": "done", "status": result.status, "message": result.message, "elapsed": clock.elapsed})
+        self.emit(DoneEvent(result.status, result.message, self.clock.elapsed))
         return result
 
-    def _run(self, clock: _Clock) -> RunResult:
-        r, device, cuda = self.recipe, self.device, self.device.type == "cuda"
+    def _set_up(self) -> _Setup:
+        r, device = self.recipe, self.device
         if r.compile:
             check_compile_possible(device)
-        torch.manual_seed(r.seed)
-        if cuda:
+        if device.type == "cuda":
             torch.backends.cudnn.benchmark = CUDNN_BENCHMARK
-        else:
-            torch.set_flush_denormal(True)  # tiny gradients as denormals slow CPU math several-fold
         if self.data is None:
-            self.data = load_dataset(
-                r.dataset, self.data_dir, r.limit, progress=lambda m: self.emit({"event": "info", "message": m})
-            )
+            self.data = load_dataset(r.dataset, self.data_dir, r.limit, progress=lambda m: self.emit(InfoEvent(m)))
         data = self.data.to(device)
         channels_last = uses_channels_last(device)
         batches = DeviceBatches(data, r.input_size, batch_dtype(device), channels_last, augment=r.augment)
-        model = build_model(self.spec).to(device)
-        if r.init == "xavier":
-            init_weights(model, "xavier")
+        # the run's own generator: its seed alone decides the weights and the batches, whatever
+        # other threads draw from the global generator meanwhile
+        init_generator = torch.Generator().manual_seed(r.seed)
+        model = build_model(self.spec)
+        init_weights(model, r.init, init_generator)
+        model = model.to(device)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
@@ -226,137 +196,153 @@ class Trainer:
         # (each epoch reshuffles, so no image is left out for good)
         fixed_shape = graphed or r.compile
         steps_per_epoch = batches.steps_per_epoch(r.batch_size, self.world.size, drop_last=fixed_shape)
-        range_test = r.range_test  # RANGE_STEPS steps, over as many epochs as that takes
-        epochs_run = -(-RANGE_STEPS // steps_per_epoch) if range_test else r.epochs
-        total_steps = RANGE_STEPS if range_test else steps_per_epoch * r.epochs
-        log_every = 1 if range_test else r.log_every  # the test reads every step's loss
-        range_losses: list[float] = []
-        train_step = make_train_step(model, r, device, self.world, total_steps)
-        self.opt = train_step.opt
-        autocast = train_step.autocast
-        generator = torch.Generator(device=device).manual_seed(r.seed)
+        total_steps = RANGE_STEPS if r.range_test else steps_per_epoch * r.epochs
+        step = make_train_step(model, r, device, self.world, total_steps)
+        self.opt = step.opt
         self.emit(
-            {
-                "event": "start",
-                "device": device_name(device),
-                "world_size": self.world.size,
-                "params": sum(p.numel() for p in model.parameters()),
-                "spec": self.spec.to_dict(),
-                "recipe": asdict(r),
-                "adapted": self.notes,
-                "normalize": {"mean": list(data.mean), "std": list(data.std)},  # what inference must repeat
-                "train_size": len(data.y_train),
-                "test_size": len(data.y_test),
-                "steps_per_epoch": steps_per_epoch,
-                "epochs": epochs_run,
-                "cuda_graph": graphed,
-                "compiled": r.compile,
-            }
+            StartEvent(
+                device=device_name(device),
+                world_size=self.world.size,
+                params=sum(p.numel() for p in model.parameters()),
+                spec=self.spec.to_dict(),
+                recipe=asdict(r),
+                adapted=self.notes,
+                normalize={"mean": list(data.mean), "std": list(data.std)},
+                train_size=len(data.y_train),
+                test_size=len(data.y_test),
+                steps_per_epoch=steps_per_epoch,
+                epochs=-(-RANGE_STEPS // steps_per_epoch) if r.range_test else r.epochs,
+                cuda_graph=graphed,
+                compiled=r.compile,
+            )
         )
         if r.compile:  # it compiles on the first step
-            self.emit({"event": "info", "message": "compiling the network (torch.compile): about 30 s the first time"})
+            self.emit(InfoEvent("compiling the network (torch.compile): about 30 s the first time"))
         zero = torch.zeros((), device=device)
-        step_count = torch.zeros((), device=device, dtype=torch.int64)
-        first_bad = torch.full((), -1, device=device, dtype=torch.int64)
-        step, epochs, last_test = 0, [], None
-        for epoch in range(1, epochs_run + 1):
-            train_step.net.train()
-            ep_loss, ep_correct, ep_n = zero.clone(), zero.clone(), 0
-            win_loss, win_n, win_start = zero.clone(), 0, time.perf_counter()
-            ep_start = time.perf_counter()
-            for x, y in batches.train_batches(r.batch_size, generator, self.world.rank, self.world.size, fixed_shape):
-                if self.stop.is_set():
-                    # the weights so far are kept (a stopped long run is still worth having); no extra evaluation,
-                    # so the run still ends within one step
-                    kept = None if range_test else _weights(model)  # a range test's are no trained network
-                    stopped = RunResult("stopped", f"stopped at step {step}", epochs, state_dict=kept, spec=self.spec)
-                    return self._finish(clock, stopped)
-                loss, correct = train_step(x, y)  # device tensors: no waiting for the GPU here
-                step += 1
-                step_count += 1
-                first_bad = torch.where(~torch.isfinite(loss) & (first_bad < 0), step_count, first_bad)
-                n = len(y)
-                win_loss += loss * n
-                ep_correct += correct
-                win_n += n
-                ep_n += n
-                if step % log_every == 0 or step % steps_per_epoch == 0:
-                    loss_sum, count, any_bad = self.world.sum(
-                        win_loss, torch.tensor(float(win_n), device=device), (first_bad >= 0).float()
-                    )
-                    if range_test:  # a blow-up is where the test ends, not a failure
-                        range_losses.append(float(loss_sum) / float(count) if float(any_bad) == 0 else math.inf)
-                        if step >= RANGE_STEPS or exploded(smoothed(range_losses)):
-                            if math.isfinite(range_losses[-1]):
-                                self._emit_step(step, epoch, range_losses[-1], win_n, win_start, clock, 1.0)
-                            return self._finish(clock, RunResult("completed", verdict(range_losses)))
-                    elif float(any_bad) > 0:  # this process's first bad step, or (another's) by now
-                        bad_step = int(first_bad) if int(first_bad) >= 0 else step
-                        return self._finish(
-                            clock,
-                            RunResult(
-                                "diverged",
-                                f"loss became non-finite at step {bad_step} (lr {r.lr:g}): lower the learning rate",
-                                epochs,
-                            ),
+        return _Setup(
+            model,
+            batches,
+            step,
+            torch.Generator(device=device).manual_seed(r.seed),
+            steps_per_epoch,
+            fixed_shape,
+            zero,
+            torch.zeros((), device=device, dtype=torch.int64),
+            torch.full((), -1, device=device, dtype=torch.int64),
+        )
+
+    def _steps(self, s: _Setup) -> Iterator[tuple[torch.Tensor, torch.Tensor, int]]:
+        """One epoch's training steps: each step's loss and correct predictions (device tensors) and
+        its batch size. Ends the run (_Stopped) within one step of the stop flag."""
+        s.step.net.train()
+        r, world = self.recipe, self.world
+        for x, y in s.batches.train_batches(r.batch_size, s.generator, world.rank, world.size, s.fixed_shape):
+            if self.stop.is_set():
+                raise _Stopped
+            loss, correct = s.step(x, y)  # device tensors: no waiting for the GPU here
+            self.step += 1
+            s.step_count += 1
+            s.first_bad = torch.where(~torch.isfinite(loss) & (s.first_bad < 0), s.step_count, s.first_bad)
+            yield loss, correct, len(y)
+
+    def _read_window(self, s: _Setup, window: _Window) -> tuple[float, bool]:
+        """The window's mean loss over all processes and whether any step so far was not finite:
+        the only points where the host waits for the device."""
+        loss_sum, count, any_bad = self.world.sum(
+            window.loss, torch.tensor(float(window.images), device=self.device), (s.first_bad >= 0).float()
+        )
+        return float(loss_sum) / float(count), float(any_bad) > 0
+
+    def _train(self, s: _Setup) -> RunResult:
+        r = self.recipe
+        total = s.steps_per_epoch * r.epochs
+        test: dict[str, Any] = {}
+        for epoch in range(1, r.epochs + 1):
+            start = time.perf_counter()
+            epoch_loss, epoch_correct, epoch_images = s.zero.clone(), s.zero.clone(), 0
+            window = _Window(s.zero.clone())
+            for loss, correct, n in self._steps(s):
+                window.loss += loss * n
+                window.images += n
+                epoch_correct += correct
+                epoch_images += n
+                if self.step % r.log_every == 0 or self.step % s.steps_per_epoch == 0:
+                    mean, bad = self._read_window(s, window)
+                    if bad:  # this process's first bad step, or (another's) by now
+                        first = int(s.first_bad) if int(s.first_bad) >= 0 else self.step
+                        raise _Diverged(
+                            f"loss became non-finite at step {first} (lr {r.lr:g}): lower the learning rate"
                         )
-                    now = self._emit_step(
-                        step, epoch, float(loss_sum) / float(count), win_n, win_start, clock, step / total_steps
-                    )
-                    ep_loss += win_loss
-                    win_loss, win_n, win_start = zero.clone(), 0, now
-            if range_test:
-                continue  # no evaluation: the test's weights are not a trained network
-            train_seconds = time.perf_counter() - ep_start
-            loss_sum, correct, count = self.world.sum(ep_loss, ep_correct, torch.tensor(float(ep_n), device=device))
-            last_test = self._evaluate(model, batches, autocast, final=epoch == r.epochs)
-            record = {
-                "event": "epoch",
-                "epoch": epoch,
-                "train_loss": float(loss_sum) / float(count),
-                "train_acc": float(correct) / float(count),
-                "test_loss": last_test["loss"],
-                "test_acc": last_test["acc"],
-                "images_per_sec": float(count) / train_seconds,
-                "elapsed": clock.elapsed,
-                "eta": clock.eta(epoch / r.epochs),
-            }
-            epochs.append(record)
-            self.emit(record)
-        if range_test:  # ended above at its last step; here only if an epoch came up short
-            return self._finish(clock, RunResult("completed", verdict(range_losses)))
-        result = RunResult(
+                    now = self._emit_step(epoch, mean, window, self.step / total)
+                    epoch_loss += window.loss
+                    window = _Window(s.zero.clone(), start=now)
+            seconds = time.perf_counter() - start
+            test = self._evaluate(s, final=epoch == r.epochs)
+            self._emit_epoch(epoch, (epoch_loss, epoch_correct, epoch_images), seconds, test)
+        return RunResult(
             "completed",
-            f"test accuracy {last_test['acc']:.4f} after {r.epochs} epochs",
-            epochs,
-            last_test["confusion"],
-            last_test["misclassified"],
-            _weights(model),
+            f"test accuracy {test['acc']:.4f} after {r.epochs} epochs",
+            self.epochs,
+            test["confusion"],
+            test["misclassified"],
+            _weights(s.model),
             self.spec,
         )
-        return self._finish(clock, result)
 
-    def _emit_step(
-        self, step: int, epoch: int, loss: float, images: int, since: float, clock: _Clock, done: float
-    ) -> float:
-        """A step event for the window of `images` images since `since`; returns now."""
+    def _emit_epoch(
+        self, epoch: int, sums: tuple[torch.Tensor, torch.Tensor, int], seconds: float, test: dict[str, Any]
+    ) -> None:
+        loss, correct, images = sums
+        loss, correct, count = self.world.sum(loss, correct, torch.tensor(float(images), device=self.device))
+        record = EpochEvent(
+            epoch=epoch,
+            train_loss=float(loss) / float(count),
+            train_acc=float(correct) / float(count),
+            test_loss=test["loss"],
+            test_acc=test["acc"],
+            images_per_sec=float(count) / seconds,
+            elapsed=self.clock.elapsed,
+            eta=self.clock.eta(epoch / self.recipe.epochs),
+        )
+        self.epochs.append(record)
+        self.emit(record)
+
+    def _range_test(self, s: _Setup) -> RunResult:
+        """RANGE_STEPS steps with the learning rate growing (lr_range.py), over as many epochs as
+        that takes; every step's loss is read; a blow-up ends the test, as a result, not a failure."""
+        losses: list[float] = []
+        since = time.perf_counter()
+        for epoch in range(1, -(-RANGE_STEPS // s.steps_per_epoch) + 1):
+            for loss, _, n in self._steps(s):
+                window = _Window(loss * n, n, since)
+                mean, bad = self._read_window(s, window)
+                losses.append(math.inf if bad else mean)
+                done = self.step >= RANGE_STEPS or exploded(smoothed(losses))
+                if math.isfinite(losses[-1]):
+                    since = self._emit_step(epoch, losses[-1], window, 1.0 if done else self.step / RANGE_STEPS)
+                if done:
+                    return RunResult("completed", verdict(losses))
+        return RunResult("completed", verdict(losses))  # an epoch came up short of RANGE_STEPS
+
+    def _emit_step(self, epoch: int, loss: float, window: _Window, done: float) -> float:
+        """A step event for the window's images; returns now."""
         now = time.perf_counter()
         self.emit(
-            {
-                "event": "step",
-                "step": step,
-                "epoch": epoch,
-                "loss": loss,
-                "images_per_sec": images * self.world.size / (now - since),
-                "progress": done,
-                "elapsed": clock.elapsed,
-                "eta": clock.eta(done),
-            }
+            StepEvent(
+                step=self.step,
+                epoch=epoch,
+                loss=loss,
+                images_per_sec=window.images * self.world.size / max(now - window.start, 1e-9),
+                progress=done,
+                elapsed=self.clock.elapsed,
+                eta=self.clock.eta(done),
+            )
         )
         return now
 
     @torch.no_grad()
-    def _evaluate(self, model: nn.Module, batches: DeviceBatches, autocast, final: bool) -> dict[str, Any]:
+    def _evaluate(self, s: _Setup, final: bool) -> dict[str, Any]:
+        model, batches = s.model, s.batches
         model.eval()
         device, k = self.device, len(self.info.classes)
         loss_sum = torch.zeros((), device=device)
@@ -365,7 +351,7 @@ class Trainer:
         wrong = []
         # the training batch size, so the convolutions reuse the kernels cuDNN already chose
         for idx, x, y in batches.test_batches(self.recipe.batch_size, self.world.rank, self.world.size):
-            with autocast:
+            with s.step.autocast:
                 out = model(x)
             out = out.float()
             loss_sum += F.cross_entropy(out, y, reduction="sum")

@@ -15,13 +15,16 @@ from collections.abc import Callable
 from typing import Any
 
 from . import fmt
+from .budget import check_training, limits, training_cost
 from .data import DATASETS
 from .devices import pick_device
 from .distributed import world_from_env
+from .events import DoneEvent, EpochEvent, Event, InfoEvent, StartEvent, StepEvent, as_dict
 from .lr_range import test_name
 from .recipe import DEVICES, INITS, OPTIMIZERS, PRECISIONS, RANGE_TEST, SCHEDULES, Recipe, suggested_recipe
 from .runs import RunStore
 from .train import Trainer
+from .worker import set_process_state
 
 
 def add_train_parser(sub: Any, add_source: Callable[[argparse.ArgumentParser, bool], None]) -> None:
@@ -97,33 +100,31 @@ def describe(recipe: Recipe) -> str:
     return ", ".join(parts)
 
 
-def _printer(jsonl: bool) -> Callable[[dict[str, Any]], None]:
-    def show(event: dict[str, Any]) -> None:
+def _printer(jsonl: bool) -> Callable[[Event], None]:
+    def show(event: Event) -> None:
         if jsonl:
-            print(json.dumps(event), flush=True)
-            return
-        kind = event["event"]
-        if kind == "info":
-            print(event["message"], flush=True)
-        elif kind == "start":
-            notes = "; ".join(event["adapted"]) or "as designed"
-            if event["compiled"]:
+            print(json.dumps(as_dict(event)), flush=True)
+        elif isinstance(event, InfoEvent):
+            print(event.message, flush=True)
+        elif isinstance(event, StartEvent):
+            notes = "; ".join(event.adapted) or "as designed"
+            if event.compiled:
                 notes += "; compiled"
             print(
-                f"training {event['params']:,} params on {event['device']} x{event['world_size']}: "
-                f"{event['train_size']:,} images, {event['steps_per_epoch']} steps/epoch ({notes})",
+                f"training {event.params:,} params on {event.device} x{event.world_size}: "
+                f"{event.train_size:,} images, {event.steps_per_epoch} steps/epoch ({notes})",
                 flush=True,
             )
-        elif kind == "epoch":
+        elif isinstance(event, EpochEvent):
             print(
-                f"epoch {event['epoch']:>3}  train loss {event['train_loss']:.4f} acc {event['train_acc']:.4f}  "
-                f"test loss {event['test_loss']:.4f} acc {event['test_acc']:.4f}  "
-                f"{event['images_per_sec']:,.0f} img/s  elapsed {fmt.duration(event['elapsed'])}"
-                f"  eta {fmt.duration(event['eta'] or 0)}",
+                f"epoch {event.epoch:>3}  train loss {event.train_loss:.4f} acc {event.train_acc:.4f}  "
+                f"test loss {event.test_loss:.4f} acc {event.test_acc:.4f}  "
+                f"{event.images_per_sec:,.0f} img/s  elapsed {fmt.duration(event.elapsed)}"
+                f"  eta {fmt.duration(event.eta or 0)}",
                 flush=True,
             )
-        elif kind == "done":
-            print(f"{event['status']}: {event['message']} ({fmt.duration(event['elapsed'])})", flush=True)
+        elif isinstance(event, DoneEvent):
+            print(f"{event.status}: {event.message} ({fmt.duration(event.elapsed)})", flush=True)
 
     return show
 
@@ -135,7 +136,12 @@ def run_train(args: argparse.Namespace) -> int:
     recipe, source = _recipe(args)
     if recipe.range_test:
         title = test_name(title)
-    world = world_from_env(pick_device(recipe.device).type)
+    device = pick_device(recipe.device).type
+    lim = limits(device=device)
+    # nothing is built before the plan's arithmetic says it fits (BudgetError: exit 2, one line)
+    check_training(training_cost(spec, recipe), recipe, lim, capped_time=False)
+    set_process_state(device, low_priority=False)  # flush-to-zero once, before any thread pool
+    world = world_from_env(device)
     if world.is_main and not args.jsonl:  # JSON lines carry the whole recipe in their start event
         print(f"recipe ({source}): {describe(recipe)}", flush=True)
     store = run_id = None
@@ -145,8 +151,8 @@ def run_train(args: argparse.Namespace) -> int:
     show = _printer(args.jsonl)
     stop = threading.Event()
 
-    def on_event(event: dict[str, Any]) -> None:
-        if store and event["event"] in ("start", "step", "epoch"):
+    def on_event(event: Event) -> None:
+        if store and isinstance(event, StartEvent | StepEvent | EpochEvent):
             store.record_event(run_id, event)
         if stop.is_set():
             return
@@ -158,7 +164,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     result = Trainer(spec, recipe, on_event, stop, data_dir=args.data_dir, world=world).run()
     if store:
-        store.finish(run_id, result)
+        store.finish(run_id, result, lim.checkpoint_bytes)
         if not args.jsonl:
             print(f"stored as run {run_id} in {store.path}", file=sys.stderr)
             if (run := store.get(run_id)) and run.checkpoint:

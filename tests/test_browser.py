@@ -229,7 +229,7 @@ def test_a_trained_network_reads_an_uploaded_picture(server, page, tmp_path):
     expect_text(page, "It says")
     (tmp_path / "notes.png").write_text("not a picture")  # an error, not a traceback
     uploader.set_input_files(str(tmp_path / "notes.png"), timeout=60_000)
-    expect_text(page, "Cannot read notes.png as an image")
+    expect_text(page, "notes.png cannot be tried: it is not a picture in a format this app reads (PNG, JPEG")
     assert page.locator('[data-testid="stException"]').count() == 0
 
 

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from . import events
+
 from explorer import PRESETS
 from explorer.cli import main
 
@@ -120,10 +122,9 @@ def history(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     mini = PRESETS["resnet-mini"]
     done = store.create("resnet-mini", mini.to_json(), Recipe(dataset="digits", epochs=2, compile=True).to_json())
-    store.record_event(done, {"event": "start", "device": "cpu", "params": 77754, "spec": mini.to_dict()})
+    store.record_event(done, events.start(mini))
     for epoch, acc in ((1, 0.5), (2, 0.75)):
-        fields = dict.fromkeys(("train_loss", "train_acc", "test_loss", "images_per_sec", "elapsed"), 1.0)
-        store.record_event(done, {"event": "epoch", "epoch": epoch, "test_acc": acc, **fields})
+        store.record_event(done, events.epoch(epoch, acc))
     store.set_status(done, "completed", "test accuracy 0.7500 after 2 epochs")
     store.create("queued one", mini.to_json(), Recipe(dataset="mnist").to_json())
     return store

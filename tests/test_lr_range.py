@@ -18,7 +18,9 @@ from explorer.lr_range import (
     smoothed,
 )
 from explorer.recipe import RANGE_TEST, Recipe, RecipeError
-from explorer.train import Trainer, _schedule
+from explorer.events import EpochEvent, StepEvent, as_dict
+from explorer.steps import make_schedule as _schedule
+from explorer.train import Trainer
 
 MINI = explorer.preset("resnet-mini")
 
@@ -72,19 +74,19 @@ def test_a_range_test_run_follows_the_schedule_and_suggests_a_learning_rate(digi
 
     def on_event(event):
         events.append(event)
-        if event["event"] == "step":  # after step s the schedule has moved on to step s + 1's lr
-            lrs[event["step"]] = float(trainer.opt.param_groups[0]["lr"])
+        if isinstance(event, StepEvent):  # after step s the schedule has moved on to step s + 1's lr
+            lrs[event.step] = float(trainer.opt.param_groups[0]["lr"])
 
     trainer = Trainer(MINI, recipe, on_event, data=digits)
     result = trainer.run()
     assert result.status == "completed" and "suggested lr" in result.message
-    steps = [e["step"] for e in events if e["event"] == "step"]
+    steps = [e.step for e in events if isinstance(e, StepEvent)]
     assert steps == list(range(1, len(steps) + 1)) and 10 <= len(steps) <= RANGE_STEPS  # every step logged
     assert len(steps) > 22  # more than one epoch of the digits at batch 64: it went on into the next
     assert all(lrs[s] == pytest.approx(range_lr(s + 1)) for s in steps[:-1])
-    assert not [e for e in events if e["event"] == "epoch"]  # no evaluation
+    assert not [e for e in events if isinstance(e, EpochEvent)]  # no evaluation
     assert result.state_dict is None and result.epochs == []  # its weights are no trained network
-    curve = range_curve([e for e in events if e["event"] == "step"])
+    curve = range_curve([as_dict(e) for e in events if isinstance(e, StepEvent)])
     assert f"suggested lr {curve.suggested_lr:.3g}" in result.message
 
 
@@ -92,7 +94,7 @@ def test_a_blow_up_ends_the_test_as_completed_not_diverged(digits):
     recipe = Recipe(dataset="digits", batch_size=64, optimizer="adamw", schedule=RANGE_TEST)
     events = []
     result = Trainer(MINI, recipe, events.append, data=digits).run()
-    steps = [e for e in events if e["event"] == "step"]
+    steps = [e for e in events if isinstance(e, StepEvent)]
     assert result.status == "completed" and len(steps) < RANGE_STEPS  # adamw at lr ~1 and more explodes
 
 
@@ -119,7 +121,7 @@ def test_the_schedule_writes_into_a_tensor_learning_rate():
 def test_a_stopped_range_test_keeps_no_weights(digits):
     recipe = Recipe(dataset="digits", batch_size=64, schedule=RANGE_TEST)
     trainer = Trainer(
-        MINI, recipe, lambda e: e["event"] == "step" and e["step"] == 5 and trainer.stop.set(), data=digits
+        MINI, recipe, lambda e: isinstance(e, StepEvent) and e.step == 5 and trainer.stop.set(), data=digits
     )
     result = trainer.run()
     assert result.status == "stopped" and result.state_dict is None

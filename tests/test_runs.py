@@ -1,19 +1,22 @@
 """Run history in SQLite: persistence across a restart, interrupted runs, checkpoints, the queue."""
 
 import json
+import os
+import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import pytest
 import torch
 
 import explorer
-from explorer.jobs import JobRegistry
 from explorer.recipe import Recipe
 from explorer.run_diff import differing_settings, run_labels
-from explorer.runs import RunRecord, RunStore
+from explorer.runs import RunRecord, RunStore, StoreError
 from explorer.train import RunResult
+
+from . import events
 
 MINI = explorer.preset("resnet-mini")
 QUICK = Recipe(dataset="digits", epochs=2, batch_size=64, lr=0.1, optimizer="momentum", schedule="onecycle")
@@ -23,12 +26,9 @@ def test_everything_survives_a_restart(tmp_path):
     db = tmp_path / "runs.sqlite"
     store = RunStore(db)
     run_id = store.create("mini", MINI.to_json(), QUICK.to_json())
-    store.record_event(run_id, {"event": "start", "device": "cpu", "params": 77754, "spec": MINI.to_dict()})
-    store.record_event(
-        run_id, {"event": "step", "step": 5, "epoch": 1, "loss": 1.5, "images_per_sec": 900.0, "elapsed": 0.5}
-    )
-    epoch = {"train_loss": 1.2, "train_acc": 0.6, "test_loss": 1.1, "test_acc": 0.7, "images_per_sec": 1e3}
-    store.record_event(run_id, {"event": "epoch", "epoch": 1, **epoch, "elapsed": 1.0})
+    store.record_event(run_id, events.start(MINI))
+    store.record_event(run_id, events.step(5, 1.5))
+    store.record_event(run_id, events.epoch(1, 0.7, train_loss=1.2, train_acc=0.6, test_loss=1.1))
     weights = {"w": torch.arange(4.0)}
     image = torch.arange(64, dtype=torch.uint8).view(1, 8, 8)
     misclassified = [{"index": 7, "true": 3, "pred": 5, "image": image}]
@@ -50,111 +50,72 @@ def test_everything_survives_a_restart(tmp_path):
     assert again.get(run_id) is None and again.epochs(run_id) == []
 
 
-def test_runs_of_a_killed_server_are_marked_interrupted(tmp_path):
+def test_runs_of_a_killed_server_are_found_by_its_boot_id_not_its_pid(tmp_path):
+    """A process records runs under a boot id and holds a lock on it while it lives. Once it is gone
+    its runs are interrupted, even when its pid now belongs to a living process (pids are reused)."""
     db = tmp_path / "runs.sqlite"
-    code = (
-        "import sys; sys.path.insert(0, '.');"
+    record = (
+        "import sys, time; sys.path.insert(0, '.');"
         "from explorer.runs import RunStore; s = RunStore(sys.argv[1]);"
-        "r = s.create('killed', '{}', '{}', status='running');"
-        "s.record_event(r, {'event': 'epoch', 'epoch': 1, 'train_loss': 1.0, 'train_acc': 0.5,"
-        " 'test_loss': 1.0, 'test_acc': 0.5, 'images_per_sec': 1.0, 'elapsed': 1.0})"
+        "s.create(sys.argv[2], '{}', '{}', status='running'); print('ready', flush=True);"
+        "time.sleep(float(sys.argv[3]))"
     )
-    subprocess.run([sys.executable, "-c", code, str(db)], check=True)  # the process is gone now
-    store = RunStore(db)
-    alive = store.create("this process", "{}", "{}", status="running")
-    registry = JobRegistry(store)
-    assert registry.interrupted == 1
-    killed = [r for r in store.list() if r.name == "killed"][0]
-    assert killed.status == "interrupted" and store.epochs(killed.id)[0]["test_acc"] == 0.5  # nothing lost
-    assert store.get(alive).status == "running"
+    subprocess.run([sys.executable, "-c", record, str(db), "killed", "0"], check=True)  # the process is gone now
+    living = subprocess.Popen([sys.executable, "-c", record, str(db), "elsewhere", "60"], stdout=subprocess.PIPE)
+    try:
+        assert living.stdout.readline() == b"ready\n"  # its run is recorded and its lock held
+        store = RunStore(db)
+        with sqlite3.connect(db) as con:  # the dead process's pid, reused by this one
+            con.execute("UPDATE runs SET pid=? WHERE name='killed'", (os.getpid(),))
+        store.record_event(1, events.epoch(1, 0.5))
+        mine = store.create("this process", "{}", "{}", status="running")
+        assert store.mark_interrupted() == 1
+        status = {r.name: r.status for r in store.list()}
+        assert status == {"killed": "interrupted", "elsewhere": "running", "this process": "running"}
+        assert store.epochs(1)[0]["test_acc"] == 0.5  # nothing it recorded is lost
+        assert store.get(mine).status == "running"
+    finally:
+        living.kill()
+        living.wait()
+    assert store.mark_interrupted() == 1 and store.list()[1].status == "interrupted"  # now that one is gone too
 
 
-def test_queue_runs_one_at_a_time_with_positions(tmp_path):
+def test_weights_are_written_whole_and_kept_under_the_disk_budget(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
-    registry = JobRegistry(store)
-    slow = QUICK.but(epochs=30)
-    first = registry.submit(MINI, slow, "first")
-    second = registry.submit(MINI, QUICK, "second")
-    third = registry.submit(MINI, QUICK, "third")
-    deadline = time.time() + 30
-    while registry.snapshot(first).status != "running" and time.time() < deadline:
-        time.sleep(0.05)
-    assert registry.snapshot(first).position == 0
-    assert registry.snapshot(second).position == 1 and registry.snapshot(second).status == "queued"
-    assert registry.snapshot(third).position == 2
-    registry.stop(third)  # a queued run leaves the queue at once
-    assert registry.snapshot(third).status == "stopped" and store.get(third).status == "stopped"
-    registry.stop(first)
-    assert registry.wait(first, 30) and registry.snapshot(first).status == "stopped"
-    assert registry.wait(second, 60)
-    snap = registry.snapshot(second)
-    assert snap.status == "completed" and snap.progress == 1.0 and len(snap.epochs) == 2
-    assert snap.info["params"] == 77754
-    run = store.get(second)
-    assert run.status == "completed" and len(store.epochs(second)) == 2 and store.steps(second)
-    assert run.checkpoint and store.misclassified(second)
-    assert store.get(first).status == "stopped"
-    assert registry.active() == []
+    weights = {"w": torch.zeros(1000)}  # 4,000 bytes of tensor, 5,545 on disk: two fit in 12,000
+    ids = [store.create(f"run {i}", "{}", "{}") for i in range(3)]
+    for run_id in ids:
+        store.finish(run_id, RunResult("completed", "done", state_dict=weights), checkpoint_budget=12_000)
+    runs = {r.id: r for r in store.list()}
+    assert runs[ids[0]].weights_removed and runs[ids[0]].checkpoint is None  # the oldest went first
+    assert [runs[i].weights is not None for i in ids[1:]] == [True, True]
+    assert sorted(p.name for p in store.checkpoints.iterdir()) == ["run-2.pt", "run-3.pt"]  # no partial files
+    big = store.create("big", "{}", "{}")
+    store.finish(big, RunResult("stopped", "stopped at step 9", state_dict={"w": torch.zeros(10_000)}), 12_000)
+    run = store.get(big)
+    assert run.checkpoint is None and "weights not kept: 39.1 KiB is more than the checkpoints' disk budget" in (
+        run.message
+    )
 
 
-def test_a_run_shows_finished_only_once_it_is_stored(tmp_path):
-    """A page that sees a run finished reads its results from the store at once: the weights must be
-    there by then (before, a page could see 'completed' between the trainer's end and the store's
-    write, and show the run without its results)."""
-    import threading
-
-    class SlowStore(RunStore):
-        def __init__(self, path):
-            super().__init__(path)
-            self.writing, self.go_on = threading.Event(), threading.Event()
-
-        def finish(self, run_id, result):
-            self.writing.set()
-            self.go_on.wait(30)
-            super().finish(run_id, result)
-
-    store = SlowStore(tmp_path / "runs.sqlite")
-    registry = JobRegistry(store)
-    run_id = registry.submit(MINI, QUICK.but(epochs=1), "mini")
-    assert store.writing.wait(60)  # trained; the store's write has begun
-    snap = registry.snapshot(run_id)
-    assert snap.status == "running" and not snap.finished
-    store.go_on.set()
-    assert registry.wait(run_id, 30)
-    assert registry.snapshot(run_id).status == "completed" and store.get(run_id).checkpoint
-
-
-def test_only_ended_runs_are_deleted_and_then_forgotten(tmp_path):
-    store = RunStore(tmp_path / "runs.sqlite")
-    registry = JobRegistry(store)
-    running = registry.submit(MINI, QUICK.but(epochs=30), "long")
-    queued = registry.submit(MINI, QUICK, "next")
-    assert not registry.delete(running) and not registry.delete(queued)  # refused: still training or waiting
-    registry.stop(queued)  # a queued run stopped at once has ended
-    assert registry.delete(queued) and store.get(queued) is None and registry.snapshot(queued) is None
-    deadline = time.time() + 30
-    while not registry.snapshot(running).steps and time.time() < deadline:  # it has trained a little
-        time.sleep(0.05)
-    registry.stop(running)
-    assert registry.wait(running, 30)
-    checkpoint = Path(store.get(running).checkpoint)  # a stopped run keeps its weights
-    assert checkpoint.exists() and registry.delete(running)
-    assert store.get(running) is None and registry.snapshot(running) is None and not checkpoint.exists()
-
-
-def test_failed_dataset_fails_the_run_not_the_queue(tmp_path, monkeypatch):
-    import torchvision.datasets.utils as utils
-
-    def offline(*args, **kwargs):
-        raise OSError("<urlopen error [Errno -2] Name or service not known>")
-
-    monkeypatch.setattr(utils, "download_and_extract_archive", offline)
-    registry = JobRegistry(RunStore(tmp_path / "runs.sqlite"), data_dir=tmp_path / "nothing-here")
-    bad = registry.submit(MINI, QUICK.but(dataset="kmnist"), "offline")
-    good = registry.submit(MINI, QUICK.but(epochs=1), "digits")
-    assert registry.wait(bad, 60) and registry.wait(good, 60)
-    assert registry.snapshot(bad).status == "failed" and "'digits'" in registry.snapshot(bad).message
-    assert registry.snapshot(good).status == "completed"
+def test_a_broken_or_read_only_history_says_which_file_and_what_to_do(tmp_path):
+    broken = tmp_path / "broken" / "runs.sqlite"
+    broken.parent.mkdir()
+    broken.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match=rf"The run history {broken} cannot be used \(file is not a database\)"):
+        RunStore(broken)
+    sealed = tmp_path / "sealed"
+    RunStore(sealed / "runs.sqlite")
+    for path in [sealed, *sealed.iterdir()]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        if os.geteuid() == 0:  # root writes anyway: the read-only check is the OS's, not ours to fake
+            return
+        with pytest.raises(StoreError, match="make it and its folder writable"):
+            RunStore(sealed / "runs.sqlite").create("x", "{}", "{}")
+    finally:
+        for path in [sealed, *sealed.iterdir()]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def test_a_stored_run_rebuilds_from_its_downloads(tmp_path):
@@ -200,8 +161,7 @@ def test_a_history_from_an_earlier_version_gains_the_new_columns(tmp_path):
     store = RunStore(db)
     assert store.get(1).normalize is None and store.get(1).name == "old"
     run_id = store.create("new", MINI.to_json(), QUICK.to_json())
-    store.record_event(run_id, {"event": "start", "device": "cpu", "params": 1, "spec": MINI.to_dict(),
-                                "normalize": {"mean": [0.5], "std": [0.25]}})  # fmt: skip
+    store.record_event(run_id, events.start(MINI, params=1, normalize={"mean": [0.5], "std": [0.25]}))
     assert store.get(run_id).normalize == {"mean": [0.5], "std": [0.25]}
 
 
@@ -236,8 +196,7 @@ def test_runs_export_their_epochs_as_csv(tmp_path):
     ids = [store.create(name, "{}", "{}") for name in ("a", "b")]
     for run_id, accs in zip(ids, ([0.5, 0.7], [0.6]), strict=True):
         for epoch, acc in enumerate(accs, 1):
-            fields = {"train_loss": 1.0, "train_acc": acc, "test_loss": 1.1, "images_per_sec": 9.0, "elapsed": 1.0}
-            store.record_event(run_id, {"event": "epoch", "epoch": epoch, "test_acc": acc, **fields})
+            store.record_event(run_id, events.epoch(epoch, acc, train_acc=acc, test_loss=1.1, images_per_sec=9.0))
     rows = list(csv.DictReader(io.StringIO(store.epochs_csv(ids))))
     assert [(r["run"], r["name"], r["epoch"], r["test_acc"]) for r in rows] == [
         (str(ids[0]), "a", "1", "0.5"),

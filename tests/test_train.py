@@ -8,9 +8,10 @@ import torch
 
 import explorer
 from explorer.data import load_dataset
-from explorer.estimate import estimate, estimate_epoch_seconds
-from explorer.recipe import Recipe, RecipeError
-from explorer.train import Trainer, adapt_spec, train
+from explorer.events import DoneEvent, EpochEvent, InfoEvent, StartEvent, StepEvent
+from explorer.model import build_model, init_weights
+from explorer.recipe import Recipe, RecipeError, adapt_spec
+from explorer.train import Trainer, train
 
 from .idx import write_idx
 
@@ -27,20 +28,23 @@ def collect(events):
     return lambda event: events.append(event)
 
 
+def of(events, kind):
+    return [e for e in events if isinstance(e, kind)]
+
+
 def test_resnet_mini_learns_digits(digits):
     events = []
     result = train(MINI, QUICK, collect(events), data=digits)
     assert result.status == "completed"
-    epochs = [e for e in events if e["event"] == "epoch"]
-    assert len(epochs) == 5
-    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"] / 2  # the loss goes down
-    assert epochs[-1]["test_acc"] >= 0.90
-    assert [e["event"] for e in events][0] == "start" and events[-1]["event"] == "done"
-    assert events[-1]["status"] == "completed"
-    for key in ("train_loss", "train_acc", "test_loss", "test_acc", "images_per_sec", "elapsed", "eta"):
-        assert key in epochs[-1]
-    steps = [e for e in events if e["event"] == "step"]
-    assert steps and all(0 < s["progress"] <= 1 and s["images_per_sec"] > 0 for s in steps)
+    epochs = of(events, EpochEvent)
+    assert len(epochs) == 5 and [e.epoch for e in epochs] == [1, 2, 3, 4, 5]
+    assert epochs[-1].train_loss < epochs[0].train_loss / 2  # the loss goes down
+    assert epochs[-1].test_acc >= 0.90
+    assert isinstance(events[0], StartEvent) and isinstance(events[-1], DoneEvent)
+    assert events[-1].status == "completed" and events[0].params == 77754 and events[0].steps_per_epoch == 23
+    steps = of(events, StepEvent)
+    assert steps and all(0 < s.progress <= 1 and s.images_per_sec > 0 for s in steps)
+    assert [s.step for s in steps] == [23, 25, 46, 50, 69, 75, 92, 100, 115]  # every 25th and each epoch's end
     assert result.confusion is not None and sum(map(sum, result.confusion)) == len(digits.y_test)
     assert 0 < len(result.misclassified) <= 32
     miss = result.misclassified[0]
@@ -49,18 +53,39 @@ def test_resnet_mini_learns_digits(digits):
     net.load_state_dict(result.state_dict)
 
 
-def test_same_seed_same_run(digits):
+def test_same_seed_same_run_while_another_thread_draws_random_numbers(digits):
+    """A run's seed drives its own generator: the global one, which every session shares, may be
+    drawn from meanwhile (before, the global generator was seeded and the model built later)."""
     recipe = QUICK.but(epochs=1)
-    a, b = train(MINI, recipe, data=digits), train(MINI, recipe, data=digits)
-    assert a.epochs[0]["train_loss"] == b.epochs[0]["train_loss"]
+    alone = train(MINI, recipe, data=digits)
+    drawing, done = threading.Event(), threading.Event()
+
+    def draw():
+        while not done.is_set():
+            torch.rand(100)
+            drawing.set()
+
+    thread = threading.Thread(target=draw)
+    thread.start()
+    drawing.wait(5)
+    try:
+        disturbed = train(MINI, recipe, data=digits)
+    finally:
+        done.set()
+        thread.join()
+    assert alone.epochs[0].train_loss == disturbed.epochs[0].train_loss
+    assert all(torch.equal(alone.state_dict[k], disturbed.state_dict[k]) for k in alone.state_dict)
 
 
-def test_a_cpu_run_leaves_denormals_to_the_code_after_it(digits):
-    """The run flushes denormals while it trains (speed), and gives the thread back as it found it."""
-    tiny = torch.tensor([1e-20])
-    assert (tiny * tiny).item() > 0  # 1e-40: a float32 denormal
-    train(MINI, QUICK.but(epochs=1), data=digits)
-    assert (tiny * tiny).item() > 0
+def test_the_seed_alone_decides_the_initial_weights():
+    first, second = build_model(MINI), build_model(MINI)
+    for net in (first, second):
+        torch.rand(7)  # whatever the global generator did before
+        init_weights(net, "torchvision", torch.Generator().manual_seed(3))
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    other = build_model(MINI)
+    init_weights(other, "torchvision", torch.Generator().manual_seed(4))
+    assert not torch.equal(other.conv1.weight, first.conv1.weight)
 
 
 def test_spec_is_adapted_to_the_dataset_and_said_so():
@@ -75,15 +100,15 @@ def test_stop_flag_ends_the_run_within_one_step(digits):
 
     def on_event(event):
         events.append(event)
-        if event["event"] == "step" and event["step"] == 3:
+        if isinstance(event, StepEvent) and event.step == 3:
             stop.set()
 
     result = train(MINI, QUICK.but(log_every=1), on_event, stop, data=digits)
     assert result.status == "stopped"
-    assert max(e["step"] for e in events if e["event"] == "step") == 3
+    assert max(e.step for e in of(events, StepEvent)) == 3
     assert result.message == "stopped at step 3"
     explorer.build_model(result.spec).load_state_dict(result.state_dict)  # what it learned so far is kept
-    assert events[-1] == {**events[-1], "event": "done", "status": "stopped"}
+    assert isinstance(events[-1], DoneEvent) and events[-1].status == "stopped"
 
 
 def test_non_finite_loss_is_diverged_with_step_and_hint(digits):
@@ -106,7 +131,7 @@ def test_out_of_memory_fails_cleanly_and_frees(digits, monkeypatch):
     assert result.status == "failed"
     assert "out of memory" in result.message and "smaller batch size or input size" in result.message
     assert trainer.model is None and trainer.opt is None
-    assert events[-1]["status"] == "failed"
+    assert events[-1].status == "failed"
 
 
 def test_trains_through_torchvision_on_idx_files(tmp_path):
@@ -114,7 +139,7 @@ def test_trains_through_torchvision_on_idx_files(tmp_path):
     recipe = Recipe(dataset="fashion-mnist", epochs=3, batch_size=50, lr=0.1, optimizer="momentum", resize=16)
     result = train(MINI, recipe, data_dir=tmp_path)
     assert result.status == "completed" and result.spec.input.height == 16
-    assert result.epochs[-1]["test_acc"] > 0.5  # ten classes, a learnable bar
+    assert result.epochs[-1].test_acc > 0.5  # ten classes, a learnable bar
 
 
 def test_bad_recipe_values_name_the_field():
@@ -128,37 +153,26 @@ def test_bad_recipe_values_name_the_field():
         Recipe(resize=4)
 
 
-def test_epoch_estimate_is_positive_and_scales():
-    small = estimate_epoch_seconds(MINI, QUICK)
-    assert 0 < small < 60
-    assert estimate_epoch_seconds(MINI, QUICK.but(limit=20)) < small
-
-
-def test_a_range_test_is_estimated_as_its_hundred_steps():
-    timed = estimate(MINI, QUICK)  # the digits: 1,437 training images, batch 64
-    assert timed.range_test_seconds == pytest.approx(timed.per_image * 100 * 64)
-    assert timed.epoch_seconds == pytest.approx(timed.per_image * (1437 + 360 / 3))
-    few = estimate(MINI, QUICK.but(limit=20))
-    assert few.range_test_seconds == pytest.approx(few.per_image * 100 * 20)  # a batch holds at most all 20
-
-
 def test_compiled_run_learns_like_the_eager_one(digits):
     # torch.compile'd steps (Inductor) compute the same training function: the first epoch's loss
     # agrees with the eager run's to float32 rounding, and the run is recorded as compiled
     import torch._dynamo
 
     torch._dynamo.reset()
-    recipe = QUICK.but(epochs=1, precision="fp32", log_every=5, schedule="constant")
+    recipe = QUICK.but(epochs=1, precision="fp32", log_every=1, schedule="constant")
     events, eager_events = [], []
     compiled = train(MINI, recipe.but(compile=True), collect(events), data=digits)
     eager = train(MINI, recipe, collect(eager_events), data=digits)
     assert compiled.status == "completed"
-    assert next(e for e in events if e["event"] == "start")["compiled"] is True
-    assert any(e["event"] == "info" and "compiling" in e["message"] for e in events)
+    assert of(events, StartEvent)[0].compiled is True
+    assert any("compiling" in e.message for e in of(events, InfoEvent))
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # it really went through Dynamo
-    compiled_losses = [e["loss"] for e in events if e["event"] == "step"][:3]
-    eager_losses = [e["loss"] for e in eager_events if e["event"] == "step"][:3]
-    assert compiled_losses == pytest.approx(eager_losses, rel=1e-3)  # the same 15 steps, same batches
+    compiled_losses = [e.loss for e in of(events, StepEvent)][:15]
+    eager_losses = [e.loss for e in of(eager_events, StepEvent)][:15]
+    # the first step: the same weights and batch, so the same loss up to the order of float32 sums
+    assert compiled_losses[0] == pytest.approx(eager_losses[0], rel=1e-5)
+    # fifteen steps on, SGD has amplified those roundings: measured 0.02% to 1.5% apart over seeds 0-2
+    assert compiled_losses[-1] == pytest.approx(eager_losses[-1], rel=0.03)
     assert compiled_losses[-1] < compiled_losses[0]
     assert list(compiled.state_dict) == list(eager.state_dict)  # no _orig_mod. prefixes in checkpoints
 
@@ -169,4 +183,4 @@ def test_compile_without_a_compiler_fails_in_one_line(digits, monkeypatch):
     result = train(MINI, QUICK.but(epochs=1, compile=True, device="cpu"), collect(events), data=digits)
     assert result.status == "failed"
     assert result.message.startswith("compile: torch.compile needs a C++ compiler") and "turn it off" in result.message
-    assert events[-1]["event"] == "done" and events[-1]["status"] == "failed"
+    assert isinstance(events[-1], DoneEvent) and events[-1].status == "failed"

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from explorer import DEFAULT_PRESET, PRESETS, InputSpec, ResNetSpec, SpecError, StageSpec, StemSpec
+from explorer import DEFAULT_PRESET, PRESETS, InputSpec, ResNetSpec, SpecError, StageSpec, StemSpec, plan_network
 from explorer.share import from_query, to_query
 
 NETWORK_DEFAULT = "network"  # the stage table's shortcut column: use the network's shortcut
@@ -40,11 +40,13 @@ FIELDS = {
 
 
 def current_spec() -> ResNetSpec:
-    """The session's design: from the URL at a session's first visit, else what was last built."""
+    """The session's design: from the URL at a session's first visit, else what was last built.
+    A link to a network that cannot be built leaves the session its preset, and the link's network
+    for the Design page's tutor to explain (`url_network`)."""
     if "spec" not in st.session_state:
-        spec, base, problem = spec_from_url()
+        spec, base, problem, unbuildable = spec_from_url()
         st.session_state.spec, st.session_state.base = spec, base
-        st.session_state.url_problem = problem
+        st.session_state.url_problem, st.session_state.url_network = problem, unbuildable
     return st.session_state.spec
 
 
@@ -53,13 +55,24 @@ def current_base() -> str:
     return st.session_state.base
 
 
-def spec_from_url() -> tuple[ResNetSpec, str, str | None]:
-    """The network the URL describes, or the default preset and what was wrong with the URL."""
+def spec_from_url() -> tuple[ResNetSpec, str, str | None, ResNetSpec | None]:
+    """The network the URL describes, or a preset to show instead, what was wrong with the URL,
+    and the URL's network where it parses but cannot be built (F(x) + x does not fit)."""
     try:
         spec, base = from_query(st.query_params.to_dict())
-        return spec, base, None
     except SpecError as exc:
-        return PRESETS[DEFAULT_PRESET], DEFAULT_PRESET, str(exc)
+        return PRESETS[DEFAULT_PRESET], DEFAULT_PRESET, str(exc), None
+    try:
+        plan_network(spec)
+    except SpecError as exc:
+        return PRESETS[base], base, str(exc), spec
+    return spec, base, None, None
+
+
+def url_warning() -> None:
+    """Say once, on whichever page a session starts, what was wrong with its link."""
+    if problem := st.session_state.pop("url_problem", None):
+        st.warning(f"The link's network could not be used ({problem}). Showing {current_base()} instead.")
 
 
 def stages_frame(spec: ResNetSpec) -> pd.DataFrame:
@@ -70,9 +83,12 @@ def stages_frame(spec: ResNetSpec) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=STAGE_COLUMNS)
 
 
-def load_into_widgets(spec: ResNetSpec, base: str, set_picker: bool = True) -> None:
-    """Make every Design widget show `spec` (call before the widgets are drawn in a run)."""
-    st.session_state.spec, st.session_state.base = spec, base
+def load_into_widgets(spec: ResNetSpec, base: str, set_picker: bool = True, as_design: bool = True) -> None:
+    """Make every Design widget show `spec` (call before the widgets are drawn in a run); it becomes
+    the session's design too unless `as_design` is False (a link's unbuildable network, for the tutor)."""
+    if as_design:
+        st.session_state.spec = spec
+    st.session_state.base = base
     for key, read in FIELDS.items():
         st.session_state[key] = read(spec)
     st.session_state.d_stages_base = stages_frame(spec)
@@ -146,7 +162,7 @@ def write_url(spec: ResNetSpec, base: str) -> None:
     """Put the design in the address bar, keeping the page's other parameters (lecture, job)."""
     wanted = to_query(spec, base)
     for key in list(st.query_params):
-        if key not in wanted and key not in ("lecture", "job"):
+        if key not in wanted and key not in ("lecture", "job", "key"):
             del st.query_params[key]
     for key, value in wanted.items():
         if st.query_params.get(key) != value:

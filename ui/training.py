@@ -10,22 +10,31 @@ import numpy as np
 import streamlit as st
 import torch  # imported once at module load, before any worker thread (../shared/STREAMLIT.md)
 
-from explorer import fmt
+from explorer import SpecError, fmt
 from explorer.codegen import loading_code
 from explorer.data import DATASETS
 from explorer.jobs import JobRegistry, JobSnapshot
 from explorer.lr_range import range_curve
-from explorer.recipe import RANGE_TEST
 from explorer.run_diff import differing_settings, run_labels
-from explorer.runs import RunRecord, RunStore
-from ui import charts
+from explorer.runs import RunRecord, RunStore, StoreError
+from ui import access, charts
 from ui.try_it import try_it
 
 
-@st.cache_resource
-def registry() -> JobRegistry:
-    """One registry per server process, shared by every browser session."""
-    return JobRegistry(RunStore())
+@st.cache_resource(on_release=JobRegistry.close)
+def _registry() -> JobRegistry:
+    """One registry per server process, shared by every browser session (it locks its own state)."""
+    return JobRegistry(RunStore(), settings=access.settings())
+
+
+def registry() -> JobRegistry | None:
+    """The job registry, or None, with the reason shown, where the run history cannot be opened
+    (a broken or read-only runs.sqlite): the page goes on without training."""
+    try:
+        return _registry()
+    except StoreError as exc:
+        st.error(f"{exc} Training and the run history are unavailable until then.")
+        return None
 
 
 def gpu_available() -> bool:
@@ -34,17 +43,37 @@ def gpu_available() -> bool:
 
 def range_testing(snap: JobSnapshot) -> bool:
     """Whether a live run is a learning-rate range test (known once it has started)."""
-    return snap.info.get("recipe", {}).get("schedule") == RANGE_TEST
+    return snap.start is not None and snap.start.range_test
 
 
 def status_line(snap: JobSnapshot) -> str:
     if snap.status == "queued":
         return f"Queued on {snap.device}: position {snap.position} — it starts when the run ahead of it ends."
     if snap.status == "running":
+        if snap.start is None:
+            return f"Starting on {snap.device}: loading the data."
         eta = f", about {fmt.duration(snap.eta)} left" if snap.eta is not None else ""
         doing = "Range-testing" if range_testing(snap) else "Training"
-        return f"{doing} on {snap.info.get('device', snap.device)}{eta}."
+        return f"{doing} on {snap.start.device}{eta}."
     return f"{snap.status.capitalize()}: {snap.message}"
+
+
+def submit(jobs: JobRegistry, runs: list, experiment: str | None = None) -> list[int] | None:
+    """Queue runs for this session (name, spec, recipe each), keeping their keys; the refusal shown
+    (a budget or a quota, naming the limit) and None if they do not fit."""
+    try:
+        submitted = jobs.submit_all(runs, experiment, access.submitter())
+    except SpecError as exc:
+        st.error(f"Not started: {exc}")
+        return None
+    for submission in submitted:
+        access.remember_key(submission.run_id, submission.key)
+    return [s.run_id for s in submitted]
+
+
+def may_control(jobs: JobRegistry, run_id: int) -> bool:
+    """Whether this session may stop, delete or retrain the run (its key, or the lecturer)."""
+    return jobs.may_control(run_id, access.key_of(run_id), access.is_lecturer())
 
 
 def progress(snap: JobSnapshot) -> None:

@@ -11,7 +11,8 @@ import streamlit as st
 import torch
 from plotly.colors import sample_colorscale
 
-from explorer import diagram
+from explorer import SpecError, diagram, plan_network, spec_from_dict
+from explorer.budget import check_build
 from explorer.data import DATASETS, DatasetError, load_dataset
 from explorer.feature_maps import tile
 from explorer.predict import (
@@ -23,9 +24,9 @@ from explorer.predict import (
     open_picture,
 )
 from explorer.runs import RunRecord
-from ui import charts
+from ui import access, charts
 
-PICTURE_TYPES = ["png", "jpg", "jpeg", "webp"]
+PICTURE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]  # the name only: the content is checked too
 SHOWN_SIDE = 168  # px: the image as the network sees it, scaled up by whole pixels
 MAPS_SHOWN, MAPS_COLUMNS, MAPS_WIDTH = 16, 8, 760  # channels of a stage drawn, per row, px across
 FILTERS = "first filters"
@@ -39,7 +40,7 @@ VIRIDIS = np.array(
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _predictor(weights: Path, modified: float, _run: RunRecord) -> Predictor:
     """Cached by the weights file and its time (`modified`), which stand for the run: a rerun does
-    not reload them."""
+    not reload them. Sessions share it: the predictor locks its model for each call."""
     return Predictor.from_run(_run)
 
 
@@ -67,6 +68,11 @@ def try_it(run: RunRecord) -> None:
     if not can_predict(run):
         return  # nothing to rebuild the network from (a run from an older version, or a failed one)
     dataset = DATASETS[run.recipe["dataset"]]
+    try:  # the server builds it for this: only if it fits (a lecturer's run may be larger)
+        check_build(plan_network(spec_from_dict(run.spec)), access.limits())
+    except SpecError as exc:
+        st.caption(f"Try it is not offered for this run: {exc}")
+        return
     st.markdown("**Try it on an image**")
     # the sources in a row of their own and the answer below: at lecture size on a 1024-px
     # projector a third of the width cuts the uploader's file types and the button's label
@@ -87,7 +93,7 @@ def try_it(run: RunRecord) -> None:
         try:
             inverted, as_is, negative = _read_picture(upload.getvalue(), dataset.name)
         except PictureError as exc:
-            st.error(f"Cannot read {upload.name} as an image: {exc}")
+            st.error(f"{upload.name} cannot be tried: {exc}.")
             return
         invert = dataset.light_on_dark and choices.toggle(
             "Invert it",

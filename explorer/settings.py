@@ -1,0 +1,147 @@
+"""The server's settings: the lecturer key, the budgets and the quotas, in one place.
+
+Read from `settings.toml` in the data folder (or the file $RESNET_EXPLORER_SETTINGS names), each
+value overridable by an environment variable: RESNET_EXPLORER_ and the name in capitals, e.g.
+RESNET_EXPLORER_LECTURER_KEY or RESNET_EXPLORER_TRAIN_MEMORY_GIB=8. What is not set follows the
+machine: a share of its RAM (or of the GPU's memory) and of the data folder's disk.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from . import paths
+from .validate import SpecError
+
+ENV_PREFIX = "RESNET_EXPLORER_"
+GIB = 2**30
+
+
+class SettingsError(SpecError):
+    """A bad value in settings.toml or the environment: names the setting, the file and the range."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Typed once in the sidebar, it lets a lecturer stop and delete any run and skip the quotas.
+    # None: no lecturer; a server on 127.0.0.1 then treats its one user as the lecturer.
+    lecturer_key: str | None = None
+    # What one training run may take of its device's memory (RAM on a CPU, the GPU's own memory):
+    # weights, gradients, optimizer state and the batch's activations, estimated from the plan.
+    train_memory_gib: float = 0.0  # 0: half the device's memory
+    # What the server process may spend building a network itself (torchinfo, Try it): weights and
+    # one image's activations. Kept small: every student's session lives in that process.
+    build_memory_gib: float = 0.0  # 0: a tenth of the RAM
+    max_params: int = 0  # 0: as many fp32 weights as the build memory holds
+    max_gmacs_per_image: float = 200.0  # a forward pass in the server: ~10 s on two cores at most
+    max_batch_megapixels: float = 268.0  # input pixels x batch: 256 colour images of 584x584 px
+    max_run_minutes: float = 30.0  # estimated length of one student's run (the lecturer's are not capped)
+    runs_per_session: int = 2  # queued or running runs one browser session may have (the lecturer: any)
+    queue_size: int = 50  # queued or running runs on the whole server
+    checkpoint_disk_gib: float = 0.0  # 0: a fifth of the data folder's disk, at most 20 GiB
+    worker_memory_gib: float = 0.0  # 0: three quarters of the RAM; a worker past it is stopped
+
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "train_memory_gib": (0.0, 1e6),
+    "build_memory_gib": (0.0, 1e6),
+    "max_params": (0, 10**13),
+    "max_gmacs_per_image": (0.001, 1e7),
+    "max_batch_megapixels": (0.001, 1e7),
+    "max_run_minutes": (0.1, 1e6),
+    "runs_per_session": (1, 10_000),
+    "queue_size": (1, 100_000),
+    "checkpoint_disk_gib": (0.0, 1e6),
+    "worker_memory_gib": (0.0, 1e6),
+}
+
+
+def settings_file() -> Path:
+    return Path(os.environ.get(ENV_PREFIX + "SETTINGS") or paths.home() / "settings.toml")
+
+
+def how_to_set(name: str) -> str:
+    """Where a lecturer changes a setting: for refusals to end with."""
+    return f"{name} in {settings_file()} or {ENV_PREFIX}{name.upper()}"
+
+
+def _coerce(name: str, value: Any, kind: type, where: str) -> Any:
+    if name == "lecturer_key":
+        return str(value).strip() or None
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or (kind is int and not number.is_integer()):
+        raise SettingsError(name, f"{value!r} in {where} is not {'a whole number' if kind is int else 'a number'}")
+    low, high = _RANGES[name]
+    if not low <= number <= high:
+        raise SettingsError(name, f"{value} in {where} is out of range; allowed {low:g}..{high:g}")
+    return kind(number)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError("settings", f"cannot read {path}: {exc}") from None
+    known = {f.name for f in fields(Settings)}
+    for key in data:
+        if key not in known:
+            raise SettingsError(str(key), f"unknown setting in {path}; known: {', '.join(sorted(known))}")
+    return data
+
+
+def load_settings() -> Settings:
+    """The settings file, then the environment; SettingsError names a bad value and where it is."""
+    path = settings_file()
+    values: dict[str, Any] = {}
+    types = {f.name: (str if f.name == "lecturer_key" else type(f.default)) for f in fields(Settings)}
+    for name, value in _read_file(path).items():
+        values[name] = _coerce(name, value, types[name], str(path))
+    for name in types:
+        env = os.environ.get(ENV_PREFIX + name.upper())
+        if env is not None:
+            values[name] = _coerce(name, env, types[name], ENV_PREFIX + name.upper())
+    return replace(Settings(), **values)
+
+
+# ----- what the machine has ----------------------------------------------------------------------
+def ram_bytes() -> int:
+    """Physical memory, or the container's memory limit where that is lower."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+def disk_bytes(folder: Path) -> int:
+    folder = Path(folder)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return shutil.disk_usage(folder).total
+
+
+def gpu_memory_bytes() -> int | None:
+    """The smallest visible GPU's memory (a run may land on any of them), or None without CUDA."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return min(torch.cuda.get_device_properties(i).total_memory for i in range(torch.cuda.device_count()))

@@ -1,0 +1,150 @@
+"""A worker process seen from the server: start it, hand it a run, follow the run to its end.
+
+Whatever happens to the process (killed, past its memory limit, a broken pipe), following a run
+returns a RunResult: the registry always has an ending to store, and the next run gets a new
+process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from . import fmt
+from .estimate import Speed
+from .events import Event
+from .settings import how_to_set
+from .train import RunResult
+from .worker import Finished, Order, Stop, receive, send
+
+ROOT = str(Path(__file__).resolve().parents[1])  # where `explorer` imports from
+START_TIMEOUT = 180.0  # s: importing torch and measuring the device; minutes on a cold GPU
+POLL = 0.25  # s between looks at a silent worker (alive? within its memory?)
+
+
+def resident_bytes(pid: int) -> int:
+    """A process's resident memory (Linux /proc; 0 where it cannot be read)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class Slot:
+    """One device's worker process (cpu, or one GPU), with its pipe and its stop value."""
+
+    def __init__(self, device_type: str, index: int, checkpoints: Path, data_dir: str | None, budgets: Any) -> None:
+        self.device_type, self.index = device_type, index
+        self.name = f"{device_type}:{index}"
+        self.checkpoints, self.data_dir, self.budgets = checkpoints, data_dir, budgets
+        self.process: subprocess.Popen | None = None
+        self.conn: Connection | None = None
+        self.speed: Speed | None = None
+        self.denormals_flushed: bool | None = None
+        self.ready = threading.Event()
+        self.job_id: int | None = None  # the run it trains now
+        self.over_memory: int | None = None  # bytes it was seen using when stopped for it
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def start(self) -> None:
+        """Start the worker (a fresh interpreter: no thread, lock, module or CPU state of the
+        server's comes along) and wait until it has measured its device."""
+        ours, theirs = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
+        budget = self.budgets.checkpoint_bytes
+        args = [str(theirs.fileno()), self.device_type, str(self.index), str(self.checkpoints), self.data_dir or ""]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "explorer.worker", *args, str(budget) if budget else ""],
+            pass_fds=(theirs.fileno(),),
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        if not self.conn.poll(START_TIMEOUT):
+            self.kill()
+            raise RuntimeError(f"the training process did not start within {START_TIMEOUT:.0f} s")
+        ready = receive(self.conn)  # EOFError if it died while starting
+        self.speed, self.denormals_flushed = ready.speed, ready.denormals_flushed
+        self.ready.set()
+
+    def kill(self) -> None:
+        if self.alive:
+            with contextlib.suppress(OSError):
+                self.process.kill()
+        if self.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(5)
+
+    def close(self) -> None:
+        """Ask the worker to leave (the pipe's end); kill it if it does not."""
+        if self.process is None:
+            return
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(2)
+        self.kill()
+
+    def stop(self, job_id: int) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(OSError):
+                send(self.conn, Stop(job_id))
+
+    def follow(self, order: Order, on_event: Callable[[Event], None], stopped: Callable[[], bool]) -> RunResult:
+        """Hand the worker a run and relay its events until it ends; how the process ended if it
+        died on the way. `stopped` says whether a stop was asked before the worker had the run."""
+        self.job_id, self.over_memory = order.run_id, None
+        try:
+            send(self.conn, order)
+            if stopped():
+                self.stop(order.run_id)
+            while True:
+                if self.conn.poll(POLL):
+                    message = receive(self.conn)
+                    if isinstance(message, Finished):
+                        return message.result
+                    on_event(message)
+                elif not self.alive:
+                    return self._lost()
+                elif (used := resident_bytes(self.process.pid)) > self.budgets.worker_bytes:
+                    self.over_memory = used
+                    self.kill()
+                    return self._lost()
+        except (EOFError, OSError):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(5)
+            return self._lost()
+        finally:
+            self.job_id = None
+
+    def _lost(self) -> RunResult:
+        """The worker died during a run: the run fails, saying how."""
+        if self.over_memory is not None:
+            return RunResult(
+                "failed",
+                f"the training process used {fmt.nbytes(self.over_memory)} of memory, more than its limit of "
+                f"{fmt.nbytes(self.budgets.worker_bytes)}, and was stopped (raise {how_to_set('worker_memory_gib')})",
+            )
+        code = self.process.poll()
+        how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
+        return RunResult("failed", f"the training process ended unexpectedly ({how}); the next run starts in a new one")

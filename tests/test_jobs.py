@@ -1,0 +1,243 @@
+"""The job registry: runs queue, train in worker processes, belong to whoever started them, and end
+settled whatever fails (a killed worker, a store that cannot be written, a dataset that cannot be had)."""
+
+import os
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import explorer
+from explorer.budget import BudgetError
+from explorer.jobs import LECTURER, JobRegistry, Submitter
+from explorer.recipe import Recipe
+from explorer.runs import RunStore
+from explorer.settings import Settings
+from explorer.slots import resident_bytes
+
+MINI = explorer.preset("resnet-mini")
+QUICK = Recipe(dataset="digits", epochs=2, batch_size=64, lr=0.1, optimizer="momentum", schedule="onecycle")
+LONG = QUICK.but(epochs=60)  # about ten seconds: long enough to be caught running
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """One registry and its worker for the tests that need nothing special of them."""
+    jobs = JobRegistry(RunStore(tmp_path_factory.mktemp("jobs") / "runs.sqlite"), settings=Settings())
+    yield jobs
+    jobs.close()
+
+
+def wait_until(condition, timeout=60.0):
+    deadline = time.time() + timeout
+    while not condition() and time.time() < deadline:
+        time.sleep(0.05)
+    assert condition()
+
+
+def test_queue_runs_one_at_a_time_with_positions(registry):
+    store = registry.store
+    first = registry.submit(MINI, LONG, "first").run_id
+    second = registry.submit(MINI, QUICK, "second").run_id
+    third = registry.submit(MINI, QUICK, "third").run_id
+    wait_until(lambda: registry.snapshot(first).status == "running")
+    assert registry.snapshot(first).position == 0
+    assert registry.snapshot(second).position == 1 and registry.snapshot(second).status == "queued"
+    assert registry.snapshot(third).position == 2
+    registry.stop(third, lecturer=True)  # a queued run leaves the queue at once
+    assert registry.snapshot(third).status == "stopped" and store.get(third).status == "stopped"
+    registry.stop(first, lecturer=True)
+    assert registry.wait(first, 30) and registry.snapshot(first).status == "stopped"
+    assert registry.wait(second, 60)
+    snap = registry.snapshot(second)
+    assert snap.status == "completed" and snap.progress == 1.0 and len(snap.epochs) == 2
+    assert snap.start.params == 77754 and snap.start.device == "cpu"
+    run = store.get(second)
+    assert run.status == "completed" and len(store.epochs(second)) == 2 and store.steps(second)
+    assert run.checkpoint and Path(run.checkpoint).exists() and store.misclassified(second)
+    assert store.get(first).status == "stopped"
+    assert registry.active() == []
+
+
+def test_the_worker_flushes_denormals_in_every_thread_it_computes_on(registry):
+    """Set once at the worker's start, before its thread pool exists, so every pool thread has it: a
+    run's speed no longer depends on what the process did before (tests/test_app.py's range test took
+    8.5 s alone and 108-136 s after other page tests when each run switched flushing on and off)."""
+    registry.speed("cpu", wait=60)
+    slot = registry.slots["cpu"][0]
+    assert slot.denormals_flushed is True and slot.speed.seconds_per_layer > 0
+    assert os.getpriority(os.PRIO_PROCESS, slot.pid) >= os.getpriority(os.PRIO_PROCESS, 0) + 10  # pages first
+
+
+def test_only_ended_runs_are_deleted_and_then_forgotten(registry):
+    store = registry.store
+    running = registry.submit(MINI, LONG, "long").run_id
+    queued = registry.submit(MINI, QUICK, "next").run_id
+    assert not registry.delete(running, lecturer=True) and not registry.delete(queued, lecturer=True)
+    registry.stop(queued, lecturer=True)  # a queued run stopped at once has ended
+    assert registry.delete(queued, lecturer=True) and store.get(queued) is None and registry.snapshot(queued) is None
+    wait_until(lambda: registry.snapshot(running).steps)  # it has trained a little
+    registry.stop(running, lecturer=True)
+    assert registry.wait(running, 30)
+    checkpoint = Path(store.get(running).checkpoint)  # a stopped run keeps its weights
+    assert checkpoint.exists() and registry.delete(running, lecturer=True)
+    assert store.get(running) is None and registry.snapshot(running) is None and not checkpoint.exists()
+
+
+def test_a_run_belongs_to_its_key_and_to_the_lecturer(registry):
+    alice, bob = Submitter("alice"), Submitter("bob")
+    mine = registry.submit(MINI, LONG, "alice's", by=alice)
+    assert registry.may_control(mine.run_id, mine.key, lecturer=False)
+    assert not registry.may_control(mine.run_id, None, lecturer=False)
+    assert not registry.may_control(mine.run_id, "a guess", lecturer=False)
+    assert not registry.stop(mine.run_id, key="a guess")  # bob cannot stop it
+    assert registry.snapshot(mine.run_id).status in ("queued", "running")
+    theirs = registry.submit(MINI, QUICK, "bob's", by=bob)
+    assert not registry.stop(theirs.run_id, key=mine.key)  # nor alice his
+    assert registry.stop(mine.run_id, key=mine.key)  # she can stop her own
+    assert registry.wait(mine.run_id, 30) and registry.wait(theirs.run_id, 60)
+    assert not registry.delete(theirs.run_id, key=mine.key) and registry.store.get(theirs.run_id) is not None
+    assert registry.delete(theirs.run_id, lecturer=True)  # the lecturer may delete anyone's
+    assert registry.delete(mine.run_id, key=mine.key)
+
+
+def test_quotas_per_session_and_for_the_whole_queue(tmp_path):
+    jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), settings=Settings(runs_per_session=2, queue_size=5))
+    try:
+        student, other = Submitter("student"), Submitter("other")
+        jobs.submit(MINI, LONG, "one", by=student)
+        jobs.submit(MINI, LONG, "two", by=student)
+        with pytest.raises(BudgetError, match=r"^runs_per_session: you have 2 run\(s\) queued or running"):
+            jobs.submit(MINI, QUICK, "three", by=student)
+        with pytest.raises(BudgetError, match="asked for 3 more; each browser may have 2 at once"):
+            jobs.submit_all([(n, MINI, QUICK) for n in "abc"], "an experiment", by=other)  # all or none
+        jobs.submit(MINI, LONG, "three", by=other)
+        jobs.submit_all([(n, MINI, LONG) for n in "ab"], "the lecturer's", by=LECTURER)  # no session quota
+        with pytest.raises(BudgetError, match=r"^queue_size: the server's queue holds 5 .* allows 5; try again"):
+            jobs.submit(MINI, QUICK, "six", by=LECTURER)  # the queue is the server's: the lecturer's too
+        assert len(jobs.store.list()) == 5  # nothing refused was recorded
+        for snap in jobs.active():
+            jobs.stop(snap.id, lecturer=True)
+        wait_until(lambda: not jobs.active())
+        jobs.submit_all([("a", MINI, QUICK), ("b", MINI, QUICK)], "an experiment", by=student)  # room again
+    finally:
+        jobs.close()
+
+
+def test_a_students_run_is_capped_by_its_estimated_time_the_lecturers_is_not(registry, monkeypatch):
+    monkeypatch.setattr(registry, "_limits", {})
+    monkeypatch.setattr(registry, "settings", Settings(max_run_minutes=0.5))
+    long_run = QUICK.but(epochs=1000)  # resnet-mini on the digits: ~0.2 s an epoch here, ~3 min in all
+    with pytest.raises(BudgetError, match=r"^max_run_minutes: its estimated time here is \d+:\d\d; this server"):
+        registry.submit(MINI, long_run, "too long", by=Submitter("student"))
+    sub = registry.submit(MINI, long_run, "the lecturer's", by=LECTURER)
+    assert registry.stop(sub.run_id, lecturer=True) and registry.wait(sub.run_id, 30)
+
+
+def test_a_network_past_the_budget_is_refused_before_anything_is_built(registry):
+    huge = explorer.spec_from_dict({**MINI.to_dict(), "stages": [{"blocks": 500, "channels": 8192, "stride": 1}] * 2})
+    before = resident_bytes(os.getpid())
+    with pytest.raises(BudgetError, match=r"^max_params: its parameter count is 1,20\d,\d{3},\d{3},\d{3}; this server"):
+        registry.submit(huge, QUICK, "huge", by=LECTURER)
+    assert resident_bytes(os.getpid()) - before < 50 * 2**20 and registry.active() == []
+
+
+def test_a_killed_worker_fails_its_run_and_a_new_one_takes_the_next(registry):
+    doomed = registry.submit(MINI, LONG, "doomed").run_id
+    after = registry.submit(MINI, QUICK, "after").run_id
+    wait_until(lambda: registry.snapshot(doomed).steps)
+    os.kill(registry.slots["cpu"][0].pid, signal.SIGKILL)
+    assert registry.wait(doomed, 30)
+    snap = registry.snapshot(doomed)
+    assert snap.status == "failed" and "the training process ended unexpectedly (killed by SIGKILL)" in snap.message
+    assert registry.store.get(doomed).status == "failed"
+    assert registry.wait(after, 90) and registry.snapshot(after).status == "completed"  # in a new worker
+
+
+def test_a_worker_past_its_memory_limit_is_stopped_and_says_so(tmp_path):
+    jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), settings=Settings(worker_memory_gib=0.05))
+    try:
+        run = jobs.submit(MINI, QUICK, "greedy").run_id
+        assert jobs.wait(run, 90)
+        message = jobs.snapshot(run).message
+        assert jobs.snapshot(run).status == "failed" and "of memory, more than its limit of 51.2 MiB" in message
+        assert "worker_memory_gib" in message
+    finally:
+        jobs.close()
+
+
+class FailingStore(RunStore):
+    """A run history that cannot take the first run's result (a full disk, say)."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.failures = 1
+
+    def finish(self, run_id, result, checkpoint_budget=None):
+        if self.failures:
+            self.failures -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        super().finish(run_id, result, checkpoint_budget)
+
+
+def test_a_result_that_cannot_be_stored_ends_the_run_failed_and_the_queue_goes_on(tmp_path):
+    jobs = JobRegistry(FailingStore(tmp_path / "runs.sqlite"), settings=Settings())
+    try:
+        lost = jobs.submit(MINI, QUICK.but(epochs=1), "lost").run_id
+        kept = jobs.submit(MINI, QUICK.but(epochs=1), "kept").run_id
+        assert jobs.wait(lost, 90) and jobs.wait(kept, 60)
+        snap = jobs.snapshot(lost)
+        assert snap.status == "failed"
+        assert snap.message == "the run ended (completed) but could not be stored: database or disk is full"
+        assert jobs.snapshot(kept).status == "completed"  # the next run was not held up
+        assert jobs.delete(lost, lecturer=True)  # settled, so it can go
+    finally:
+        jobs.close()
+
+
+def test_a_run_shows_finished_only_once_it_is_stored(tmp_path):
+    """A page that sees a run finished reads its results from the store at once: the weights must be
+    there by then (before, a page could see 'completed' between the trainer's end and the store's
+    write, and show the run without its results)."""
+
+    class SlowStore(RunStore):
+        def __init__(self, path):
+            super().__init__(path)
+            self.writing, self.go_on = threading.Event(), threading.Event()
+
+        def finish(self, run_id, result, checkpoint_budget=None):
+            self.writing.set()
+            self.go_on.wait(30)
+            super().finish(run_id, result, checkpoint_budget)
+
+    store = SlowStore(tmp_path / "runs.sqlite")
+    jobs = JobRegistry(store, settings=Settings())
+    try:
+        run_id = jobs.submit(MINI, QUICK.but(epochs=1), "mini").run_id
+        assert store.writing.wait(90)  # trained; the store's write has begun
+        snap = jobs.snapshot(run_id)
+        assert snap.status == "running" and not snap.finished
+        store.go_on.set()
+        assert jobs.wait(run_id, 30)
+        assert jobs.snapshot(run_id).status == "completed" and store.get(run_id).checkpoint
+    finally:
+        jobs.close()
+
+
+def test_a_dataset_that_cannot_be_had_fails_its_run_not_the_queue(tmp_path, monkeypatch):
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")  # the worker's downloads: refused at once
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), data_dir=tmp_path / "nothing-here", settings=Settings())
+    try:
+        bad = jobs.submit(MINI, QUICK.but(dataset="kmnist"), "offline").run_id
+        good = jobs.submit(MINI, QUICK.but(epochs=1), "digits").run_id
+        assert jobs.wait(bad, 120) and jobs.wait(good, 60)
+        snap = jobs.snapshot(bad)
+        assert snap.status == "failed" and "could not be downloaded (offline?)" in snap.message
+        assert "'digits'" in snap.message and any("Downloading Kuzushiji-MNIST" in line for line in snap.log)
+        assert jobs.snapshot(good).status == "completed"
+    finally:
+        jobs.close()
