@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from . import events
-
 from explorer import PRESETS
 from explorer.cli import main
+
+from . import events
 
 
 def run(capsys, *argv):

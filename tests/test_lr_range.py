@@ -7,6 +7,7 @@ import torch
 
 import explorer
 from explorer.data import load_dataset
+from explorer.events import EpochEvent, StepEvent, as_dict
 from explorer.lr_range import (
     RANGE_END,
     RANGE_START,
@@ -18,7 +19,6 @@ from explorer.lr_range import (
     smoothed,
 )
 from explorer.recipe import RANGE_TEST, Recipe, RecipeError
-from explorer.events import EpochEvent, StepEvent, as_dict
 from explorer.steps import make_schedule as _schedule
 from explorer.train import Trainer
 

@@ -82,7 +82,9 @@ def test_the_seed_alone_decides_the_initial_weights():
     for net in (first, second):
         torch.rand(7)  # whatever the global generator did before
         init_weights(net, "torchvision", torch.Generator().manual_seed(3))
-    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True)
+    )
     other = build_model(MINI)
     init_weights(other, "torchvision", torch.Generator().manual_seed(4))
     assert not torch.equal(other.conv1.weight, first.conv1.weight)

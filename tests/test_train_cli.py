@@ -10,7 +10,6 @@ import sys
 import pytest
 
 import explorer
-
 from explorer.runs import RunStore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
