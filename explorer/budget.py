@@ -71,8 +71,11 @@ def limits(settings: Settings | None = None, device: str = "cpu") -> Limits:
     )
 
 
-def _over(limit: str, what: str, value: str, allowed: str) -> BudgetError:
-    return BudgetError(limit, f"{what} is {value}; this server allows at most {allowed} (raise {how_to_set(limit)})")
+def _over(limit: str, what: str, value: str, allowed: str, hint: str = "") -> BudgetError:
+    """'{what} is {value}; this server allows at most {allowed}{hint} (raise {the setting})'."""
+    return BudgetError(
+        limit, f"{what} is {value}; this server allows at most {allowed}{hint} (raise {how_to_set(limit)})"
+    )
 
 
 # ----- building a network in the server (torchinfo, Try it) -------------------------------------------
@@ -166,7 +169,7 @@ def check_training(cost: TrainingCost, recipe: Recipe, lim: Limits, capped_time:
             "max_batch_megapixels",
             f"a batch of {recipe.batch_size} {fmt.shape(plan.stem.in_shape)} images",
             f"{cost.batch_pixels / 1e6:,.1f} megapixels",
-            f"{lim.batch_pixels / 1e6:,.1f}",
+            f"{lim.batch_pixels / 1e6:,.1f} megapixels",
         )
     if cost.memory > lim.train_bytes:
         raise _over(
@@ -182,5 +185,6 @@ def check_training(cost: TrainingCost, recipe: Recipe, lim: Limits, capped_time:
                 "max_run_minutes",
                 "its estimated time here",
                 fmt.duration(seconds),
-                f"{fmt.duration(lim.run_seconds)} per student run (fewer epochs or images, or a smaller network, fit)",
+                f"{fmt.duration(lim.run_seconds)} per student run",
+                ": fewer epochs or images, or a smaller network, fit",
             )

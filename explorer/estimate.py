@@ -40,7 +40,9 @@ class Speed:
     def seconds_per_mac(self, k: int) -> float:
         """Log-linear between the two measured widths, constant beyond them."""
         span = math.log(self.wide_k) - math.log(self.narrow_k)
-        f = min(max((math.log(max(k, 1)) - math.log(self.narrow_k)) / span, 0.0), 1.0) if span > 0 else 0.0
+        f = (math.log(max(k, 1)) - math.log(self.narrow_k)) / span if span > 0 else 0.0
+        if f <= 0 or f >= 1:
+            return self.narrow_seconds_per_mac if f <= 0 else self.wide_seconds_per_mac
         return math.exp(math.log(self.narrow_seconds_per_mac) * (1 - f) + math.log(self.wide_seconds_per_mac) * f)
 
     def step_seconds(self, plan: NetworkPlan, batch: int) -> float:

@@ -5,6 +5,7 @@ to look like the dataset's own images before it goes through the same preparatio
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 from typing import IO
 
@@ -31,18 +32,20 @@ def open_picture(source: str | Path | IO[bytes], max_pixels: int = MAX_PIXELS) -
     """A picture file, decoded now (not lazily), so that a broken file fails here; but only after
     its header says it is a picture format we take (by its content, not its name) and its size
     fits `max_pixels`: a 684 KB PNG can hold 13000x13000 pixels, 2 GB once decoded."""
+    cap = f"pictures may have at most {max_pixels / 1e6:,.0f} megapixels"
     try:
-        picture = Image.open(source, formats=list(FORMATS))
+        with warnings.catch_warnings():  # Pillow warns of sizes we refuse below anyway
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            picture = Image.open(source, formats=list(FORMATS))
     except Image.UnidentifiedImageError:
         raise PictureError(f"it is not a picture in a format this app reads ({', '.join(FORMATS.values())})") from None
-    except (OSError, Image.DecompressionBombError) as exc:
-        raise PictureError(f"it could not be read as a picture ({type(exc).__name__})") from None
+    except Image.DecompressionBombError:
+        raise PictureError(f"it has far too many pixels; {cap}") from None
+    except (OSError, SyntaxError, ValueError):  # a header cut short or garbled
+        raise PictureError("it starts like a picture, but its header is broken or cut short") from None
     width, height = picture.size
     if width * height > max_pixels:
-        raise PictureError(
-            f"it is {width:,} x {height:,} pixels ({width * height / 1e6:,.0f} megapixels); "
-            f"pictures may have at most {max_pixels / 1e6:,.0f} megapixels"
-        )
+        raise PictureError(f"it is {width:,} x {height:,} pixels ({width * height / 1e6:,.0f} megapixels); {cap}")
     try:
         picture.load()
     except (OSError, ValueError, Image.DecompressionBombError):

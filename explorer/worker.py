@@ -200,7 +200,10 @@ def serve(conn: Connection, device_type: str, index: int, checkpoints: Path, dat
     if device_type == "cuda":
         torch.cuda.set_device(index)
     device = torch.device(device_type, index) if device_type == "cuda" else torch.device(device_type)
-    send(conn, Ready(os.getpid(), measure_speed(device), denormals_flushed()))
+    try:
+        send(conn, Ready(os.getpid(), measure_speed(device), denormals_flushed()))
+    except OSError:
+        return  # the server went while this worker started
     inbox, datasets = _Inbox(conn), _Datasets(data_dir)
     while (order := inbox.orders.get()) is not None:
         try:

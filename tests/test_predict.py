@@ -119,3 +119,67 @@ def test_the_command_line_predicts_with_a_stored_run(history, stored_run, drawin
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_two_sessions_use_one_predictor_at_once(stored_run):
+    """Try it caches one predictor per run for every session; Grad-CAM hangs hooks on its model.
+    Two threads at once raised "not used in the graph" 2 times in 300 before the predictor locked."""
+    import threading
+
+    predictor = predictor_of(stored_run)
+    images = load_dataset("digits").x_test[:8]
+    expected = [predictor.grad_cam(images[i : i + 1], 3) for i in range(8)]
+    errors, maps = [], {}
+
+    def session(offset: int) -> None:
+        try:
+            for n in range(150):
+                i = (n + offset) % 8
+                maps[(offset, n)] = (i, predictor.grad_cam(images[i : i + 1], 3))
+                predictor.probabilities(images[i : i + 1])
+        except Exception as exc:  # collected: an assert in a thread would pass silently
+            errors.append(exc)
+
+    threads = [threading.Thread(target=session, args=(k,)) for k in (0, 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(maps) == 300
+    assert all(torch.equal(cam, expected[i]) for i, cam in maps.values())
+
+
+def test_pictures_are_checked_by_their_header_before_they_are_decoded(tmp_path):
+    """A 684 KB PNG of 13000x13000 pixels once took 2 GB and 13 s to decode; now its header is
+    read and it is refused at once. A text file named .png gets a sentence, not a repr."""
+    import io
+    import resource
+    import time
+
+    from explorer.predict import PictureError, open_picture
+
+    bomb = io.BytesIO()
+    Image.new("L", (13000, 13000)).save(bomb, "PNG")  # zeros compress to under a megabyte
+    assert len(bomb.getvalue()) < 1_000_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    with pytest.raises(PictureError, match=r"^it is 13,000 x 13,000 pixels \(169 megapixels\); pictures may have"):
+        open_picture(io.BytesIO(bomb.getvalue()))
+    assert time.perf_counter() - start < 1.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: nothing decoded
+    with pytest.raises(PictureError, match=r"^it is not a picture in a format this app reads \(PNG, JPEG, WebP"):
+        open_picture(io.BytesIO(b"not a picture, whatever its name says"))
+    pdf = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(pdf, "PDF")  # a format Pillow writes but the app does not take
+    with pytest.raises(PictureError, match="not a picture in a format this app reads"):
+        open_picture(io.BytesIO(pdf.getvalue()))
+    whole = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(whole, "PNG")
+    with pytest.raises(PictureError, match="^it is a PNG file, but a broken one"):
+        open_picture(io.BytesIO(whole.getvalue()[: len(whole.getvalue()) // 2]))  # the data cut short
+    with pytest.raises(PictureError, match="^it starts like a picture, but its header is broken or cut short"):
+        open_picture(io.BytesIO(whole.getvalue()[:20]))
+    for kind in ("PNG", "JPEG", "WEBP", "BMP", "GIF"):
+        ok = io.BytesIO()
+        Image.new("RGB", (30, 20), "white").save(ok, kind)
+        assert open_picture(io.BytesIO(ok.getvalue())).size == (30, 20)
