@@ -39,11 +39,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def _serve(home: Path, **env: str):
+    """`streamlit run app.py` on a free port with its own data folder; yields its address."""
     port = _free_port()
-    home = tmp_path_factory.mktemp("home")
-    env = {**os.environ, "RESNET_EXPLORER_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "RESNET_EXPLORER_HOME": str(home), "OMP_NUM_THREADS": "1", **env}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
          "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false",
@@ -64,6 +63,18 @@ def server(tmp_path_factory):
     yield url
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app as one user runs it on a laptop: 127.0.0.1, no lecturer key (that user may do anything)."""
+    yield from _serve(tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture(scope="module")
+def hall_server(tmp_path_factory):
+    """The app as a lecture hall has it: a lecturer key is set, so students own only their runs."""
+    yield from _serve(tmp_path_factory.mktemp("hall"), RESNET_EXPLORER_LECTURER_KEY="chalk")
 
 
 @pytest.fixture(scope="module")
@@ -325,3 +336,38 @@ def _tables_scrolling_sideways(page) -> list[int]:
         ".map(e => e.scrollWidth - e.clientWidth)"
     )
     return [w for w in widths if w > 0]
+
+
+def test_students_cannot_stop_or_delete_each_others_runs_and_the_lecturer_can(hall_server, browser):
+    from playwright.sync_api import expect
+
+    def session():
+        return browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+
+    alice, bob, lecturer = session(), session(), session()
+    _start_digits_run(hall_server, alice, epochs=300, batch_size=16)
+    expect(alice.get_by_role("button", name="Stop")).to_be_visible(timeout=60_000)  # hers
+    job = re.search(r"job=(\d+)", alice.url).group(1)
+    assert re.search(r"key=[\w-]{16}", alice.url)  # her reattach link carries the key
+    bob.goto(f"{hall_server}/train?job={job}")  # the link without the key
+    expect_text(bob, "Another session's run: shown read-only.")
+    expect_text(bob, "Training on cpu", timeout=60_000)
+    assert bob.get_by_role("button", name="Stop").count() == 0
+    _history_row(bob, 0)
+    expect_text(bob, "only they, or the lecturer, may delete them")
+    assert bob.get_by_role("button", name=re.compile("^Delete")).count() == 0
+    lecturer.goto(f"{hall_server}/train?job={job}")
+    expect_text(lecturer, "Another session's run: shown read-only.")
+    key = lecturer.get_by_label("Lecturer key", exact=True).and_(lecturer.locator("input"))
+    key.fill("chalk")
+    key.press("Enter")
+    expect_text(lecturer, "Lecturer: you may stop and delete any run")
+    lecturer.get_by_role("button", name="Stop").first.click()
+    expect_text(lecturer, "Stopped: stopped at step", timeout=30_000)
+    expect_text(alice, "Stopped: stopped at step", timeout=30_000)  # she sees it stopped
+    _history_row(lecturer, 0)
+    lecturer.get_by_role("button", name="Delete 1 selected run(s)").click()
+    lecturer.wait_for_url(lambda url: "job=" not in url)
+    for page in (alice, bob, lecturer):
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.context.close()
