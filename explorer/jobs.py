@@ -318,7 +318,7 @@ class JobRegistry:
     def _feed(self, slot: Slot) -> None:
         """Keep a worker alive and hand it the next queued run whenever it is free. Never dies:
         every run it takes ends settled, whatever fails."""
-        while True:
+        while not self.closed:
             try:
                 if not slot.alive:
                     slot.start()

@@ -1,0 +1,267 @@
+"""A lecture hall against a real `streamlit run app.py`: N students as protocol-level clients.
+
+Each simulated student speaks Streamlit's own protocol over its websocket, as the browser does (a
+BackMsg `rerun_script` with the page, the query string and the widget states, answered by
+ForwardMsg deltas), without a browser's rendering: what is measured is the server. Each one loads
+the Design page, then every few seconds changes the number of classes and times the wait until
+the new parameter total (checked against explorer.analyze) arrives. With --train the lecturer
+first starts a long CPU run (resnet-mini on the digits) through the Train page, and some students
+submit a run of their own at once: their queue positions must be 1, 2, 3... in the order the
+server took them, and every run must be in the history at the end.
+
+    python benchmarks/lecture_load.py --students 30 --train
+
+Prints p50, p95, max and errors; the last line is `p95 <seconds> s`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
+
+import explorer  # noqa: E402
+
+LECTURER_KEY = "bench"
+POSITION = re.compile(r"Queued on \w+: position (\d+)")
+TIMEOUT = 30.0  # s: an answer slower than this counts as an error
+
+
+@dataclass
+class Page:
+    """What one script run drew: widgets by key, texts by kind, and when the awaited text came."""
+
+    widgets: dict[str, str] = field(default_factory=dict)  # key -> the widget's full id
+    texts: list[str] = field(default_factory=list)
+    metrics: dict[str, str] = field(default_factory=dict)
+    exceptions: list[str] = field(default_factory=list)
+    seconds: float | None = None  # until `until` was seen (or the run finished)
+
+
+class Session:
+    """One browser tab, at the protocol level."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.replace("http", "ws") + "/_stcore/stream"
+        self.pages: dict[str, str] = {}  # page name -> script hash
+        self.ws = None
+
+    async def open(self, query: str = "") -> Page:
+        self.ws = await connect(self.url, subprotocols=["streamlit"], max_size=None, open_timeout=TIMEOUT)
+        return await self.rerun("", query, {})
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+    async def rerun(self, page: str, query: str, widgets: dict[str, tuple[str, object]], until=None) -> Page:
+        """Rerun `page` (a name, or "" for the default) with these widget values (key -> (proto
+        field, value)); read until the script finishes. `until(page)` marks when what was awaited
+        arrived."""
+        msg = BackMsg()
+        state = msg.rerun_script
+        state.query_string = query
+        state.page_script_hash = self.pages.get(page, "")
+        for widget_id, (kind, value) in widgets.items():
+            w = state.widget_states.widgets.add()
+            w.id = widget_id
+            setattr(w, kind, value)
+        start = time.perf_counter()
+        await self.ws.send(msg.SerializeToString())
+        drawn = Page()
+        while True:
+            forward = ForwardMsg()
+            forward.ParseFromString(await asyncio.wait_for(self.ws.recv(), TIMEOUT))
+            kind = forward.WhichOneof("type")
+            if kind == "navigation":
+                self.pages = {p.page_name: p.page_script_hash for p in forward.navigation.app_pages}
+            elif kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
+                _read(forward.delta.new_element, drawn)
+                if until and drawn.seconds is None and until(drawn):
+                    drawn.seconds = time.perf_counter() - start
+            elif kind == "script_finished" and forward.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                if drawn.seconds is None:
+                    drawn.seconds = time.perf_counter() - start
+                return drawn
+
+
+def _read(element, drawn: Page) -> None:
+    kind = element.WhichOneof("type")
+    body = getattr(element, kind)
+    if getattr(body, "id", ""):
+        drawn.widgets[body.id.rsplit("-", 1)[-1]] = body.id
+    if kind == "metric":
+        drawn.metrics[body.label] = body.body
+    elif kind in ("markdown", "alert", "heading"):
+        drawn.texts.append(body.body)
+    elif kind == "exception":
+        drawn.exceptions.append(f"{body.type}: {body.message}")
+
+
+@dataclass
+class Tally:
+    loads: list[float] = field(default_factory=list)
+    changes: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    runs: list[tuple[int, int]] = field(default_factory=list)  # (run id, position shown)
+
+
+def expected_total(classes: int) -> str:
+    return f"{explorer.analyze(explorer.preset('d2l-resnet18').with_classes(classes)).total_params:,}"
+
+
+async def submit_run(session: Session, tally: Tally, epochs: int, lecturer: bool = False) -> None:
+    """Through the Train page, as a user would: resnet-mini on the offline digits."""
+    page = await session.rerun("Train", "", {})
+    ids = page.widgets
+    if lecturer:
+        page = await session.rerun("Train", "", {ids["lecturer_key_typed"]: ("string_value", LECTURER_KEY)})
+    page = await session.rerun("Train", "", {page.widgets["t_network"]: ("string_value", "resnet-mini")})
+    ids = page.widgets
+    form = {
+        ids["t_network"]: ("string_value", "resnet-mini"),
+        ids["t_dataset"]: ("string_value", "Digits (offline)"),
+        ids["t_epochs"]: ("int_value", epochs),
+        ids["t_start"]: ("trigger_value", True),
+    }
+    page = await session.rerun("Train", "", form)  # Start: it queues and the page reruns to follow it
+    page = await session.rerun("Train", "", {})
+    runs = [int(m.group(1)) for t in page.texts if (m := re.match(r"#*\s*Run (\d+):", t))]
+    shown = [int(m.group(1)) for t in page.texts if (m := POSITION.search(t))]
+    errors = [t for t in page.texts if t.startswith("Not started")] + page.exceptions
+    if errors or not runs:
+        tally.errors.append(f"submit: {errors or 'no run followed'}")
+    elif not lecturer:
+        tally.runs.append((runs[0], shown[0] if shown else 0))
+
+
+async def student(url: str, tally: Tally, until: float, interval: float, submits: bool, rng: random.Random) -> None:
+    session = Session(url)
+    await asyncio.sleep(rng.uniform(0, interval))  # a class does not arrive in the same millisecond
+    try:
+        page = await session.open()
+        tally.loads.append(page.seconds)
+        classes_id = page.widgets["d_classes"]
+        submit_at = time.perf_counter() + rng.uniform(0, 2 * interval) if submits else None
+        while time.perf_counter() < until:
+            await asyncio.sleep(rng.uniform(0.5 * interval, 1.5 * interval))
+            if submit_at and time.perf_counter() >= submit_at:
+                submit_at = None
+                await submit_run(session, tally, epochs=1)
+                page = await session.rerun("Design", "", {})
+                classes_id = page.widgets["d_classes"]
+            classes = rng.randint(2, 1000)
+            want = expected_total(classes)
+            arrived = lambda p, want=want: p.metrics.get("Parameters") == want  # noqa: E731
+            page = await session.rerun("Design", "", {classes_id: ("int_value", classes)}, until=arrived)
+            if page.metrics.get("Parameters") != want or page.exceptions:
+                tally.errors.append(f"classes {classes}: {page.metrics.get('Parameters')} {page.exceptions}")
+            else:
+                tally.changes.append(page.seconds)
+    except Exception as exc:  # a dropped connection, a timeout: counted, never hidden
+        tally.errors.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        if session.ws is not None:
+            await session.close()
+
+
+def start_server(home: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RESNET_EXPLORER_HOME": str(home), "RESNET_EXPLORER_LECTURER_KEY": LECTURER_KEY}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", "--server.port", str(port),
+         "--server.address=127.0.0.1", "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return server, url
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    raise SystemExit("streamlit did not start")
+
+
+async def lecture(url: str, args: argparse.Namespace) -> Tally:
+    tally, rng = Tally(), random.Random(args.seed)
+    lecturer = Session(url)
+    await lecturer.open()  # the server's first page: imports, the worker's start
+    if args.train:  # the lecturer's long CPU run, training throughout
+        await submit_run(lecturer, tally, epochs=args.train_epochs, lecturer=True)
+    until = time.perf_counter() + args.duration
+    submitting = set(rng.sample(range(args.students), args.submitters if args.train else 0))
+    await asyncio.gather(
+        *(
+            student(url, tally, until, args.interval, i in submitting, random.Random(rng.random()))
+            for i in range(args.students)
+        )
+    )
+    await lecturer.close()
+    return tally
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=30)
+    parser.add_argument("--train", action="store_true", help="a CPU run trains meanwhile; some students submit runs")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of changing controls")
+    parser.add_argument("--interval", type=float, default=4.0, help="mean seconds between one student's changes")
+    parser.add_argument("--submitters", type=int, default=5, help="students who submit a run (with --train)")
+    parser.add_argument("--train-epochs", type=int, default=1000, help="the lecturer's run: long enough to last")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        server, url = start_server(Path(home))
+        try:
+            tally = asyncio.run(lecture(url, args))
+            from explorer.runs import RunStore
+
+            store = RunStore(Path(home) / "runs.sqlite")
+            stored = {run.id: run for run in store.list()}
+            trained = len(store.epochs(min(stored))) if args.train and stored else 0  # the lecturer's run
+        finally:
+            server.terminate()
+            server.wait(30)
+    lost = [run_id for run_id, _ in tally.runs if run_id not in stored]
+    by_id = sorted(tally.runs)
+    positions_right = [pos for _, pos in by_id] == list(range(1, len(by_id) + 1))
+    print(f"students {args.students}, {args.duration:.0f} s, a change every ~{args.interval:g} s each"
+          + (f", a CPU run training, {len(tally.runs)} runs submitted by students" if args.train else ""))  # fmt: skip
+    print(f"page loads: {len(tally.loads)}, p50 {statistics.median(tally.loads):.3f} s, max {max(tally.loads):.3f} s")
+    print(f"changes: {len(tally.changes)}, p50 {statistics.median(tally.changes):.3f} s, "
+          f"p95 {percentile(tally.changes, 95):.3f} s, max {max(tally.changes):.3f} s")  # fmt: skip
+    if args.train:
+        print(f"the lecturer's CPU run: {trained} epochs trained meanwhile ({stored[min(stored)].status})")
+        print(f"runs: {len(tally.runs)} submitted, {len(lost)} lost, queue positions "
+              f"{[pos for _, pos in by_id]} {'right' if positions_right else 'WRONG'}")  # fmt: skip
+    print(f"errors: {len(tally.errors)}" + "".join(f"\n  {e}" for e in tally.errors[:10]))
+    print(f"p95 {percentile(tally.changes, 95):.3f} s")
+
+
+if __name__ == "__main__":
+    main()
