@@ -147,7 +147,7 @@ batch = st.sidebar.number_input("Batch size (memory estimate)", min_value=1, max
 # on a projector, two big numbers per row; on a desk, four in a row
 c1, c2, c3, c4 = [*st.columns(2), *st.columns(2)] if lecture else st.columns([1.5, 1, 1, 1.1])
 c1.metric("Parameters", fmt.count(a.total_params), help=f"trainable: {fmt.count(a.trainable_params)}")
-c2.metric("MACs per image", fmt.gmacs(a.macs).replace(" GMACs", " G"), help=f"{fmt.count(a.macs)} multiply-adds")
+c2.metric("MACs per image", fmt.macs_short(a.macs), help=f"{fmt.count(a.macs)} multiply-adds")
 c3.metric("Output", "B×" + "x".join(map(str, a.output_shape)), help=f"{a.depth} weighted layers deep")
 c4.metric(f"Activations, batch {batch}", fmt.nbytes(a.activation_bytes(batch)), help="float32, estimate")
 try:

@@ -36,8 +36,17 @@ def macs_unit(largest: int) -> MacsUnit:
     return MacsUnit("MMACs", 1e6, "%.1f", "millions")
 
 
+def macs_short(macs: int) -> str:
+    """A metric's value: '0.319 G' as torchvision counts; a huge network's in T or P rather than
+    '3786283.644 G'."""
+    for unit, size in (("P", 1e15), ("T", 1e12)):
+        if macs >= size:
+            return f"{macs / size:.3f} {unit}"
+    return f"{macs / 1e9:.3f} G"
+
+
 def nbytes(n: float) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+    for unit, size in (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= size:
             return f"{n / size:.1f} {unit}"
     return f"{int(n)} B"

@@ -181,3 +181,19 @@ def test_a_session_may_have_two_runs_and_is_told_why_not_more(fresh, monkeypatch
     deadline = time.time() + 30
     while registry().active() and time.time() < deadline:
         time.sleep(0.1)
+
+
+def test_the_history_says_which_runs_weights_went_to_keep_the_disk_budget(tmp_path):
+    import torch
+
+    from explorer.runs import RunStore
+    from explorer.train import RunResult
+    from ui.training import history_frame
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    for name in ("old", "new"):
+        run_id = store.create(name, "{}", "{}")
+        store.finish(run_id, RunResult("completed", "done", state_dict={"w": torch.zeros(1000)}), 8_000)
+    frame = history_frame(store.list())
+    assert list(frame["name"]) == ["new", "old"] and list(frame["weights"]) == ["", "removed"]
+    assert "weights" not in history_frame(store.list()[:1])  # no column while nothing was removed

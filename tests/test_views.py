@@ -23,6 +23,27 @@ def test_durations(seconds, text):
     assert fmt.duration(seconds) == text
 
 
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (512, "512 B"),
+        (1536, "1.5 KiB"),
+        (1.1 * 2**30, "1.1 GiB"),
+        (147050.7 * 2**30, "143.6 TiB"),
+        (3 * 2**50, "3.0 PiB"),
+    ],
+)
+def test_sizes_use_the_largest_unit_that_fits(n, text):
+    assert fmt.nbytes(n) == text  # a huge network's activations read "143.6 TiB", not "147050.7 GiB"
+
+
+@pytest.mark.parametrize(
+    ("macs", "text"), [(318_657_536, "0.319 G"), (4_089_184_256, "4.089 G"), (3_786_283_644_000_000, "3.786 P")]
+)
+def test_macs_on_the_design_page_stay_short(macs, text):
+    assert fmt.macs_short(macs) == text
+
+
 def test_confusion_matrix_labels_every_class():
     digits = [str(i) for i in range(10)]
     fig = charts.confusion([[int(i == j) for j in range(10)] for i in range(10)], digits)

@@ -217,9 +217,12 @@ def history_frame(runs: list[RunRecord]):
         "duration": [r.duration for r in runs],  # seconds, so that the column sorts
         "params": [r.params for r in runs],
         "device": [r.device_label for r in runs],
+        # kept under the checkpoints' disk budget: the oldest finished runs' weights go first
+        "weights": ["removed" if r.weights_removed else "" for r in runs],
     }
-    if not any(columns["experiment"]):
-        del columns["experiment"]
+    for optional in ("experiment", "weights"):  # shown once some run has one
+        if not any(columns[optional]):
+            del columns[optional]
     return pd.DataFrame(columns)
 
 
