@@ -31,7 +31,7 @@ from .events import DoneEvent, EpochEvent, Event, InfoEvent, StartEvent, StepEve
 from .recipe import Recipe
 from .runs import RunStore, StoreError, key_hash
 from .settings import Settings, how_to_set, load_settings
-from .slots import Slot
+from .slots import MEASURED, Slot
 from .spec import ResNetSpec
 from .train import RunResult
 from .worker import Order
@@ -169,11 +169,11 @@ class JobRegistry:
         return self._limits[device]
 
     def speed(self, device: str = "cpu", wait: float = 0.0) -> Speed | None:
-        """The device kind's measured speed; starts its worker if none runs yet. None until measured
-        (a worker's first seconds), unless `wait` seconds are allowed for it."""
-        slots = self._slots(device)
-        slots[0].ready.wait(wait)
-        return next((s.speed for s in slots if s.speed is not None), None)
+        """The device kind's measured speed (once per server process): the first ask starts its
+        worker, which measures it. None until then, unless `wait` seconds are allowed for it."""
+        if device not in MEASURED:
+            self._slots(device)[0].ready.wait(wait)
+        return MEASURED.get(device)
 
     def cost(self, spec: ResNetSpec, recipe: Recipe, by: Submitter, wait: float = 0.0):
         """The run's cost, checked: BudgetError if this server should not train it."""
@@ -307,9 +307,8 @@ class JobRegistry:
             if device not in self.slots:
                 count = torch.cuda.device_count() if device == "cuda" else self.per_device
                 checkpoints = self.store.checkpoints
-                self.slots[device] = [
-                    Slot(device, i, checkpoints, self.data_dir, self.limits(device)) for i in range(count)
-                ]
+                limits = lambda: self.limits(device)  # noqa: E731 - the registry's, read at each use: no copy
+                self.slots[device] = [Slot(device, i, checkpoints, self.data_dir, limits) for i in range(count)]
                 for slot in self.slots[device]:
                     name = f"explorer-feed-{slot.name}"
                     threading.Thread(target=self._feed, args=(slot,), name=name, daemon=True).start()

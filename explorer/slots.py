@@ -14,12 +14,13 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 from . import fmt
+from .budget import Limits
 from .estimate import Speed
 from .events import Event
 from .settings import how_to_set
@@ -27,6 +28,9 @@ from .train import RunResult
 from .worker import Finished, Order, Stop, receive, send
 
 ROOT = str(Path(__file__).resolve().parents[1])  # where `explorer` imports from
+# A device's speed, measured by the first worker a server process starts for it: a worker started
+# after another died does not measure again (1.5 s of CPU on two cores).
+MEASURED: dict[str, Speed] = {}
 START_TIMEOUT = 180.0  # s: importing torch and measuring the device; minutes on a cold GPU
 POLL = 0.25  # s between looks at a silent worker (alive? within its memory?)
 
@@ -45,10 +49,12 @@ def resident_bytes(pid: int) -> int:
 class Slot:
     """One device's worker process (cpu, or one GPU), with its pipe and its stop value."""
 
-    def __init__(self, device_type: str, index: int, checkpoints: Path, data_dir: str | None, budgets: Any) -> None:
+    def __init__(
+        self, device_type: str, index: int, checkpoints: Path, data_dir: str | None, limits: Callable[[], Limits]
+    ) -> None:
         self.device_type, self.index = device_type, index
         self.name = f"{device_type}:{index}"
-        self.checkpoints, self.data_dir, self.budgets = checkpoints, data_dir, budgets
+        self.checkpoints, self.data_dir, self.limits = checkpoints, data_dir, limits
         self.process: subprocess.Popen | None = None
         self.conn: Connection | None = None
         self.speed: Speed | None = None
@@ -70,10 +76,11 @@ class Slot:
         server's comes along) and wait until it has measured its device."""
         ours, theirs = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
-        budget = self.budgets.checkpoint_bytes
+        budget = self.limits().checkpoint_bytes
+        measure = "measure" if self.device_type not in MEASURED else "known"
         args = [str(theirs.fileno()), self.device_type, str(self.index), str(self.checkpoints), self.data_dir or ""]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "explorer.worker", *args, str(budget) if budget else ""],
+            [sys.executable, "-m", "explorer.worker", *args, str(budget) if budget else "", measure],
             pass_fds=(theirs.fileno(),),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -84,7 +91,9 @@ class Slot:
             self.kill()
             raise RuntimeError(f"the training process did not start within {START_TIMEOUT:.0f} s")
         ready = receive(self.conn)  # EOFError if it died while starting
-        self.speed, self.denormals_flushed = ready.speed, ready.denormals_flushed
+        if ready.speed is not None:
+            MEASURED[self.device_type] = ready.speed
+        self.speed, self.denormals_flushed = MEASURED[self.device_type], ready.denormals_flushed
         self.ready.set()
 
     def kill(self) -> None:
@@ -96,13 +105,11 @@ class Slot:
                 self.process.wait(5)
 
     def close(self) -> None:
-        """Ask the worker to leave (the pipe's end); kill it if it does not."""
-        if self.process is None:
-            return
-        with contextlib.suppress(OSError):
-            self.conn.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(2)
+        """End the worker (the server is going): nothing in it is kept beyond a run, and a run cut
+        short here is marked interrupted at the next start."""
+        if self.conn is not None:
+            with contextlib.suppress(OSError):
+                self.conn.close()
         self.kill()
 
     def stop(self, job_id: int) -> None:
@@ -118,15 +125,20 @@ class Slot:
             send(self.conn, order)
             if stopped():
                 self.stop(order.run_id)
+            next_look = time.monotonic() + POLL
             while True:
                 if self.conn.poll(POLL):
                     message = receive(self.conn)
                     if isinstance(message, Finished):
                         return message.result
                     on_event(message)
-                elif not self.alive:
+                if time.monotonic() < next_look:
+                    continue
+                # every POLL seconds, however busy the pipe: is it alive, and within its memory?
+                next_look = time.monotonic() + POLL
+                if not self.alive:
                     return self._lost()
-                elif (used := resident_bytes(self.process.pid)) > self.budgets.worker_bytes:
+                if (used := resident_bytes(self.process.pid)) > self.limits().worker_bytes:
                     self.over_memory = used
                     self.kill()
                     return self._lost()
@@ -143,7 +155,7 @@ class Slot:
             return RunResult(
                 "failed",
                 f"the training process used {fmt.nbytes(self.over_memory)} of memory, more than its limit of "
-                f"{fmt.nbytes(self.budgets.worker_bytes)}, and was stopped (raise {how_to_set('worker_memory_gib')})",
+                f"{fmt.nbytes(self.limits().worker_bytes)}, and was stopped (raise {how_to_set('worker_memory_gib')})",
             )
         code = self.process.poll()
         how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"

@@ -61,7 +61,7 @@ class Ready:
     """The worker is set up (the worker to the registry, once)."""
 
     pid: int
-    speed: Speed
+    speed: Speed | None  # None where the server already knew its device's speed
     denormals_flushed: bool  # in every thread of its pool, checked on a parallel multiply
 
 
@@ -189,7 +189,15 @@ def _train(order: Order, inbox: _Inbox, datasets: _Datasets, weights: Path, budg
     return replace(result, state_dict=None)
 
 
-def serve(conn: Connection, device_type: str, index: int, checkpoints: Path, data_dir: str | None, budget: int | None):
+def serve(
+    conn: Connection,
+    device_type: str,
+    index: int,
+    checkpoints: Path,
+    data_dir: str | None,
+    budget: int | None,
+    measure: bool,
+) -> None:
     """The worker's life: set up, say Ready, then train each order until the server goes."""
     set_process_state(device_type)
     import torch
@@ -201,7 +209,7 @@ def serve(conn: Connection, device_type: str, index: int, checkpoints: Path, dat
         torch.cuda.set_device(index)
     device = torch.device(device_type, index) if device_type == "cuda" else torch.device(device_type)
     try:
-        send(conn, Ready(os.getpid(), measure_speed(device), denormals_flushed()))
+        send(conn, Ready(os.getpid(), measure_speed(device) if measure else None, denormals_flushed()))
     except OSError:
         return  # the server went while this worker started
     inbox, datasets = _Inbox(conn), _Datasets(data_dir)
@@ -217,12 +225,13 @@ def serve(conn: Connection, device_type: str, index: int, checkpoints: Path, dat
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m explorer.worker FD DEVICE INDEX CHECKPOINTS DATA_DIR BUDGET`, as the registry
-    starts it: a fresh interpreter that imports nothing of the server's (not even its main script,
-    as multiprocessing's spawn would), with one end of a socket pair as its pipe."""
-    fd, device_type, index, checkpoints, data_dir, budget = argv or sys.argv[1:]
+    """`python -m explorer.worker FD DEVICE INDEX CHECKPOINTS DATA_DIR BUDGET MEASURE`, as the
+    registry starts it: a fresh interpreter that imports nothing of the server's (not even its main
+    script, as multiprocessing's spawn would), with one end of a socket pair as its pipe."""
+    fd, device_type, index, checkpoints, data_dir, budget, measure = argv or sys.argv[1:]
+    budget_bytes = int(budget) if budget else None
     conn = Connection(int(fd))
-    serve(conn, device_type, int(index), Path(checkpoints), data_dir or None, int(budget) if budget else None)
+    serve(conn, device_type, int(index), Path(checkpoints), data_dir or None, budget_bytes, measure == "measure")
 
 
 if __name__ == "__main__":

@@ -23,12 +23,56 @@ QUICK = Recipe(dataset="digits", epochs=2, batch_size=64, lr=0.1, optimizer="mom
 LONG = QUICK.but(epochs=60)  # about ten seconds: long enough to be caught running
 
 
+class FaultyStore(RunStore):
+    """A run history whose faults a test switches on: a result it cannot take (a full disk), one
+    it takes slowly, steps it cannot write (a read-only database)."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.full, self.readonly = 0, False
+        self.writing, self.hold = threading.Event(), None
+
+    def finish(self, run_id, result, checkpoint_budget=None):
+        if self.hold is not None:
+            self.writing.set()
+            self.hold.wait(30)
+        if self.full:
+            self.full -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        super().finish(run_id, result, checkpoint_budget)
+
+    def record_event(self, run_id, event):
+        if self.readonly:
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        super().record_event(run_id, event)
+
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    """One registry and its worker for the tests that need nothing special of them."""
-    jobs = JobRegistry(RunStore(tmp_path_factory.mktemp("jobs") / "runs.sqlite"), settings=Settings())
+    """One registry and its worker for the module (each start of a worker costs seconds here). Its
+    worker cannot download anything: its downloads go to a proxy that refuses them at once."""
+    proxies = {name: os.environ.get(name) for name in ("http_proxy", "https_proxy")}
+    os.environ.update(dict.fromkeys(proxies, "http://127.0.0.1:9"))
+    folder = tmp_path_factory.mktemp("jobs")
+    jobs = JobRegistry(FaultyStore(folder / "runs.sqlite"), data_dir=folder / "no-datasets", settings=Settings())
     yield jobs
     jobs.close()
+    for name, value in proxies.items():
+        if value is None:
+            os.environ.pop(name)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture
+def settings(registry, monkeypatch):
+    """Set the registry's settings for one test."""
+
+    def use(**values):
+        monkeypatch.setattr(registry, "settings", Settings(**values))
+        monkeypatch.setattr(registry, "_limits", {})
+
+    return use
 
 
 def wait_until(condition, timeout=60.0):
@@ -104,37 +148,100 @@ def test_a_run_belongs_to_its_key_and_to_the_lecturer(registry):
     assert registry.delete(mine.run_id, key=mine.key)
 
 
-def test_quotas_per_session_and_for_the_whole_queue(tmp_path):
-    jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), settings=Settings(runs_per_session=2, queue_size=5))
-    try:
-        student, other = Submitter("student"), Submitter("other")
-        jobs.submit(MINI, LONG, "one", by=student)
-        jobs.submit(MINI, LONG, "two", by=student)
-        with pytest.raises(BudgetError, match=r"^runs_per_session: you have 2 run\(s\) queued or running"):
-            jobs.submit(MINI, QUICK, "three", by=student)
-        with pytest.raises(BudgetError, match="asked for 3 more; each browser may have 2 at once"):
-            jobs.submit_all([(n, MINI, QUICK) for n in "abc"], "an experiment", by=other)  # all or none
-        jobs.submit(MINI, LONG, "three", by=other)
-        jobs.submit_all([(n, MINI, LONG) for n in "ab"], "the lecturer's", by=LECTURER)  # no session quota
-        with pytest.raises(BudgetError, match=r"^queue_size: the server's queue holds 5 .* allows 5; try again"):
-            jobs.submit(MINI, QUICK, "six", by=LECTURER)  # the queue is the server's: the lecturer's too
-        assert len(jobs.store.list()) == 5  # nothing refused was recorded
-        for snap in jobs.active():
-            jobs.stop(snap.id, lecturer=True)
-        wait_until(lambda: not jobs.active())
-        jobs.submit_all([("a", MINI, QUICK), ("b", MINI, QUICK)], "an experiment", by=student)  # room again
-    finally:
-        jobs.close()
+def test_quotas_per_session_and_for_the_whole_queue(registry, settings):
+    settings(runs_per_session=2, queue_size=5)
+    jobs = registry
+    student, other = Submitter("student"), Submitter("other")
+    before = len(jobs.store.list())
+    jobs.submit(MINI, LONG, "one", by=student)
+    jobs.submit(MINI, LONG, "two", by=student)
+    with pytest.raises(BudgetError, match=r"^runs_per_session: you have 2 run\(s\) queued or running"):
+        jobs.submit(MINI, QUICK, "three", by=student)
+    with pytest.raises(BudgetError, match="asked for 3 more; each browser may have 2 at once"):
+        jobs.submit_all([(n, MINI, QUICK) for n in "abc"], "an experiment", by=other)  # all or none
+    jobs.submit(MINI, LONG, "three", by=other)
+    jobs.submit_all([(n, MINI, LONG) for n in "ab"], "the lecturer's", by=LECTURER)  # no session quota
+    with pytest.raises(BudgetError, match=r"^queue_size: the server's queue holds 5 .* allows 5; try again"):
+        jobs.submit(MINI, QUICK, "six", by=LECTURER)  # the queue is the server's: the lecturer's too
+    assert len(jobs.store.list()) == before + 5  # nothing refused was recorded
+    for snap in jobs.active():
+        jobs.stop(snap.id, lecturer=True)
+    wait_until(lambda: not jobs.active())
+    room = jobs.submit_all([("a", MINI, QUICK), ("b", MINI, QUICK)], "an experiment", by=student)
+    for sub in room:
+        assert jobs.stop(sub.run_id, key=sub.key) and jobs.wait(sub.run_id, 30)
 
 
-def test_a_students_run_is_capped_by_its_estimated_time_the_lecturers_is_not(registry, monkeypatch):
-    monkeypatch.setattr(registry, "_limits", {})
-    monkeypatch.setattr(registry, "settings", Settings(max_run_minutes=0.5))
+def test_a_students_run_is_capped_by_its_estimated_time_the_lecturers_is_not(registry, settings):
+    settings(max_run_minutes=0.5)
     long_run = QUICK.but(epochs=1000)  # resnet-mini on the digits: ~0.2 s an epoch here, ~3 min in all
     with pytest.raises(BudgetError, match=r"^max_run_minutes: its estimated time here is \d+:\d\d; this server"):
         registry.submit(MINI, long_run, "too long", by=Submitter("student"))
     sub = registry.submit(MINI, long_run, "the lecturer's", by=LECTURER)
     assert registry.stop(sub.run_id, lecturer=True) and registry.wait(sub.run_id, 30)
+
+
+def test_a_worker_past_its_memory_limit_is_stopped_and_says_so(registry, settings):
+    settings(worker_memory_gib=0.05)  # far less than a worker with torch loaded holds
+    run = registry.submit(MINI, QUICK, "greedy").run_id
+    assert registry.wait(run, 90)
+    message = registry.snapshot(run).message
+    assert registry.snapshot(run).status == "failed" and "of memory, more than its limit of 51.2 MiB" in message
+    assert "worker_memory_gib" in message
+
+
+def test_a_result_that_cannot_be_stored_ends_the_run_failed_and_the_queue_goes_on(registry):
+    registry.store.full = 1
+    lost = registry.submit(MINI, QUICK.but(epochs=1), "lost").run_id
+    kept = registry.submit(MINI, QUICK.but(epochs=1), "kept").run_id
+    assert registry.wait(lost, 90) and registry.wait(kept, 60)
+    snap = registry.snapshot(lost)
+    assert snap.status == "failed"
+    assert snap.message == "the run ended (completed) but could not be stored: database or disk is full"
+    assert registry.snapshot(kept).status == "completed"  # the next run was not held up
+    assert registry.delete(lost, lecturer=True)  # settled, so it can go
+
+
+def test_a_run_whose_steps_cannot_be_stored_stops_and_says_why(registry):
+    registry.store.readonly = True
+    try:
+        run = registry.submit(MINI, LONG, "unkept").run_id
+        assert registry.wait(run, 90)
+    finally:
+        registry.store.readonly = False
+    snap = registry.snapshot(run)
+    assert snap.status == "failed"
+    assert snap.message == "the run history could not be written (attempt to write a readonly database)"
+    assert snap.elapsed < 30  # stopped at once, not trained to its end
+
+
+def test_a_run_shows_finished_only_once_it_is_stored(registry):
+    """A page that sees a run finished reads its results from the store at once: the weights must be
+    there by then (before, a page could see 'completed' between the trainer's end and the store's
+    write, and show the run without its results)."""
+    store = registry.store
+    store.writing.clear()
+    store.hold = threading.Event()
+    try:
+        run_id = registry.submit(MINI, QUICK.but(epochs=1), "mini").run_id
+        assert store.writing.wait(90)  # trained; the store's write has begun
+        snap = registry.snapshot(run_id)
+        assert snap.status == "running" and not snap.finished
+    finally:
+        store.hold.set()
+        store.hold = None
+    assert registry.wait(run_id, 30)
+    assert registry.snapshot(run_id).status == "completed" and store.get(run_id).checkpoint
+
+
+def test_a_dataset_that_cannot_be_had_fails_its_run_not_the_queue(registry):
+    bad = registry.submit(MINI, QUICK.but(dataset="kmnist"), "offline").run_id
+    good = registry.submit(MINI, QUICK.but(epochs=1), "digits").run_id
+    assert registry.wait(bad, 120) and registry.wait(good, 60)
+    snap = registry.snapshot(bad)
+    assert snap.status == "failed" and "could not be downloaded (offline?)" in snap.message
+    assert "'digits'" in snap.message and any("Downloading Kuzushiji-MNIST" in line for line in snap.log)
+    assert registry.snapshot(good).status == "completed"
 
 
 def test_a_network_past_the_budget_is_refused_before_anything_is_built(registry):
@@ -157,87 +264,18 @@ def test_a_killed_worker_fails_its_run_and_a_new_one_takes_the_next(registry):
     assert registry.wait(after, 90) and registry.snapshot(after).status == "completed"  # in a new worker
 
 
-def test_a_worker_past_its_memory_limit_is_stopped_and_says_so(tmp_path):
-    jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), settings=Settings(worker_memory_gib=0.05))
+def test_several_workers_share_one_queue_and_each_run_goes_to_a_free_one(tmp_path):
+    """As on a machine with several GPUs (one worker each), here with two CPU workers."""
+    jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), per_device=2, settings=Settings())
     try:
-        run = jobs.submit(MINI, QUICK, "greedy").run_id
-        assert jobs.wait(run, 90)
-        message = jobs.snapshot(run).message
-        assert jobs.snapshot(run).status == "failed" and "of memory, more than its limit of 51.2 MiB" in message
-        assert "worker_memory_gib" in message
-    finally:
-        jobs.close()
-
-
-class FailingStore(RunStore):
-    """A run history that cannot take the first run's result (a full disk, say)."""
-
-    def __init__(self, path):
-        super().__init__(path)
-        self.failures = 1
-
-    def finish(self, run_id, result, checkpoint_budget=None):
-        if self.failures:
-            self.failures -= 1
-            raise sqlite3.OperationalError("database or disk is full")
-        super().finish(run_id, result, checkpoint_budget)
-
-
-def test_a_result_that_cannot_be_stored_ends_the_run_failed_and_the_queue_goes_on(tmp_path):
-    jobs = JobRegistry(FailingStore(tmp_path / "runs.sqlite"), settings=Settings())
-    try:
-        lost = jobs.submit(MINI, QUICK.but(epochs=1), "lost").run_id
-        kept = jobs.submit(MINI, QUICK.but(epochs=1), "kept").run_id
-        assert jobs.wait(lost, 90) and jobs.wait(kept, 60)
-        snap = jobs.snapshot(lost)
-        assert snap.status == "failed"
-        assert snap.message == "the run ended (completed) but could not be stored: database or disk is full"
-        assert jobs.snapshot(kept).status == "completed"  # the next run was not held up
-        assert jobs.delete(lost, lecturer=True)  # settled, so it can go
-    finally:
-        jobs.close()
-
-
-def test_a_run_shows_finished_only_once_it_is_stored(tmp_path):
-    """A page that sees a run finished reads its results from the store at once: the weights must be
-    there by then (before, a page could see 'completed' between the trainer's end and the store's
-    write, and show the run without its results)."""
-
-    class SlowStore(RunStore):
-        def __init__(self, path):
-            super().__init__(path)
-            self.writing, self.go_on = threading.Event(), threading.Event()
-
-        def finish(self, run_id, result, checkpoint_budget=None):
-            self.writing.set()
-            self.go_on.wait(30)
-            super().finish(run_id, result, checkpoint_budget)
-
-    store = SlowStore(tmp_path / "runs.sqlite")
-    jobs = JobRegistry(store, settings=Settings())
-    try:
-        run_id = jobs.submit(MINI, QUICK.but(epochs=1), "mini").run_id
-        assert store.writing.wait(90)  # trained; the store's write has begun
-        snap = jobs.snapshot(run_id)
-        assert snap.status == "running" and not snap.finished
-        store.go_on.set()
-        assert jobs.wait(run_id, 30)
-        assert jobs.snapshot(run_id).status == "completed" and store.get(run_id).checkpoint
-    finally:
-        jobs.close()
-
-
-def test_a_dataset_that_cannot_be_had_fails_its_run_not_the_queue(tmp_path, monkeypatch):
-    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")  # the worker's downloads: refused at once
-    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
-    jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), data_dir=tmp_path / "nothing-here", settings=Settings())
-    try:
-        bad = jobs.submit(MINI, QUICK.but(dataset="kmnist"), "offline").run_id
-        good = jobs.submit(MINI, QUICK.but(epochs=1), "digits").run_id
-        assert jobs.wait(bad, 120) and jobs.wait(good, 60)
-        snap = jobs.snapshot(bad)
-        assert snap.status == "failed" and "could not be downloaded (offline?)" in snap.message
-        assert "'digits'" in snap.message and any("Downloading Kuzushiji-MNIST" in line for line in snap.log)
-        assert jobs.snapshot(good).status == "completed"
+        runs = [jobs.submit(MINI, LONG, f"run {i}").run_id for i in range(3)]
+        wait_until(lambda: all(jobs.snapshot(r).start for r in runs[:2]))
+        assert [jobs.snapshot(r).status for r in runs] == ["running", "running", "queued"]
+        assert jobs.snapshot(runs[2]).position == 1
+        assert len({slot.pid for slot in jobs.slots["cpu"]}) == 2  # two processes, one run each
+        jobs.stop(runs[1], lecturer=True)
+        wait_until(lambda: jobs.snapshot(runs[2]).status == "running")  # the freed worker takes the next
+        for run in runs:
+            jobs.stop(run, lecturer=True)
     finally:
         jobs.close()

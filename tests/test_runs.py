@@ -98,24 +98,25 @@ def test_weights_are_written_whole_and_kept_under_the_disk_budget(tmp_path):
     )
 
 
-def test_a_broken_or_read_only_history_says_which_file_and_what_to_do(tmp_path):
+def test_a_broken_or_read_only_history_says_which_file_and_what_to_do(tmp_path, monkeypatch):
     broken = tmp_path / "broken" / "runs.sqlite"
     broken.parent.mkdir()
     broken.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match=rf"The run history {broken} cannot be used \(file is not a database\)"):
         RunStore(broken)
-    sealed = tmp_path / "sealed"
-    RunStore(sealed / "runs.sqlite")
-    for path in [sealed, *sealed.iterdir()]:
-        path.chmod(0o555 if path.is_dir() else 0o444)
-    try:
-        if os.geteuid() == 0:  # root writes anyway: the read-only check is the OS's, not ours to fake
-            return
-        with pytest.raises(StoreError, match="make it and its folder writable"):
-            RunStore(sealed / "runs.sqlite").create("x", "{}", "{}")
-    finally:
-        for path in [sealed, *sealed.iterdir()]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
+    real_connect = sqlite3.connect
+
+    def read_only(*args, **kwargs):  # what SQLite says of a read-only file (root may write anyway)
+        db = real_connect(*args, **kwargs)
+        db.execute("PRAGMA query_only = ON")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    sealed = tmp_path / "sealed" / "runs.sqlite"
+    with pytest.raises(StoreError) as refused:
+        RunStore(sealed)
+    assert str(refused.value).startswith(f"The run history {sealed} cannot be used (attempt to write a readonly")
+    assert "make it and its folder writable, or set RESNET_EXPLORER_HOME to a writable folder" in str(refused.value)
 
 
 def test_a_stored_run_rebuilds_from_its_downloads(tmp_path):
