@@ -131,7 +131,7 @@ async def submit_run(session: Session, tally: Tally, epochs: int, lecturer: bool
     """Through the Train page, as a user would: resnet-mini on the offline digits."""
     page = await session.rerun("Train", "", {})
     ids = page.widgets
-    if lecturer:
+    if lecturer and "lecturer_key_typed" in ids:  # (an app before lecturer keys has no such box)
         page = await session.rerun("Train", "", {ids["lecturer_key_typed"]: ("string_value", LECTURER_KEY)})
     page = await session.rerun("Train", "", {page.widgets["t_network"]: ("string_value", "resnet-mini")})
     ids = page.widgets
@@ -182,7 +182,7 @@ async def student(url: str, tally: Tally, until: float, interval: float, submits
             await session.close()
 
 
-def start_server(home: Path) -> tuple[subprocess.Popen, str]:
+def start_server(home: Path, app: Path) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -190,7 +190,7 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", "--server.port", str(port),
          "--server.address=127.0.0.1", "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=app, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
@@ -234,9 +234,12 @@ def main() -> None:
     parser.add_argument("--submitters", type=int, default=5, help="students who submit a run (with --train)")
     parser.add_argument("--train-epochs", type=int, default=1000, help="the lecturer's run: long enough to last")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--app", type=Path, default=ROOT, help="the app to serve: another checkout (git worktree) as a baseline"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
-        server, url = start_server(Path(home))
+        server, url = start_server(Path(home), args.app)
         try:
             tally = asyncio.run(lecture(url, args))
             from explorer.runs import RunStore
