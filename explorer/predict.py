@@ -17,7 +17,7 @@ from .data import DATASETS, DatasetInfo, scale_and_normalise
 from .feature_maps import StageMaps, first_filters, grad_cam, stage_maps
 from .model import build_model
 from .plan import plan_network
-from .runs import RunRecord
+from .run_record import RunRecord
 from .spec import ResNetSpec, spec_from_dict
 
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo; decoding one takes ~160 MB and a second or two

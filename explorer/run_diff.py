@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from .recipe import Recipe
-from .runs import RunRecord
+from .run_record import RunRecord
 
 # Recipe settings under shorter names; log_every changes only how often the loss is read.
 _SHORT = {"batch_size": "batch", "weight_decay": "wd", "label_smoothing": "smoothing", "log_every": None}

@@ -13,7 +13,8 @@ import torch
 import explorer
 from explorer.recipe import Recipe
 from explorer.run_diff import differing_settings, run_labels
-from explorer.runs import RunRecord, RunStore, StoreError
+from explorer.run_record import RunRecord
+from explorer.runs import RunStore, StoreError
 from explorer.train import RunResult
 
 from . import events
@@ -146,7 +147,7 @@ def test_a_stored_run_rebuilds_from_its_downloads(tmp_path):
 def test_a_history_from_an_earlier_version_gains_the_new_columns(tmp_path):
     import sqlite3
 
-    from explorer.runs import ADDED_COLUMNS, SCHEMA
+    from explorer.run_record import ADDED_COLUMNS, SCHEMA
 
     db = tmp_path / "runs.sqlite"
     old_schema = SCHEMA

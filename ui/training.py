@@ -16,7 +16,8 @@ from explorer.data import DATASETS
 from explorer.jobs import JobRegistry, JobSnapshot
 from explorer.lr_range import range_curve
 from explorer.run_diff import differing_settings, run_labels
-from explorer.runs import RunRecord, RunStore, StoreError
+from explorer.run_record import RunRecord
+from explorer.runs import RunStore, StoreError
 from ui import access, charts
 from ui.try_it import try_it
 

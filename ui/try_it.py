@@ -23,7 +23,7 @@ from explorer.predict import (
     looks_inverted,
     open_picture,
 )
-from explorer.runs import RunRecord
+from explorer.run_record import RunRecord
 from ui import access, charts
 
 PICTURE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]  # the name only: the content is checked too
