@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch  # imported here, at module load, never first inside a worker thread
 
-from .budget import BudgetError, Limits, check_training, limits, training_cost
+from .budget import BudgetError, Limits, TrainingCost, check_training, limits, training_cost
 from .devices import pick_device
 from .estimate import Speed
 from .events import DoneEvent, EpochEvent, Event, InfoEvent, StartEvent, StepEvent, as_dict
@@ -175,7 +175,7 @@ class JobRegistry:
             self._slots(device)[0].ready.wait(wait)
         return MEASURED.get(device)
 
-    def cost(self, spec: ResNetSpec, recipe: Recipe, by: Submitter, wait: float = 0.0):
+    def cost(self, spec: ResNetSpec, recipe: Recipe, by: Submitter, wait: float = 0.0) -> TrainingCost:
         """The run's cost, checked: BudgetError if this server should not train it."""
         device = pick_device(recipe.device).type
         speed = self.speed(device, wait)

@@ -149,8 +149,13 @@ def test_runs_belong_to_their_session_and_the_lecturer_may_do_anything(fresh, mo
     again = open_app({"job": str(job), "key": key}, "app_pages/train.py")  # alice reloading her link
     assert again.button(key="t_stop")
     lecturer = open_app({"job": str(job)}, "app_pages/train.py")
+    assert [e.label for e in bob.expander if "queued or running" in e.label] == []  # not his to see
     lecturer.text_input(key="lecturer_key_typed").set_value("chalk").run()
     assert lecturer.session_state["lecturer_ok"] and lecturer.button(key="t_stop")
+    assert [e.label for e in lecturer.expander if "queued or running" in e.label] == [
+        "Server queue: 1 queued or running"
+    ]
+    assert [e.label for e in alice.expander if "queued or running" in e.label] == ["Your runs: 1 queued or running"]
     lecturer.button(key="t_stop").click().run()
     assert registry().wait(job, 30) and registry().snapshot(job).status == "stopped"
 
