@@ -102,7 +102,8 @@ for col, label, va, vb, show in [
     (cols[3], "Activations per image", a.activation_bytes(1), b.activation_bytes(1), fmt.nbytes),
 ]:
     ratio = f"{vb / va:.2f}x" if va else "—"
-    col.metric(label, show(vb), delta=f"{ratio} of A ({show(va)})", delta_color="off")
+    # a ratio, not a change: no arrow (an up arrow on "1.00x" read as growth)
+    col.metric(label, show(vb), delta=f"{ratio} of A ({show(va)})", delta_color="off", delta_arrow="off")
 st.caption(f"Values are B = {name_b}; the small line compares with A = {name_a}.")
 
 # ----- stages --------------------------------------------------------------------------------------

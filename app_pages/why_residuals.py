@@ -111,7 +111,7 @@ def experiment_view(experiment: str, metric_sets: list[tuple[str, str, bool]], k
             }
             for run, epochs, _ in rows
         ]
-        col.plotly_chart(charts.curves(series, "v", title), width="stretch", key=f"{key}_{metric}")
+        col.plotly_chart(charts.curves(series, "v", title, fraction=True), width="stretch", key=f"{key}_{metric}")
     return running
 
 
@@ -120,13 +120,14 @@ with tabs[0]:
     st.subheader("A block that starts at zero is exactly the identity")
     demo = identity_demo()
     c1, c2 = st.columns(2)
-    c1.metric("Residual block, last BN γ = 0: max |block(x) − x|", f"{demo.residual_max_error:.1e}")
-    c2.metric("Same block without the shortcut: ‖block(x)‖", f"{demo.plain_output_norm:.1e}")
+    error = lambda v: "0" if v == 0 else f"{v:.1e}"  # noqa: E731 - exactly zero reads as 0
+    c1.metric("Residual block, last BN γ = 0: max |block(x) − x|", error(demo.residual_max_error))
+    c2.metric("The same block without its shortcut: max |block(x) − x|", f"{demo.plain_max_error:.2f}")
     st.markdown(
         f"Measured on a batch with ‖x‖ = {demo.input_norm:.1f}. With its branch's last batch norm at zero, "
         "the residual block computes ReLU(0 + x) = x: a deeper network can copy a shallower one for free. "
-        f"The plain block outputs ReLU(0) = 0 and loses its input entirely (max |block(x) − x| = "
-        f"{demo.plain_max_error:.2f}). This is what `zero_init_residual` uses (Goyal et al. 2017)."
+        f"The plain block outputs ReLU(0) = 0 (‖block(x)‖ = {error(demo.plain_output_norm)}) and loses its input "
+        "entirely, so its error is the input itself. This is what `zero_init_residual` uses (Goyal et al. 2017)."
     )
 
 # ----- 2. gradient flow ---------------------------------------------------------------------------
@@ -351,4 +352,5 @@ with tabs[5]:
         st.dataframe(
             [{"stage": s.name, "output": fmt.shape(s.output_shape), "params": s.params} for s in qa.stages],
             hide_index=True,
+            column_config={"params": st.column_config.NumberColumn(format="localized")},  # 1,192, not 1192
         )

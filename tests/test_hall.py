@@ -202,3 +202,23 @@ def test_the_history_says_which_runs_weights_went_to_keep_the_disk_budget(tmp_pa
     frame = history_frame(store.list())
     assert list(frame["name"]) == ["new", "old"] and list(frame["weights"]) == ["", "removed"]
     assert "weights" not in history_frame(store.list()[:1])  # no column while nothing was removed
+
+
+def test_a_run_that_failed_before_training_draws_no_empty_charts(fresh, home):
+    from explorer.recipe import Recipe
+    from explorer.runs import RunStore
+    from explorer.train import RunResult
+
+    store = RunStore(home / "runs.sqlite")
+    run_id = store.create("offline", "{}", Recipe(dataset="kmnist").to_json())
+    store.finish(run_id, RunResult("failed", "kmnist could not be downloaded (offline?)"))
+    at = open_app({"job": str(run_id)}, "app_pages/train.py")
+    assert not at.exception and "Failed: kmnist could not be downloaded (offline?)" in [m.value for m in at.markdown]
+    assert at.get("plotly_chart") == []  # the reason, not three empty axes
+
+
+def test_compare_shows_ratios_without_arrows(fresh):
+    at = open_app(page="app_pages/compare.py")
+    from streamlit.proto.Metric_pb2 import Metric
+
+    assert [m.proto.direction for m in at.metric] == [Metric.MetricDirection.NONE] * 4  # "1.00x" is no rise

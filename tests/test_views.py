@@ -147,3 +147,14 @@ def test_map_pictures_and_the_grad_cam_overlay_for_grey_and_colour():
         bright, dark = shown[0, 0].astype(int), shown[-1, -1].astype(int)
         assert (bright == np.round(0.4 * 200 + 0.6 * VIRIDIS[255])).all()  # the evidence, in the corner
         assert (dark == np.round(0.4 * 200 + 0.6 * VIRIDIS[0])).all()
+
+
+def test_epoch_axes_tick_whole_epochs_and_accuracy_stays_on_zero_to_one():
+    three = [{"name": "run", "rows": [{"epoch": e, "acc": 0.8 + e / 100} for e in (1, 2, 3)]}]
+    fig = charts.curves(three, "acc", "Test accuracy", fraction=True)
+    assert (fig.layout.xaxis.dtick, fig.layout.xaxis.tick0) == (1, 1)  # not 1.5 and 2.5
+    assert list(fig.layout.yaxis.range) == [0, 1.02] and fig.layout.yaxis.tickformat == ".0%"
+    one = charts.curves([{"name": "run", "rows": [{"epoch": 1, "acc": 0.9}]}], "acc", "Test accuracy", fraction=True)
+    assert list(one.layout.yaxis.range) == [0, 1.02]  # one point: not an axis from 0.4 to 1.4
+    forty = [{"name": "run", "rows": [{"epoch": e, "loss": 1 / e} for e in range(1, 41)]}]
+    assert charts.curves(forty, "loss", "Loss").layout.xaxis.dtick == 4

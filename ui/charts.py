@@ -114,8 +114,17 @@ def shape_flow(a: Analysis) -> go.Figure:
     return _layout(fig, title="Spatial size down, channels up")
 
 
-def curves(runs: Sequence[dict[str, Any]], metric: str, title: str, x: str = "epoch", log_y: bool = False) -> go.Figure:
-    """One line per run: each run is {"name", "rows": [{x: .., metric: ..}, ...]}."""
+def curves(
+    runs: Sequence[dict[str, Any]],
+    metric: str,
+    title: str,
+    x: str = "epoch",
+    log_y: bool = False,
+    fraction: bool = False,
+) -> go.Figure:
+    """One line per run: each run is {"name", "rows": [{x: .., metric: ..}, ...]}. `fraction`: an
+    accuracy or an error, drawn on 0..1 whatever its values (one epoch's point would else get an
+    axis from 0.5 to 1.5)."""
     fig = go.Figure()
     for i, run in enumerate(runs):
         rows = [r for r in run["rows"] if r.get(metric) is not None]
@@ -127,8 +136,13 @@ def curves(runs: Sequence[dict[str, Any]], metric: str, title: str, x: str = "ep
             line={"color": COLORS[i % len(COLORS)], "width": 3, "dash": run.get("dash", "solid")},
         )
     fig.update_xaxes(title_text=x)
+    if x == "epoch":  # whole epochs only: Plotly ticks three epochs at 1, 1.5, 2, 2.5, 3
+        last = max((r[x] for run in runs for r in run["rows"]), default=1)
+        fig.update_xaxes(dtick=max(1, math.ceil(last / 10)), tick0=1 if last <= 10 else 0)
     if log_y:
         _log_y(fig, [r[metric] for run in runs for r in run["rows"] if r.get(metric) is not None])
+    if fraction:
+        fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
     return _layout(fig, height=340, title=title)
 
 

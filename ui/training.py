@@ -87,7 +87,10 @@ def progress(snap: JobSnapshot) -> None:
 
 
 def live_curves(name: str, steps: list[dict], epochs: list[dict], key: str) -> None:
-    """Per-step loss, per-epoch accuracy and loss (train and test) for one run."""
+    """Per-step loss, per-epoch accuracy and loss (train and test) for one run; nothing before its
+    first step (a queued run, or one that failed before training: no empty axes)."""
+    if not steps and not epochs:
+        return
     c1, c2, c3 = st.columns(3)
     step_runs = [{"name": "train (sampled steps)", "rows": steps}]
     c1.plotly_chart(
@@ -97,7 +100,7 @@ def live_curves(name: str, steps: list[dict], epochs: list[dict], key: str) -> N
         {"name": "train", "rows": epochs, "metric": "train_acc"},
         {"name": "test", "rows": epochs, "metric": "test_acc"},
     ]
-    c2.plotly_chart(_two(acc, "Accuracy per epoch"), width="stretch", key=f"{key}_acc")
+    c2.plotly_chart(_two(acc, "Accuracy per epoch", fraction=True), width="stretch", key=f"{key}_acc")
     loss = [
         {"name": "train", "rows": epochs, "metric": "train_loss"},
         {"name": "test", "rows": epochs, "metric": "test_loss"},
@@ -128,12 +131,12 @@ def range_test(steps: list[dict], key: str, finished: bool) -> None:
             st.rerun()  # the whole page: the form is outside the run's fragment
 
 
-def _two(series: list[dict], title: str):
+def _two(series: list[dict], title: str, fraction: bool = False):
     """Two metrics of one run as two lines (train and test)."""
     runs = [
         {"name": s["name"], "rows": [{"epoch": r["epoch"], "v": r[s["metric"]]} for r in s["rows"]]} for s in series
     ]
-    return charts.curves(runs, "v", title)
+    return charts.curves(runs, "v", title, fraction=fraction)
 
 
 def epoch_metrics(epochs: list[dict]) -> None:
@@ -256,5 +259,7 @@ def overlay(store: RunStore, runs: list[RunRecord], key: str) -> None:
     if not series:
         return
     c1, c2 = st.columns(2)
-    c1.plotly_chart(charts.curves(series, "test_acc", "Test accuracy"), width="stretch", key=f"{key}_acc")
+    c1.plotly_chart(
+        charts.curves(series, "test_acc", "Test accuracy", fraction=True), width="stretch", key=f"{key}_acc"
+    )
     c2.plotly_chart(charts.curves(series, "train_loss", "Training loss", log_y=True), width="stretch", key=f"{key}_l")
