@@ -167,6 +167,8 @@ if recipe:
         device = pick_device(recipe.device).type
         with st.spinner("Measuring this machine's training speed (once, as the server's worker starts)…"):
             speed = jobs.speed(device, wait=30)
+        if problem := jobs.worker_problem(device):
+            st.error(f"Training is unavailable here: {problem}.")
         cost = training_cost(spec, recipe, speed)
         check_training(cost, recipe, jobs.limits(device), capped_time=not access.is_lecturer())
     except SpecError as exc:

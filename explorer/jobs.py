@@ -171,9 +171,14 @@ class JobRegistry:
     def speed(self, device: str = "cpu", wait: float = 0.0) -> Speed | None:
         """The device kind's measured speed (once per server process): the first ask starts its
         worker, which measures it. None until then, unless `wait` seconds are allowed for it."""
-        if device not in MEASURED:
-            self._slots(device)[0].ready.wait(wait)
+        first = self._slots(device)[0]
+        if device not in MEASURED and first.start_error is None:  # no waiting on a worker that cannot start
+            first.ready.wait(wait)
         return MEASURED.get(device)
+
+    def worker_problem(self, device: str = "cpu") -> str | None:
+        """Why the device's worker cannot start, if it cannot (its runs fail with the same words)."""
+        return next((s.start_error for s in self.slots.get(device, []) if s.start_error), None)
 
     def cost(self, spec: ResNetSpec, recipe: Recipe, by: Submitter, wait: float = 0.0) -> TrainingCost:
         """The run's cost, checked: BudgetError if this server should not train it."""
@@ -321,9 +326,11 @@ class JobRegistry:
             try:
                 if not slot.alive:
                     slot.start()
+                    slot.start_error = None
             except Exception as exc:
                 log.exception("worker %s could not start", slot.name)
-                self._fail_queue(slot.device_type, f"the training process could not start: {exc}")
+                slot.start_error = f"the training process could not start: {exc}"
+                self._fail_queue(slot.device_type, slot.start_error)
                 continue
             with self.lock:
                 while not self.queues.get(slot.device_type) and not self.closed:

@@ -61,6 +61,7 @@ class Slot:
         self.denormals_flushed: bool | None = None
         self.ready = threading.Event()
         self.job_id: int | None = None  # the run it trains now
+        self.start_error: str | None = None  # why the last start failed
         self.over_memory: int | None = None  # bytes it was seen using when stopped for it
 
     @property

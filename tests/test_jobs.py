@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import explorer
+import explorer.jobs
 from explorer.budget import BudgetError
 from explorer.jobs import LECTURER, JobRegistry, Submitter
 from explorer.recipe import Recipe
@@ -277,5 +278,25 @@ def test_several_workers_share_one_queue_and_each_run_goes_to_a_free_one(tmp_pat
         wait_until(lambda: jobs.snapshot(runs[2]).status == "running")  # the freed worker takes the next
         for run in runs:
             jobs.stop(run, lecturer=True)
+    finally:
+        jobs.close()
+
+
+def test_a_worker_that_cannot_start_fails_its_runs_at_once_and_nobody_waits_on_it(tmp_path, monkeypatch):
+    import explorer.slots
+
+    monkeypatch.setattr(explorer.slots.sys, "executable", str(tmp_path / "no-python"))
+    monkeypatch.setattr(explorer.slots, "MEASURED", {})  # as on a server whose first worker never came up
+    monkeypatch.setattr(explorer.jobs, "MEASURED", explorer.slots.MEASURED)
+    jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), settings=Settings())
+    try:
+        run = jobs.submit(MINI, QUICK, "nowhere").run_id
+        assert jobs.wait(run, 30)
+        snap = jobs.snapshot(run)
+        assert snap.status == "failed" and snap.message.startswith("the training process could not start: ")
+        assert "no-python" in snap.message and jobs.store.get(run).status == "failed"
+        start = time.perf_counter()
+        assert jobs.speed("cpu", wait=30) is None and time.perf_counter() - start < 1  # said, not waited for
+        assert jobs.worker_problem("cpu") == snap.message
     finally:
         jobs.close()
