@@ -3,7 +3,6 @@
 import streamlit as st
 
 from explorer import PRESETS, SpecError, analyze, fmt, spec_from_dict
-from explorer.budget import check_training, training_cost
 from explorer.data import DATASETS, OFFLINE_DATASET
 from explorer.devices import pick_device
 from explorer.lr_range import RANGE_END, RANGE_START, RANGE_STEPS, test_name
@@ -164,13 +163,10 @@ except SpecError as exc:
 
 if recipe:
     try:  # arithmetic on the plan: nothing is built or timed here (Start checks it again)
-        device = pick_device(recipe.device).type
         with st.spinner("Measuring this machine's training speed (once, as the server's worker starts)…"):
-            speed = jobs.speed(device, wait=30)
-        if problem := jobs.worker_problem(device):
+            cost = jobs.cost(spec, recipe, access.submitter(), wait=30)
+        if problem := jobs.worker_problem(pick_device(recipe.device).type):
             st.error(f"Training is unavailable here: {problem}.")
-        cost = training_cost(spec, recipe, speed)
-        check_training(cost, recipe, jobs.limits(device), capped_time=not access.is_lecturer())
     except SpecError as exc:
         st.error(f"Not trainable on this server as set: {exc}")
     else:

@@ -84,12 +84,22 @@ def build_bytes(plan: NetworkPlan) -> int:
     return (plan.params + plan.activation_elements()) * FLOAT32
 
 
-def check_build(plan: NetworkPlan, lim: Limits) -> None:
-    """BudgetError if this server should not build the network itself."""
+def _check_size(plan: NetworkPlan, lim: Limits) -> None:
+    """The limits a network passes or not whatever is done with it: its parameters and its MACs."""
     if plan.params > lim.max_params:
         raise _over("max_params", "its parameter count", fmt.count(plan.params), fmt.count(lim.max_params))
     if plan.macs > lim.macs_per_image:
-        raise _over("max_gmacs_per_image", "its work per image", fmt.gmacs(plan.macs), fmt.gmacs(lim.macs_per_image))
+        raise _over(
+            "max_gmacs_per_image",
+            f"its work per {fmt.shape(plan.stem.in_shape)} image",
+            fmt.gmacs(plan.macs),
+            fmt.gmacs(lim.macs_per_image),
+        )
+
+
+def check_build(plan: NetworkPlan, lim: Limits) -> None:
+    """BudgetError if this server should not build the network itself."""
+    _check_size(plan, lim)
     if build_bytes(plan) > lim.build_bytes:
         raise _over(
             "build_memory_gib",
@@ -136,8 +146,8 @@ def training_cost(spec: ResNetSpec, recipe: Recipe, speed: Speed | None = None) 
     info = DATASETS[recipe.dataset]
     plan = plan_network(adapt_spec(spec, info, recipe.input_size)[0])
     c, h, w = plan.stem.in_shape
-    batch = min(recipe.batch_size, recipe.limit or info.train_size, info.train_size)
-    images = min(recipe.limit or info.train_size, info.train_size) + info.test_size
+    batch = min(recipe.batch_size, recipe.train_images)
+    images = recipe.train_images + info.test_size
     return TrainingCost(
         plan=plan,
         weights=plan.params * FLOAT32,
@@ -155,15 +165,7 @@ def check_training(cost: TrainingCost, recipe: Recipe, lim: Limits, capped_time:
     """BudgetError if this server should not train it; `capped_time` for runs whose estimated
     length is capped (a student's, not the lecturer's)."""
     plan = cost.plan
-    if plan.params > lim.max_params:
-        raise _over("max_params", "its parameter count", fmt.count(plan.params), fmt.count(lim.max_params))
-    if plan.macs > lim.macs_per_image:
-        raise _over(
-            "max_gmacs_per_image",
-            f"its work per {fmt.shape(plan.stem.in_shape)} image",
-            fmt.gmacs(plan.macs),
-            fmt.gmacs(lim.macs_per_image),
-        )
+    _check_size(plan, lim)
     if cost.batch_pixels > lim.batch_pixels:
         raise _over(
             "max_batch_megapixels",

@@ -90,10 +90,9 @@ class Estimate:
 def estimate(plan: NetworkPlan, recipe: Recipe, speed: Speed) -> Estimate:
     """How long `recipe`'s run of `plan` (already fitted to the dataset) takes on `speed`'s device."""
     info = DATASETS[recipe.dataset]
-    train_images = min(recipe.limit or info.train_size, info.train_size)
-    batch = min(recipe.batch_size, train_images)
+    batch = min(recipe.batch_size, recipe.train_images)
     per_image = speed.step_seconds(plan, batch) / batch
-    return Estimate(per_image, train_images, info.test_size, recipe.batch_size, recipe.epochs)
+    return Estimate(per_image, recipe.train_images, info.test_size, recipe.batch_size, recipe.epochs)
 
 
 # ----- measuring a device (in a training worker, never in the server) ---------------------------------

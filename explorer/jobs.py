@@ -181,7 +181,8 @@ class JobRegistry:
         return next((s.start_error for s in self.slots.get(device, []) if s.start_error), None)
 
     def cost(self, spec: ResNetSpec, recipe: Recipe, by: Submitter, wait: float = 0.0) -> TrainingCost:
-        """The run's cost, checked: BudgetError if this server should not train it."""
+        """The run's cost, its time estimated at the device's measured speed (`wait` seconds allowed
+        for a first worker to measure it), checked: BudgetError if this server should not train it."""
         device = pick_device(recipe.device).type
         speed = self.speed(device, wait)
         cost = training_cost(spec, recipe, speed)
@@ -202,11 +203,11 @@ class JobRegistry:
         runs = list(runs)
         for _, spec, recipe in runs:  # a student's time cap needs the measured speed: a new worker's first seconds
             self.cost(spec, recipe, by, wait=0.0 if by.lecturer else 60.0)
+        devices = [pick_device(recipe.device).type for _, _, recipe in runs]
         with self.lock:
             self._check_quotas(len(runs), by)
             out = []
-            for name, spec, recipe in runs:
-                device = pick_device(recipe.device).type
+            for (name, spec, recipe), device in zip(runs, devices, strict=True):
                 key = secrets.token_urlsafe(12)
                 run_id = self.store.create(name, spec.to_json(), recipe.to_json(), experiment, owner=by.owner, key=key)
                 job = Job(run_id, name, spec, recipe, device, experiment, by.owner)
@@ -214,7 +215,7 @@ class JobRegistry:
                 self.queues.setdefault(device, deque()).append(job)
                 out.append(Submission(run_id, key))
             self.lock.notify_all()
-        for device in {pick_device(recipe.device).type for _, _, recipe in runs}:
+        for device in set(devices):
             self._slots(device)
         return out
 

@@ -78,6 +78,12 @@ class Recipe:
         return self.schedule == RANGE_TEST
 
     @property
+    def train_images(self) -> int:
+        """How many training images a run sees each epoch: the dataset's, or the limit's if fewer."""
+        total = DATASETS[self.dataset].train_size
+        return min(self.limit or total, total)
+
+    @property
     def input_size(self) -> int:
         return self.resize or DATASETS[self.dataset].size
 

@@ -57,7 +57,6 @@ class Slot:
         self.checkpoints, self.data_dir, self.limits = checkpoints, data_dir, limits
         self.process: subprocess.Popen | None = None
         self.conn: Connection | None = None
-        self.speed: Speed | None = None
         self.denormals_flushed: bool | None = None
         self.ready = threading.Event()
         self.job_id: int | None = None  # the run it trains now
@@ -94,7 +93,7 @@ class Slot:
         ready = receive(self.conn)  # EOFError if it died while starting
         if ready.speed is not None:
             MEASURED[self.device_type] = ready.speed
-        self.speed, self.denormals_flushed = MEASURED[self.device_type], ready.denormals_flushed
+        self.denormals_flushed = ready.denormals_flushed
         self.ready.set()
 
     def kill(self) -> None:

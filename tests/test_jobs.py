@@ -111,9 +111,9 @@ def test_the_worker_flushes_denormals_in_every_thread_it_computes_on(registry):
     """Set once at the worker's start, before its thread pool exists, so every pool thread has it: a
     run's speed no longer depends on what the process did before (tests/test_app.py's range test took
     8.5 s alone and 108-136 s after other page tests when each run switched flushing on and off)."""
-    registry.speed("cpu", wait=60)
+    speed = registry.speed("cpu", wait=60)
     slot = registry.slots["cpu"][0]
-    assert slot.denormals_flushed is True and slot.speed.seconds_per_layer > 0
+    assert slot.denormals_flushed is True and speed.seconds_per_layer > 0
     assert os.getpriority(os.PRIO_PROCESS, slot.pid) >= os.getpriority(os.PRIO_PROCESS, 0) + 10  # pages first
 
 
