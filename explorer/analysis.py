@@ -11,7 +11,7 @@ from .spec import ResNetSpec
 BYTES_PER_FLOAT32 = 4
 
 
-# One row per layer: name, kind, stage, output_shape, params, macs, receptive_field (px of input
+# One row per layer: name, kind, stage, in_shape, out_shape, params, macs, rf (receptive field, px of input
 # one output unit sees; None after global pooling), detail, branch. The plan's own rows, not a copy.
 LayerInfo = LayerPlan
 

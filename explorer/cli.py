@@ -87,10 +87,10 @@ def summary_dict(title: str, a: Analysis) -> dict:
                 "name": layer.name,
                 "kind": layer.kind,
                 "stage": layer.stage,
-                "output_shape": list(layer.output_shape),
+                "output_shape": list(layer.out_shape),
                 "params": layer.params,
                 "macs": layer.macs,
-                "receptive_field": layer.receptive_field,
+                "receptive_field": layer.rf,
                 "detail": layer.detail,
                 "branch": layer.branch,
             }
@@ -108,9 +108,9 @@ def summary_text(title: str, a: Analysis) -> str:
         f"{'layer':<28} {'kind':<15} {'detail':<30} {'output':>12} {'params':>12} {'MACs':>15} {'RF':>5}",
     ]
     for layer in a.layers:
-        rf = "" if layer.receptive_field is None else str(layer.receptive_field)
+        rf = "" if layer.rf is None else str(layer.rf)
         lines.append(
-            f"{layer.name:<28} {layer.kind:<15} {layer.detail:<30} {fmt.shape(layer.output_shape):>12} "
+            f"{layer.name:<28} {layer.kind:<15} {layer.detail:<30} {fmt.shape(layer.out_shape):>12} "
             f"{layer.params:>12,} {layer.macs:>15,} {rf:>5}"
         )
     lines += ["", f"{'stage':<10} {'blocks':>6} {'output':>12} {'params':>14} {'MACs':>16}"]

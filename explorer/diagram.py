@@ -31,7 +31,7 @@ def _main_path_label(block: BlockPlan) -> str:
     """The branch F(x), one line per conv, BN and ReLU folded in as the paper draws it."""
     lines = []
     main = [layer for layer in block.layers if layer.branch == "main"]
-    has_bn = any(layer.kind == "bn" for layer in main)
+    has_bn = any(layer.kind == "norm" for layer in main)
     convs = [layer for layer in main if layer.kind == "conv"]
     for i, conv in enumerate(convs):
         if block.kind == "preact":
@@ -112,7 +112,7 @@ def _draw_stage(dot: _Dot, source: str, stage: StagePlan, expand: bool) -> str:
 def stem_steps(stem: StagePlan) -> list[str]:
     """What the stem does, in order: ["7×7 conv, 64, /2", "BN, ReLU", "3×3 max-pool, /2"]."""
     steps = [_conv_line(layer) for layer in stem.layers if layer.kind == "conv"]
-    steps.append("BN, ReLU" if any(layer.kind == "bn" for layer in stem.layers) else "ReLU")
+    steps.append("BN, ReLU" if any(layer.kind == "norm" for layer in stem.layers) else "ReLU")
     return steps + ["3×3 max-pool, /2" for layer in stem.layers if layer.kind == "maxpool"]
 
 

@@ -1,7 +1,9 @@
 """build_model(spec): the real PyTorch network, assembled from the plan.
 
-Module names follow torchvision (conv1, bn1, layer1.0.conv1, layer1.0.downsample.0, fc), so a
-torchvision ResNet's state_dict loads into the matching preset with strict=True.
+Each row of the plan becomes one module at the row's name (`layer_module`), so the plan is the one
+table the builder, the analysis, the diagram and the code export read. Names follow torchvision
+and timm (conv1, bn1, layer1.0.conv1, layer1.0.se.fc1, layer1.0.downsample.0, fc), so their
+ResNets' state_dicts load into the matching spec with strict=True.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.ops import FrozenBatchNorm2d
 
-from .plan import BlockPlan, NetworkPlan, plan_network
-from .spec import ResNetSpec
+from .plan import BlockPlan, LayerPlan, NetworkPlan, StagePlan, plan_network
+from .spec import GROUP_NORM_GROUPS, ResNetSpec
 from .stem_conv import SingleChannelConv2d
 
 
@@ -32,167 +35,220 @@ class ZeroPadShortcut(nn.Module):
         return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))  # (B, C + extra, H', W')
 
 
-def _conv(spec: ResNetSpec, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+class SqueezeExcite(nn.Module):
+    """Channel attention (Hu et al. 2018): global average, a 1x1 bottleneck, a sigmoid gate per
+    channel. Laid out as timm's SEModule (fc1, fc2 as 1x1 convs with bias) so its weights load."""
+
+    def __init__(self, channels: int, squeezed: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, squeezed, 1)
+        self.act = nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv2d(squeezed, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.mean((2, 3), keepdim=True)  # (B, C, 1, 1)
+        return x * torch.sigmoid(self.fc2(self.act(self.fc1(s))))
+
+
+class EfficientChannelAttention(nn.Module):
+    """ECA (Wang et al. 2020): one 1-D conv across the pooled channels, no reduction."""
+
+    def __init__(self, kernel: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, kernel, padding=(kernel - 1) // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x.mean((2, 3)).unsqueeze(1))  # (B, 1, C)
+        return x * torch.sigmoid(y).view(x.shape[0], -1, 1, 1)
+
+
+class BlurPool(nn.Module):
+    """Anti-aliased subsampling (Zhang 2019): the binomial [1, 2, 1] filter, squared and
+    normalised, applied per channel with reflect padding, then the stride (timm's BlurPool2d)."""
+
+    def __init__(self, channels: int, stride: int) -> None:
+        super().__init__()
+        taps = torch.tensor([1.0, 2.0, 1.0]) / 4
+        self.register_buffer("filt", (taps[:, None] * taps[None, :]).expand(channels, 1, 3, 3).clone(),
+                             persistent=False)  # fmt: skip
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.pad(x, (1, 1, 1, 1), mode="reflect")
+        return F.conv2d(x, self.filt, stride=self.stride, groups=x.shape[1])
+
+
+class SamePadAvgPool(nn.Module):
+    """2x2 average at stride 1 that keeps the size: zero padding on the right and bottom (timm's
+    AvgPool2dSame, in a ResNet-D shortcut whose stride became dilation)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(F.pad(x, (0, 1, 0, 1)), 2, 1)
+
+
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al. 2016): in training, skip the whole branch for a random
+    subset of the batch and scale the rest up, so the expected output is unchanged."""
+
+    def __init__(self, rate: float) -> None:
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        keep = 1.0 - self.rate
+        mask = x.new_empty((x.shape[0], 1, 1, 1)).bernoulli_(keep)
+        return x * mask / keep
+
+
+def _conv(spec: ResNetSpec, layer: LayerPlan) -> nn.Conv2d:
+    cin, cout = layer.in_shape[0], layer.out_shape[0]
     conv = SingleChannelConv2d if cin == 1 else nn.Conv2d  # the stem on MNIST-like images
-    return conv(cin, cout, kernel, stride, padding=kernel // 2, groups=groups, bias=spec.conv_bias)
+    return conv(cin, cout, layer.kernel, layer.stride, layer.padding, layer.dilation, layer.groups, layer.bias)
 
 
 def _norm(spec: ResNetSpec, channels: int) -> nn.Module:
-    return nn.BatchNorm2d(channels) if spec.batch_norm else nn.Identity()
+    if spec.norm == "group":
+        return nn.GroupNorm(GROUP_NORM_GROUPS, channels)
+    if spec.norm == "frozen":
+        return FrozenBatchNorm2d(channels)
+    return nn.BatchNorm2d(channels)
 
 
-def _shortcut(spec: ResNetSpec, plan: BlockPlan) -> nn.Module | None:
-    cin, cout = plan.in_shape[0], plan.out_shape[0]
-    if plan.shortcut == "zero-pad":
-        return ZeroPadShortcut(cout - cin, plan.stride)
-    if plan.shortcut == "projection":
-        layers = [_conv(spec, cin, cout, 1, plan.stride)]
-    elif plan.shortcut == "avgpool-projection":
-        pool = (
-            nn.AvgPool2d(plan.stride, plan.stride, ceil_mode=True, count_include_pad=False)
-            if plan.stride > 1
-            else nn.Identity()
-        )
-        layers = [pool, _conv(spec, cin, cout, 1)]
-    else:  # identity or none
-        return None
-    if spec.shortcut_bn and spec.batch_norm:
-        layers.append(nn.BatchNorm2d(cout))
-    return nn.Sequential(*layers)
+def _act(spec: ResNetSpec, inplace: bool = True) -> nn.Module:
+    return nn.SiLU(inplace=inplace) if spec.activation == "silu" else nn.ReLU(inplace=inplace)
 
 
-class BasicBlock(nn.Module):
-    """Two 3x3 convs: out = relu(F(x) + x) (He et al. 2016, Fig. 2)."""
-
-    def __init__(self, spec: ResNetSpec, plan: BlockPlan) -> None:
-        super().__init__()
-        cin, cout = plan.in_shape[0], plan.out_shape[0]
-        self.conv1 = _conv(spec, cin, cout, 3, plan.stride)
-        self.bn1 = _norm(spec, cout)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = _conv(spec, cout, cout, 3)
-        self.bn2 = _norm(spec, cout)
-        self.downsample = _shortcut(spec, plan)
-        self.residual = plan.shortcut != "none"
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.residual:
-            out = out + (x if self.downsample is None else self.downsample(x))
-        return self.relu(out)
-
-
-class Bottleneck(nn.Module):
-    """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand x4; the stride sits on the 3x3 as in
-    torchvision ("ResNet V1.5")."""
-
-    def __init__(self, spec: ResNetSpec, plan: BlockPlan) -> None:
-        super().__init__()
-        cin, cout, width = plan.in_shape[0], plan.out_shape[0], plan.width
-        self.conv1 = _conv(spec, cin, width, 1)
-        self.bn1 = _norm(spec, width)
-        self.conv2 = _conv(spec, width, width, 3, plan.stride, plan.groups)
-        self.bn2 = _norm(spec, width)
-        self.conv3 = _conv(spec, width, cout, 1)
-        self.bn3 = _norm(spec, cout)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = _shortcut(spec, plan)
-        self.residual = plan.shortcut != "none"
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.residual:
-            out = out + (x if self.downsample is None else self.downsample(x))
-        return self.relu(out)
+def layer_module(spec: ResNetSpec, layer: LayerPlan) -> nn.Module:
+    """The module for one row of the plan: every layer kind is built here and only here."""
+    kind, channels = layer.kind, layer.in_shape[0]
+    if kind == "conv":
+        return _conv(spec, layer)
+    if kind == "norm":
+        return _norm(spec, channels)
+    if kind == "act":
+        return _act(spec)
+    if kind == "maxpool":
+        return nn.MaxPool2d(layer.kernel, layer.stride, layer.padding)
+    if kind == "avgpool":
+        return nn.AvgPool2d(layer.kernel, layer.stride, ceil_mode=layer.ceil, count_include_pad=False)
+    if kind == "avgpool-same":
+        return SamePadAvgPool()
+    if kind == "blur":
+        return BlurPool(channels, layer.stride)
+    if kind == "se":
+        return SqueezeExcite(channels, layer.groups)
+    if kind == "eca":
+        return EfficientChannelAttention(layer.kernel)
+    if kind == "zero-pad":
+        return ZeroPadShortcut(layer.out_shape[0] - channels, layer.stride)
+    if kind == "global-avgpool":
+        return nn.AdaptiveAvgPool2d((1, 1))
+    if kind == "dropout":
+        return nn.Dropout(spec.dropout)
+    if kind == "fc":
+        return nn.Linear(channels, layer.out_shape[0])
+    raise ValueError(f"no module for layer kind {kind!r}")
 
 
-class PreActBlock(nn.Module):
-    """BN-ReLU-conv twice, then add (He et al. 2016, "Identity Mappings in Deep Residual
-    Networks"): nothing follows the addition, so x passes through the network untouched."""
+def _install(root: nn.Module, path: str, module: nn.Module) -> None:
+    """Register `module` at a dotted name ("downsample.1"), creating Sequential containers on the
+    way, so the state_dict keys are torchvision's and timm's."""
+    *parents, leaf = path.split(".")
+    for part in parents:
+        if not hasattr(root, part):
+            root.add_module(part, nn.Sequential())
+        root = getattr(root, part)
+    root.add_module(leaf, module)
+
+
+class Block(nn.Module):
+    """One residual block, any kind: the branch's modules in the plan's order, the shortcut's, the
+    addition, then what follows it. out = act(F(x) + shortcut(x)) (He et al. 2016, Fig. 2); a
+    pre-activation block (He et al. 2016b) adds last, and its shortcut reads the pre-activated x."""
 
     def __init__(self, spec: ResNetSpec, plan: BlockPlan) -> None:
         super().__init__()
-        cin, cout = plan.in_shape[0], plan.out_shape[0]
-        self.bn1 = _norm(spec, cin)
-        self.conv1 = _conv(spec, cin, cout, 3, plan.stride)
-        self.bn2 = _norm(spec, cout)
-        self.conv2 = _conv(spec, cout, cout, 3)
-        self.relu = nn.ReLU()
-        self.downsample = _shortcut(spec, plan)
         self.residual = plan.shortcut != "none"
+        self.preact_ends = -1  # index of the branch's first activation, whose output a v2 shortcut reads
+        paths: dict[str, list[tuple[str, ...]]] = {"main": [], "shortcut": [], "out": []}
+        for layer in plan.layers:
+            module = layer_module(spec, layer)
+            main = paths["main"]
+            if plan.shortcut_from == "preact" and layer.kind == "act" and self.preact_ends < 0:
+                module, self.preact_ends = _act(spec, inplace=False), len(main)  # x itself may be the shortcut
+            name = layer.name[len(plan.name) + 1 :]
+            _install(self, name, module)
+            paths[layer.branch].append(tuple(name.split(".")))
+        self.drop_path = DropPath(plan.drop_path) if plan.drop_path > 0 else None
+        # module paths, looked up on each call, so a module swapped in later (as tests and
+        # quantisation tools do) is the one that runs
+        self._main, self._shortcut, self._out = (tuple(paths[b]) for b in ("main", "shortcut", "out"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pre = self.relu(self.bn1(x))
-        out = self.conv1(pre)
-        out = self.conv2(self.relu(self.bn2(out)))
+        y, source = x, x
+        for i, path in enumerate(self._main):
+            y = _lookup(self, path)(y)
+            if i == self.preact_ends:
+                source = y
+        if self.drop_path is not None:
+            y = self.drop_path(y)
         if self.residual:
-            # a projection sees the pre-activated input, the identity the raw one (as the authors' code)
-            out = out + (x if self.downsample is None else self.downsample(pre))
-        return out
+            s = source if self._shortcut else x
+            for path in self._shortcut:
+                s = _lookup(self, path)(s)
+            y = y + s
+        for path in self._out:
+            y = _lookup(self, path)(y)
+        return y
+
+    def zero_init_last(self) -> None:
+        """Start the branch at zero so the block begins as its shortcut (Goyal et al. 2017): the
+        last norm's scale, or the last conv where the branch ends in one (pre-activation)."""
+        modules = [_lookup(self, path) for path in self._main]
+        last = next(m for m in reversed(modules) if isinstance(m, (*NORM_TYPES, nn.Conv2d)))
+        nn.init.zeros_(last.weight)
 
 
-BLOCK_CLASSES: dict[str, type[nn.Module]] = {"basic": BasicBlock, "bottleneck": Bottleneck, "preact": PreActBlock}
+def _lookup(root: nn.Module, path: tuple[str, ...]) -> nn.Module:
+    for part in path:
+        root = getattr(root, part)
+    return root
 
 
-def _stem_conv(spec: ResNetSpec) -> nn.Module:
-    cin, width = spec.input.channels, spec.stem.width
-    if spec.stem.kind == "imagenet":
-        return _conv(spec, cin, width, 7, 2)
-    if spec.stem.kind == "cifar":
-        return _conv(spec, cin, width, 3, 1)
-    half = width // 2  # deep stem (ResNet-C), laid out as timm's so names match (conv1.0 .. conv1.6)
-    return nn.Sequential(
-        _conv(spec, cin, half, 3, 2),
-        _norm(spec, half),
-        nn.ReLU(inplace=True),
-        _conv(spec, half, half, 3),
-        _norm(spec, half),
-        nn.ReLU(inplace=True),
-        _conv(spec, half, width, 3),
-    )
+NORM_TYPES = (nn.BatchNorm2d, nn.GroupNorm, FrozenBatchNorm2d)
 
 
 class ResNet(nn.Module):
+    """The network of a plan: stem, stages of blocks, head, each module at its plan name."""
+
     def __init__(self, spec: ResNetSpec, plan: NetworkPlan | None = None) -> None:
         super().__init__()
         plan = plan or plan_network(spec)
         self.spec = spec
-        self.conv1 = _stem_conv(spec)
-        self.bn1 = _norm(spec, spec.stem.width)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1) if spec.stem.kind != "cifar" else nn.Identity()
-        block = BLOCK_CLASSES[spec.block]
+        self._stem = self._install_part(spec, plan.stem)
         self.stage_names = [stage.name for stage in plan.stages]
         for stage in plan.stages:
-            self.add_module(stage.name, nn.Sequential(*(block(spec, b) for b in stage.blocks)))
-        features = plan.head.in_shape[0]
-        if spec.block == "preact":
-            self.bn_final = _norm(spec, features)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(features, spec.num_classes)
+            self.add_module(stage.name, nn.Sequential(*(Block(spec, b) for b in stage.blocks)))
+        self._head = self._install_part(spec, plan.head)
         init_weights(self, "torchvision")
 
+    def _install_part(self, spec: ResNetSpec, part: StagePlan) -> tuple[tuple[str, ...], ...]:
+        for layer in part.layers:
+            _install(self, layer.name, layer_module(spec, layer))
+        return tuple(tuple(layer.name.split(".")) for layer in part.layers)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (B, stem width, H/4, W/4) for imagenet
+        for path in self._stem:
+            x = _lookup(self, path)(x)  # (B, stem width, H/4, W/4) for the imagenet stem
         for name in self.stage_names:
             x = getattr(self, name)(x)
-        if self.spec.block == "preact":
-            x = self.relu(self.bn_final(x))
-        x = torch.flatten(self.avgpool(x), 1)  # (B, C)
-        return self.fc(x)  # (B, num_classes)
-
-
-def _last_layer_of_branch(block: nn.Module) -> nn.Module:
-    if isinstance(block, Bottleneck):
-        last_bn, last_conv = block.bn3, block.conv3
-    elif isinstance(block, BasicBlock):
-        last_bn, last_conv = block.bn2, block.conv2
-    else:  # a pre-activation branch ends in its conv
-        last_bn, last_conv = nn.Identity(), block.conv2
-    return last_bn if isinstance(last_bn, nn.BatchNorm2d) else last_conv
+        for path in self._head:
+            if path == ("fc",):
+                x = torch.flatten(x, 1)  # (B, C)
+            x = _lookup(self, path)(x)
+        return x  # (B, num_classes)
 
 
 def _default_init(m: nn.Conv2d | nn.Linear, generator: torch.Generator | None) -> None:
@@ -216,7 +272,7 @@ def init_weights(model: nn.Module, scheme: str = "torchvision", generator: torch
                 nn.init.xavier_uniform_(m.weight, generator=generator)
             elif isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, NORM_TYPES):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
     spec = getattr(model, "spec", None)
@@ -224,8 +280,8 @@ def init_weights(model: nn.Module, scheme: str = "torchvision", generator: torch
         # Zero the last layer of each residual branch so every block starts as the identity
         # (Goyal et al. 2017, arXiv 1706.02677).
         for m in model.modules():
-            if isinstance(m, tuple(BLOCK_CLASSES.values())):
-                nn.init.zeros_(_last_layer_of_branch(m).weight)
+            if isinstance(m, Block):
+                m.zero_init_last()
 
 
 def build_model(spec: ResNetSpec, plan: NetworkPlan | None = None) -> ResNet:

@@ -7,12 +7,13 @@ the diagram and the code export all read this plan; tests check it against the b
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from . import fmt
-from .spec import ResNetSpec, SpecError
+from .spec import GROUP_NORM_GROUPS, ResNetSpec, SpecError
 
 Shape = tuple[int, int, int]  # (C, H, W) of one sample
 
@@ -46,20 +47,22 @@ def pool_out_ceil(size: int, kernel: int, stride: int) -> int:
     return -(-(size - kernel) // stride) + 1 if size >= kernel else 1
 
 
-class LayerPlan(NamedTuple):  # a NamedTuple: ~500 of these per ResNet-152, built on every edit
-    name: str  # module name in build_model(spec), torchvision-style ("layer2.0.downsample.0")
-    kind: str  # conv, bn, maxpool, avgpool, zero-pad, global-avgpool, fc
+class LayerPlan(NamedTuple):  # a NamedTuple: ~900 of these per ResNet-152, built on every edit
+    name: str  # module name in build_model(spec), torchvision/timm-style ("layer2.0.downsample.0")
+    kind: str  # see KINDS
     stage: str  # stem, layer1.., head
     in_shape: Shape
     out_shape: Shape
-    params: int
+    params: int  # trainable parameters
     macs: int  # multiply-accumulates per sample (convs and linear layers, as torchvision counts)
     rf: int | None  # receptive field of one output unit, in input px; None once pooled globally
-    branch: str = "main"  # main or shortcut
+    branch: str = "main"  # main, shortcut, or out (after the addition)
     kernel: int = 1
     stride: int = 1
     groups: int = 1
     bias: bool = False
+    dilation: int = 1
+    ceil: bool = False  # pools: ceil_mode (ResNet-D's shortcut keeps the edge column)
 
     @property
     def out_numel(self) -> int:
@@ -67,12 +70,9 @@ class LayerPlan(NamedTuple):  # a NamedTuple: ~500 of these per ResNet-152, buil
         return c * h * w
 
     @property
-    def output_shape(self) -> Shape:
-        return self.out_shape
-
-    @property
-    def receptive_field(self) -> int | None:
-        return self.rf
+    def padding(self) -> int:
+        """Zero padding of convs and pools: 'same' for odd kernels, none for 2x2 averages."""
+        return self.dilation * (self.kernel - 1) // 2 if self.kind in ("conv", "maxpool", "blur") else 0
 
     @property
     def detail(self) -> str:
@@ -80,16 +80,41 @@ class LayerPlan(NamedTuple):  # a NamedTuple: ~500 of these per ResNet-152, buil
         cin, cout = self.in_shape[0], self.out_shape[0]
         if self.kind == "conv":
             groups = f", groups {self.groups}" if self.groups > 1 else ""
-            return f"{self.kernel}x{self.kernel}/{self.stride}, {cin}->{cout}{groups}{', bias' if self.bias else ''}"
-        if self.kind in ("maxpool", "avgpool"):
+            dilation = f", dilation {self.dilation}" if self.dilation > 1 else ""
+            bias = ", bias" if self.bias else ""
+            return f"{self.kernel}x{self.kernel}/{self.stride}, {cin}->{cout}{groups}{dilation}{bias}"
+        if self.kind in ("maxpool", "avgpool", "avgpool-same", "blur"):
             return f"{self.kernel}x{self.kernel}/{self.stride}"
         if self.kind == "zero-pad":
             return f"stride {self.stride}, +{cout - cin} zero channels"
-        if self.kind == "bn":
+        if self.kind == "se":
+            return f"squeeze {cin}->{self.groups}->{cin}"  # groups holds the squeezed width
+        if self.kind == "eca":
+            return f"1-D conv over channels, kernel {self.kernel}"
+        if self.kind in ("norm", "act"):
             return f"{cin} channels"
         if self.kind == "fc":
             return f"{cin}->{cout}"
+        if self.kind == "dropout":
+            return "training only"
         return "global average"
+
+
+KINDS = (
+    "conv",
+    "norm",
+    "act",
+    "maxpool",
+    "avgpool",
+    "avgpool-same",
+    "blur",
+    "se",
+    "eca",
+    "zero-pad",
+    "global-avgpool",
+    "dropout",
+    "fc",
+)
 
 
 @dataclass(frozen=True)
@@ -97,7 +122,7 @@ class BlockPlan:
     name: str  # "layer2.0"
     stage: str
     index: int
-    kind: str  # basic, bottleneck, preact
+    kind: str  # the spec's block: basic, bottleneck, preact, preact_bottleneck
     in_shape: Shape
     out_shape: Shape
     width: int  # inner width of the branch (bottleneck: the grouped 3x3's channels)
@@ -105,6 +130,11 @@ class BlockPlan:
     groups: int
     shortcut: str  # identity, zero-pad, projection, avgpool-projection, none (see SHORTCUT_LABEL)
     layers: tuple[LayerPlan, ...]
+    dilation: int = 1
+    drop_path: float = 0.0  # stochastic depth: chance the branch is skipped in a training step
+    # What the shortcut's layers read: the block's input, or (pre-activation blocks) the input
+    # after the first norm and activation, as He et al.'s code and timm's ResNetV2.
+    shortcut_from: str = "input"
 
     @property
     def params(self) -> int:
@@ -169,9 +199,10 @@ class NetworkPlan:
         return (self.spec.num_classes,)
 
     def activation_elements(self) -> int:
-        """Elements one sample keeps for the backward pass: every layer's output, plus each
-        block's sum and ReLU (an estimate; autograd may keep a little more or less)."""
-        per_layer = sum(layer.out_numel for layer in self.layers)
+        """Elements one sample keeps for the backward pass: every layer's output but the in-place
+        activations, plus each block's sum and activation (an estimate; autograd may keep a little
+        more or less)."""
+        per_layer = sum(layer.out_numel for layer in self.layers if layer.kind != "act")
         sums = sum(2 * _numel(block.out_shape) for block in self.blocks)
         return per_layer + sums
 
@@ -181,76 +212,139 @@ def _numel(shape: Shape) -> int:
     return c * h * w
 
 
-class _Tracer:
-    """Walks the network in forward order, appending layers and tracking the receptive field.
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """The nearest multiple of `divisor`, at least `divisor` (timm's make_divisible, round_limit=0)."""
+    return max(divisor, int(value + divisor / 2) // divisor * divisor)
 
-    rf and jump follow the usual recurrence (Araujo et al. 2019, "Computing Receptive Fields of
-    Convolutional Neural Networks"): rf += (kernel - 1) * jump; jump *= stride.
-    """
+
+def se_width(channels: int, reduction: int) -> int:
+    """Squeeze-and-excitation's inner width: channels / reduction, to a multiple of 8 (timm)."""
+    return make_divisible(channels * (1 / reduction))
+
+
+def eca_kernel(channels: int) -> int:
+    """ECA's kernel grows with log2(channels), odd, at least 3 (Wang et al. 2020, Eq. 12)."""
+    t = int(abs(math.log(channels, 2) + 1) / 2)
+    return max(t if t % 2 else t + 1, 3)
+
+
+class Point(NamedTuple):
+    """Where the trace is: the tensor's (C, H, W), the receptive field and its jump (input px
+    between neighbouring units). rf += (effective kernel - 1) * jump; jump *= stride (Araujo et
+    al. 2019, "Computing Receptive Fields of Convolutional Neural Networks")."""
+
+    shape: Shape
+    rf: int
+    jump: int
+
+    def step(self, shape: Shape, kernel: int, stride: int, dilation: int = 1) -> Point:
+        return Point(shape, self.rf + dilation * (kernel - 1) * self.jump, self.jump * stride)
+
+
+class _Tracer:
+    """Walks the network in forward order, appending one LayerPlan per module."""
 
     def __init__(self, spec: ResNetSpec) -> None:
         self.spec = spec
         self.layers: list[LayerPlan] = []
+        self.stage = "stem"
+        self.branch = "main"
+
+    def _add(self, name: str, kind: str, p: Point, q: Point, params: int = 0, macs: int = 0, **extra: Any) -> Point:
+        self.layers.append(
+            LayerPlan(name, kind, self.stage, p.shape, q.shape, params, macs, q.rf, self.branch, **extra)
+        )
+        return q
 
     def conv(
-        self,
-        name: str,
-        stage: str,
-        x: Shape,
-        rf: tuple[int, int],
-        out_channels: int,
-        kernel: int,
-        stride: int = 1,
-        groups: int = 1,
-        branch: str = "main",
-    ) -> tuple[Shape, tuple[int, int]]:
-        c, h, w = x
-        padding = kernel // 2
-        out = (out_channels, conv_out(h, kernel, stride, padding), conv_out(w, kernel, stride, padding))
+        self, name: str, p: Point, out_channels: int, kernel: int, stride: int = 1, groups: int = 1, dilation: int = 1
+    ) -> Point:
+        c, h, w = p.shape
+        pad = dilation * (kernel - 1) // 2
+        size = dilation * (kernel - 1) + 1
+        out = (out_channels, conv_out(h, size, stride, pad), conv_out(w, size, stride, pad))
         bias = self.spec.conv_bias
         params = out_channels * (c // groups) * kernel * kernel + (out_channels if bias else 0)
-        macs = out[0] * out[1] * out[2] * (c // groups) * kernel * kernel
-        new_rf = (rf[0] + (kernel - 1) * rf[1], rf[1] * stride)
-        self.layers.append(
-            LayerPlan(name, "conv", stage, x, out, params, macs, new_rf[0], branch, kernel, stride, groups, bias)
-        )
-        return out, new_rf
+        macs = _numel(out) * (c // groups) * kernel * kernel
+        q = p.step(out, kernel, stride, dilation)
+        return self._add(name, "conv", p, q, params, macs, kernel=kernel, stride=stride, groups=groups, bias=bias,
+                         dilation=dilation)  # fmt: skip
 
-    def bn(self, name: str, stage: str, x: Shape, rf: tuple[int, int], branch: str = "main") -> None:
-        if self.spec.batch_norm:
-            self.layers.append(LayerPlan(name, "bn", stage, x, x, 2 * x[0], 0, rf[0], branch))
+    def norm(self, name: str, p: Point) -> Point:
+        if not self.spec.batch_norm:
+            return p
+        channels = p.shape[0]
+        if self.spec.norm == "group" and channels % GROUP_NORM_GROUPS:
+            raise SpecError(
+                "norm",
+                f"group norm splits channels into {GROUP_NORM_GROUPS} groups, but {name} has {channels} channels; "
+                f"use channel counts divisible by {GROUP_NORM_GROUPS} or batch norm",
+            )
+        return self._add(name, "norm", p, p, 0 if self.spec.norm == "frozen" else 2 * channels)
 
-    def pool(
-        self, name: str, kind: str, stage: str, x: Shape, rf: tuple[int, int], kernel: int, stride: int, branch: str
-    ) -> tuple[Shape, tuple[int, int]]:
-        c, h, w = x
-        if kind == "maxpool":
+    def act(self, name: str, p: Point) -> Point:
+        return self._add(name, "act", p, p)
+
+    def pool(self, name: str, kind: str, p: Point, kernel: int, stride: int, ceil: bool = False) -> Point:
+        c, h, w = p.shape
+        if kind in ("maxpool", "blur"):
             out = (c, conv_out(h, kernel, stride, kernel // 2), conv_out(w, kernel, stride, kernel // 2))
-        else:  # avgpool in ResNet-D's shortcut: kernel = stride, ceil_mode
+        elif kind == "avgpool-same":  # pads right and bottom so the size stays (timm's AvgPool2dSame)
+            out = p.shape
+        elif ceil:
             out = (c, pool_out_ceil(h, kernel, stride), pool_out_ceil(w, kernel, stride))
-        new_rf = (rf[0] + (kernel - 1) * rf[1], rf[1] * stride)
-        self.layers.append(LayerPlan(name, kind, stage, x, out, 0, 0, new_rf[0], branch, kernel, stride))
-        return out, new_rf
+        else:
+            out = (c, conv_out(h, kernel, stride, 0), conv_out(w, kernel, stride, 0))
+        macs = _numel(out) * kernel * kernel if kind == "blur" else 0  # blur is a fixed depthwise conv
+        return self._add(name, kind, p, p.step(out, kernel, stride), 0, macs, kernel=kernel, stride=stride, ceil=ceil)
+
+    def anti_alias(self, name: str, p: Point, stride: int) -> Point:
+        """Blur, then subsample (Zhang 2019): a 2x2 average or the binomial [1, 2, 1]^2 filter."""
+        if self.spec.anti_alias == "avg":
+            return self.pool(name, "avgpool", p, stride, stride)  # timm: nn.AvgPool2d(stride)
+        return self.pool(name, "blur", p, 3, stride)
+
+    def attention(self, name: str, p: Point) -> Point:
+        c = p.shape[0]
+        if self.spec.attention == "se":
+            squeezed = se_width(c, self.spec.se_reduction)
+            return self._add(name, "se", p, p, 2 * c * squeezed + squeezed + c, 2 * c * squeezed, groups=squeezed)
+        if self.spec.attention == "eca":
+            k = eca_kernel(c)
+            return self._add(name, "eca", p, p, k, c * k, kernel=k)
+        return p
 
 
-def _stem(spec: ResNetSpec, t: _Tracer) -> tuple[Shape, tuple[int, int]]:
-    x: Shape = (spec.input.channels, spec.input.height, spec.input.width)
-    rf = (1, 1)
-    width = spec.stem.width
-    if spec.stem.kind == "imagenet":
-        x, rf = t.conv("conv1", "stem", x, rf, width, 7, 2)
-    elif spec.stem.kind == "cifar":
-        x, rf = t.conv("conv1", "stem", x, rf, width, 3, 1)
-    else:  # deep stem (ResNet-C): conv1 is a Sequential(conv, bn, relu, conv, bn, relu, conv), as timm
-        x, rf = t.conv("conv1.0", "stem", x, rf, width // 2, 3, 2)
-        t.bn("conv1.1", "stem", x, rf)
-        x, rf = t.conv("conv1.3", "stem", x, rf, width // 2, 3, 1)
-        t.bn("conv1.4", "stem", x, rf)
-        x, rf = t.conv("conv1.6", "stem", x, rf, width, 3, 1)
-    t.bn("bn1", "stem", x, rf)
-    if spec.stem.kind != "cifar":
-        x, rf = t.pool("maxpool", "maxpool", "stem", x, rf, 3, 2, "main")
-    return x, rf
+def _stem(spec: ResNetSpec, t: _Tracer) -> Point:
+    p = Point((spec.input.channels, spec.input.height, spec.input.width), 1, 1)
+    width, kind = spec.stem.width, spec.stem.kind
+    if kind == "imagenet":
+        p = t.conv("conv1", p, width, 7, 2)
+    elif kind == "cifar":
+        p = t.conv("conv1", p, width, 3, 1)
+    else:  # deep (ResNet-C) or tiered: conv1 is Sequential(conv, norm, act, conv, norm, act, conv), as timm
+        half = width // 2
+        p = t.conv("conv1.0", p, half if kind == "deep" else 3 * (half // 4), 3, 2)
+        p = t.act("conv1.2", t.norm("conv1.1", p))
+        p = t.conv("conv1.3", p, half, 3)
+        p = t.act("conv1.5", t.norm("conv1.4", p))
+        p = t.conv("conv1.6", p, width, 3)
+    if spec.stem.norm:
+        p = t.act("act1", t.norm("bn1", p))
+    pool, aa = spec.stem.pooling, spec.anti_alias
+    if pool == "max" and aa == "avg":
+        p = t.pool("maxpool", "avgpool", p, 2, 2)  # timm's resnetaa: a 2x2 average instead
+    elif pool == "max" and aa == "blur":
+        p = t.anti_alias("maxpool.1", t.pool("maxpool.0", "maxpool", p, 3, 1), 2)
+    elif pool == "max":
+        p = t.pool("maxpool", "maxpool", p, 3, 2)
+    elif pool == "conv":  # ResNet-RS: a strided 3x3 conv, norm, activation; indices as timm's Sequential
+        p = t.conv("maxpool.0", p, width, 3, 1 if aa != "none" else 2)
+        at = 1
+        if aa != "none":
+            p, at = t.anti_alias("maxpool.1", p, 2), 2
+        p = t.act(f"maxpool.{at + 1}", t.norm(f"maxpool.{at}", p))
+    return p
 
 
 def choose_shortcut(spec: ResNetSpec, stage: int, name: str, x: Shape, fx: Shape) -> str:
@@ -258,7 +352,6 @@ def choose_shortcut(spec: ResNetSpec, stage: int, name: str, x: Shape, fx: Shape
     if not spec.residual:
         return "none"
     kind = spec.stage_shortcut(stage)
-    field_name = f"stages[{stage}].shortcut" if spec.stages[stage].shortcut else "shortcut"
     if kind == "C":
         return "projection"
     if x == fx:
@@ -274,7 +367,12 @@ def choose_shortcut(spec: ResNetSpec, stage: int, name: str, x: Shape, fx: Shape
         if kind == "A"
         else "the identity shortcut passes x through unchanged"
     )
-    raise ShapeMismatchError(
+    raise _mismatch(spec, stage, name, x, fx, why)
+
+
+def _mismatch(spec: ResNetSpec, stage: int, name: str, x: Shape, fx: Shape, why: str) -> ShapeMismatchError:
+    field_name = f"stages[{stage}].shortcut" if spec.stages[stage].shortcut else "shortcut"
+    return ShapeMismatchError(
         field_name,
         f"in block {name}, F(x) + x is impossible: x is {fmt.shape(x)} but F(x) is {fmt.shape(fx)}, and {why}. "
         "Fix: a 1x1 projection shortcut (B) that maps x to F(x)'s shape, "
@@ -286,74 +384,141 @@ def choose_shortcut(spec: ResNetSpec, stage: int, name: str, x: Shape, fx: Shape
     )
 
 
-def _block(
-    spec: ResNetSpec, t: _Tracer, stage: int, index: int, x: Shape, rf: tuple[int, int], planes: int, stride: int
-) -> tuple[BlockPlan, tuple[int, int]]:
-    stage_name = f"layer{stage + 1}"
-    name = f"{stage_name}.{index}"
-    start = len(t.layers)
-    out_channels = planes * spec.expansion
-    groups = spec.groups
-    width = planes * spec.width_per_group // 64 * groups if spec.block == "bottleneck" else out_channels
+class _Where(NamedTuple):
+    """One block's place: its stage, index, stride and dilations (timm's make_blocks)."""
+
+    stage: int
+    index: int
+    planes: int
+    stride: int
+    dilation: int
+    first_dilation: int  # the 3x3 that subsamples keeps the previous stage's dilation
+    drop_path: float
+
+
+def _branch(spec: ResNetSpec, t: _Tracer, name: str, p: Point, at: _Where, width: int, out: int) -> Point:
+    """The residual branch F(x) of one block, in timm's module names and order."""
+    aa = spec.anti_alias != "none" and (at.stride > 1 or at.first_dilation != at.dilation)
+    first = width // spec.reduce_first
+    on_1x1 = at.stride if spec.stride_on == "1x1" else 1
+    on_3x3 = 1 if aa or spec.stride_on == "1x1" else at.stride
     if spec.block == "basic":
-        y, main_rf = t.conv(f"{name}.conv1", stage_name, x, rf, out_channels, 3, stride)
-        t.bn(f"{name}.bn1", stage_name, y, main_rf)
-        y, main_rf = t.conv(f"{name}.conv2", stage_name, y, main_rf, out_channels, 3)
-        t.bn(f"{name}.bn2", stage_name, y, main_rf)
+        p = t.act(f"{name}.act1", t.norm(f"{name}.bn1", t.conv(f"{name}.conv1", p, first, 3, on_3x3, 1,
+                                                                  at.first_dilation)))  # fmt: skip
+        if aa:
+            p = t.anti_alias(f"{name}.aa", p, at.stride)
+        p = t.norm(f"{name}.bn2", t.conv(f"{name}.conv2", p, out, 3, 1, 1, at.dilation))
     elif spec.block == "bottleneck":
-        # stride on the 3x3, as torchvision ("ResNet V1.5"): +0.5% top-1 over striding the 1x1
-        y, main_rf = t.conv(f"{name}.conv1", stage_name, x, rf, width, 1)
-        t.bn(f"{name}.bn1", stage_name, y, main_rf)
-        y, main_rf = t.conv(f"{name}.conv2", stage_name, y, main_rf, width, 3, stride, groups)
-        t.bn(f"{name}.bn2", stage_name, y, main_rf)
-        y, main_rf = t.conv(f"{name}.conv3", stage_name, y, main_rf, out_channels, 1)
-        t.bn(f"{name}.bn3", stage_name, y, main_rf)
-    else:  # preact: BN-ReLU before each conv (He et al. 2016, "Identity Mappings in Deep ResNets")
-        t.bn(f"{name}.bn1", stage_name, x, rf)
-        y, main_rf = t.conv(f"{name}.conv1", stage_name, x, rf, out_channels, 3, stride)
-        t.bn(f"{name}.bn2", stage_name, y, main_rf)
-        y, main_rf = t.conv(f"{name}.conv2", stage_name, y, main_rf, out_channels, 3)
-    shortcut = choose_shortcut(spec, stage, name, x, y)
+        p = t.act(f"{name}.act1", t.norm(f"{name}.bn1", t.conv(f"{name}.conv1", p, first, 1, on_1x1)))
+        p = t.conv(f"{name}.conv2", p, width, 3, on_3x3, spec.groups, at.first_dilation)
+        p = t.act(f"{name}.act2", t.norm(f"{name}.bn2", p))
+        if aa:
+            p = t.anti_alias(f"{name}.aa", p, at.stride)
+        p = t.norm(f"{name}.bn3", t.conv(f"{name}.conv3", p, out, 1))
+    elif spec.block == "preact":  # BN-act before each conv (He et al. 2016b, "Identity Mappings")
+        p = t.act(f"{name}.act1", t.norm(f"{name}.bn1", p))
+        p = t.conv(f"{name}.conv1", p, first, 3, at.stride, 1, at.first_dilation)
+        p = t.act(f"{name}.act2", t.norm(f"{name}.bn2", p))
+        p = t.conv(f"{name}.conv2", p, out, 3, 1, 1, at.dilation)
+    else:  # preact_bottleneck (timm's ResNetV2 PreActBottleneck: stride on the 3x3)
+        p = t.act(f"{name}.act1", t.norm(f"{name}.bn1", p))
+        p = t.conv(f"{name}.conv1", p, first, 1, on_1x1)
+        p = t.act(f"{name}.act2", t.norm(f"{name}.bn2", p))
+        p = t.conv(f"{name}.conv2", p, width, 3, on_3x3, spec.groups, at.first_dilation)
+        p = t.act(f"{name}.act3", t.norm(f"{name}.bn3", p))
+        p = t.conv(f"{name}.conv3", p, out, 1)
+    return t.attention(f"{name}.se", p)
+
+
+def _shortcut(spec: ResNetSpec, t: _Tracer, name: str, p: Point, at: _Where, kind: str, out: int) -> Point:
+    """The shortcut's layers (timm's downsample_conv / downsample_avg); returns its output."""
     down = f"{name}.downsample"
-    if shortcut == "zero-pad":
-        t.layers.append(LayerPlan(down, "zero-pad", stage_name, x, y, 0, 0, rf[0], "shortcut", 1, stride))
-    elif shortcut == "projection":
-        s, s_rf = t.conv(f"{down}.0", stage_name, x, rf, out_channels, 1, stride, branch="shortcut")
-        if spec.shortcut_bn:
-            t.bn(f"{down}.1", stage_name, s, s_rf, "shortcut")
-    elif shortcut == "avgpool-projection":
-        # ResNet-D (He et al. 2019, Sec. 4.2): average-pool before the 1x1 so that no input is skipped
-        s, s_rf = x, rf
-        if stride > 1:
-            s, s_rf = t.pool(f"{down}.0", "avgpool", stage_name, x, rf, stride, stride, "shortcut")
-        s, s_rf = t.conv(f"{down}.1", stage_name, s, s_rf, out_channels, 1, 1, branch="shortcut")
-        if spec.shortcut_bn:
-            t.bn(f"{down}.2", stage_name, s, s_rf, "shortcut")
-    plan = BlockPlan(
-        name, stage_name, index, spec.block, x, y, width, stride, groups, shortcut, tuple(t.layers[start:])
-    )
-    return plan, main_rf
+    if kind == "zero-pad":
+        c, h, w = p.shape
+        shape = (out, conv_out(h, 1, at.stride, 0), conv_out(w, 1, at.stride, 0))
+        return t._add(down, "zero-pad", p, p.step(shape, 1, at.stride), stride=at.stride)
+    if kind == "projection":
+        kernel = spec.shortcut_kernel if at.stride > 1 or at.dilation > 1 else 1
+        p = t.conv(f"{down}.0", p, out, kernel, at.stride, 1, at.first_dilation if kernel > 1 else 1)
+        return t.norm(f"{down}.1", p) if spec.shortcut_bn else p
+    # ResNet-D (He et al. 2019, Sec. 4.2): average-pool before the 1x1 so that no input is skipped
+    if at.dilation > 1:
+        p = t.pool(f"{down}.0", "avgpool-same", p, 2, 1)
+    elif at.stride > 1:
+        p = t.pool(f"{down}.0", "avgpool", p, 2, at.stride, ceil=True)
+    p = t.conv(f"{down}.1", p, out, 1)
+    return t.norm(f"{down}.2", p) if spec.shortcut_bn else p
+
+
+def _block(spec: ResNetSpec, t: _Tracer, p: Point, at: _Where) -> tuple[BlockPlan, Point]:
+    name = f"layer{at.stage + 1}.{at.index}"
+    start = len(t.layers)
+    out = at.planes * spec.expansion
+    width = at.planes * spec.width_per_group // 64 * spec.groups if spec.bottleneck else at.planes
+    t.branch = "main"
+    y = _branch(spec, t, name, p, at, width, out)
+    kind = choose_shortcut(spec, at.stage, name, p.shape, y.shape)
+    if kind not in ("identity", "none"):
+        t.branch = "shortcut"
+        s = _shortcut(spec, t, name, p, at, kind, out)
+        if s.shape != y.shape:
+            why = f"the {SHORTCUT_LABEL[kind]} shortcut makes it {fmt.shape(s.shape)}"
+            raise _mismatch(spec, at.stage, name, p.shape, y.shape, why)
+    if not spec.preact:  # post-activation: the activation follows the addition
+        t.branch = "out"
+        y = t.act(f"{name}.act{3 if spec.bottleneck else 2}", y)
+    t.branch = "main"
+    plan = BlockPlan(name, f"layer{at.stage + 1}", at.index, spec.block, p.shape, y.shape, width, at.stride,
+                     spec.groups, kind, tuple(t.layers[start:]), at.dilation, at.drop_path,
+                     "preact" if spec.preact else "input")  # fmt: skip
+    return plan, y
+
+
+def _stage_places(spec: ResNetSpec, reduction: int) -> list[list[_Where]]:
+    """Stride, dilation and drop rate of every block. Past `output_stride`, a stage's stride
+    turns into dilation of its convs (torchvision's replace_stride_with_dilation); the drop rate
+    grows linearly from 0 at the first block to `drop_path` at the last (Huang et al. 2016)."""
+    total = sum(stage.blocks for stage in spec.stages)
+    places, dilation, index = [], 1, 0
+    for i, stage in enumerate(spec.stages):
+        stride, previous = stage.stride, dilation
+        if spec.output_stride is not None and reduction * stride > spec.output_stride:
+            dilation, stride = dilation * stride, 1
+        else:
+            reduction *= stride
+        row = []
+        for j in range(stage.blocks):
+            rate = spec.drop_path * index / (total - 1) if total > 1 else 0.0
+            first = previous if j == 0 else dilation
+            row.append(_Where(i, j, stage.channels, stride if j == 0 else 1, dilation, first, rate))
+            index += 1
+        places.append(row)
+    return places
 
 
 def plan_network(spec: ResNetSpec) -> NetworkPlan:
     """Every layer of `spec` in forward order, with shapes, params, MACs and receptive fields."""
     t = _Tracer(spec)
-    x, rf = _stem(spec, t)
-    stem = StagePlan("stem", (spec.input.channels, spec.input.height, spec.input.width), x, tuple(t.layers), (), rf[1])
+    p = _stem(spec, t)
+    stem = StagePlan("stem", (spec.input.channels, spec.input.height, spec.input.width), p.shape, tuple(t.layers),
+                     (), p.jump)  # fmt: skip
     stages = []
-    for i, stage in enumerate(spec.stages):
-        start, stage_in, blocks = len(t.layers), x, []
-        for j in range(stage.blocks):
-            block, rf = _block(spec, t, i, j, x, rf, stage.channels, stage.stride if j == 0 else 1)
+    for i, places in enumerate(_stage_places(spec, p.jump)):
+        start, stage_in, blocks = len(t.layers), p.shape, []
+        t.stage = f"layer{i + 1}"
+        for at in places:
+            block, p = _block(spec, t, p, at)
             blocks.append(block)
-            x = block.out_shape
-        stages.append(StagePlan(f"layer{i + 1}", stage_in, x, tuple(t.layers[start:]), tuple(blocks), rf[1]))
-    start, head_in = len(t.layers), x
-    if spec.block == "preact":  # v2 networks end with BN-ReLU, as the last block has no post-activation
-        t.bn("bn_final", "head", x, rf)
-    c = x[0]
-    t.layers.append(LayerPlan("avgpool", "global-avgpool", "head", x, (c, 1, 1), 0, 0, None))
+        stages.append(StagePlan(t.stage, stage_in, p.shape, tuple(t.layers[start:]), tuple(blocks), p.jump))
+    t.stage, start, head_in = "head", len(t.layers), p.shape
+    if spec.preact:  # v2 networks end with norm and activation, as the last block has no post-activation
+        p = t.act("act_final", t.norm("bn_final", p))
+    c = p.shape[0]
+    pooled = Point((c, 1, 1), 0, 0)
+    t.layers.append(LayerPlan("avgpool", "global-avgpool", "head", p.shape, (c, 1, 1), 0, 0, None))
+    if spec.dropout > 0:
+        t.layers.append(LayerPlan("dropout", "dropout", "head", (c, 1, 1), (c, 1, 1), 0, 0, None))
     n = spec.num_classes
-    t.layers.append(LayerPlan("fc", "fc", "head", (c, 1, 1), (n, 1, 1), c * n + n, c * n, None, bias=True))
+    t.layers.append(LayerPlan("fc", "fc", "head", pooled.shape, (n, 1, 1), c * n + n, c * n, None, bias=True))
     head = StagePlan("head", head_in, (n, 1, 1), tuple(t.layers[start:]))
     return NetworkPlan(spec, stem, tuple(stages), head)

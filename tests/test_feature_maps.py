@@ -44,7 +44,7 @@ def test_the_maps_are_the_tensors_the_forward_pass_computes():
     x = torch.randn(1, 1, 64, 64)
     maps = stage_maps(model, plan, x)
     with torch.no_grad():
-        stem = model.maxpool(model.relu(model.bn1(model.conv1(x))))
+        stem = model.maxpool(model.act1(model.bn1(model.conv1(x))))
         layer1 = model.layer1(stem)
         layer4 = model.layer4(model.layer3(model.layer2(layer1)))
         logits = model.fc(torch.flatten(model.avgpool(layer4), 1))

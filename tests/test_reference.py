@@ -101,7 +101,7 @@ def test_torchinfo_agrees(name):
     assert info.trainable_params == plan.params
     extra = 0
     for layer in plan.layers:
-        if layer.kind == "bn":
+        if layer.kind == "norm":
             extra += layer.params
         elif layer.kind == "conv" and spec.conv_bias:
             extra += layer.out_numel

@@ -22,10 +22,10 @@ def layer_table(spec_json: str) -> pd.DataFrame:
             "layer": [layer.name for layer in a.layers],
             "kind": [layer.kind for layer in a.layers],
             "detail": [layer.detail for layer in a.layers],
-            "output": [fmt.shape(layer.output_shape) for layer in a.layers],
+            "output": [fmt.shape(layer.out_shape) for layer in a.layers],
             "params": [layer.params for layer in a.layers],
             "MACs": [layer.macs for layer in a.layers],
-            "receptive field (px)": [layer.receptive_field for layer in a.layers],
+            "receptive field (px)": [layer.rf for layer in a.layers],
         }
     )
 
