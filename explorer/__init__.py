@@ -7,7 +7,9 @@
 """
 
 from .analysis import Analysis, LayerInfo, StageInfo, analyze, analyze_plan
+from .checkpoint import load_state_dict, spec_from_state_dict
 from .codegen import to_code
+from .export import to_onnx
 from .model import build_model, init_weights
 from .plan import BlockPlan, LayerPlan, NetworkPlan, ShapeMismatchError, StagePlan, plan_network
 from .presets import DEFAULT_PRESET, PRESETS, TORCHVISION_PRESETS, preset
@@ -38,5 +40,16 @@ __all__ = [
     "preset",
     "spec_from_dict",
     "spec_from_json",
+    "spec_from_state_dict",
+    "spec_from_timm",
+    "load_state_dict",
     "to_code",
+    "to_onnx",
 ]
+
+
+def spec_from_timm(name: str, input_size: tuple[int, int] = (224, 224)) -> ResNetSpec:
+    """The spec of timm's model `name`, read off timm's own model (timm must be installed)."""
+    from .timm_family import spec_from_timm as read
+
+    return read(name, input_size)

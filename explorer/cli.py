@@ -14,9 +14,11 @@ from pathlib import Path
 
 from . import fmt
 from .analysis import Analysis, analyze_plan
+from .budget import limits
+from .checkpoint import matching_names, read_weights, spec_from_state_dict
 from .codegen import to_code
 from .plan import plan_network
-from .presets import PRESETS, preset
+from .presets import FAMILY, PRESETS, preset
 from .runs import StoreError
 from .spec import MAX_JSON_BYTES, ResNetSpec, SpecError, spec_from_json
 
@@ -50,10 +52,28 @@ def _parse_input(text: str) -> tuple[int, int, int]:
     return c, h, w
 
 
+def spec_from_weights(path: str) -> tuple[str, ResNetSpec]:
+    """The network a checkpoint file holds, named after the preset or timm model it matches."""
+    file = Path(path)
+    limit = limits().build_bytes  # the file is read whole; the budget the server builds within
+    try:
+        size = file.stat().st_size
+        if size > limit:
+            raise SpecError("weights", f"{path} is {size:,} bytes; this machine reads at most {limit:,}")
+        data = file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read weights {path}: {exc.strerror or exc}") from None
+    spec = spec_from_state_dict(read_weights(data, file.name))
+    names = matching_names(spec, FAMILY | PRESETS)
+    return (names[0] if names else file.stem), spec
+
+
 def spec_from_args(args: argparse.Namespace) -> tuple[str, ResNetSpec]:
-    """The spec named by --preset or --config, with --input / --classes applied."""
+    """The spec named by --preset, --config or --weights, with --input / --classes applied."""
     if args.preset:
         title, spec = args.preset, preset(args.preset)
+    elif getattr(args, "weights", None):
+        title, spec = spec_from_weights(args.weights)
     else:
         title, spec = Path(args.config).stem, load_spec_file(args.config)
     if getattr(args, "input", None):
@@ -63,10 +83,12 @@ def spec_from_args(args: argparse.Namespace) -> tuple[str, ResNetSpec]:
     return title, spec
 
 
-def _add_source(parser: argparse.ArgumentParser, overrides: bool = True) -> None:
+def _add_source(parser: argparse.ArgumentParser, overrides: bool = True, weights: bool = False) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--preset", metavar="NAME", help=f"one of: {', '.join(PRESETS)}")
+    source.add_argument("--preset", metavar="NAME", help=f"one of: {', '.join(PRESETS)}, or a timm ResNet name")
     source.add_argument("--config", metavar="FILE", help="a JSON spec (README, 'Config format')")
+    if weights:
+        source.add_argument("--weights", metavar="FILE", help="a .pt/.pth state_dict or .safetensors file")
     if overrides:
         parser.add_argument("--input", metavar="C,H,W", help="input channels, height, width")
         parser.add_argument("--classes", type=int, metavar="N", help="number of classes")
@@ -153,11 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("presets", help="list the named networks").set_defaults(run=_cmd_presets)
     p = sub.add_parser("summary", help="shapes, parameters and MACs, layer by layer")
-    _add_source(p)
+    _add_source(p, weights=True)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_cmd_summary)
     p = sub.add_parser("code", help="standalone PyTorch source in the d2l style")
-    _add_source(p)
+    _add_source(p, weights=True)
     p.set_defaults(run=_cmd_code)
     from .train_cli import add_train_parser  # the training command lives with the engine's options
 

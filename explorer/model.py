@@ -68,10 +68,15 @@ class BlurPool(nn.Module):
 
     def __init__(self, channels: int, stride: int) -> None:
         super().__init__()
-        taps = torch.tensor([1.0, 2.0, 1.0]) / 4
-        self.register_buffer("filt", (taps[:, None] * taps[None, :]).expand(channels, 1, 3, 3).clone(),
-                             persistent=False)  # fmt: skip
+        self.register_buffer("filt", torch.empty(channels, 1, 3, 3), persistent=False)
         self.stride = stride
+        self.init_non_persistent_buffers()
+
+    def init_non_persistent_buffers(self) -> None:
+        """Fill the filter (again after `to_empty`, as it is not in the state_dict)."""
+        taps = torch.tensor([1.0, 2.0, 1.0], device=self.filt.device) / 4
+        with torch.no_grad():
+            self.filt.copy_((taps[:, None] * taps[None, :]).expand_as(self.filt))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.pad(x, (1, 1, 1, 1), mode="reflect")

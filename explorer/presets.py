@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from .spec import ResNetSpec, SpecError, spec_from_dict
+
+# timm's ResNet family, each spec checked against timm's own model (strict state_dict load,
+# outputs within 1e-5, parameters and MACs equal) by `python -m explorer.timm_family --write`.
+FAMILY_FILE = Path(__file__).with_name("timm_family.json")
+_FAMILY_DATA: dict[str, Any] = json.loads(FAMILY_FILE.read_text())
 
 
 def _stages(blocks: list[int], channels: list[int], first_stride: int = 1) -> list[dict[str, int]]:
@@ -80,6 +87,20 @@ PRESET_DATA: dict[str, dict[str, Any]] = {
     },
 }
 
+# The notable members of timm's family, as timm names them.
+TIMM_PRESETS = (
+    "resnet26t",
+    "resnet50d",
+    "resnetaa50d",
+    "resnetrs50",
+    "resnet50_gn",
+    "seresnet50",
+    "seresnext50_32x4d",
+    "ecaresnet50d",
+    "resnetv2_50",
+)
+PRESET_DATA.update({name: _FAMILY_DATA["verified"][name] for name in TIMM_PRESETS})
+
 DEFAULT_PRESET = "d2l-resnet18"
 
 # Presets that are torchvision models of the same name: their weights load with strict=True.
@@ -96,11 +117,20 @@ TORCHVISION_PRESETS = (
 )
 
 PRESETS: dict[str, ResNetSpec] = {name: spec_from_dict(data) for name, data in PRESET_DATA.items()}
+FAMILY: dict[str, ResNetSpec] = {name: spec_from_dict(data) for name, data in _FAMILY_DATA["verified"].items()}
+UNEXPRESSED: dict[str, str] = dict(_FAMILY_DATA["unexpressed"])  # timm's name -> why the spec cannot
+
+
+def verified_by(name: str) -> list[str]:
+    """The reference implementations a preset (or family name) is checked against, by name."""
+    return [ref for ref, names in (("torchvision", TORCHVISION_PRESETS), ("timm", FAMILY)) if name in names]
 
 
 def preset(name: str) -> ResNetSpec:
-    """The spec of a named preset; SpecError naming the known presets otherwise."""
+    """The spec of a named preset or timm ResNet; SpecError naming the presets otherwise."""
     try:
-        return PRESETS[name]
+        return PRESETS[name] if name in PRESETS else FAMILY[name]
     except (KeyError, TypeError):
-        raise SpecError("preset", f"unknown preset {name!r}; known: {', '.join(PRESETS)}") from None
+        raise SpecError(
+            "preset", f"unknown preset {name!r}; known: {', '.join(PRESETS)}, and timm's ResNet names"
+        ) from None

@@ -21,3 +21,11 @@ def home(tmp_path, monkeypatch):
     """A fresh data folder (run history, datasets) for one test."""
     monkeypatch.setenv("RESNET_EXPLORER_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Figures tests report (e.g. the timm coverage), shown in CI's output."""
+    from tests.report import LINES
+
+    for line in LINES:
+        terminalreporter.write_line(line)

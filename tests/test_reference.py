@@ -82,6 +82,7 @@ def test_plan_matches_built_model(name):
 
 @pytest.mark.parametrize("name", TORCHVISION_PRESETS)
 def test_torchvision_weights_load_strict_and_outputs_identical(name):
+    """torchvision's own model, its state_dict loaded strictly, the same logits bit for bit."""
     reference = getattr(torchvision.models, name)().eval()
     ours = build_model(explorer.preset(name)).eval()
     ours.load_state_dict(reference.state_dict(), strict=True)
@@ -130,6 +131,22 @@ RF_SPECS = {
             "stages": [{"blocks": 1, "channels": 4, "stride": 1}, {"blocks": 1, "channels": 8, "stride": 2}],
         }
     ),
+    # output stride 4: the second and third stages dilate instead of subsampling; tiered stem, blur
+    "dilated-tiered-blur": explorer.spec_from_dict(
+        {
+            "input": {"channels": 1, "height": 32, "width": 32},
+            "num_classes": 4,
+            "stem": {"kind": "tiered", "width": 16},
+            "block": "bottleneck",
+            "anti_alias": "blur",
+            "output_stride": 4,
+            "stages": [
+                {"blocks": 1, "channels": 4, "stride": 1},
+                {"blocks": 1, "channels": 8, "stride": 2},
+                {"blocks": 1, "channels": 8, "stride": 2},
+            ],
+        }
+    ),  # fmt: skip
 }
 
 
@@ -146,7 +163,7 @@ def test_receptive_field_matches_gradient(name):
     for m in list(model.modules()):
         for child_name, child in m.named_children():
             if isinstance(child, torch.nn.MaxPool2d):
-                setattr(m, child_name, torch.nn.AvgPool2d(3, 2, 1))
+                setattr(m, child_name, torch.nn.AvgPool2d(3, child.stride, 1))
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.full_like(p, 0.01))
@@ -179,3 +196,17 @@ def test_stage_rows_sum_to_totals():
     assert [s.blocks for s in a.stages] == [0, 3, 8, 36, 3, 0]
     assert [s.reduction for s in a.stages] == [4, 4, 8, 16, 32, None]
     assert a.stages[-2].output_shape == (2048, 7, 7)
+
+
+@pytest.mark.parametrize("output_stride, dilate", [(16, [False, False, True]), (8, [False, True, True])])
+def test_output_stride_is_torchvisions_replace_stride_with_dilation(output_stride, dilate):
+    reference = torchvision.models.resnet50(replace_stride_with_dilation=dilate).eval()
+    spec = explorer.preset("resnet50").with_input(3, 97, 97)
+    spec = explorer.spec_from_dict({**spec.to_dict(), "output_stride": output_stride})
+    ours = explorer.load_state_dict(build_model(spec).eval(), reference.state_dict())
+    x = torch.rand(1, 3, 97, 97)
+    with torch.no_grad():
+        assert torch.equal(ours(x), reference(x))
+    plan = plan_network(spec)
+    assert plan.stages[-1].out_shape == (2048, 13, 13) if output_stride == 8 else (2048, 7, 7)
+    assert plan.stages[-1].reduction == output_stride
