@@ -1,9 +1,10 @@
 """to_code(spec): a standalone PyTorch file in the style of the seed (d2l.ai's ResNet chapter).
 
 The export mirrors d2l's code — a `Residual` class, a `resnet_block` helper that builds one
-stage, the stages chained with nn.Sequential into `net` — and contains only the branches this
-spec uses, so a student reads exactly their network. Tests import the file and compare it with
-build_model(spec): same parameter count, same shapes.
+stage, the stages chained with nn.Sequential into `net` — and contains only the branches and
+layer kinds this spec uses, so a student reads exactly their network. Its modules are created in
+the order build_model creates them, so build_model's weights load into it by position and give
+the same outputs (tests check every preset and every family option).
 
 loading_code(...): the few lines that load a trained run's downloaded weights and spec and feed it
 images prepared as training prepared them (shown on the Train page; a test executes them).
@@ -11,16 +12,18 @@ images prepared as training prepared them (shown on the Train page; a test execu
 
 from __future__ import annotations
 
+import inspect
 from textwrap import dedent, indent
 
-from . import fmt
-from .plan import NetworkPlan, plan_network
-from .spec import ResNetSpec
+from . import fmt, model
+from .plan import LayerPlan, NetworkPlan, plan_network
+from .spec import GROUP_NORM_GROUPS, ResNetSpec
 
 _BLOCK_DOC = {
-    "basic": "Two 3x3 convs and a skip connection: out = relu(F(x) + x).",
+    "basic": "Two 3x3 convs and a skip connection: out = act(F(x) + x).",
     "bottleneck": "Bottleneck: 1x1 reduces, 3x3 (grouped for ResNeXt) works, 1x1 expands 4x; then + x.",
-    "preact": "Pre-activation block (He et al. 2016 v2): BN-ReLU before each conv, nothing after + x.",
+    "preact": "Pre-activation block (He et al. 2016b): norm and activation before each conv, nothing after + x.",
+    "preact_bottleneck": "Pre-activation bottleneck (He et al. 2016b, timm's ResNetV2): norm-act-conv x3, + x.",
 }
 
 
@@ -29,29 +32,92 @@ class _Writer:
 
     def __init__(self, spec: ResNetSpec) -> None:
         self.spec = spec
-        self.bias = "" if spec.conv_bias else ", bias=False"
+        self.dilated = spec.output_stride is not None
+        self.aa = spec.anti_alias != "none"
 
-    def norm(self, channels: str) -> str:
-        return f"nn.BatchNorm2d({channels})" if self.spec.batch_norm else "nn.Identity()"
-
-    def conv(self, cin: str, cout: str, kernel: int, stride: str | int = 1, groups: str = "") -> str:
+    def conv(self, cin: str, cout: str, kernel: int, stride: str = "1", groups: str = "", dilation: str = "1") -> str:
         parts = [cin, cout, f"kernel_size={kernel}"]
-        if kernel > 1:
-            parts.append(f"padding={kernel // 2}")
-        if stride != 1:
+        if stride != "1":
             parts.append(f"stride={stride}")
+        if kernel > 1:
+            parts.append(f"padding={dilation}" if kernel == 3 else f"padding={kernel // 2}")
+        if dilation != "1" and kernel > 1:
+            parts.append(f"dilation={dilation}")
         if groups:
             parts.append(f"groups={groups}")
-        return f"nn.Conv2d({', '.join(parts)}{self.bias})"
+        return f"nn.Conv2d({', '.join(parts)}{'' if self.spec.conv_bias else ', bias=False'})"
+
+
+def _layer(w: _Writer, layer: LayerPlan) -> str:
+    """The source of one stem or head layer of the plan."""
+    cin, cout, k, s = layer.in_shape[0], layer.out_shape[0], layer.kernel, layer.stride
+    if layer.kind == "conv":
+        return w.conv(str(cin), str(cout), k, str(s))
+    if layer.kind == "norm":
+        return f"norm({cin})"
+    if layer.kind == "act":
+        return "act()"
+    if layer.kind == "maxpool":
+        return f"nn.MaxPool2d(kernel_size={k}, stride={s}, padding={layer.padding})"
+    if layer.kind == "avgpool":
+        return f"nn.AvgPool2d(kernel_size={k}, stride={s})"
+    if layer.kind == "blur":
+        return f"BlurPool({cin}, {s})"
+    if layer.kind == "global-avgpool":
+        return "nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten()"
+    if layer.kind == "dropout":
+        return f"nn.Dropout({w.spec.dropout:g})"
+    if layer.kind == "fc":
+        return f"nn.Linear({cin}, {cout})"
+    raise ValueError(f"no source for a {layer.kind} layer in the stem or head")
+
+
+def _helpers(w: _Writer, plan: NetworkPlan) -> str:
+    """norm() and act() as this spec has them, and the classes of the layer kinds it uses, copied
+    from build_model's own (one definition of each)."""
+    spec = w.spec
+    norm = {
+        "batch": "nn.BatchNorm2d(channels)",
+        "group": f"nn.GroupNorm({GROUP_NORM_GROUPS}, channels)",
+        "frozen": "FrozenBatchNorm2d(channels)  # statistics and scale fixed: fine-tuning",
+    }[spec.norm]
+    if not spec.batch_norm:
+        norm = "nn.Identity()  # this network has no normalisation"
+    activation = "nn.SiLU(inplace=inplace)" if spec.activation == "silu" else "nn.ReLU(inplace=inplace)"
+    source = f"def norm(channels):\n    return {norm}\n\n\ndef act(inplace=True):\n    return {activation}\n"
+    kinds = {layer.kind for layer in plan.layers}
+    classes = [
+        (model.ZeroPadShortcut, "zero-pad" in kinds),
+        (model.SqueezeExcite, "se" in kinds),
+        (model.EfficientChannelAttention, "eca" in kinds),
+        (model.BlurPool, "blur" in kinds),
+        (model.SamePadAvgPool, "avgpool-same" in kinds),
+        (model.DropPath, any(block.drop_path > 0 for block in plan.blocks)),
+    ]
+    for cls, used in classes:
+        if used:
+            source += "\n\n" + inspect.getsource(cls)
+    if spec.attention == "se":
+        r = spec.se_reduction
+        source += (
+            f'\n\ndef se_width(channels):\n    """channels / {r}, to a multiple of 8, at least 8 (timm)."""\n'
+            f"    return max(8, int(channels * (1 / {r}) + 4) // 8 * 8)\n"
+        )
+    if spec.attention == "eca":
+        source += (
+            "\n\ndef eca_kernel(channels):\n"
+            '    """Odd, at least 3, growing with log2(channels) (Wang et al. 2020)."""\n'
+            "    t = int(abs(math.log(channels, 2) + 1) / 2)\n    return max(t if t % 2 else t + 1, 3)\n"
+        )
+    return source
 
 
 def _shortcut_source(w: _Writer, kinds: set[str]) -> str:
-    proj_bn = w.spec.shortcut_bn and w.spec.batch_norm
-    projection = w.conv("input_channels", "num_channels", 1, "strides")
-    if proj_bn:
-        projection = f"nn.Sequential({projection}, nn.BatchNorm2d(num_channels))"
+    spec = w.spec
+    norm = ", norm(num_channels)" if spec.shortcut_bn and spec.batch_norm else ""
+    args = "input_channels, num_channels, strides, kind" + (", dilation=1, first_dilation=1" if w.dilated else "")
     lines = [
-        "def shortcut(input_channels, num_channels, strides, kind):",
+        f"def shortcut({args}):",
         '    """The path x takes around a block so that F(x) + x has matching shapes."""',
         '    if kind != "C" and input_channels == num_channels and strides == 1:',
         "        return None  # identity: x is added unchanged",
@@ -59,122 +125,130 @@ def _shortcut_source(w: _Writer, kinds: set[str]) -> str:
     if "A" in kinds:
         lines += [
             '    if kind == "A":  # zero-padding, no parameters (He et al. 2016, option A)',
-            "        return ZeroPad(num_channels - input_channels, strides)",
+            "        return ZeroPadShortcut(num_channels - input_channels, strides)",
         ]
     if "D" in kinds:
-        d_conv = w.conv("input_channels", "num_channels", 1)
-        d_bn = ", nn.BatchNorm2d(num_channels)" if proj_bn else ""
+        pool = "nn.AvgPool2d(2, strides, ceil_mode=True, count_include_pad=False) if strides > 1 else nn.Identity()"
+        if w.dilated:
+            pool = f"SamePadAvgPool() if dilation > 1 else {pool}"
         lines += [
             '    if kind == "D":  # average-pool, then 1x1 (ResNet-D, He et al. 2019)',
-            "        pool = nn.AvgPool2d(strides, strides, ceil_mode=True, count_include_pad=False)",
-            f"        return nn.Sequential(pool if strides > 1 else nn.Identity(), {d_conv}{d_bn})",
+            f"        pool = {pool}",
+            f"        return nn.Sequential(pool, {w.conv('input_channels', 'num_channels', 1)}{norm})",
         ]
-    lines.append(f"    return {projection}  # 1x1 convolution: d2l's use_1x1conv=True")
-    source = "\n".join(lines) + "\n"
-    if "A" in kinds:
-        source = (
-            dedent('''
-            class ZeroPad(nn.Module):
-                """Subsample x, then append zero channels (He et al. 2016, option A)."""
-
-                def __init__(self, extra_channels, strides):
-                    super().__init__()
-                    self.extra_channels, self.strides = extra_channels, strides
-
-                def forward(self, X):
-                    X = X[:, :, :: self.strides, :: self.strides]
-                    return F.pad(X, (0, 0, 0, 0, 0, self.extra_channels))
-
-
-            ''').lstrip()
-            + source
+    projection = w.conv("input_channels", "num_channels", 1, "strides")
+    if spec.shortcut_kernel == 3:  # SENet-154: a 3x3 projection where it subsamples
+        lines.append(f"    kernel = 3 if strides > 1{' or dilation > 1' if w.dilated else ''} else 1")
+        dilation = "first_dilation if kernel > 1 else 1" if w.dilated else "1"
+        projection = (
+            "nn.Conv2d(input_channels, num_channels, kernel_size=kernel, stride=strides, "
+            f"padding={'first_dilation' if w.dilated else '1'} if kernel > 1 else 0, dilation={dilation}"
+            f"{'' if spec.conv_bias else ', bias=False'})"
         )
-    return source
+    lines.append(f"    return nn.Sequential({projection}{norm})  # 1x1 convolution: d2l's use_1x1conv=True")
+    return "\n".join(lines) + "\n"
 
 
-def _block_source(w: _Writer, cls: str) -> str:
+def _branch(w: _Writer) -> tuple[list[str], list[str]]:
+    """__init__ lines and forward lines of the residual branch F(x), in build_model's order."""
+    spec = w.spec
+    fd, d = ("first_dilation", "dilation") if w.dilated else ("1", "1")
+    aa = "(1 if use_aa else strides)" if w.aa else "strides"
+    on_1x1, on_3x3 = ("strides", "1") if spec.stride_on == "1x1" else ("1", aa)
+    attention = {"se": "SqueezeExcite({c}, se_width({c}))", "eca": "EfficientChannelAttention(eca_kernel({c}))"}
+    aa_layer = "nn.AvgPool2d(strides)" if spec.anti_alias == "avg" else "BlurPool({c}, strides)"
+    init, forward = [], []
+    first = "first" if spec.reduce_first > 1 else None
+    if spec.bottleneck:
+        init.append(f"width = num_channels * {spec.width_per_group} // 64 * {spec.groups}")
+        init.append("out_channels = num_channels * self.expansion")
+        out, inner = "out_channels", "width"
+    else:
+        out, inner = "num_channels", "num_channels"
+    if first:
+        init.append(f"first = {inner} // {spec.reduce_first}  # SENet: the first conv at part of the width")
+    first = first or inner
+    if w.aa:
+        init.append(f"use_aa = strides > 1{' or first_dilation != dilation' if w.dilated else ''}")
+    groups = str(spec.groups) if spec.groups > 1 else ""
+    if spec.block == "basic":
+        init += [f"self.conv1 = {w.conv('input_channels', first, 3, aa, '', fd)}", f"self.bn1 = norm({first})",
+                 "self.act1 = act()"]  # fmt: skip
+        forward.append("Y = self.act1(self.bn1(self.conv1(X)))")
+        if w.aa:
+            init.append(f"self.aa = {aa_layer.format(c=first)} if use_aa else None")
+            forward.append("if self.aa is not None:\n    Y = self.aa(Y)")
+        init += [f"self.conv2 = {w.conv(first, out, 3, '1', '', d)}", f"self.bn2 = norm({out})"]
+        forward.append("Y = self.bn2(self.conv2(Y))")
+    elif spec.block == "bottleneck":
+        init += [f"self.conv1 = {w.conv('input_channels', first, 1, on_1x1)}", f"self.bn1 = norm({first})",
+                 "self.act1 = act()", f"self.conv2 = {w.conv(first, 'width', 3, on_3x3, groups, fd)}",
+                 "self.bn2 = norm(width)", "self.act2 = act()"]  # fmt: skip
+        forward += ["Y = self.act1(self.bn1(self.conv1(X)))", "Y = self.act2(self.bn2(self.conv2(Y)))"]
+        if w.aa:
+            init.append(f"self.aa = {aa_layer.format(c='width')} if use_aa else None")
+            forward.append("if self.aa is not None:\n    Y = self.aa(Y)")
+        init += [f"self.conv3 = {w.conv('width', out, 1)}", f"self.bn3 = norm({out})"]
+        forward.append("Y = self.bn3(self.conv3(Y))")
+    elif spec.block == "preact":
+        init += ["self.bn1 = norm(input_channels)", "self.act1 = act(inplace=False)  # x itself may be added",
+                 f"self.conv1 = {w.conv('input_channels', first, 3, 'strides', '', fd)}", f"self.bn2 = norm({first})",
+                 "self.act2 = act()", f"self.conv2 = {w.conv(first, out, 3, '1', '', d)}"]  # fmt: skip
+        forward += ["P = self.act1(self.bn1(X))  # pre-activation", "Y = self.conv1(P)",
+                    "Y = self.conv2(self.act2(self.bn2(Y)))"]  # fmt: skip
+    else:  # preact_bottleneck
+        init += ["self.bn1 = norm(input_channels)", "self.act1 = act(inplace=False)  # x itself may be added",
+                 f"self.conv1 = {w.conv('input_channels', first, 1, on_1x1)}", f"self.bn2 = norm({first})",
+                 "self.act2 = act()", f"self.conv2 = {w.conv(first, 'width', 3, on_3x3, groups, fd)}",
+                 "self.bn3 = norm(width)", "self.act3 = act()", f"self.conv3 = {w.conv('width', out, 1)}"]  # fmt: skip
+        forward += ["P = self.act1(self.bn1(X))  # pre-activation", "Y = self.conv1(P)",
+                    "Y = self.conv2(self.act2(self.bn2(Y)))", "Y = self.conv3(self.act3(self.bn3(Y)))"]  # fmt: skip
+    if spec.attention != "none":
+        init.append(f"self.se = {attention[spec.attention].format(c=out)}")
+        forward.append("Y = self.se(Y)  # channel attention: each channel scaled by a learned gate")
+    return init, forward
+
+
+def _block_source(w: _Writer, cls: str, plan: NetworkPlan) -> str:
     spec = w.spec
     residual = spec.residual
-    head = f"class {cls}(nn.Module):  #@save\n"
+    out = "out_channels" if spec.bottleneck else "num_channels"
     doc = _BLOCK_DOC[spec.block] if residual else "The same layers as a residual block, without the skip connection."
-    body = [f'"""{doc}"""', ""]
-    if spec.block == "bottleneck":
-        body += [
-            "expansion = 4",
-            "",
-            f"def __init__(self, input_channels, num_channels, strides=1, kind={spec.shortcut!r},",
-            f"             groups={spec.groups}, width_per_group={spec.width_per_group}):",
-            "    super().__init__()",
-            "    width = num_channels * width_per_group // 64 * groups",
-            "    out_channels = num_channels * self.expansion",
-            f"    self.conv1 = {w.conv('input_channels', 'width', 1)}",
-            f"    self.conv2 = {w.conv('width', 'width', 3, 'strides', 'groups')}",
-            f"    self.conv3 = {w.conv('width', 'out_channels', 1)}",
-            f"    self.bn1 = {w.norm('width')}",
-            f"    self.bn2 = {w.norm('width')}",
-            f"    self.bn3 = {w.norm('out_channels')}",
-        ]
-        shortcut_args = "input_channels, out_channels, strides, kind"
-        forward = [
-            "Y = F.relu(self.bn1(self.conv1(X)))",
-            "Y = F.relu(self.bn2(self.conv2(Y)))",
-            "Y = self.bn3(self.conv3(Y))",
-        ]
-    else:
-        body += [
-            f"def __init__(self, input_channels, num_channels, strides=1, kind={spec.shortcut!r}):",
-            "    super().__init__()",
-            f"    self.conv1 = {w.conv('input_channels', 'num_channels', 3, 'strides')}",
-            f"    self.conv2 = {w.conv('num_channels', 'num_channels', 3)}",
-            f"    self.bn1 = {w.norm('input_channels' if spec.block == 'preact' else 'num_channels')}",
-            f"    self.bn2 = {w.norm('num_channels')}",
-        ]
-        shortcut_args = "input_channels, num_channels, strides, kind"
-        if spec.block == "preact":
-            forward = [
-                "P = F.relu(self.bn1(X))  # pre-activation",
-                "Y = self.conv1(P)",
-                "Y = self.conv2(F.relu(self.bn2(Y)))",
-            ]
-        else:
-            forward = ["Y = F.relu(self.bn1(self.conv1(X)))", "Y = self.bn2(self.conv2(Y))"]
+    args = f"input_channels, num_channels, strides=1, kind={spec.shortcut!r}"
+    args += ", dilation=1, first_dilation=1" if w.dilated else ""
+    drop = any(block.drop_path > 0 for block in plan.blocks)
+    args += ", drop_path=0.0" if drop else ""
+    init, forward = _branch(w)
+    if drop:
+        init.append("self.drop_path = DropPath(drop_path) if drop_path > 0 else None  # stochastic depth")
+        forward.append("if self.drop_path is not None:\n    Y = self.drop_path(Y)")
+    post = not spec.preact
     if residual:
-        body.append(f"    self.shortcut = shortcut({shortcut_args})")
-        source_of_x = "P" if spec.block == "preact" else "X"
-        forward += [
-            "if self.shortcut is not None:",
-            f"    X = self.shortcut({source_of_x})  # change x's shape to F(x)'s",
-            "Y += X  # f(x) = g(x) + x",
-        ]
-    forward.append("return Y" if spec.block == "preact" else "return F.relu(Y)")
-    body += ["", "def forward(self, X):", *indent("\n".join(forward), "    ").split("\n")]
-    return head + indent("\n".join(body), "    ", lambda line: bool(line.strip())) + "\n"
-
-
-def _stem_source(w: _Writer) -> str:
-    spec = w.spec
-    c, width = spec.input.channels, spec.stem.width
-    pool = "nn.MaxPool2d(kernel_size=3, stride=2, padding=1)"
-    if spec.stem.kind == "imagenet":
-        layers = [w.conv(str(c), str(width), 7, 2), w.norm(str(width)), "nn.ReLU()", pool]
-    elif spec.stem.kind == "cifar":
-        layers = [w.conv(str(c), str(width), 3), w.norm(str(width)), "nn.ReLU()"]
+        extra = ", dilation, first_dilation" if w.dilated else ""
+        init.append(f"self.shortcut = shortcut(input_channels, {out}, strides, kind{extra})")
+        source = "P" if spec.preact else "X"
+        forward += ["if self.shortcut is not None:", f"    X = self.shortcut({source})  # change x's shape to F(x)'s",
+                    "Y = Y + X  # f(x) = g(x) + x"]  # fmt: skip
+    if post:
+        last = "act3" if spec.bottleneck else "act2"
+        init.append(f"self.{last} = act()")
+        forward.append(f"return self.{last}(Y)")
     else:
-        half = str(width // 2)
-        layers = [
-            w.conv(str(c), half, 3, 2), w.norm(half), "nn.ReLU()",
-            w.conv(half, half, 3), w.norm(half), "nn.ReLU()",
-            w.conv(half, str(width), 3), w.norm(str(width)), "nn.ReLU()", pool,
-        ]  # fmt: skip
-    return "b1 = nn.Sequential(\n" + "".join(f"    {layer},\n" for layer in layers) + ")\n"
+        forward.append("return Y")
+    body = [f'"""{doc}"""', ""]
+    if spec.bottleneck:
+        body += ["expansion = 4", ""]
+    body += [f"def __init__(self, {args}):", "    super().__init__()", *indent("\n".join(init), "    ").split("\n")]
+    body += ["", "def forward(self, X):", *indent("\n".join(forward), "    ").split("\n")]
+    head = f"class {cls}(nn.Module):  #@save\n"
+    return head + indent("\n".join(body), "    ", lambda line: bool(line.strip())) + "\n"
 
 
 def _zero_init_source(spec: ResNetSpec, cls: str) -> str:
     if not (spec.zero_init_residual and spec.residual):
         return ""
-    last = {"basic": "bn2", "bottleneck": "bn3", "preact": "conv2"}[spec.block]
-    if not spec.batch_norm:
-        last = {"basic": "conv2", "bottleneck": "conv3", "preact": "conv2"}[spec.block]
+    depth = 3 if spec.bottleneck else 2
+    last = f"conv{depth}" if spec.preact or not spec.batch_norm else f"bn{depth}"
     return dedent(f"""
         # Zero the last layer of each residual branch: every block starts as the identity
         # (Goyal et al. 2017, arXiv 1706.02677).
@@ -184,52 +258,76 @@ def _zero_init_source(spec: ResNetSpec, cls: str) -> str:
         """)
 
 
+def _stage_args(spec: ResNetSpec, plan: NetworkPlan, i: int) -> str:
+    stage, blocks = plan.stages[i], plan.stages[i].blocks
+    args = f"{stage.in_shape[0]}, {spec.stages[i].channels}, {len(blocks)}, strides={blocks[0].stride}"
+    kind = spec.stage_shortcut(i)
+    if kind != spec.shortcut:
+        args += f", kind={kind!r}"
+    if spec.output_stride is not None:
+        previous = plan.stages[i - 1].blocks[-1].dilation if i else 1
+        args += f", dilation={blocks[0].dilation}, first_dilation={previous}"
+    if any(block.drop_path > 0 for block in plan.blocks):
+        args += f", drop_rates={[round(block.drop_path, 12) for block in blocks]}"
+    return args
+
+
+def _resnet_block_source(spec: ResNetSpec, cls: str, plan: NetworkPlan) -> str:
+    expansion = " * 4" if spec.bottleneck else ""
+    dilated = spec.output_stride is not None
+    drop = any(block.drop_path > 0 for block in plan.blocks)
+    params = f"kind={spec.shortcut!r}" + (", dilation=1, first_dilation=1" if dilated else "")
+    params += ", drop_rates=None" if drop else ""
+    first = ", dilation=dilation, first_dilation=first_dilation" if dilated else ""
+    rest = ", dilation=dilation, first_dilation=dilation" if dilated else ""
+    rate = "drop_path=drop_rates[{i}]"
+    return (
+        dedent(f'''
+        def resnet_block(input_channels, num_channels, num_residuals, strides=1, {params}):
+            """One stage: the first block may change the shape (strides, channels); the rest keep it."""
+            blk = []
+            for i in range(num_residuals):
+                if i == 0:
+                    blk.append({cls}(input_channels, num_channels, strides=strides, kind=kind{first}{", " + rate.format(i=0) if drop else ""}))
+                else:
+                    blk.append({cls}(num_channels{expansion}, num_channels, kind=kind{rest}{", " + rate.format(i="i") if drop else ""}))
+            return blk
+        ''').lstrip()  # noqa: E501
+        + "\n\n"
+    )
+
+
 def to_code(spec: ResNetSpec, title: str = "ResNet", plan: NetworkPlan | None = None) -> str:
     """Standalone PyTorch source (torch only) that defines `net`, the network `spec` describes."""
     plan = plan or plan_network(spec)  # validates: an impossible network is never exported
     w = _Writer(spec)
     cls = "Residual" if spec.residual else "PlainBlock"
     kinds = {spec.stage_shortcut(i) for i in range(len(spec.stages))}
-    expansion = " * 4" if spec.block == "bottleneck" else ""
     c, h, wd = spec.input.channels, spec.input.height, spec.input.width
+    imports = "import math\n" if spec.attention == "eca" else ""
+    imports += "import torch\nfrom torch import nn\nfrom torch.nn import functional as F\n"
+    if spec.norm == "frozen" and spec.batch_norm:
+        imports += "from torchvision.ops import FrozenBatchNorm2d\n"
     parts = [
         f'"""{title}: a ResNet exported by ResNet Explorer.\n\n'
         f"Input {c}x{h}x{wd}, {spec.num_classes} classes, {plan.params:,} parameters, "
         f"{plan.macs / 1e9:.3f} GMACs per image.\n"
         'Written in the style of d2l.ai\'s "Residual Networks" chapter; run it to print the shapes.\n"""\n',
-        "import torch\nfrom torch import nn\nfrom torch.nn import functional as F\n\n\n",
+        imports + "\n\n",
+        _helpers(w, plan) + "\n\n",
     ]
     if spec.residual:
         parts.append(_shortcut_source(w, kinds) + "\n\n")
-    parts.append(_block_source(w, cls) + "\n\n")
-    parts.append(
-        dedent(f'''
-        def resnet_block(input_channels, num_channels, num_residuals, strides=1, kind={spec.shortcut!r}):
-            """One stage: the first block may change the shape (strides, channels); the rest keep it."""
-            blk = []
-            for i in range(num_residuals):
-                if i == 0:
-                    blk.append({cls}(input_channels, num_channels, strides=strides, kind=kind))
-                else:
-                    blk.append({cls}(num_channels{expansion}, num_channels, kind=kind))
-            return blk
-        ''').lstrip()
-        + "\n\n"
-    )
-    parts.append(_stem_source(w))
+    parts.append(_block_source(w, cls, plan) + "\n\n")
+    parts.append(_resnet_block_source(spec, cls, plan))
+    stem = [_layer(w, layer) for layer in plan.stem.layers]
+    parts.append("b1 = nn.Sequential(\n" + "".join(f"    {layer},\n" for layer in stem) + ")\n")
     names = ["b1"]
-    for i, stage in enumerate(spec.stages):
-        name = f"b{i + 2}"
-        names.append(name)
-        cin = plan.stages[i].in_shape[0]
-        args = f"{cin}, {stage.channels}, {stage.blocks}, strides={stage.stride}"
-        kind = spec.stage_shortcut(i)
-        if kind != spec.shortcut:
-            args += f", kind={kind!r}"
-        parts.append(f"{name} = nn.Sequential(*resnet_block({args}))  # -> {fmt.shape(plan.stages[i].out_shape)}\n")
-    features = plan.head.in_shape[0]
-    head = [w.norm(str(features)), "nn.ReLU()"] if spec.block == "preact" else []
-    head += ["nn.AdaptiveAvgPool2d((1, 1))", "nn.Flatten()", f"nn.Linear({features}, {spec.num_classes})"]
+    for i in range(len(spec.stages)):
+        names.append(f"b{i + 2}")
+        shape = fmt.shape(plan.stages[i].out_shape)
+        parts.append(f"{names[-1]} = nn.Sequential(*resnet_block({_stage_args(spec, plan, i)}))  # -> {shape}\n")
+    head = [_layer(w, layer) for layer in plan.head.layers]
     parts.append("net = nn.Sequential(\n    " + ", ".join(names) + ",\n" + "".join(f"    {x},\n" for x in head) + ")\n")
     parts.append(_zero_init_source(spec, cls))
     parts.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import fmt
 from .plan import SHORTCUT_LABEL, BlockPlan, LayerPlan, NetworkPlan, StagePlan
+from .spec import ResNetSpec
 
 FONT = 'fontname="Helvetica"'
 STEM_COLOR = "#e8eef7"
@@ -24,22 +25,56 @@ def _quote(text: str) -> str:
 def _conv_line(layer: LayerPlan) -> str:
     groups = f", g{layer.groups}" if layer.groups > 1 else ""
     stride = f", /{layer.stride}" if layer.stride > 1 else ""
-    return f"{layer.kernel}×{layer.kernel} conv, {layer.out_shape[0]}{groups}{stride}"
+    dilation = f", dilation {layer.dilation}" if layer.dilation > 1 else ""
+    return f"{layer.kernel}×{layer.kernel} conv, {layer.out_shape[0]}{groups}{stride}{dilation}"
 
 
-def _main_path_label(block: BlockPlan) -> str:
-    """The branch F(x), one line per conv, BN and ReLU folded in as the paper draws it."""
-    lines = []
+def _word(layer: LayerPlan, spec: ResNetSpec) -> str:
+    """A layer in a few words, for the drawn boxes."""
+    if layer.kind == "conv":
+        return _conv_line(layer)
+    if layer.kind == "norm":
+        return {"batch": "BN", "group": "GN", "frozen": "frozen BN"}[spec.norm]
+    if layer.kind == "act":
+        return "SiLU" if spec.activation == "silu" else "ReLU"
+    if layer.kind == "se":
+        return f"SE ({layer.in_shape[0]}→{layer.groups}→{layer.in_shape[0]})"
+    if layer.kind == "eca":
+        return f"ECA (k={layer.kernel})"
+    if layer.kind == "blur":
+        return f"blur, /{layer.stride}" if layer.stride > 1 else "blur"
+    if layer.kind == "maxpool":
+        return f"{layer.kernel}×{layer.kernel} max-pool" + (f", /{layer.stride}" if layer.stride > 1 else "")
+    if layer.kind == "avgpool":
+        return f"{layer.kernel}×{layer.kernel} avg-pool, /{layer.stride}"
+    if layer.kind == "dropout":
+        return f"dropout {spec.dropout:g}"
+    if layer.kind == "global-avgpool":
+        return "global avg-pool"
+    if layer.kind == "fc":
+        return f"fc, {layer.out_shape[0]}"
+    return layer.kind
+
+
+def _lines(layers: tuple[LayerPlan, ...] | list[LayerPlan], spec: ResNetSpec, preact: bool = False) -> list[str]:
+    """One line per conv with its norm and activation folded in, as the paper draws it: after the
+    conv for post-activation, before it for pre-activation; pools and attention on lines of their own."""
+    lines: list[list[str]] = [[]]
+    for layer in layers:
+        word = _word(layer, spec)
+        alone = layer.kind in ("se", "eca", "maxpool", "avgpool", "blur", "global-avgpool", "dropout", "fc")
+        if alone or (layer.kind == "conv" and not preact and lines[-1]):
+            lines.append([])
+        lines[-1].append(word)
+        if alone or (layer.kind == "conv" and preact):
+            lines.append([])
+    return [", ".join(line) for line in lines if line]
+
+
+def _main_path_label(block: BlockPlan, spec: ResNetSpec) -> str:
+    """The branch F(x), one line per conv."""
     main = [layer for layer in block.layers if layer.branch == "main"]
-    has_bn = any(layer.kind == "norm" for layer in main)
-    convs = [layer for layer in main if layer.kind == "conv"]
-    for i, conv in enumerate(convs):
-        if block.kind == "preact":
-            lines.append(("BN, ReLU, " if has_bn else "ReLU, ") + _conv_line(conv))
-        else:
-            last = i == len(convs) - 1
-            lines.append(_conv_line(conv) + (", BN" if has_bn else "") + ("" if last else ", ReLU"))
-    return "\\n".join(lines)
+    return "\\n".join(_lines(main, spec, preact=block.kind in ("preact", "preact_bottleneck")))
 
 
 def _shortcut_label(block: BlockPlan) -> str:
@@ -78,15 +113,15 @@ class _Dot:
         return "\n".join([*self.lines, "}"])
 
 
-def _draw_block(dot: _Dot, source: str, block: BlockPlan, title: str, shape_in: str) -> str:
+def _draw_block(dot: _Dot, source: str, block: BlockPlan, title: str, shape_in: str, spec: ResNetSpec) -> str:
     """Draw x -> F(x) -> (+) with the skip edge from x to the sum; returns the output node."""
-    branch = dot.node(f"{title}\\n{_main_path_label(block)}", fillcolor=_quote(BLOCK_COLOR))
+    branch = dot.node(f"{title}\\n{_main_path_label(block, spec)}", fillcolor=_quote(BLOCK_COLOR))
     dot.edge(source, branch, shape_in)
-    relu = block.kind != "preact"  # a pre-activation block adds nothing after the sum
+    after = [_word(layer, spec) for layer in block.layers if layer.branch == "out"]  # none after a pre-activation sum
     if block.shortcut == "none":
-        add = dot.node("no skip" + (", ReLU" if relu else ""), shape="box", style="rounded", fontsize="11")
+        add = dot.node(", ".join(["no skip", *after]), shape="box", style="rounded", fontsize="11")
     else:
-        add = dot.node("+", shape="circle", width="0.32", fixedsize="true", xlabel=_quote("ReLU") if relu else '""')
+        add = dot.node("+", shape="circle", width="0.32", fixedsize="true", xlabel=_quote(", ".join(after)))
     dot.edge(branch, add, fmt.shape(block.out_shape))
     if block.shortcut != "none":
         color = _quote(SKIP_COLOR[block.shortcut])
@@ -94,30 +129,28 @@ def _draw_block(dot: _Dot, source: str, block: BlockPlan, title: str, shape_in: 
     return add
 
 
-def _draw_stage(dot: _Dot, source: str, stage: StagePlan, expand: bool) -> str:
+def _draw_stage(dot: _Dot, source: str, stage: StagePlan, expand: bool, spec: ResNetSpec) -> str:
     blocks = stage.blocks
     shape_in = fmt.shape(stage.in_shape)
     if expand or len(blocks) <= 2:
         for block in blocks:
-            source = _draw_block(dot, source, block, f"{block.name}", shape_in)
+            source = _draw_block(dot, source, block, f"{block.name}", shape_in, spec)
             shape_in = fmt.shape(block.out_shape)
         return source
     first, rest = blocks[0], blocks[1:]
-    source = _draw_block(dot, source, first, f"{first.name}", shape_in)
+    source = _draw_block(dot, source, first, f"{first.name}", shape_in, spec)
     # the later blocks of a stage are identical: draw one, say how many
     title = f"{stage.name}.1–{len(blocks) - 1}: block ×{len(rest)}"
-    return _draw_block(dot, source, rest[0], title, fmt.shape(first.out_shape))
+    return _draw_block(dot, source, rest[0], title, fmt.shape(first.out_shape), spec)
 
 
-def stem_steps(stem: StagePlan) -> list[str]:
-    """What the stem does, in order: ["7×7 conv, 64, /2", "BN, ReLU", "3×3 max-pool, /2"]."""
-    steps = [_conv_line(layer) for layer in stem.layers if layer.kind == "conv"]
-    steps.append("BN, ReLU" if any(layer.kind == "norm" for layer in stem.layers) else "ReLU")
-    return steps + ["3×3 max-pool, /2" for layer in stem.layers if layer.kind == "maxpool"]
+def stem_steps(stem: StagePlan, spec: ResNetSpec) -> list[str]:
+    """What the stem does, in order: ["7×7 conv, 64, /2, BN, ReLU", "3×3 max-pool, /2"]."""
+    return _lines(stem.layers, spec)
 
 
-def _stem_label(stem: StagePlan) -> str:
-    return "stem\\n" + "\\n".join(stem_steps(stem))
+def _stem_label(stem: StagePlan, spec: ResNetSpec) -> str:
+    return "stem\\n" + "\\n".join(stem_steps(stem, spec))
 
 
 def to_dot(plan: NetworkPlan, expand: bool = False, direction: str = "TB") -> str:
@@ -125,14 +158,12 @@ def to_dot(plan: NetworkPlan, expand: bool = False, direction: str = "TB") -> st
     dot = _Dot(direction)
     spec = plan.spec
     image = dot.node(f"input\\n{fmt.shape(plan.stem.in_shape)}", shape="box", style="rounded")
-    stem = dot.node(_stem_label(plan.stem), fillcolor=_quote(STEM_COLOR))
+    stem = dot.node(_stem_label(plan.stem, spec), fillcolor=_quote(STEM_COLOR))
     dot.edge(image, stem)
     source = stem
     for stage in plan.stages:
-        source = _draw_stage(dot, source, stage, expand)
-    head_lines = ["BN, ReLU"] if spec.block == "preact" else []
-    head_lines += ["global avg-pool", f"fc, {spec.num_classes}"]
-    head = dot.node("head\\n" + "\\n".join(head_lines), fillcolor=_quote(STEM_COLOR))
+        source = _draw_stage(dot, source, stage, expand, spec)
+    head = dot.node("head\\n" + "\\n".join(_lines(plan.head.layers, spec)), fillcolor=_quote(STEM_COLOR))
     dot.edge(source, head, fmt.shape(plan.head.in_shape))
     out = dot.node(f"{spec.num_classes} class scores", shape="box", style="rounded")
     dot.edge(head, out)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .presets import DEFAULT_PRESET, PRESETS
+from .presets import DEFAULT_PRESET, PRESETS, preset
 from .spec import SHORTCUTS, InputSpec, ResNetSpec, SpecError, StageSpec, StemSpec
 
 MAX_PARAM_CHARS = 2000
@@ -24,7 +24,25 @@ _FLAGS = {
     "projbn": "shortcut_bn",
     "zeroinit": "zero_init_residual",
 }
-QUERY_KEYS = ("preset", "input", "classes", "stem", "block", "groups", "wpg", "stages", "shortcut", *_FLAGS)
+# The family's options: URL key -> spec field, each written as its JSON value ("none" for null).
+_OPTIONS = {
+    "norm": "norm",
+    "act": "activation",
+    "attn": "attention",
+    "se": "se_reduction",
+    "aa": "anti_alias",
+    "strideon": "stride_on",
+    "os": "output_stride",
+    "reduce": "reduce_first",
+    "skipk": "shortcut_kernel",
+    "droppath": "drop_path",
+    "dropout": "dropout",
+}
+_INT_OPTIONS = ("se_reduction", "output_stride", "reduce_first", "shortcut_kernel")
+_FLOAT_OPTIONS = ("drop_path", "dropout")
+QUERY_KEYS = (
+    "preset", "input", "classes", "stem", "block", "groups", "wpg", "stages", "shortcut", *_FLAGS, *_OPTIONS,
+)  # fmt: skip
 
 
 def stages_to_text(stages: tuple[StageSpec, ...]) -> str:
@@ -69,14 +87,14 @@ def _int(text: str, name: str) -> int:
 
 def to_query(spec: ResNetSpec, base: str = DEFAULT_PRESET) -> dict[str, str]:
     """Query parameters that rebuild `spec` from preset `base`: the preset and what differs."""
-    ref = PRESETS[base]
+    ref = preset(base)
     query = {"preset": base}
     if spec.input != ref.input:
         query["input"] = f"{spec.input.channels},{spec.input.height},{spec.input.width}"
     if spec.num_classes != ref.num_classes:
         query["classes"] = str(spec.num_classes)
     if spec.stem != ref.stem:
-        query["stem"] = f"{spec.stem.kind}:{spec.stem.width}"
+        query["stem"] = stem_to_text(spec.stem)
     if spec.block != ref.block:
         query["block"] = spec.block
     if spec.groups != ref.groups:
@@ -90,7 +108,37 @@ def to_query(spec: ResNetSpec, base: str = DEFAULT_PRESET) -> dict[str, str]:
     for key, field in _FLAGS.items():
         if getattr(spec, field) != getattr(ref, field):
             query[key] = "1" if getattr(spec, field) else "0"
+    for key, field in _OPTIONS.items():
+        if getattr(spec, field) != getattr(ref, field):
+            value = getattr(spec, field)
+            query[key] = "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
     return query
+
+
+def stem_to_text(stem: StemSpec) -> str:
+    """StemSpec('deep', 64, 'conv', False) -> 'deep:64:conv:nonorm'; defaults left out."""
+    parts = [stem.kind, str(stem.width)] + ([stem.pool] if stem.pool else []) + ([] if stem.norm else ["nonorm"])
+    return ":".join(parts)
+
+
+def stem_from_text(text: str) -> StemSpec:
+    kind, _, rest = text.partition(":")
+    width, *extra = rest.split(":")
+    norm = "nonorm" not in extra
+    pools = [part for part in extra if part != "nonorm"]
+    if len(pools) > 1:
+        raise SpecError("stem", f"expected KIND:WIDTH[:POOL][:nonorm], got {text!r}")
+    return StemSpec(kind, _int(width, "stem"), pools[0] if pools else None, norm)
+
+
+def _option(key: str, field: str, text: str) -> Any:
+    if field in _INT_OPTIONS:
+        return None if field == "output_stride" and text == "none" else _int(text, key)
+    if field in _FLOAT_OPTIONS:
+        if not re.fullmatch(r"\d{1,3}(\.\d{1,6})?", text):
+            raise SpecError(key, f"expected a number such as 0.1, got {text!r}")
+        return float(text)
+    return text
 
 
 def from_query(params: Mapping[str, Any]) -> tuple[ResNetSpec, str]:
@@ -100,8 +148,7 @@ def from_query(params: Mapping[str, Any]) -> tuple[ResNetSpec, str]:
         if len(value) > MAX_PARAM_CHARS:
             raise SpecError(key, f"{len(value)} characters; at most {MAX_PARAM_CHARS}")
     base = get.get("preset", DEFAULT_PRESET)
-    if base not in PRESETS:
-        raise SpecError("preset", f"unknown preset {base!r}; known: {', '.join(PRESETS)}")
+    start = preset(base)  # a preset or any verified timm ResNet name
     changes: dict[str, Any] = {}
     if "input" in get:
         parts = get["input"].split(",")
@@ -111,8 +158,7 @@ def from_query(params: Mapping[str, Any]) -> tuple[ResNetSpec, str]:
     if "classes" in get:
         changes["num_classes"] = _int(get["classes"], "classes")
     if "stem" in get:
-        kind, _, width = get["stem"].partition(":")
-        changes["stem"] = StemSpec(kind, _int(width, "stem"))
+        changes["stem"] = stem_from_text(get["stem"])
     for key, field in (("block", "block"), ("shortcut", "shortcut")):
         if key in get:
             changes[field] = get[key]
@@ -124,12 +170,15 @@ def from_query(params: Mapping[str, Any]) -> tuple[ResNetSpec, str]:
     for key, field in _FLAGS.items():
         if key in get:
             changes[field] = _flag(get[key], key)
-    return dataclasses.replace(PRESETS[base], **changes), base
+    for key, field in _OPTIONS.items():
+        if key in get:
+            changes[field] = _option(key, field, get[key])
+    return dataclasses.replace(start, **changes), base
 
 
 def spec_diff(base: ResNetSpec, spec: ResNetSpec) -> list[str]:
     """What changed, in words: ['num_classes: 1000 -> 10', 'stages[2].blocks: 6 -> 8', ...]."""
-    a, b = base.to_dict(), spec.to_dict()
+    a, b = _full(base), _full(spec)
     out = []
     for key in a:
         if key == "stages":
@@ -152,6 +201,13 @@ def spec_diff(base: ResNetSpec, spec: ResNetSpec) -> list[str]:
                 if sa[i].get(k) != sb[i].get(k)
             ]
     return out
+
+
+def _full(spec: ResNetSpec) -> dict[str, Any]:
+    """Every field, defaults included (to_dict leaves the family's options out at their defaults)."""
+    data = dataclasses.asdict(spec)
+    data["stages"] = [{k: v for k, v in stage.items() if v is not None} for stage in data["stages"]]
+    return data
 
 
 def closest_preset(spec: ResNetSpec) -> str:

@@ -117,7 +117,7 @@ def test_other_networks_are_named_not_resnets(model, words):
         spec_from_state_dict(sd)
 
 
-def test_summary_reads_a_weights_file(tmp_path, root):
+def test_summary_reads_a_weights_file(tmp_path, root, capsys):
     path = tmp_path / "downloaded.pth"
     path.write_bytes(_saved(build_model(FAMILY["resnet50d"]).state_dict()))
     cmd = [sys.executable, "-m", "explorer", "summary", "--weights", str(path)]

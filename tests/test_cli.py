@@ -60,7 +60,7 @@ def test_code_command(capsys):
 
 BAD_ARGS = [
     (["summary", "--preset", "resnet51"], "unknown preset 'resnet51'"),
-    (["summary"], "one of the arguments --preset --config is required"),
+    (["summary"], "one of the arguments --preset --config --weights is required"),
     (["summary", "--preset", "resnet18", "--config", "x.json"], "not allowed with argument"),
     (["summary", "--preset", "resnet18", "--input", "3,224"], "--input: expected C,H,W"),
     (["summary", "--preset", "resnet18", "--input", "3,0,224"], "input.height: 0 is out of range; allowed 1..4096"),

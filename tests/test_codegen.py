@@ -10,6 +10,7 @@ import torch
 
 import explorer
 from explorer import PRESETS, StageSpec, StemSpec, build_model, plan_network, to_code
+from explorer.presets import FAMILY
 
 VARIANTS = {
     **PRESETS,
@@ -21,6 +22,21 @@ VARIANTS = {
         stages=(StageSpec(1, 16, 1), StageSpec(2, 32, 2, "A"), StageSpec(1, 64, 2, "D"), StageSpec(1, 64, 1, "C")),
         shortcut_bn=False,
         conv_bias=True,
+    ),
+    # every family option the presets leave out
+    "senet154-small": dataclasses.replace(
+        FAMILY["senet154"], stages=tuple(StageSpec(1, c, s) for c, s in ((64, 1), (128, 2), (256, 2), (512, 2)))
+    ),  # fmt: skip
+    "ecaresnext26t": FAMILY["ecaresnext26t_32x4d"],
+    "resnetblur18": FAMILY["resnetblur18"],
+    "resnetaa34d": FAMILY["resnetaa34d"],
+    "dilated-D-drop-silu-frozen": dataclasses.replace(
+        FAMILY["resnet26d"], output_stride=8, drop_path=0.2, dropout=0.3, activation="silu", norm="frozen"
+    ),
+    "v1-stride-on-1x1-zero-init": dataclasses.replace(PRESETS["resnet50"], stride_on="1x1", zero_init_residual=True),
+    "preact-bottleneck-no-bn": dataclasses.replace(FAMILY["resnetv2_50t"], batch_norm=False),
+    "resnetv2-zero-init-dilated": dataclasses.replace(
+        FAMILY["resnetv2_18d"], zero_init_residual=True, output_stride=16
     ),
 }
 
@@ -35,22 +51,35 @@ def load_generated(source: str, tmp_path, name: str):
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))
-def test_generated_code_builds_the_same_network(name, tmp_path):
+def test_generated_code_is_the_same_network(name, tmp_path):
+    """Same parameters and buffers in the same order, so build_model's weights load into the
+    exported `net` by position, and then the same outputs, stage by stage and at the end."""
     spec = VARIANTS[name]
-    side = min(spec.input.height, 64)
+    side = min(spec.input.height, 65)  # odd where the preset allows: ResNet-D's ceil-mode pooling
     spec = spec.with_input(spec.input.channels, side, side)
     plan = plan_network(spec)
-    net = load_generated(to_code(spec, name), tmp_path, name).net
+    net = load_generated(to_code(spec, name), tmp_path, name).net.eval()
     assert sum(p.numel() for p in net.parameters()) == plan.params
-    ours = build_model(spec)
-    assert sorted(p.numel() for p in net.parameters()) == sorted(p.numel() for p in ours.parameters())
+    ours = build_model(spec).eval()
+    theirs, mine = net.state_dict(), ours.state_dict()
+    assert [tuple(v.shape) for v in theirs.values()] == [tuple(v.shape) for v in mine.values()]
+    net.load_state_dict(dict(zip(theirs, (_randomised(v, i) for i, v in enumerate(mine.values())), strict=True)))
+    ours.load_state_dict(dict(zip(mine, theirs.values(), strict=True)))
     x = torch.rand(2, spec.input.channels, side, side)
     with torch.no_grad():
+        y = x
         for layer, part in zip(net, plan.parts, strict=False):  # b1 = stem, b2.. = stages
-            x = layer(x)
+            y = layer(y)
             if part.name != "head":
-                assert tuple(x.shape[1:]) == part.out_shape, part.name
-        assert tuple(net(torch.rand(2, spec.input.channels, side, side)).shape) == (2, spec.num_classes)
+                assert tuple(y.shape[1:]) == part.out_shape, part.name
+        assert torch.equal(net(x), ours(x))
+
+
+def _randomised(value: torch.Tensor, seed: int) -> torch.Tensor:
+    """Weights and BN statistics away from their initial values, so a misplaced layer shows."""
+    if not value.is_floating_point():
+        return value
+    return value + 0.05 * torch.randn(value.shape, generator=torch.Generator().manual_seed(seed))
 
 
 def test_zero_init_makes_every_block_the_identity_branch(tmp_path):

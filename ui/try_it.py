@@ -194,7 +194,7 @@ def inside(run: RunRecord, predictor: Predictor, item: torch.Tensor) -> None:
     channels, height, width = shown.shape
     strongest = shown.strongest(MAPS_SHOWN)
     st.image(_picture(tile(shown.maps[strongest], columns=MAPS_COLUMNS)))
-    stem = "; ".join(diagram.stem_steps(predictor.plan.stem))
+    stem = "; ".join(diagram.stem_steps(predictor.plan.stem, predictor.plan.spec))
     where = f"after {stem}" if chosen == "stem" else "after its last block"
     st.caption(
         f"**{chosen}**: {channels} channels of {height}×{width}, {where}. "
