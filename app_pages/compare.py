@@ -5,10 +5,10 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from explorer import PRESETS, InputSpec, ResNetSpec, SpecError, fmt, plan_network
+from explorer import PRESETS, ResNetSpec, SpecError, fmt, plan_network
 from explorer.budget import check_design
 from explorer.share import stages_from_text, stages_to_text
-from explorer.spec import BLOCKS, SHORTCUTS
+from explorer.spec import BLOCKS, SHORTCUTS, input_from_text
 from ui import access, cache, charts, state
 from ui.lecture import lecture_toggle
 
@@ -36,12 +36,9 @@ def load_side(side: str) -> None:
 
 def edited_spec(side: str) -> ResNetSpec:
     s = st.session_state
-    parts = s[f"c_input_{side}"].split(",")
-    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
-        raise SpecError("input", f"expected C,H,W such as 3,224,224, got {s[f'c_input_{side}']!r}")
     return dataclasses.replace(
         source_spec(s[f"c_src_{side}"]),
-        input=InputSpec(*(int(p) for p in parts)),
+        input=input_from_text(s[f"c_input_{side}"]),
         num_classes=int(s[f"c_classes_{side}"]),
         block=s[f"c_block_{side}"],
         shortcut=s[f"c_shortcut_{side}"],

@@ -5,10 +5,25 @@ import streamlit as st
 from explorer import PRESETS, ShapeMismatchError, SpecError, fmt, plan_network, spec_from_json
 from explorer.budget import check_build, check_design
 from explorer.plan import SHORTCUT_LABEL
-from explorer.reference import verified_against
+from explorer.presets import FAMILY, preset
+from explorer.reference import timm_twin, verified_against
 from explorer.share import closest_preset, spec_diff
-from explorer.spec import BLOCKS, MAX_JSON_BYTES, SHORTCUT_HELP, SHORTCUT_NAME, SHORTCUTS, STEMS
-from ui import access, cache, charts, state
+from explorer.spec import (
+    ACTIVATIONS,
+    ANTI_ALIASES,
+    ATTENTIONS,
+    BLOCKS,
+    BOTTLENECKS,
+    MAX_JSON_BYTES,
+    NORMS,
+    SHORTCUT_HELP,
+    SHORTCUT_NAME,
+    SHORTCUTS,
+    STEM_POOLS,
+    STEMS,
+    STRIDE_ON,
+)
+from ui import access, cache, charts, checkpoint, state
 from ui.lecture import lecture_toggle
 
 lecture = lecture_toggle(wide_sidebar=True)
@@ -49,17 +64,39 @@ def use_projection(stage: int, stage_override: bool) -> None:
         st.session_state.d_shortcut = "B"
 
 
+def family_options(bottleneck: bool) -> None:
+    """The options timm's ResNets add (each named as timm and the papers name it)."""
+    c1, c2 = st.columns(2)
+    c1.selectbox("Norm", NORMS, key="d_norm", help="group: GroupNorm, 32 groups (resnet50_gn); frozen: fixed BN")
+    c2.selectbox("Activation", ACTIVATIONS, key="d_act")
+    c1.selectbox("Attention", ATTENTIONS, key="d_attn", help="se: squeeze-and-excitation (SENet); eca: ECA-Net")
+    c2.number_input("SE reduction", key="d_se", min_value=1, step=1, help="16 in SENet, 4 in ResNet-RS")
+    c1.selectbox("Anti-aliasing", ANTI_ALIASES, key="d_aa", help="blur before subsampling (Zhang 2019)")
+    c2.selectbox("Stride on", STRIDE_ON, key="d_stride_on", disabled=not bottleneck, help="1x1: He et al.'s v1")
+    pools = [None, *STEM_POOLS]
+    c1.selectbox("Stem pool", pools, key="d_stem_pool", format_func=lambda p: p or "the stem's own",
+                 help="conv: a strided 3x3 conv instead of the max-pool (ResNet-RS)")  # fmt: skip
+    c2.toggle("Norm after the stem", key="d_stem_norm", help="Off for pre-activation networks (ResNetV2)")
+    strides = sorted({None, 8, 16, 32, st.session_state.d_os}, key=lambda v: v or 0)
+    c1.selectbox("Output stride", strides, key="d_os", format_func=lambda v: "no dilation" if v is None else str(v),
+                 help="Past it, strides become dilation (segmentation and detection backbones)")  # fmt: skip
+    c2.number_input("First conv ÷", key="d_reduce", min_value=1, step=1, help="SENet-154: 2")
+    c1.number_input("Projection kernel", key="d_skipk", min_value=1, max_value=3, step=2, help="SENet-154: 3")
+    c2.number_input("Drop path", key="d_droppath", min_value=0.0, max_value=0.9, step=0.05, help="stochastic depth")
+    c1.number_input("Dropout", key="d_dropout", min_value=0.0, max_value=0.9, step=0.05, help="before the classifier")
+
+
 # ----- controls ----------------------------------------------------------------------------------
 with st.sidebar:
     st.header("Network")
     picked = st.selectbox(
         "Start from a preset",
-        list(PRESETS),
+        [*PRESETS, *sorted(set(FAMILY) - set(PRESETS))],
         key="d_preset",
-        help="Loads a preset into the controls below; edit anything from there.",
+        help="Loads a preset, or any of timm's verified ResNets (type to search), into the controls below.",
     )
     if picked != st.session_state.d_loaded_preset:
-        state.load_into_widgets(PRESETS[picked], picked, set_picker=False)
+        state.load_into_widgets(preset(picked), picked, set_picker=False)
     with st.expander("Input and classes", expanded=not lecture):
         c1, c2, c3 = st.columns(3)
         c1.number_input("Channels", key="d_in_c", step=1)
@@ -67,11 +104,22 @@ with st.sidebar:
         c3.number_input("Width", key="d_in_w", step=1)
         st.number_input("Classes", key="d_classes", step=1)
     with st.expander("Stem and blocks", expanded=not lecture):
-        st.selectbox("Stem", STEMS, key="d_stem_kind", help="imagenet: 7x7/2 conv + max-pool; cifar: 3x3 conv")
+        st.selectbox(
+            "Stem",
+            STEMS,
+            key="d_stem_kind",
+            help="imagenet: 7x7/2 conv + max-pool; cifar: 3x3 conv; deep: three 3x3 (ResNet-C); "
+            "tiered: the same, narrower first (timm's resnet*t)",
+        )
         c1, c2 = st.columns(2)
         c1.number_input("Stem width", key="d_stem_width", step=1)
-        c2.selectbox("Block", BLOCKS, key="d_block", help="basic: two 3x3; bottleneck: 1x1-3x3-1x1 (x4)")
-        bottleneck = st.session_state.d_block == "bottleneck"
+        c2.selectbox(
+            "Block",
+            BLOCKS,
+            key="d_block",
+            help="basic: two 3x3; bottleneck: 1x1-3x3-1x1 (x4); preact: BN-ReLU before each conv (ResNet v2)",
+        )
+        bottleneck = st.session_state.d_block in BOTTLENECKS
         c1, c2 = st.columns(2)
         c1.number_input("Groups", key="d_groups", step=1, disabled=not bottleneck, help="ResNeXt: 32")
         c2.number_input("Width/group", key="d_wpg", step=1, disabled=not bottleneck, help="wide ResNet-50-2: 128")
@@ -88,6 +136,8 @@ with st.sidebar:
         st.toggle("Bias in every conv (d2l)", key="d_bias")
         st.toggle("BN after a 1x1 projection", key="d_projbn")
         st.toggle("Zero-init each branch's last BN", key="d_zeroinit", help="Every block starts as the identity")
+    with st.expander("ResNet family options", expanded=False):
+        family_options(bottleneck)
     st.subheader("Stages")
     edited = st.data_editor(
         st.session_state.d_stages_base,
@@ -160,7 +210,12 @@ if ref:
         f"✓ Verified: torchvision publishes {ref.name} with {fmt.count(ref.params)} parameters and "
         f"{ref.gmacs:.3f} GMACs; this network has exactly that."
     )
-diff = spec_diff(PRESETS[base], spec)
+if twin := timm_twin(spec):
+    st.success(
+        f"✓ Verified against timm's **{twin}**: its weights load strictly and give the same outputs; "
+        f"parameters and MACs equal its own count (`python -m explorer.timm_family`)."
+    )
+diff = spec_diff(preset(base), spec)
 if diff:
     st.info(f"Edited from **{base}**: " + "; ".join(f"`{d}`" for d in diff))
 else:
@@ -219,6 +274,10 @@ else:
         )  # MB: a spec file is at most 100 kB
         if err := st.session_state.get("d_upload_error"):
             st.error(f"Could not load {err}")
+        st.subheader("Weights")
+        checkpoint.weights_panel()
+        st.subheader("ONNX")
+        checkpoint.onnx_panel(spec)
     with c2:
         st.subheader("torchinfo summary")
         st.caption("Builds the model and runs a real forward pass — seconds for large networks.")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import PRESETS, SpecError, analyze, fmt, spec_from_dict
+from explorer import PRESETS, SpecError, analyze, fmt, preset, spec_from_dict
 from explorer.data import DATASETS, OFFLINE_DATASET
 from explorer.devices import pick_device
 from explorer.lr_range import RANGE_END, RANGE_START, RANGE_STEPS, test_name
@@ -36,7 +36,7 @@ def preset_of(network: str) -> str | None:
     """The preset a choice in the Network box stands for (the design's base if unedited)."""
     if network != CURRENT:
         return network
-    return state.current_base() if design == PRESETS[state.current_base()] else None
+    return state.current_base() if design == preset(state.current_base()) else None
 
 
 def network_changed() -> None:

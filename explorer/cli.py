@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from . import fmt
@@ -20,7 +20,7 @@ from .codegen import to_code
 from .plan import plan_network
 from .presets import FAMILY, PRESETS, preset
 from .runs import StoreError
-from .spec import MAX_JSON_BYTES, ResNetSpec, SpecError, spec_from_json
+from .spec import MAX_JSON_BYTES, ResNetSpec, SpecError, input_from_text, spec_from_json
 
 
 class UsageError(Exception):
@@ -42,14 +42,6 @@ def load_spec_file(path: str) -> ResNetSpec:
     except OSError as exc:
         raise UsageError(f"cannot read config {path}: {exc.strerror or exc}") from None
     return spec_from_json(text)
-
-
-def _parse_input(text: str) -> tuple[int, int, int]:
-    parts = text.split(",")
-    if len(parts) != 3 or not all(p.strip().lstrip("-").isdigit() for p in parts):
-        raise UsageError(f"--input: expected C,H,W as three integers (e.g. 3,224,224), got {text!r}")
-    c, h, w = (int(p) for p in parts)
-    return c, h, w
 
 
 def spec_from_weights(path: str) -> tuple[str, ResNetSpec]:
@@ -77,7 +69,7 @@ def spec_from_args(args: argparse.Namespace) -> tuple[str, ResNetSpec]:
     else:
         title, spec = Path(args.config).stem, load_spec_file(args.config)
     if getattr(args, "input", None):
-        spec = spec.with_input(*_parse_input(args.input))
+        spec = replace(spec, input=input_from_text(args.input, "--input"))
     if getattr(args, "classes", None) is not None:
         spec = spec.with_classes(args.classes)
     return title, spec

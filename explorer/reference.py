@@ -1,4 +1,4 @@
-"""Published numbers from torchvision, the independent reference for the "verified" mark.
+"""Published numbers from torchvision and timm's verified twins: the references for "verified".
 
 torchvision ships each model's parameter count and GFLOPS (which are multiply-accumulates) in
 its weights metadata; reading them downloads nothing.
@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .plan import NetworkPlan
-from .presets import PRESETS, TORCHVISION_PRESETS
+from .presets import FAMILY, PRESETS, TORCHVISION_PRESETS
+from .spec import ResNetSpec
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,8 @@ def verified_against(plan: NetworkPlan) -> Published | None:
     if ref and ref.params == plan.params and round(plan.macs / 1e9, 3) == round(ref.gmacs, 3):
         return ref
     return None
+
+
+def timm_twin(spec: ResNetSpec) -> str | None:
+    """The timm model this spec is, at any input size, if the family check verified it."""
+    return next((name for name, other in FAMILY.items() if other == spec.with_input_of(other)), None)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .presets import DEFAULT_PRESET, PRESETS, preset
-from .spec import SHORTCUTS, InputSpec, ResNetSpec, SpecError, StageSpec, StemSpec
+from .spec import SHORTCUTS, ResNetSpec, SpecError, StageSpec, StemSpec, input_from_text
 
 MAX_PARAM_CHARS = 2000
 _STAGE = re.compile(r"^(\d{1,4})x(\d{1,5})s(\d)(?:-(identity|[ABCD]))?$")
@@ -151,10 +151,7 @@ def from_query(params: Mapping[str, Any]) -> tuple[ResNetSpec, str]:
     start = preset(base)  # a preset or any verified timm ResNet name
     changes: dict[str, Any] = {}
     if "input" in get:
-        parts = get["input"].split(",")
-        if len(parts) != 3:
-            raise SpecError("input", f"expected C,H,W, got {get['input']!r}")
-        changes["input"] = InputSpec(*(_int(p, "input") for p in parts))
+        changes["input"] = input_from_text(get["input"])
     if "classes" in get:
         changes["num_classes"] = _int(get["classes"], "classes")
     if "stem" in get:

@@ -73,6 +73,14 @@ class InputSpec:
         check_int("input.width", self.width, 1, MAX_SIDE)
 
 
+def input_from_text(text: str, field_name: str = "input") -> InputSpec:
+    """'3,224,224' -> InputSpec(3, 224, 224): the one C,H,W parser of the CLI, URLs and pages."""
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 3 or not all(p.isdigit() and len(p) <= 7 for p in parts):
+        raise SpecError(field_name, f"expected C,H,W as three whole numbers such as 3,224,224, got {text!r}")
+    return InputSpec(*(int(p) for p in parts))
+
+
 @dataclass(frozen=True)
 class StemSpec:
     # imagenet: 7x7/2 conv + 3x3/2 max-pool (He et al. 2016); cifar: one 3x3/1 conv, no pool
@@ -245,6 +253,10 @@ class ResNetSpec:
         """A copy of this network for another input size (the layers adapt; the params don't change
         except the first conv's input channels)."""
         return replace(self, input=InputSpec(channels, height, width))
+
+    def with_input_of(self, other: ResNetSpec) -> ResNetSpec:
+        """This network at `other`'s input size (to compare two networks whatever their inputs)."""
+        return replace(self, input=other.input)
 
     def with_classes(self, num_classes: int) -> ResNetSpec:
         return replace(self, num_classes=num_classes)

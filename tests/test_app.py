@@ -196,7 +196,7 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
     assert any(c.startswith("Bright: where it found ") and c.endswith("(Grad-CAM, 2×2)") for c in captions)
     part = app.radio(key=f"try_part_{job}")  # inside the network: the maps of each stage, then the filters
     assert part.options == ["stem", "layer1", "layer2", "layer3", "first filters"] and part.value == "stem"
-    assert any(c.value.startswith("**stem**: 16 channels of 8×8, after 3×3 conv, 16; BN, ReLU.") for c in app.caption)
+    assert any(c.value.startswith("**stem**: 16 channels of 8×8, after 3×3 conv, 16, BN, ReLU.") for c in app.caption)
     part.set_value("layer3").run()
     assert any(
         c.value.startswith("**layer3**: 64 channels of 2×2") and "16 this image drives" in c.value for c in app.caption
@@ -356,3 +356,32 @@ def test_train_page_finds_a_learning_rate(app):
     frame = app.dataframe[-1].value
     row = frame[frame["id"] == job].iloc[0]
     assert row["lr"] is None or row["lr"] != row["lr"]  # not the form's lr: the test swept its own
+
+
+def test_family_options_change_the_network_the_url_and_the_timm_mark(app):
+    """The ResNet family's options on the Design page: resnet50 with SE at 1/4, a strided-conv
+    stem pool and ResNet-D shortcuts is timm's resnetrs50, and the page says it is verified."""
+    app.run()
+    app.selectbox(key="d_preset").set_value("resnet50").run()
+    app.selectbox(key="d_attn").set_value("se").run()
+    assert metric(app, "Parameters") == "28,088,024"  # timm's seresnet50
+    assert app.query_params["attn"] == "se"
+    assert any("timm's **seresnet50**" in s.value for s in app.success)
+    app.number_input(key="d_se").set_value(4).run()
+    app.selectbox(key="d_stem_kind").set_value("deep").run()
+    app.selectbox(key="d_stem_pool").set_value("conv").run()
+    app.selectbox(key="d_shortcut").set_value("D").run()
+    assert not app.exception and metric(app, "Parameters") == "35,691,912"
+    assert any("timm's **resnetrs50**" in s.value for s in app.success)
+    assert app.query_params["stem"] == "deep:64:conv" and app.query_params["se"] == "4"
+    app.selectbox(key="d_aa").set_value("blur").run()
+    app.selectbox(key="d_block").set_value("preact").run()  # blur needs a post-activation block
+    assert any(e.value.startswith("**Not a valid network:** anti_alias:") for e in app.error)
+    assert metric(app, "Parameters") == "35,691,912"  # the last valid network stays
+
+
+def test_a_timm_name_in_the_url_opens_its_network(app):
+    app.query_params["preset"] = "seresnext26t_32x4d"
+    app.run()
+    assert not app.exception and metric(app, "Parameters") == "16,806,976"
+    assert any("timm's **seresnext26t_32x4d**" in s.value for s in app.success)

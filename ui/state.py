@@ -13,8 +13,19 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from explorer import DEFAULT_PRESET, PRESETS, InputSpec, ResNetSpec, SpecError, StageSpec, StemSpec, plan_network
+from explorer import (
+    DEFAULT_PRESET,
+    PRESETS,
+    InputSpec,
+    ResNetSpec,
+    SpecError,
+    StageSpec,
+    StemSpec,
+    plan_network,
+    preset,
+)
 from explorer.share import from_query, to_query
+from explorer.spec import BOTTLENECKS
 
 NETWORK_DEFAULT = "network"  # the stage table's shortcut column: use the network's shortcut
 STAGE_COLUMNS = ["blocks", "channels", "stride", "shortcut"]
@@ -36,6 +47,20 @@ FIELDS = {
     "d_bn": lambda s: s.batch_norm,
     "d_projbn": lambda s: s.shortcut_bn,
     "d_zeroinit": lambda s: s.zero_init_residual,
+    # the family's options (timm's names for them in the help texts)
+    "d_stem_pool": lambda s: s.stem.pool,
+    "d_stem_norm": lambda s: s.stem.norm,
+    "d_norm": lambda s: s.norm,
+    "d_act": lambda s: s.activation,
+    "d_attn": lambda s: s.attention,
+    "d_se": lambda s: s.se_reduction,
+    "d_aa": lambda s: s.anti_alias,
+    "d_stride_on": lambda s: s.stride_on,
+    "d_os": lambda s: s.output_stride,
+    "d_reduce": lambda s: s.reduce_first,
+    "d_skipk": lambda s: s.shortcut_kernel,
+    "d_droppath": lambda s: s.drop_path,
+    "d_dropout": lambda s: s.dropout,
 }
 
 
@@ -65,7 +90,7 @@ def spec_from_url() -> tuple[ResNetSpec, str, str | None, ResNetSpec | None]:
     try:
         plan_network(spec)
     except SpecError as exc:
-        return PRESETS[base], base, str(exc), spec
+        return preset(base), base, str(exc), spec
     return spec, base, None, None
 
 
@@ -140,11 +165,11 @@ def spec_from_widgets(frame: pd.DataFrame) -> ResNetSpec:
     """The network the widgets describe; SpecError naming the field if they describe none."""
     s = st.session_state
     block = s.d_block
-    bottleneck = block == "bottleneck"
+    bottleneck = block in BOTTLENECKS
     return ResNetSpec(
         input=InputSpec(int(s.d_in_c), int(s.d_in_h), int(s.d_in_w)),
         num_classes=int(s.d_classes),
-        stem=StemSpec(s.d_stem_kind, int(s.d_stem_width)),
+        stem=StemSpec(s.d_stem_kind, int(s.d_stem_width), s.d_stem_pool, bool(s.d_stem_norm)),
         block=block,
         groups=int(s.d_groups) if bottleneck else 1,
         width_per_group=int(s.d_wpg) if bottleneck else 64,
@@ -155,6 +180,17 @@ def spec_from_widgets(frame: pd.DataFrame) -> ResNetSpec:
         batch_norm=bool(s.d_bn),
         shortcut_bn=bool(s.d_projbn),
         zero_init_residual=bool(s.d_zeroinit),
+        norm=s.d_norm,
+        activation=s.d_act,
+        attention=s.d_attn,
+        se_reduction=int(s.d_se),
+        anti_alias=s.d_aa,
+        stride_on=s.d_stride_on if bottleneck else "3x3",
+        output_stride=None if s.d_os is None else int(s.d_os),
+        reduce_first=int(s.d_reduce),
+        shortcut_kernel=int(s.d_skipk),
+        drop_path=float(s.d_droppath),
+        dropout=float(s.d_dropout),
     )
 
 

@@ -1,0 +1,100 @@
+"""Open a checkpoint and export ONNX on the Design page.
+
+A weights file (.pt/.pth state_dict, read weights-only, or .safetensors) of a torchvision, timm or
+ResNet Explorer ResNet: the page infers its design, names it, loads it into the controls, and checks
+that the weights load strictly. The file's bytes stay in the uploader only; nothing is kept per
+session beyond them, so a class of uploads costs the server what the files weigh.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import PRESETS, SpecError, build_model, fmt, load_state_dict, plan_network, spec_from_state_dict
+from explorer.budget import check_build
+from explorer.checkpoint import matching_names, read_weights
+from explorer.export import to_onnx
+from explorer.presets import FAMILY
+from explorer.share import closest_preset
+from explorer.spec import ResNetSpec
+from ui import access, state
+
+WEIGHT_TYPES = ["pt", "pth", "bin", "safetensors"]
+MAX_UPLOAD_MB = 1024  # Streamlit's own cap; the server's build budget usually says less
+
+
+def describe(spec: ResNetSpec) -> str:
+    """'resnet50d with 1000 classes, 25,576,264 parameters', naming look-alikes the weights cannot tell apart."""
+    names = matching_names(spec, FAMILY | PRESETS)
+    params = fmt.count(plan_network(spec).params)
+    if not names:
+        return f"a {spec.block} ResNet of no preset or timm model, {spec.num_classes:,} classes, {params} parameters"
+    same = f" (the weights of {', '.join(names[1:4])} look the same: anti-aliasing has none)" if names[1:] else ""
+    return f"**{names[0]}** with {spec.num_classes:,} classes, {params} parameters{same}"
+
+
+def _read(data: bytes, name: str) -> tuple[ResNetSpec, dict]:
+    """The checkpoint's spec and tensors, within the server's budget (SpecError otherwise)."""
+    lim = access.limits()
+    tensors = read_weights(data, name, lim.build_bytes)
+    spec = spec_from_state_dict(tensors)
+    check_build(plan_network(spec), lim)
+    return spec, tensors
+
+
+def open_weights() -> None:
+    """Uploader callback: the file's network into the Design controls, before the next run draws them."""
+    file = st.session_state.get("d_weights")
+    st.session_state.d_weights_note = st.session_state.d_weights_error = None
+    if file is None:
+        return
+    try:
+        spec, tensors = _read(file.getvalue(), file.name)
+        load_state_dict(build_model(spec).eval(), tensors)  # strict: every tensor has its place
+    except SpecError as exc:
+        st.session_state.d_weights_error = f"{file.name}: {exc}"
+        return
+    except RuntimeError as exc:  # load_state_dict's own report of a tensor that does not fit
+        st.session_state.d_weights_error = f"{file.name}: the weights do not load into that design ({exc})"
+        return
+    state.load_into_widgets(spec, closest_preset(spec))
+    st.session_state.d_weights_note = f"{file.name} is {describe(spec)}. Its design is in the controls now."
+
+
+def weights_panel() -> None:
+    limit = min(MAX_UPLOAD_MB, max(1, access.limits().build_bytes // 2**20))
+    st.file_uploader(
+        "Open a checkpoint (.pt, .pth, .safetensors)",
+        type=WEIGHT_TYPES,
+        key="d_weights",
+        on_change=open_weights,
+        max_upload_size=limit,
+        help="A state_dict of a torchvision, timm or ResNet Explorer ResNet; loaded weights-only, no code runs.",
+    )
+    if note := st.session_state.get("d_weights_note"):
+        st.success(note)
+    if err := st.session_state.get("d_weights_error"):
+        st.error(f"Could not open {err}")
+
+
+def onnx_panel(spec: ResNetSpec) -> None:
+    """ONNX of the design: with the open checkpoint's weights where it is this design, else as initialised."""
+    file = st.session_state.get("d_weights")
+    if not st.button("Build the ONNX file", key="d_onnx", help="For Netron or ONNX Runtime"):
+        return
+    try:
+        check_build(plan_network(spec), access.limits())
+        model = build_model(spec).eval()
+        source = "initialised weights"
+        if file is not None:
+            checkpoint, tensors = _read(file.getvalue(), file.name)
+            if checkpoint == spec.with_input_of(checkpoint):
+                load_state_dict(model, tensors)
+                source = f"the weights of {file.name}"
+        with st.spinner("Exporting…"):
+            data = to_onnx(model, spec)
+    except SpecError as exc:
+        st.error(f"Not exported: {exc}")
+        return
+    st.download_button(f"Download net.onnx ({fmt.nbytes(len(data))}, {source})", data, file_name="net.onnx",
+                       mime="application/octet-stream", key="d_onnx_dl")  # fmt: skip
