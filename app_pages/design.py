@@ -76,7 +76,7 @@ def family_options(bottleneck: bool) -> None:
     pools = [None, *STEM_POOLS]
     c1.selectbox("Stem pool", pools, key="d_stem_pool", format_func=lambda p: p or "the stem's own",
                  help="conv: a strided 3x3 conv instead of the max-pool (ResNet-RS)")  # fmt: skip
-    c2.toggle("Norm after the stem", key="d_stem_norm", help="Off for pre-activation networks (ResNetV2)")
+    c2.toggle("Stem norm", key="d_stem_norm", help="Norm and activation after the stem; off in ResNetV2")
     strides = sorted({None, 8, 16, 32, st.session_state.d_os}, key=lambda v: v or 0)
     c1.selectbox("Output stride", strides, key="d_os", format_func=lambda v: "no dilation" if v is None else str(v),
                  help="Past it, strides become dilation (segmentation and detection backbones)")  # fmt: skip

@@ -144,6 +144,33 @@ def test_spec_upload_loads_the_network(server, page, tmp_path):
     expect_text(page, "269,722")  # the last good network stays
 
 
+def test_a_checkpoint_opens_as_its_network_and_exports_to_onnx(server, page, tmp_path):
+    """A timm resnet10t state_dict saved with torch.save: the page names it, loads its design,
+    and builds the ONNX file with its weights; a truncated file gets one sentence."""
+    import torch
+
+    import explorer
+    from explorer.presets import FAMILY
+
+    path = tmp_path / "mine.pth"
+    torch.save(explorer.build_model(FAMILY["resnet10t"]).state_dict(), path)
+    page.goto(f"{server}/")
+    expect_text(page, "11,178,378")
+    page.get_by_text("Import / export", exact=True).first.click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(1).set_input_files(str(path))
+    expect_text(page, "mine.pth is resnet10t with 1,000 classes, 5,435,488 parameters", timeout=60_000)
+    expect_text(page, "5,435,488")  # the totals: the design is the checkpoint's now
+    expect_text(page, "Verified against timm's resnet10t")
+    page.get_by_role("button", name="Build the ONNX file").click()
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name=re.compile(r"Download net\.onnx \(.*the weights of mine\.pth\)")).click()
+    assert download.value.suggested_filename == "net.onnx"
+    (tmp_path / "cut.pth").write_bytes(path.read_bytes()[:4096])
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(1).set_input_files(str(tmp_path / "cut.pth"))
+    expect_text(page, "cut.pth: weights: cut.pth is truncated or not a PyTorch checkpoint")
+    expect_text(page, "5,435,488")  # the last good design stays
+
+
 def _choose(page, label: str, option: str) -> None:
     """Open a selectbox and pick an option by typing it (the long lists are virtualised)."""
     page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()

@@ -20,7 +20,7 @@ from explorer.spec import ResNetSpec
 from ui import access, state
 
 WEIGHT_TYPES = ["pt", "pth", "bin", "safetensors"]
-MAX_UPLOAD_MB = 1024  # Streamlit's own cap; the server's build budget usually says less
+MAX_UPLOAD_MB = 512  # server.maxUploadSize in .streamlit/config.toml; the build budget may say less
 
 
 def describe(spec: ResNetSpec) -> str:
