@@ -5,7 +5,7 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from explorer import PRESETS, ResNetSpec, SpecError, fmt, plan_network
+from explorer import PRESETS, ResNetSpec, SpecError, check, fmt
 from explorer.budget import check_design
 from explorer.share import stages_from_text, stages_to_text
 from explorer.spec import BLOCKS, SHORTCUTS, input_from_text
@@ -64,7 +64,7 @@ def side_panel(side: str, default: str) -> tuple[str, ResNetSpec | None]:
         st.toggle("Residual connections", key=f"c_residual_{side}")
     try:
         spec = edited_spec(side)
-        plan_network(spec)
+        check(spec)
     except SpecError as exc:
         st.error(f"Network {side} is not valid: {exc}")
         return name, None

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import PRESETS, ShapeMismatchError, SpecError, fmt, plan_network, spec_from_json
+from explorer import PRESETS, ShapeMismatchError, SpecError, check, fmt, spec_from_json
 from explorer.budget import check_build, check_design
 from explorer.plan import SHORTCUT_LABEL
 from explorer.presets import FAMILY, preset
@@ -45,7 +45,7 @@ def load_upload() -> None:
         if file.size > MAX_JSON_BYTES:
             raise SpecError("spec", f"{file.size:,} bytes; a spec file may be at most {MAX_JSON_BYTES:,}")
         spec = spec_from_json(file.getvalue())
-        plan_network(spec)
+        check(spec)
     except SpecError as exc:
         st.session_state.d_upload_error = f"{file.name}: {exc}"
         return
@@ -162,7 +162,7 @@ st.title("ResNet Explorer")
 base = st.session_state.base
 try:
     candidate = state.spec_from_widgets(edited)
-    plan_network(candidate)
+    check(candidate)
 except ShapeMismatchError as exc:
     st.error(f"**F(x) + x does not fit in block {exc.block}.**  \n{exc}")
     with st.container(border=True):

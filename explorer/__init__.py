@@ -11,7 +11,7 @@ from .checkpoint import load_state_dict, spec_from_state_dict
 from .codegen import to_code
 from .export import to_onnx
 from .model import build_model, init_weights
-from .plan import BlockPlan, LayerPlan, NetworkPlan, ShapeMismatchError, StagePlan, plan_network
+from .plan import BlockPlan, LayerPlan, NetworkPlan, ShapeMismatchError, StagePlan, check, plan_network
 from .presets import DEFAULT_PRESET, PRESETS, TORCHVISION_PRESETS, preset
 from .spec import InputSpec, ResNetSpec, SpecError, StageSpec, StemSpec, spec_from_dict, spec_from_json
 
@@ -35,6 +35,7 @@ __all__ = [
     "analyze",
     "analyze_plan",
     "build_model",
+    "check",
     "init_weights",
     "plan_network",
     "preset",

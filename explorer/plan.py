@@ -573,3 +573,10 @@ def plan_network(spec: ResNetSpec) -> NetworkPlan:
     t.layers.append(LayerPlan("fc", "fc", "head", pooled.shape, (n, 1, 1), c * n + n, c * n, None, bias=True))
     head = StagePlan("head", head_in, (n, 1, 1), tuple(t.layers[start:]))
     return NetworkPlan(spec, stem, tuple(stages), head)
+
+
+def check(spec: ResNetSpec) -> None:
+    """Is `spec` a network that can be built? SpecError (ShapeMismatchError where F(x) + x does
+    not fit) naming the field otherwise. The spec validates each field on its own; this is the
+    check of how they fit together, done by the plan's arithmetic (a millisecond)."""
+    plan_network(spec)

@@ -21,7 +21,7 @@ from explorer import (
     SpecError,
     StageSpec,
     StemSpec,
-    plan_network,
+    check,
     preset,
 )
 from explorer.share import from_query, to_query
@@ -88,7 +88,7 @@ def spec_from_url() -> tuple[ResNetSpec, str, str | None, ResNetSpec | None]:
     except SpecError as exc:
         return PRESETS[DEFAULT_PRESET], DEFAULT_PRESET, str(exc), None
     try:
-        plan_network(spec)
+        check(spec)
     except SpecError as exc:
         return preset(base), base, str(exc), spec
     return spec, base, None, None
