@@ -23,7 +23,7 @@ from explorer.spec import (
     STEMS,
     STRIDE_ON,
 )
-from ui import access, cache, charts, checkpoint, state
+from ui import access, cache, charts, checkpoint, diagram_export, state
 from ui.lecture import lecture_toggle
 
 lecture = lecture_toggle(wide_sidebar=True)
@@ -235,6 +235,8 @@ if view == "Diagram":
     left.graphviz_chart(cache.diagram(spec_json, expand), width="stretch" if lecture else "content")
     kinds = sorted({SHORTCUT_LABEL[b.shortcut] for b in a.plan.blocks})
     left.caption("Skip connections: " + ", ".join(kinds) + ". Edges carry tensor shapes (channels x height x width).")
+    with left:
+        diagram_export.download_buttons(base if not diff else f"{base}-edited")
     unit = fmt.macs_unit(a.macs)
     right.dataframe(
         cache.stage_table(spec_json),

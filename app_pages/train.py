@@ -17,7 +17,7 @@ from explorer.recipe import (
     suggested_recipe,
 )
 from explorer.share import closest_preset
-from ui import access, run_view, state, training
+from ui import access, checkpoint, run_view, state, training
 from ui.lecture import lecture_toggle
 from ui.train_form import apply_recipe, recipe_from_form
 
@@ -138,6 +138,13 @@ with st.form("t_form", border=True):
             "a network is trained (cached on disk for later runs): worth it for runs of a few minutes. "
             "No gain on CPUs.",
         )
+    if network == CURRENT and (opened := checkpoint.weights_for(design)):
+        st.toggle(
+            f"Start from the weights of {opened[1]}",
+            value=True,
+            key="t_from_weights",
+            help="Fine-tuning: every layer from the checkpoint, the classifier fresh where the classes differ",
+        )
     c1, c2, c3 = st.columns([1, 2, 2])
     start = c1.form_submit_button("Start", type="primary", disabled=running, key="t_start")
     c2.form_submit_button("Re-estimate", disabled=running, key="t_estimate")
@@ -155,6 +162,8 @@ name = preset_of(network) or f"{state.current_base()} (edited)"
 st.caption(f"Network: **{name}**, {fmt.count(analyze(spec).total_params)} parameters (before fitting the dataset).")
 try:
     recipe = recipe_from_form()
+    if network == CURRENT and (opened := checkpoint.weights_for(design)) and st.session_state.get("t_from_weights"):
+        recipe = recipe.but(weights=opened[0])
     st.session_state.t_saved = (network, recipe)
 except SpecError as exc:
     st.error(f"Cannot train with these settings: {exc}")

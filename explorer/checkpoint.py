@@ -333,3 +333,47 @@ def matching_names(spec: ResNetSpec, known: Mapping[str, ResNetSpec]) -> list[st
     layout = _weights_layout(spec)
     same = [name for name, other in known.items() if _weights_layout(other) == layout]
     return sorted(same, key=lambda name: (known[name].anti_alias != "none", known[name].activation != "relu", name))
+
+
+def load_for_fine_tuning(model: nn.Module, state_dict: StateDict) -> list[str]:
+    """Start `model` from a checkpoint of the same network trained on other classes or colours
+    (transfer learning: every layer but the head, Yosinski et al. 2014). The classifier keeps its
+    initialisation where the class count differs; the first conv's filters are summed over the
+    checkpoint's colour channels where the model sees grey images, or spread over more channels
+    (timm's adapt_input_conv). Every other tensor must fit exactly: SpecError naming the first
+    that does not. Returns what was adapted, in words."""
+    target = model.state_dict()
+    mapped, notes = _match(target, unwrap(state_dict)), []
+    fc = mapped.get("fc.weight")
+    if fc is not None and tuple(fc.shape) != tuple(target["fc.weight"].shape):
+        del mapped["fc.weight"], mapped["fc.bias"]
+        notes.append(f"classifier: {fc.shape[0]:,} classes in the checkpoint, {target['fc.weight'].shape[0]} here, "
+                     "so it starts fresh")  # fmt: skip
+    first = next(k for k in target if k.endswith(".weight") and target[k].dim() == 4)  # the stem's first conv
+    theirs, ours = mapped.get(first), target[first]
+    if (
+        theirs is not None
+        and theirs.shape[1] != ours.shape[1]
+        and theirs.shape[:1] + theirs.shape[2:] == ours.shape[:1] + ours.shape[2:]
+    ):
+        mapped[first] = _adapt_input_conv(theirs, ours.shape[1])
+        notes.append(f"first conv: the checkpoint's {theirs.shape[1]} colour channels made {ours.shape[1]}")
+    wrong = [k for k in target if k in mapped and tuple(mapped[k].shape) != tuple(target[k].shape)]
+    missing = [k for k in target if k not in mapped and not k.startswith("fc.")]
+    extra = [k for k in mapped if k not in target]
+    if wrong or missing or extra:
+        name = (wrong or missing or extra)[0]
+        what = "has another shape" if wrong else "is missing" if missing else "has no place in this network"
+        raise SpecError("weights", f"the checkpoint does not fit this network: {name!r} {what}")
+    model.load_state_dict(mapped, strict=False)
+    return notes
+
+
+def _adapt_input_conv(weight: torch.Tensor, channels: int) -> torch.Tensor:
+    """(out, 3, k, k) filters for `channels` inputs: summed for one (a grey pixel is R = G = B),
+    else repeated and scaled so the response to a uniform input stays the same."""
+    weight = weight.float()
+    if channels == 1:
+        return weight.sum(dim=1, keepdim=True)
+    repeats = -(-channels // weight.shape[1])
+    return weight.repeat(1, repeats, 1, 1)[:, :channels] * (weight.shape[1] / channels)

@@ -50,6 +50,9 @@ class Recipe:
     # an H200); later runs on the same machine reuse Inductor's on-disk cache
     # (benchmarks/RESULTS.md has both timings).
     compile: bool = False
+    # A checkpoint to start from (fine-tuning): a .pt/.pth/.safetensors file of this network; the
+    # classifier starts fresh where the classes differ, the first conv adapts to the channels.
+    weights: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, tuple(DATASETS), RecipeError)
@@ -71,6 +74,8 @@ class Recipe:
         check_choice("precision", self.precision, PRECISIONS, RecipeError)
         check_int("log_every", self.log_every, 1, 10_000, RecipeError)
         check_bool("compile", self.compile, RecipeError)
+        if self.weights is not None and (not isinstance(self.weights, str) or not 0 < len(self.weights) <= 4096):
+            raise RecipeError("weights", f"expected the path of a checkpoint file, got {self.weights!r}")
 
     @property
     def range_test(self) -> bool:

@@ -24,13 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint import load_for_fine_tuning, read_weights
 from .data import DATASETS, DeviceBatches, ImageData, load_dataset
 from .devices import batch_dtype, check_compile_possible, device_name, pick_device, uses_channels_last, uses_cuda_graph
 from .distributed import World, leave, world_from_env
 from .events import DoneEvent, EpochEvent, Event, InfoEvent, StartEvent, StepEvent
 from .lr_range import RANGE_STEPS, exploded, smoothed, verdict
 from .model import build_model, init_weights
-from .recipe import Recipe, adapt_spec
+from .recipe import Recipe, RecipeError, adapt_spec
 from .spec import ResNetSpec, SpecError
 from .steps import EagerStep, make_train_step
 
@@ -102,6 +103,14 @@ class _Setup:
     zero: torch.Tensor
     step_count: torch.Tensor  # steps so far, on the device
     first_bad: torch.Tensor  # the first step whose loss was not finite, -1 while none
+
+
+def _read_checkpoint(path: str) -> dict[str, torch.Tensor]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise RecipeError("weights", f"cannot read {path}: {exc.strerror or exc}") from None
+    return read_weights(data, Path(path).name)
 
 
 class Trainer:
@@ -187,6 +196,8 @@ class Trainer:
         init_generator = torch.Generator().manual_seed(r.seed)
         model = build_model(self.spec)
         init_weights(model, r.init, init_generator)
+        if r.weights:  # fine-tuning: the checkpoint's weights, the head fresh where classes differ
+            self.notes = [*self.notes, *load_for_fine_tuning(model, _read_checkpoint(r.weights))]
         model = model.to(device)
         if channels_last:
             model = model.to(memory_format=torch.channels_last)

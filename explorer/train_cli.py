@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from . import fmt
@@ -27,9 +28,9 @@ from .train import Trainer
 from .worker import set_process_state
 
 
-def add_train_parser(sub: Any, add_source: Callable[[argparse.ArgumentParser, bool], None]) -> None:
+def add_train_parser(sub: Any, add_source: Callable[..., None]) -> None:
     p = sub.add_parser("train", help="train a network and store the run in the history")
-    add_source(p, False)
+    add_source(p, overrides=False, weights=True)  # --weights FILE: that network, fine-tuned from its weights
     # every recipe option defaults to None: unset ones come from the recipe the Train page suggests
     # for the preset (the seed's own for d2l-resnet18), or from Recipe's defaults for a --config
     p.description = (
@@ -97,6 +98,8 @@ def describe(recipe: Recipe) -> str:
         f"at most {recipe.limit:,} images" if recipe.limit else "all images",
     ]
     parts += [word for word, on in (("augmented", recipe.augment), ("compiled", recipe.compile)) if on]
+    if recipe.weights:
+        parts.append(f"from the weights of {Path(recipe.weights).name}")
     return ", ".join(parts)
 
 

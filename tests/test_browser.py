@@ -129,17 +129,34 @@ def test_diagram_renders(server, page):
     assert "layer2.0" in text and "1x1 projection (128, /2)" in text and "64x24x24" in text
 
 
+def test_the_diagram_downloads_as_svg_and_png(server, page):
+    """The picture on screen, for slides: the SVG as the browser drew it, and a PNG at 3x."""
+    page.goto(f"{server}/?preset=resnet20")
+    page.locator('[data-testid="stGraphVizChart"] svg').first.wait_for(timeout=30_000)
+    buttons = page.frame_locator("iframe").first
+    with page.expect_download(timeout=30_000) as download:
+        buttons.get_by_role("button", name="Download SVG").click()
+    assert download.value.suggested_filename == "resnet20.svg"
+    svg = Path(download.value.path()).read_text()
+    assert svg.startswith("<svg") and "layer1.0" in svg and "zero-pad (+16 ch, /2)" in svg
+    width = float(re.search(r'<svg[^>]* width="([\d.]+)"', svg).group(1))
+    with page.expect_download(timeout=30_000) as download:
+        buttons.get_by_role("button", name="Download PNG").click()
+    png = Path(download.value.path()).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and abs(int.from_bytes(png[16:20], "big") - 3 * width) <= 1
+
+
 def test_spec_upload_loads_the_network(server, page, tmp_path):
     page.goto(f"{server}/")
     expect_text(page, "11,178,378")
     page.get_by_text("Import / export", exact=True).first.click()
     path = tmp_path / "resnet20.json"
     path.write_text(json.dumps(json.loads(__import__("explorer").preset("resnet20").to_json())))
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
     expect_text(page, "269,722")
     bad = tmp_path / "bad.json"
     bad.write_text('{"stages": [{"chanels": 3}]}')
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(bad))
     expect_text(page, "did you mean 'channels'")
     expect_text(page, "269,722")  # the last good network stays
 
@@ -165,6 +182,10 @@ def test_a_checkpoint_opens_as_its_network_and_exports_to_onnx(server, page, tmp
     with page.expect_download(timeout=60_000) as download:
         page.get_by_role("button", name=re.compile(r"Download net\.onnx \(.*the weights of mine\.pth\)")).click()
     assert download.value.suggested_filename == "net.onnx"
+    page.get_by_role("link", name="Train this network").click()  # the design's runs may start from it
+    expect_text(page, "Start from the weights of mine.pth")
+    page.go_back()
+    page.get_by_text("Import / export", exact=True).first.click()
     (tmp_path / "cut.pth").write_bytes(path.read_bytes()[:4096])
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(1).set_input_files(str(tmp_path / "cut.pth"))
     expect_text(page, "cut.pth: weights: cut.pth is truncated or not a PyTorch checkpoint")

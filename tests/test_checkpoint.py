@@ -2,8 +2,6 @@
 that are not ResNets, truncated or hold code, and the `summary --weights` command."""
 
 import io
-import subprocess
-import sys
 import time
 
 import pytest
@@ -14,6 +12,7 @@ import torchvision
 import explorer
 from explorer import PRESETS, build_model, load_state_dict, plan_network, spec_from_state_dict
 from explorer.checkpoint import matching_names, read_weights, tensor_shapes, unwrap
+from explorer.cli import main
 from explorer.presets import FAMILY, TORCHVISION_PRESETS
 from explorer.spec import SpecError
 
@@ -43,7 +42,7 @@ def test_every_preset_is_recognised_from_its_weights(name):
         assert inferred == spec  # all a state_dict can show; v2's avg-pool shortcut and blur cannot be seen
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2"])
+@pytest.mark.parametrize("name", ["resnet18", "resnext50_32x4d"])
 def test_torchvision_state_dicts_give_the_preset_and_load_strictly(name):
     reference = getattr(torchvision.models, name)().eval()
     spec = spec_from_state_dict(reference.state_dict())
@@ -117,17 +116,13 @@ def test_other_networks_are_named_not_resnets(model, words):
         spec_from_state_dict(sd)
 
 
-def test_summary_reads_a_weights_file(tmp_path, root, capsys):
+def test_summary_reads_a_weights_file(tmp_path, capsys):
     path = tmp_path / "downloaded.pth"
-    path.write_bytes(_saved(build_model(FAMILY["resnet50d"]).state_dict()))
-    cmd = [sys.executable, "-m", "explorer", "summary", "--weights", str(path)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=root)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("resnet50d: input 3x224x224, 1000 classes, bottleneck blocks, shortcut D")
-    assert "Total params:      25,576,264" in done.stdout
+    path.write_bytes(_saved(build_model(FAMILY["resnet26t"]).state_dict()))
+    assert main(["summary", "--weights", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("resnet26t: input 3x224x224, 1000 classes, bottleneck blocks, shortcut D")
+    assert "Total params:      16,011,872" in out
     (tmp_path / "broken.pt").write_bytes(path.read_bytes()[:5000])
-    cmd[-1] = str(tmp_path / "broken.pt")
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=root)
-    assert (
-        done.returncode == 2 and done.stderr == "error: weights: broken.pt is truncated or not a PyTorch checkpoint\n"
-    )
+    assert main(["summary", "--weights", str(tmp_path / "broken.pt")]) == 2
+    assert capsys.readouterr().err == "error: weights: broken.pt is truncated or not a PyTorch checkpoint\n"

@@ -1,29 +1,31 @@
 """ONNX export: a valid model (onnx.checker) that ONNX Runtime runs to PyTorch's outputs."""
 
+import dataclasses
+
 import numpy as np
 import onnx
 import onnxruntime
 import pytest
 import torch
 
-from explorer import build_model, to_onnx
+from explorer import StemSpec, build_model, to_onnx
 from explorer.presets import FAMILY, PRESETS
 
 # one of every layer kind: zero-pad shortcut, 1-channel stem, SE, ECA, blur, 2x2 anti-aliasing,
 # group norm, pre-activation bottleneck, ResNet-D at an odd size, ResNet-RS's conv pool, dilation
+SMALL = FAMILY["resnet14t"].with_input(3, 64, 64)  # one bottleneck per stage, tiered stem
 CASES = {
     "resnet20": PRESETS["resnet20"],
     "d2l-resnet18": PRESETS["d2l-resnet18"],
     "seresnet18": FAMILY["seresnet18"].with_input(3, 65, 65),
     "ecaresnet26t": FAMILY["ecaresnet26t"].with_input(3, 64, 64),
     "resnetblur18": FAMILY["resnetblur18"].with_input(3, 64, 64),
-    "resnetaa34d": FAMILY["resnetaa34d"].with_input(3, 64, 64),
-    "resnet50_gn": FAMILY["resnet50_gn"].with_input(3, 64, 64),
-    "resnetv2_50d": FAMILY["resnetv2_50d"].with_input(3, 97, 97),
-    "resnetrs50": FAMILY["resnetrs50"].with_input(3, 64, 64),
-    "resnet50d-os8": FAMILY["resnet50d"]
-    .with_input(3, 64, 64)
-    .__class__(**{**FAMILY["resnet50d"].with_input(3, 64, 64).__dict__, "output_stride": 8}),
+    "avg-aa-group-norm": dataclasses.replace(SMALL, anti_alias="avg", norm="group", stem=StemSpec("deep", 64)),
+    "resnetv2_18d": FAMILY["resnetv2_18d"].with_input(3, 97, 97),
+    "preact-bottleneck-rs-stem": dataclasses.replace(
+        SMALL, block="preact_bottleneck", stem=StemSpec("deep", 64, "conv", False)
+    ),
+    "dilated-D-silu": dataclasses.replace(SMALL, output_stride=8, activation="silu"),
 }
 
 

@@ -17,6 +17,7 @@ from explorer.export import to_onnx
 from explorer.presets import FAMILY
 from explorer.share import closest_preset
 from explorer.spec import ResNetSpec
+from explorer.uploads import store_upload
 from ui import access, state
 
 WEIGHT_TYPES = ["pt", "pth", "bin", "safetensors"]
@@ -58,7 +59,20 @@ def open_weights() -> None:
         st.session_state.d_weights_error = f"{file.name}: the weights do not load into that design ({exc})"
         return
     state.load_into_widgets(spec, closest_preset(spec))
-    st.session_state.d_weights_note = f"{file.name} is {describe(spec)}. Its design is in the controls now."
+    budget = access.limits().checkpoint_bytes // 4  # a quarter of the runs' checkpoint budget
+    st.session_state.d_weights_file = (str(store_upload(file.getvalue(), file.name, budget)), file.name, spec)
+    st.session_state.d_weights_note = (
+        f"{file.name} is {describe(spec)}. Its design is in the controls now; on the Train page, runs of "
+        "this design can start from these weights (the classifier starts fresh for a dataset's own classes)."
+    )
+
+
+def weights_for(design: ResNetSpec) -> tuple[str, str] | None:
+    """The session's opened checkpoint (its stored path and file name) if it is this design."""
+    opened = st.session_state.get("d_weights_file")
+    if opened and opened[2] == design.with_input_of(opened[2]):
+        return opened[0], opened[1]
+    return None
 
 
 def weights_panel() -> None:

@@ -1,0 +1,59 @@
+"""Training from a checkpoint: a network trained elsewhere (other classes, colour images) starts
+a run on this dataset with every layer but the head, the first conv adapted to grey images."""
+
+import pytest
+import torch
+import torchvision
+
+import explorer
+from explorer.checkpoint import load_for_fine_tuning
+from explorer.cli import main
+from explorer.data import DATASETS, load_dataset
+from explorer.events import StartEvent
+from explorer.recipe import Recipe, adapt_spec
+from explorer.spec import SpecError
+from explorer.train import train
+
+
+def test_an_imagenet_resnet18_starts_a_fashion_mnist_model():
+    reference = torchvision.models.resnet18().state_dict()
+    spec, _ = adapt_spec(explorer.preset("resnet18"), DATASETS["fashion-mnist"], 28)  # 1x28x28, 10 classes
+    model = explorer.build_model(spec)
+    fresh_fc = model.fc.weight.detach().clone()
+    notes = load_for_fine_tuning(model, reference)
+    assert notes == [
+        "classifier: 1,000 classes in the checkpoint, 10 here, so it starts fresh",
+        "first conv: the checkpoint's 3 colour channels made 1",
+    ]
+    assert torch.equal(model.conv1.weight, reference["conv1.weight"].sum(1, keepdim=True))  # grey: R = G = B
+    assert torch.equal(model.layer3[1].conv2.weight, reference["layer3.1.conv2.weight"])
+    assert torch.equal(model.bn1.running_var, reference["bn1.running_var"])
+    assert torch.equal(model.fc.weight, fresh_fc)
+
+
+def test_another_network_is_refused_by_the_tensor_that_does_not_fit():
+    model = explorer.build_model(explorer.preset("resnet18"))
+    with pytest.raises(SpecError, match="'layer1.2.conv1.weight' has no place in this network"):
+        load_for_fine_tuning(model, torchvision.models.resnet34().state_dict())
+
+
+def test_a_run_starts_from_the_checkpoint_and_says_what_it_adapted(tmp_path):
+    source = explorer.spec_from_dict({**explorer.preset("resnet-mini").to_dict(), "num_classes": 26})
+    path = tmp_path / "letters.pt"
+    torch.save(explorer.build_model(source).state_dict(), path)
+    events = []
+    recipe = Recipe(dataset="digits", epochs=1, batch_size=64, lr=0.05, weights=str(path))
+    result = train(explorer.preset("resnet-mini"), recipe, events.append, data=load_dataset("digits"))
+    assert result.status == "completed", result.message
+    start = next(e for e in events if isinstance(e, StartEvent))
+    assert "classifier: 26 classes in the checkpoint, 10 here, so it starts fresh" in start.adapted
+    missing = train(explorer.preset("resnet-mini"), recipe.but(weights=str(tmp_path / "gone.pt")), events.append,
+                    data=load_dataset("digits"))  # fmt: skip
+    assert missing.status == "failed" and missing.message.startswith("weights: cannot read ")
+
+
+def test_train_weights_fine_tunes_the_files_network(tmp_path, capsys, home):
+    path = tmp_path / "mini.pt"
+    torch.save(explorer.build_model(explorer.preset("resnet-mini")).state_dict(), path)
+    assert main(["train", "--weights", str(path), "--dataset", "digits", "--epochs", "1", "--no-store"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("from the weights of mini.pt")
