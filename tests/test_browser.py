@@ -184,7 +184,7 @@ def test_a_checkpoint_opens_as_its_network_and_exports_to_onnx(server, page, tmp
     assert download.value.suggested_filename == "net.onnx"
     page.get_by_role("link", name="Train this network").click()  # the design's runs may start from it
     expect_text(page, "Start from the weights of mine.pth")
-    page.go_back()
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Design", exact=True).click()
     page.get_by_text("Import / export", exact=True).first.click()
     (tmp_path / "cut.pth").write_bytes(path.read_bytes()[:4096])
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(1).set_input_files(str(tmp_path / "cut.pth"))
