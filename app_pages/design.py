@@ -278,6 +278,7 @@ else:
             st.error(f"Could not load {err}")
         st.subheader("Weights")
         checkpoint.weights_panel()
+        checkpoint.try_panel()
         st.subheader("ONNX")
         checkpoint.onnx_panel(spec)
     with c2:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from .checkpoint import load_state_dict
 from .data import DATASETS, DatasetInfo, scale_and_normalise
 from .feature_maps import StageMaps, first_filters, grad_cam, stage_maps
 from .model import build_model
@@ -20,6 +21,8 @@ from .plan import plan_network
 from .run_record import RunRecord
 from .spec import ResNetSpec, spec_from_dict
 
+# The preparation torchvision's and timm's ImageNet weights expect (per-channel, on 0..1 pixels).
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo; decoding one takes ~160 MB and a second or two
 FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP", "BMP": "BMP", "GIF": "GIF"}
 
@@ -72,7 +75,7 @@ class Predictor:
         self.spec = spec
         self.plan = plan_network(spec)
         self.model = build_model(spec, self.plan).eval()
-        self.model.load_state_dict(weights)
+        load_state_dict(self.model, weights)  # strict; torchvision's and timm's layouts too
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
 
@@ -123,11 +126,25 @@ def image_as_dataset_item(image: Image.Image, dataset: DatasetInfo, invert: bool
     """Any picture as one of the dataset's images: uint8 (1, C, side, side) at the dataset's native
     side, grey or RGB as the dataset. The centre square is kept (the datasets' images are square)
     and shrunk with antialiasing, so that the network sees what training showed it."""
-    image = ImageOps.exif_transpose(image).convert("L" if dataset.channels == 1 else "RGB")
-    side = min(image.size)
-    image = ImageOps.fit(image, (side, side), centering=(0.5, 0.5))  # the centre square
-    image = image.resize((dataset.size, dataset.size), Image.Resampling.LANCZOS)
+    return centre_square(image, dataset.channels, dataset.size, invert)
+
+
+def centre_square(image: Image.Image, channels: int, side: int, invert: bool = False) -> torch.Tensor:
+    """The picture's centre square, upright, grey (1 channel) or RGB, shrunk with antialiasing to
+    side x side: uint8 (1, C, side, side)."""
+    image = ImageOps.exif_transpose(image).convert("L" if channels == 1 else "RGB")
+    square = min(image.size)
+    image = ImageOps.fit(image, (square, square), centering=(0.5, 0.5))
+    image = image.resize((side, side), Image.Resampling.LANCZOS)
     if invert:
         image = ImageOps.invert(image)
     pixels = torch.from_numpy(np.array(image, dtype=np.uint8))
     return (pixels.unsqueeze(0) if pixels.ndim == 2 else pixels.permute(2, 0, 1)).unsqueeze(0)
+
+
+def imagenet_classes() -> list[str]:
+    """ImageNet-1k's class names, in the order of torchvision's and timm's classifiers (from
+    torchvision's weights metadata: nothing is downloaded)."""
+    from torchvision.models import ResNet50_Weights
+
+    return list(ResNet50_Weights.DEFAULT.meta["categories"])

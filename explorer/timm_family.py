@@ -111,7 +111,7 @@ def _macs(model: nn.Module, side: tuple[int, int]) -> int:
     return counter.get_total_flops() // 2
 
 
-def _randomise(model: nn.Module, seed: int) -> None:
+def randomise(model: nn.Module, seed: int) -> None:
     """Weights at their usual scale and BN statistics away from 0/1, so a wrong norm, order or
     missing layer shows in the output."""
     g = torch.Generator().manual_seed(seed)
@@ -130,7 +130,7 @@ def _randomise(model: nn.Module, seed: int) -> None:
                 t.copy_((torch.rand(t.shape, generator=g) * 2 - 1) * math.sqrt(3 / fan_in))
 
 
-def _materialise(model: nn.Module) -> nn.Module:
+def materialise(model: nn.Module) -> nn.Module:
     """A meta-device model on the CPU with its non-persistent buffers (blur filters) refilled."""
     model = model.to_empty(device="cpu")
     for m in model.modules():
@@ -157,13 +157,13 @@ def output_difference(name: str, spec: ResNetSpec, seed: int = 0) -> float:
     loaded strictly, over SIZES; relative to the largest |logit| where that is above 1, since
     timm's ResNetV2 classifies with a 1x1 conv whose float sums round differently from nn.Linear's
     (the features before it are bitwise equal)."""
-    reference = _materialise(_reference(name)).eval()
-    _randomise(reference, seed)
+    reference = materialise(_reference(name)).eval()
+    randomise(reference, seed)
     worst = 0.0
     for side in SIZES:
         with torch.device("meta"):
             ours = build_model(spec.with_input(3, *side))
-        ours = load_state_dict(_materialise(ours).eval(), reference.state_dict())
+        ours = load_state_dict(materialise(ours).eval(), reference.state_dict())
         x = torch.randn(2, 3, *side, generator=torch.Generator().manual_seed(seed))
         with torch.no_grad():
             expected = reference(x)

@@ -163,8 +163,10 @@ def test_spec_upload_loads_the_network(server, page, tmp_path):
 
 def test_a_checkpoint_opens_as_its_network_and_exports_to_onnx(server, page, tmp_path):
     """A timm resnet10t state_dict saved with torch.save: the page names it, loads its design,
-    and builds the ONNX file with its weights; a truncated file gets one sentence."""
+    builds the ONNX file with its weights, reads a picture with it, offers to train from it;
+    a truncated file gets one sentence."""
     import torch
+    from playwright.sync_api import expect
 
     import explorer
     from explorer.presets import FAMILY
@@ -182,6 +184,12 @@ def test_a_checkpoint_opens_as_its_network_and_exports_to_onnx(server, page, tmp
     with page.expect_download(timeout=60_000) as download:
         page.get_by_role("button", name=re.compile(r"Download net\.onnx \(.*the weights of mine\.pth\)")).click()
     assert download.value.suggested_filename == "net.onnx"
+    from PIL import Image
+
+    Image.new("RGB", (300, 200), (200, 40, 40)).save(tmp_path / "red.png")  # its five likeliest classes
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(2).set_input_files(str(tmp_path / "red.png"))
+    expect_text(page, "As mine.pth gets it: 224 px")
+    expect(page.locator('[data-testid="stDataFrame"]').last).to_be_visible()
     page.get_by_role("link", name="Train this network").click()  # the design's runs may start from it
     expect_text(page, "Start from the weights of mine.pth")
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Design", exact=True).click()

@@ -10,6 +10,7 @@ import pytest
 
 import explorer
 from explorer.budget import BudgetError, check_build, check_design, check_training, limits, training_cost
+from explorer.cli import main
 from explorer.estimate import Speed, estimate
 from explorer.recipe import CPU_RECIPE, D2L_RECIPE, Recipe
 from explorer.settings import GIB, Settings, SettingsError, load_settings
@@ -122,31 +123,25 @@ def test_defaults_follow_the_machine(tmp_path, monkeypatch):
     assert (lim.runs_per_session, lim.queue_size, lim.run_seconds) == (2, 50, 1800)
 
 
-def test_the_train_command_refuses_a_huge_network_in_one_line_without_building_it(tmp_path):
+def test_the_train_command_refuses_a_huge_network_in_one_line_without_building_it(tmp_path, capsys):
     config = tmp_path / "huge.json"
     config.write_text(HUGE.to_json())
-    cmd = [sys.executable, "-m", "explorer"]
     train = ["train", "--config", str(config), "--dataset", "digits", "--no-store"]
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([*cmd, *train], capture_output=True, text=True, timeout=120, cwd=root)
-    assert proc.returncode == 2 and proc.stdout == ""
-    as_trained = training_cost(HUGE, Recipe(dataset="digits")).plan.params  # 1x8x8 in, 10 classes
-    assert proc.stderr.startswith(f"error: max_params: its parameter count is {as_trained:,};")
-    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
-    peak = (  # the same command, reporting its own peak memory as it exits: VmHWM, as ru_maxrss
-        # starts from the RSS of the forked parent (pytest) and so measures the test run, not the command
+    peak = (  # the command, reporting its own peak memory as it exits: VmHWM, as ru_maxrss starts
+        # from the RSS of the forked parent (pytest) and so measures the test run, not the command
         "import atexit, re, sys; from explorer.cli import main; "
         "hwm = lambda: re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1); "
         "atexit.register(lambda: print('peak', hwm(), file=sys.stderr)); "
         "sys.exit(main(sys.argv[1:]))"
     )
-    measured = subprocess.run(
-        [sys.executable, "-c", peak, *train], capture_output=True, text=True, timeout=120, cwd=root
-    )
-    peak_kib = int(measured.stderr.split("peak ")[1])
+    proc = subprocess.run([sys.executable, "-c", peak, *train], capture_output=True, text=True, timeout=120, cwd=root)
+    said, measured = proc.stderr.split("peak ")
+    assert proc.returncode == 2 and proc.stdout == ""
+    as_trained = training_cost(HUGE, Recipe(dataset="digits")).plan.params  # 1x8x8 in, 10 classes
+    assert said.startswith(f"error: max_params: its parameter count is {as_trained:,};")
+    assert said.count("\n") == 1 and "Traceback" not in said
     # one 8192x8192x3x3 weight alone would take 2.4 GB: the command builds nothing (torch loaded: ~0.5 GB)
-    assert measured.returncode == 2 and peak_kib < 1_500_000, measured.stderr
-    summary = subprocess.run(
-        [*cmd, "summary", "--config", str(config), "--json"], capture_output=True, timeout=120, cwd=root
-    )
-    assert summary.returncode == 0 and json.loads(summary.stdout)["total_params"] == 1_207_401_802_024  # arithmetic
+    assert int(measured) < 1_500_000, proc.stderr
+    assert main(["summary", "--config", str(config), "--json"]) == 0  # arithmetic
+    assert json.loads(capsys.readouterr().out)["total_params"] == 1_207_401_802_024

@@ -7,12 +7,13 @@ import torchvision
 
 import explorer
 from explorer.checkpoint import load_for_fine_tuning
-from explorer.cli import main
+from explorer.cli import build_parser, spec_from_args
 from explorer.data import DATASETS, load_dataset
 from explorer.events import StartEvent
 from explorer.recipe import Recipe, adapt_spec
 from explorer.spec import SpecError
 from explorer.train import train
+from explorer.train_cli import _recipe, describe
 
 
 def test_an_imagenet_resnet18_starts_a_fashion_mnist_model():
@@ -52,8 +53,15 @@ def test_a_run_starts_from_the_checkpoint_and_says_what_it_adapted(tmp_path):
     assert missing.status == "failed" and missing.message.startswith("weights: cannot read ")
 
 
-def test_train_weights_fine_tunes_the_files_network(tmp_path, capsys, home):
+def test_train_weights_takes_the_files_network_and_starts_from_it(tmp_path):
+    """`train --weights FILE`: the file's network, and a recipe that starts from the file (the
+    run itself is the test above; the command is not run here, as it sets the process's
+    flush-to-zero for good)."""
     path = tmp_path / "mini.pt"
     torch.save(explorer.build_model(explorer.preset("resnet-mini")).state_dict(), path)
-    assert main(["train", "--weights", str(path), "--dataset", "digits", "--epochs", "1", "--no-store"]) == 0
-    assert capsys.readouterr().out.splitlines()[0].endswith("from the weights of mini.pt")
+    args = build_parser().parse_args(["train", "--weights", str(path), "--dataset", "digits", "--epochs", "1"])
+    title, spec = spec_from_args(args)
+    recipe, source = _recipe(args)
+    assert (title, spec) == ("resnet-mini", explorer.preset("resnet-mini").with_input(1, 32, 32))
+    assert recipe.weights == str(path) and source == "defaults"
+    assert describe(recipe).endswith("from the weights of mini.pt")

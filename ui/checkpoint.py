@@ -8,17 +8,29 @@ session beyond them, so a class of uploads costs the server what the files weigh
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from explorer import PRESETS, SpecError, build_model, fmt, load_state_dict, plan_network, spec_from_state_dict
 from explorer.budget import check_build
 from explorer.checkpoint import matching_names, read_weights
 from explorer.export import to_onnx
+from explorer.predict import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PictureError,
+    Predictor,
+    centre_square,
+    imagenet_classes,
+    open_picture,
+)
 from explorer.presets import FAMILY
 from explorer.share import closest_preset
 from explorer.spec import ResNetSpec
 from explorer.uploads import store_upload
 from ui import access, state
+from ui.try_it import PICTURE_TYPES
 
 WEIGHT_TYPES = ["pt", "pth", "bin", "safetensors"]
 MAX_UPLOAD_MB = 512  # server.maxUploadSize in .streamlit/config.toml; the build budget may say less
@@ -64,6 +76,44 @@ def open_weights() -> None:
     st.session_state.d_weights_note = (
         f"{file.name} is {describe(spec)}. Its design is in the controls now; on the Train page, runs of "
         "this design can start from these weights (the classifier starts fresh for a dataset's own classes)."
+    )
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the checkpoint…")
+def _predictor(stored: str, _spec: ResNetSpec) -> Predictor:
+    """Cached by the stored file (named by its content's hash). Sessions share it: the predictor
+    locks its model for each call."""
+    tensors = read_weights(Path(stored).read_bytes(), Path(stored).name)
+    return Predictor(_spec, tensors, IMAGENET_MEAN[: _spec.input.channels], IMAGENET_STD[: _spec.input.channels])
+
+
+def try_panel() -> None:
+    """The opened checkpoint on a picture: its five most likely classes (ImageNet's names for a
+    1000-class network; prepared as torchvision's and timm's ImageNet weights expect)."""
+    opened = st.session_state.get("d_weights_file")
+    if not opened:
+        return
+    stored, name, spec = opened
+    upload = st.file_uploader(
+        f"Try {name} on a picture", type=PICTURE_TYPES, key="d_weights_picture", max_upload_size=12
+    )
+    if upload is None:
+        return
+    try:
+        image = centre_square(open_picture(upload), spec.input.channels, spec.input.height)
+    except PictureError as exc:
+        st.error(f"{upload.name}: {exc}")
+        return
+    chances = _predictor(stored, spec).probabilities(image)[0]
+    names = imagenet_classes() if spec.num_classes == 1000 else [f"class {i}" for i in range(spec.num_classes)]
+    top = chances.topk(min(5, spec.num_classes))
+    st.image(
+        image[0].permute(1, 2, 0).squeeze(-1).numpy(), caption=f"As {name} gets it: {spec.input.height} px", width=160
+    )
+    st.dataframe(
+        {"class": [names[i] for i in top.indices.tolist()], "probability": top.values.tolist()},
+        hide_index=True,
+        column_config={"probability": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0)},
     )
 
 
