@@ -253,6 +253,7 @@ elif view == "Layers":
         hide_index=True,
         width="stretch",
         height=520,
+        placeholder="—",  # no receptive field once pooled globally
         column_config={
             "params": st.column_config.NumberColumn(format="localized"),
             "MACs": st.column_config.NumberColumn(format="localized"),

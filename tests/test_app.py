@@ -174,6 +174,8 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
     assert any("Completed" in m.value for m in app.markdown)
     frame = app.dataframe[-1].value
     assert list(frame["status"]) == ["completed"] and list(frame["id"]) == [job]
+    assert app.dataframe[-1].proto.placeholder == "—"  # a missing value reads as a dash, not "None"
+    assert json.loads(app.dataframe[-1].proto.columns)["status"]["width"] == "medium"  # "completed", not cut
     assert "started" in frame and "experiment" not in frame  # no experiment among these runs
     assert frame["duration"].dtype.kind == "f" and frame["duration"][0] > 0  # seconds: the column sorts
     labels = [b.proto.label for b in app.get("download_button")]

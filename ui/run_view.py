@@ -150,6 +150,7 @@ def history(jobs: JobRegistry, job_id: int | None) -> None:
         selection_mode="multi-row",
         key="t_history",
         column_config=training.HISTORY_COLUMNS,
+        placeholder="—",  # a range test has no epochs or lr of its own, a failed run no accuracy
     )
     chosen = [runs[i] for i in picked.selection.rows]
     if not chosen:

@@ -231,6 +231,7 @@ def history_frame(runs: list[RunRecord]):
 
 
 HISTORY_COLUMNS = {
+    "status": st.column_config.TextColumn(width="medium"),  # "completed" whole, not "complet..."
     "started": st.column_config.DatetimeColumn(format="MMM D, HH:mm"),
     "test acc": st.column_config.NumberColumn(format="%.4f"),
     "params": st.column_config.NumberColumn(format="localized"),
