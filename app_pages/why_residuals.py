@@ -10,6 +10,7 @@ from explorer.data import DATASETS, OFFLINE_DATASET
 from explorer.lr_range import RANGE_STEPS, range_curve
 from explorer.teaching import (
     block_walkthrough,
+    bn_lr_verdict,
     bn_range_test_runs,
     cifar_spec,
     degradation_runs,
@@ -201,6 +202,11 @@ with tabs[2]:
 DIVERGED_LOSS = 1e3  # where a diverged run is drawn
 
 
+def stable_limit(lrs: list, losses: list) -> float | None:
+    """The largest learning rate of the sweep that trained without blowing up, if any."""
+    return max((lr for lr, loss in zip(lrs, losses, strict=True) if loss < DIVERGED_LOSS), default=None)
+
+
 def sweep_readout(points: dict[str, tuple[list, list]], chance: float) -> str:
     """The sweep in one sentence: each group's lowest final loss and where it diverged."""
     best, diverged = [], []
@@ -215,7 +221,7 @@ def sweep_readout(points: dict[str, tuple[list, list]], chance: float) -> str:
 
 
 with tabs[3]:
-    st.subheader("Batch norm lets you use a larger learning rate")
+    st.subheader("Does batch norm let you use a larger learning rate?")
     st.caption(
         "resnet-20 at width 8, with and without batch norm, one epoch on up to 4,000 images at each learning "
         "rate; the final training loss of each run (diverged runs are drawn at the top)."
@@ -236,7 +242,7 @@ with tabs[3]:
             runs = store.list(experiment=chosen_lr)
             for run in runs:
                 epochs = store.epochs(run.id)
-                group = "BN" if run.name.startswith("BN") else "no BN"
+                group = "BN" if run.spec.get("batch_norm") else "no BN"
                 loss = epochs[-1]["train_loss"] if epochs and run.status == "completed" else None
                 if run.status == "diverged" or (loss is not None and loss > DIVERGED_LOSS):
                     loss = DIVERGED_LOSS  # non-finite, or blown up without becoming so
@@ -252,6 +258,8 @@ with tabs[3]:
                 chance = math.log(classes)  # the cross-entropy of a uniform guess
                 st.plotly_chart(charts.final_vs_lr(series, chance), width="stretch", key="w_lr_chart")
                 st.markdown(sweep_readout(points, chance))
+                if done == len(runs):  # the verdict only once every rate has been tried
+                    st.markdown(bn_lr_verdict(*(stable_limit(*points[g]) for g in ("BN", "no BN"))))
             if done == len(runs) and sweep_running:
                 st.rerun()  # every run finished: stop polling
 
@@ -276,6 +284,8 @@ with tabs[3]:
         @st.fragment(run_every=1.0 if tests_running else None)
         def range_tests_live() -> None:
             runs = sorted(store.list(experiment=chosen_rt), key=lambda r: r.id)
+            live = [jobs.snapshot(run.id) for run in runs]  # queued and running say so at once
+            st.caption(" · ".join(f"{r.name}: {s.status if s else r.status}" for r, s in zip(runs, live, strict=True)))
             show_failures(runs)
             tests = [
                 ("BN" if run.spec.get("batch_norm") else "no BN", curve)
@@ -292,6 +302,9 @@ with tabs[3]:
                     for name, c in tests
                 ]
                 st.markdown("; ".join(said) + ".")
+                limits = {name: (c.lrs[-1] if len(c.lrs) < RANGE_STEPS else math.inf) for name, c in tests}
+                if len(limits) == 2:  # the last lr before blowing up, or the whole range
+                    st.markdown(bn_lr_verdict(limits.get("BN"), limits.get("no BN")))
             if tests_running and not any(s.experiment == chosen_rt for s in jobs.active()):
                 st.rerun()  # both ended: stop polling
 

@@ -8,6 +8,7 @@ rates. Each function here measures one of those on real networks built from spec
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import torch
@@ -168,6 +169,26 @@ class BlockStep:
     shape: tuple[int, int, int]  # output of this step (C, H, W)
     params: int
     branch: str  # main, shortcut or sum
+
+
+def bn_lr_verdict(bn_limit: float | None, plain_limit: float | None) -> str:
+    """Whether measured runs bear out "batch norm lets you use a larger learning rate", in one
+    sentence read off them. A limit is the largest learning rate a network trained at without
+    blowing up (math.inf: it never blew up in the range tried; None: it blew up at every rate)."""
+    if bn_limit is None and plain_limit is None:
+        return "**Here, neither** trained at any of these learning rates without blowing up."
+
+    def said(limit: float | None) -> str:
+        return "none" if limit is None else "the end of the range" if limit == math.inf else f"{limit:.2g}"
+
+    bn, plain = (-1.0 if v is None else v for v in (bn_limit, plain_limit))
+    if bn > plain:
+        return (f"**Here, yes:** with batch norm it trained at learning rates up to {said(bn_limit)}, "
+                f"without it up to {said(plain_limit)}.")  # fmt: skip
+    if bn == plain:
+        return f"**Here, no difference:** both trained at learning rates up to {said(bn_limit)}."
+    return (f"**Here, no:** without batch norm it went further ({said(plain_limit)} against {said(bn_limit)}); "
+            "on this data and this short budget the claim does not hold.")  # fmt: skip
 
 
 def block_walkthrough(in_channels: int, out_channels: int, stride: int, side: int) -> list[BlockStep]:

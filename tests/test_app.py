@@ -237,6 +237,8 @@ def test_degradation_and_lr_sweep_run_from_the_page(app):
     assert app.selectbox(key="w_deg_exp").options[0].endswith(" · Digits (offline)")  # what it trained on
     readout = next(m.value for m in app.markdown if m.value.startswith("Lowest final loss: BN **"))
     assert "(guessing scores 2.30)" in readout and "Diverged: BN " in readout  # ln 10, digits' ten classes
+    assert app.subheader[3].value == "Does batch norm let you use a larger learning rate?"  # a question, not a claim
+    assert any(m.value.startswith("**Here, ") for m in app.markdown)  # the answer, read off the sweep
     titles = [c.proto.spec for c in app.get("plotly_chart")]
     assert any("Training error" in t for t in titles) and any("Final loss against learning rate" in t for t in titles)
     app.selectbox(key="w_rt_data").set_value("digits")
@@ -252,6 +254,7 @@ def test_degradation_and_lr_sweep_run_from_the_page(app):
     assert any("Range tests: smoothed loss" in c.proto.spec for c in app.get("plotly_chart"))
     said = next(m.value for m in app.markdown if m.value.startswith("BN: falls fastest at lr **"))
     assert "; no BN: falls fastest at lr **" in said
+    assert sum(m.value.startswith("**Here, ") for m in app.markdown) == 2  # the sweep's and the range tests' verdicts
 
 
 def test_an_experiment_whose_runs_fail_says_why(app, monkeypatch):

@@ -1,6 +1,7 @@
 """The Why-residuals measurements: gradient flow, the identity block, the experiments' definitions."""
 
 import dataclasses
+import math
 
 import pytest
 
@@ -8,6 +9,7 @@ import explorer
 from explorer import SpecError, analyze
 from explorer.teaching import (
     block_walkthrough,
+    bn_lr_verdict,
     bn_range_test_runs,
     cifar_spec,
     degradation_runs,
@@ -106,3 +108,18 @@ def test_quiz_networks_are_valid_and_reproducible():
     assert len(specs) > 10
     for spec in specs:
         assert analyze(spec).total_params > 0
+
+
+@pytest.mark.parametrize(
+    "bn, plain, said",
+    [
+        (0.46, 0.81, "**Here, no:** without batch norm it went further (0.81 against 0.46)"),  # the digits' range tests
+        (3.0, 0.3, "**Here, yes:** with batch norm it trained at learning rates up to 3, without it up to 0.3."),
+        (math.inf, 0.81, "**Here, yes:** with batch norm it trained at learning rates up to the end of the range"),
+        (1.0, None, "**Here, yes:** with batch norm it trained at learning rates up to 1, without it up to none."),
+        (0.3, 0.3, "**Here, no difference:** both trained at learning rates up to 0.3."),
+        (None, None, "**Here, neither** trained"),
+    ],
+)
+def test_the_bn_verdict_is_read_off_the_runs(bn, plain, said):
+    assert bn_lr_verdict(bn, plain).startswith(said)
