@@ -371,7 +371,7 @@ def test_nothing_is_cut_off_on_a_projector(server, page):
     for tab, heading in [
         ("Gradient flow", "Gradients at initialisation"),
         ("Degradation", "Deeper plain networks train worse"),
-        ("BN and the learning rate", "Batch norm lets you use"),
+        ("BN and the learning rate", "Does batch norm let you use"),
     ]:
         page.get_by_role("tab", name=tab).click()
         expect_text(page, heading)
@@ -382,6 +382,22 @@ def test_nothing_is_cut_off_on_a_projector(server, page):
     page.goto(f"{server}/compare")  # the sidebar open: the seven columns of both networks' stages
     expect_text(page, "Highlighted: stages whose")
     assert _tables_scrolling_sideways(page) == []
+
+
+def test_why_residuals_tabs_all_show_at_150_percent_in_lecture_mode(server, browser):
+    """1024x768 at 150% zoom is a 683-px page: in lecture type the six tabs wrap onto two rows
+    instead of hiding "Build a block" and "Quiz" behind a scroll arrow."""
+    context = browser.new_context(viewport={"width": 683, "height": 512}, device_scale_factor=1.5)
+    page = context.new_page()
+    page.goto(f"{server}/why-residuals?lecture=1")
+    page.get_by_role("tab", name="Quiz").wait_for(timeout=30_000)
+    sizes = page.evaluate(
+        "() => [...document.querySelectorAll('[role=tablist]')].map(e => [e.scrollWidth, e.clientWidth])"
+    )
+    assert sizes and all(scroll <= client for scroll, client in sizes), sizes
+    page.get_by_role("tab", name="Quiz").click()
+    expect_text(page, "Predict, then reveal")
+    context.close()
 
 
 def _tables_scrolling_sideways(page) -> list[int]:

@@ -28,6 +28,8 @@ BASE_CSS = """
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 150px; }
   /* a metric's label wraps rather than being cut: "max |block(x) − x|" is the point of the label */
   [data-testid="stMetricLabel"] p { white-space: normal !important; }
+  /* tabs wrap onto a second row rather than hiding behind a scroll arrow (Why residuals? at 150%) */
+  [data-testid="stTabs"] [role="tablist"] { flex-wrap: wrap; row-gap: 0.25rem; }
 </style>
 """
 
