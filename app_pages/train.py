@@ -22,7 +22,7 @@ from ui.lecture import lecture_toggle
 from ui.train_form import apply_recipe, recipe_from_form
 
 CURRENT = "Current design"
-lecture_toggle()
+lecture = lecture_toggle()
 design = state.current_spec()
 st.title("Train")
 state.url_warning()
@@ -86,113 +86,118 @@ snap = jobs.snapshot(job_id) if job_id is not None else None
 running = snap is not None and not snap.finished
 
 # ----- the form ------------------------------------------------------------------------------------
-if not training.gpu_available():
-    c1, c2 = st.columns([4, 1])
-    c1.info(
-        "No GPU here: a 96-px ResNet-18 takes many minutes per epoch on a CPU. resnet-mini at 28 px "
-        "on 20,000 images trains in under a minute on two cores and reaches about 90% on Fashion-MNIST."
-    )
-    c2.button("Use that", key="t_cpu", on_click=use_cpu_suggestion, disabled=running)
+# on a projector, a run's curves take the first screen: the form folds away while one is shown
+setup = st.expander("Network and recipe", expanded=False) if lecture and running else st.container()
+with setup:
+    if not training.gpu_available():
+        c1, c2 = st.columns([4, 1])
+        c1.info(
+            "No GPU here: a 96-px ResNet-18 takes many minutes per epoch on a CPU. resnet-mini at 28 px "
+            "on 20,000 images trains in under a minute on two cores and reaches about 90% on Fashion-MNIST."
+        )
+        c2.button("Use that", key="t_cpu", on_click=use_cpu_suggestion, disabled=running)
 
-network = st.selectbox(
-    "Network",
-    [CURRENT, *PRESETS],
-    key="t_network",
-    on_change=network_changed,
-    help="Choosing a network loads a recipe suited to it (the seed's for d2l-resnet18); adjust it below.",
-)
-with st.form("t_form", border=True):
-    c1, c2 = st.columns([4, 1])
-    c1.selectbox(
-        "Dataset",
-        list(DATASETS),
-        key="t_dataset",
-        format_func=lambda n: f"{DATASETS[n].title}" + (f" (~{DATASETS[n].download_mb} MB)" if n != "digits" else ""),
+    network = st.selectbox(
+        "Network",
+        [CURRENT, *PRESETS],
+        key="t_network",
+        on_change=network_changed,
+        help="Choosing a network loads a recipe suited to it (the seed's for d2l-resnet18); adjust it below.",
     )
-    c2.number_input("Epochs", key="t_epochs", min_value=1, max_value=1000, step=1)
-    c1, c2, c3, c4 = st.columns(4)
-    c1.number_input("Batch size", key="t_batch_size", min_value=1, max_value=65536, step=1)
-    c2.number_input("Learning rate", key="t_lr", min_value=0.0, format="%.4f", step=0.01)
-    c3.selectbox("Optimizer", OPTIMIZERS, key="t_optimizer", help="sgd: plain, as d2l; momentum: 0.9, Nesterov")
-    c4.selectbox("Schedule", SCHEDULES, key="t_schedule")
-    with st.expander("More settings", expanded=False):
+    with st.form("t_form", border=True):
+        c1, c2 = st.columns([4, 1])
+        c1.selectbox(
+            "Dataset",
+            list(DATASETS),
+            key="t_dataset",
+            format_func=lambda n: (
+                f"{DATASETS[n].title}" + (f" (~{DATASETS[n].download_mb} MB)" if n != "digits" else "")
+            ),
+        )
+        c2.number_input("Epochs", key="t_epochs", min_value=1, max_value=1000, step=1)
         c1, c2, c3, c4 = st.columns(4)
-        c1.number_input("Resize to (px, 0 = as is)", key="t_resize", min_value=0, max_value=512, step=1)
-        c2.number_input("Train on N images (0 = all)", key="t_limit", min_value=0, step=1000)
-        c3.number_input("Weight decay", key="t_weight_decay", min_value=0.0, format="%.5f", step=0.0001)
-        c4.number_input("Label smoothing", key="t_label_smoothing", min_value=0.0, max_value=0.5, step=0.05)
-        c1.selectbox("Device", DEVICES, key="t_device")
-        c2.selectbox("Precision", PRECISIONS, key="t_precision")
-        c3.selectbox("Init", ["torchvision", "xavier"], key="t_init", help="xavier: as d2l's train_ch6")
-        c4.number_input("Seed", key="t_seed", min_value=0, step=1)
-        c1, c2 = st.columns(2)
-        c1.toggle(
-            "Augment the training images",
-            key="t_augment",
-            help="Random flips (where the labels allow) and shifts, made on the device with each batch.",
+        c1.number_input("Batch size", key="t_batch_size", min_value=1, max_value=65536, step=1)
+        c2.number_input("Learning rate", key="t_lr", min_value=0.0, format="%.4f", step=0.01)
+        c3.selectbox("Optimizer", OPTIMIZERS, key="t_optimizer", help="sgd: plain, as d2l; momentum: 0.9, Nesterov")
+        c4.selectbox("Schedule", SCHEDULES, key="t_schedule")
+        with st.expander("More settings", expanded=False):
+            c1, c2, c3, c4 = st.columns(4)
+            c1.number_input("Resize to (px, 0 = as is)", key="t_resize", min_value=0, max_value=512, step=1)
+            c2.number_input("Train on N images (0 = all)", key="t_limit", min_value=0, step=1000)
+            c3.number_input("Weight decay", key="t_weight_decay", min_value=0.0, format="%.5f", step=0.0001)
+            c4.number_input("Label smoothing", key="t_label_smoothing", min_value=0.0, max_value=0.5, step=0.05)
+            c1.selectbox("Device", DEVICES, key="t_device")
+            c2.selectbox("Precision", PRECISIONS, key="t_precision")
+            c3.selectbox("Init", ["torchvision", "xavier"], key="t_init", help="xavier: as d2l's train_ch6")
+            c4.number_input("Seed", key="t_seed", min_value=0, step=1)
+            c1, c2 = st.columns(2)
+            c1.toggle(
+                "Augment the training images",
+                key="t_augment",
+                help="Random flips (where the labels allow) and shifts, made on the device with each batch.",
+            )
+            c2.toggle(
+                "Compile the network (torch.compile)",
+                key="t_compile",
+                help="On a GPU each step runs about 1.4x faster, after compiling for about 30 s the first time "
+                "a network is trained (cached on disk for later runs): worth it for runs of a few minutes. "
+                "No gain on CPUs.",
+            )
+        if network == CURRENT and (opened := checkpoint.weights_for(design)):
+            st.toggle(
+                f"Start from the weights of {opened[1]}",
+                value=True,
+                key="t_from_weights",
+                help="Fine-tuning: every layer from the checkpoint, the classifier fresh where the classes differ",
+            )
+        c1, c2, c3 = st.columns([1, 2, 2])
+        start = c1.form_submit_button("Start", type="primary", disabled=running, key="t_start")
+        c2.form_submit_button("Re-estimate", disabled=running, key="t_estimate")
+        find_lr = c3.form_submit_button(
+            "Find a learning rate",
+            disabled=running,
+            key="t_range",
+            help=f"A range test instead of training: {RANGE_STEPS} steps with the learning rate growing from "
+            f"{RANGE_START:g} to {RANGE_END:g}, with this network, data, batch and optimizer; it suggests a rate.",
         )
-        c2.toggle(
-            "Compile the network (torch.compile)",
-            key="t_compile",
-            help="On a GPU each step runs about 1.4x faster, after compiling for about 30 s the first time "
-            "a network is trained (cached on disk for later runs): worth it for runs of a few minutes. "
-            "No gain on CPUs.",
-        )
-    if network == CURRENT and (opened := checkpoint.weights_for(design)):
-        st.toggle(
-            f"Start from the weights of {opened[1]}",
-            value=True,
-            key="t_from_weights",
-            help="Fine-tuning: every layer from the checkpoint, the classifier fresh where the classes differ",
-        )
-    c1, c2, c3 = st.columns([1, 2, 2])
-    start = c1.form_submit_button("Start", type="primary", disabled=running, key="t_start")
-    c2.form_submit_button("Re-estimate", disabled=running, key="t_estimate")
-    find_lr = c3.form_submit_button(
-        "Find a learning rate",
-        disabled=running,
-        key="t_range",
-        help=f"A range test instead of training: {RANGE_STEPS} steps with the learning rate growing from "
-        f"{RANGE_START:g} to {RANGE_END:g}, with this network, data, batch and optimizer; it suggests a rate.",
-    )
 
-
-spec = design if network == CURRENT else PRESETS[network]
-name = preset_of(network) or f"{state.current_base()} (edited)"
-st.caption(f"Network: **{name}**, {fmt.count(analyze(spec).total_params)} parameters (before fitting the dataset).")
-try:
-    recipe = recipe_from_form()
-    if network == CURRENT and (opened := checkpoint.weights_for(design)) and st.session_state.get("t_from_weights"):
-        recipe = recipe.but(weights=opened[0])
-    st.session_state.t_saved = (network, recipe)
-except SpecError as exc:
-    st.error(f"Cannot train with these settings: {exc}")
-    recipe = None
-
-
-if recipe:
-    try:  # arithmetic on the plan: nothing is built or timed here (Start checks it again)
-        with st.spinner("Measuring this machine's training speed (once, as the server's worker starts)…"):
-            cost = jobs.cost(spec, recipe, access.submitter(), wait=30)
-        if problem := jobs.worker_problem(pick_device(recipe.device).type):
-            st.error(f"Training is unavailable here: {problem}.")
+    spec = design if network == CURRENT else PRESETS[network]
+    name = preset_of(network) or f"{state.current_base()} (edited)"
+    st.caption(f"Network: **{name}**, {fmt.count(analyze(spec).total_params)} parameters (before fitting the dataset).")
+    try:
+        recipe = recipe_from_form()
+        if network == CURRENT and (opened := checkpoint.weights_for(design)) and st.session_state.get("t_from_weights"):
+            recipe = recipe.but(weights=opened[0])
+        st.session_state.t_saved = (network, recipe)
     except SpecError as exc:
-        st.error(f"Not trainable on this server as set: {exc}")
-    else:
-        if run_time := cost.estimate:
-            compiled = (
-                " Compiling adds about 30 s the first time this network is trained; on a GPU the compiled "
-                "steps are then about 1.4x faster than this estimate."
-                if recipe.compile
-                else ""
-            )
-            st.info(  # says what it was estimated for: the form's edits count only once submitted
-                f"Estimated here for {DATASETS[recipe.dataset].title}, batch {recipe.batch_size}: about "
-                f"**{fmt.duration(run_time.epoch_seconds)} per epoch**, "
-                f"{fmt.duration(run_time.run_seconds())} for {recipe.epochs} epochs; a learning-rate range test "
-                f"at most {fmt.duration(run_time.range_test_seconds)} (from this machine's measured speed; "
-                f"{fmt.nbytes(cost.memory)} of memory)." + compiled
-            )
+        st.error(f"Cannot train with these settings: {exc}")
+        recipe = None
+
+    if recipe:
+        try:  # arithmetic on the plan: nothing is built or timed here (Start checks it again)
+            with st.spinner("Measuring this machine's training speed (once, as the server's worker starts)…"):
+                cost = jobs.cost(spec, recipe, access.submitter(), wait=30)
+            if problem := jobs.worker_problem(pick_device(recipe.device).type):
+                st.error(f"Training is unavailable here: {problem}.")
+        except SpecError as exc:
+            st.error(f"Not trainable on this server as set: {exc}")
+        else:
+            if run_time := cost.estimate:
+                compiled = (
+                    " Compiling adds about 30 s the first time this network is trained; on a GPU the compiled "
+                    "steps are then about 1.4x faster than this estimate."
+                    if recipe.compile
+                    else ""
+                )
+                st.info(  # says what it was estimated for: the form's edits count only once submitted
+                    f"Estimated here for {DATASETS[recipe.dataset].title}, batch {recipe.batch_size}: about "
+                    f"**{fmt.duration(run_time.epoch_seconds)} per epoch**, "
+                    f"{fmt.duration(run_time.run_seconds())} for {recipe.epochs} epochs; a learning-rate range test "
+                    f"at most {fmt.duration(run_time.range_test_seconds)} (from this machine's measured speed; "
+                    f"{fmt.nbytes(cost.memory)} of memory)." + compiled
+                )
+
+
 if recipe and (start or find_lr):
     if find_lr:
         recipe, name = recipe.but(schedule=RANGE_TEST), test_name(name)

@@ -237,6 +237,13 @@ def test_training_streams_curves_and_stops(server, page):
         time.sleep(0.3)
     assert page.get_by_text(ELAPSED).first.inner_text() != first  # it streams
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 3
+    page.set_viewport_size({"width": 1024, "height": 768})  # a projector in lecture mode, during the run:
+    page.goto(page.url + "&lecture=1")  # the form folds away: the run's progress and Stop on the first screen
+    expect_text(page, "Network and recipe")
+    progress = page.locator('[data-testid="stProgress"]').first
+    progress.wait_for(timeout=30_000)
+    assert progress.bounding_box()["y"] + progress.bounding_box()["height"] < 768
+    assert not page.get_by_text("Learning rate", exact=True).is_visible()  # folded, not drawn open
     page.get_by_role("button", name="Stop").click()
     expect_text(page, "Stopped: stopped at step", timeout=30_000)
     assert "job=" in page.url
