@@ -407,6 +407,22 @@ def test_why_residuals_tabs_all_show_at_150_percent_in_lecture_mode(server, brow
     context.close()
 
 
+def test_the_diagram_keeps_its_size_at_150_percent(server, browser):
+    """1024x768 at 150% without lecture mode: the diagram and the stage table stack, so the
+    diagram's labels keep their size (6 CSS px when squeezed beside the table, now 12) and the
+    table shows every column."""
+    context = browser.new_context(viewport={"width": 683, "height": 512}, device_scale_factor=1.5)
+    page = context.new_page()
+    page.goto(f"{server}/")
+    page.locator('[data-testid="stGraphVizChart"] svg text').first.wait_for(timeout=30_000)
+    label = page.evaluate(
+        "() => document.querySelector('[data-testid=stGraphVizChart] svg text').getBoundingClientRect()"
+    )
+    assert label["height"] >= 15, label  # the text's box: about 12-px type
+    assert _tables_scrolling_sideways(page) == []
+    context.close()
+
+
 def _tables_scrolling_sideways(page) -> list[int]:
     """How far each table of the page's main area scrolls sideways; empty when none does."""
     page.locator('[data-testid="stMain"] [data-testid="stDataFrame"] .dvn-scroller').first.wait_for(timeout=30_000)

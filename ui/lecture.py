@@ -28,6 +28,14 @@ BASE_CSS = """
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 150px; }
   /* a metric's label wraps rather than being cut: "max |block(x) − x|" is the point of the label */
   [data-testid="stMetricLabel"] p { white-space: normal !important; }
+  /* a narrow page (a 1024-px projector at 150% zoom is 683 px): the diagram and the stage table
+     beside it stack, each the page's full width, so the diagram keeps its natural size */
+  @media (max-width: 800px) {
+    [data-testid="stHorizontalBlock"]:has([data-testid="stGraphVizChart"]) { flex-wrap: wrap; }
+    [data-testid="stHorizontalBlock"]:has([data-testid="stGraphVizChart"]) > [data-testid="stColumn"] {
+      min-width: 100%;
+    }
+  }
   /* tabs wrap onto a second row rather than hiding behind a scroll arrow (Why residuals? at 150%) */
   [data-testid="stTabs"] [role="tablist"] { flex-wrap: wrap; row-gap: 0.25rem; }
 </style>
