@@ -121,7 +121,9 @@ def _draw_block(dot: _Dot, source: str, block: BlockPlan, title: str, shape_in: 
     if block.shortcut == "none":
         add = dot.node(", ".join(["no skip", *after]), shape="box", style="rounded", fontsize="11")
     else:
-        add = dot.node("+", shape="circle", width="0.32", fixedsize="true", xlabel=_quote(", ".join(after)))
+        # "then ReLU": the activation follows the sum (a label beside "+" alone left the order open)
+        then = "then " + ", ".join(after) if after else ""
+        add = dot.node("+", shape="circle", width="0.32", fixedsize="true", xlabel=_quote(then))
     dot.edge(branch, add, fmt.shape(block.out_shape))
     if block.shortcut != "none":
         color = _quote(SKIP_COLOR[block.shortcut])

@@ -103,7 +103,7 @@ def test_collapsed_resnet152_draws_two_blocks_per_stage():
 
 def test_expanded_d2l_draws_every_block():
     dot = to_dot(plan_network(PRESETS["d2l-resnet18"]), expand=True)
-    assert dot.count('label="+"') == 8
+    assert dot.count('label="+"') == 8 and dot.count('xlabel="then ReLU"') == 8  # the activation after the sum
     assert "7×7 conv, 64, /2" in dot and "3×3 max-pool, /2" in dot
     assert "3×3 conv, 128, /2, BN, ReLU" in dot
 
@@ -116,3 +116,19 @@ def test_shortcut_kinds_are_labelled():
     assert d[1] == "avg-pool + 1x1 (32, /2)"
     plain = to_dot(plan_network(dataclasses.replace(base, residual=False)))
     assert _skip_labels(plain) == [] and plain.count("no skip") == 3
+
+
+def test_every_layer_kind_is_drawn_in_the_order_it_runs():
+    """Post-activation: conv, norm, act on a line; pre-activation: norm, act, conv; attention and
+    blur on lines of their own; nothing after a pre-activation sum."""
+    from explorer.presets import FAMILY
+
+    rs = to_dot(plan_network(FAMILY["resnetrs50"]))
+    assert "1×1 conv, 256, BN\\nSE (256→64→256)" in rs and "3×3 conv, 64, /2, BN, ReLU" in rs  # the stem's pool
+    v2 = to_dot(plan_network(FAMILY["resnetv2_50"]))
+    assert "BN, ReLU, 1×1 conv, 64\\nBN, ReLU, 3×3 conv, 64\\nBN, ReLU, 1×1 conv, 256" in v2
+    assert "then " not in v2 and "head\\nBN, ReLU\\nglobal avg-pool\\nfc, 1000" in v2
+    blur = to_dot(plan_network(FAMILY["resnetblur18"]))
+    assert "3×3 conv, 128, BN, ReLU\\nblur, /2\\n3×3 conv, 128, BN" in blur
+    silu = to_dot(plan_network(dataclasses.replace(PRESETS["resnet-mini"], activation="silu")))
+    assert 'xlabel="then SiLU"' in silu
