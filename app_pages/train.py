@@ -19,9 +19,8 @@ from explorer.recipe import (
 from explorer.share import closest_preset
 from ui import access, checkpoint, run_view, state, training
 from ui.lecture import lecture_toggle
-from ui.train_form import apply_recipe, recipe_from_form
+from ui.train_form import CURRENT, apply_recipe, read_url, recipe_from_form, write_url
 
-CURRENT = "Current design"
 lecture = lecture_toggle()
 design = state.current_spec()
 st.title("Train")
@@ -73,7 +72,7 @@ if st.query_params.get("network") == "design":  # arrived from the Design page's
 elif "t_network" not in st.session_state:
     # Streamlit forgets a page's widgets while another page is shown: bring back this session's
     # last settings, or on a first visit the recipe suited to the design (the seed's for d2l-resnet18)
-    saved = st.session_state.get("t_saved")
+    saved = st.session_state.get("t_saved") or read_url()  # this session's, or the link's (a reload)
     st.session_state.t_network = saved[0] if saved else CURRENT
     if saved:
         apply_recipe(saved[1])
@@ -169,6 +168,7 @@ with setup:
         if network == CURRENT and (opened := checkpoint.weights_for(design)) and st.session_state.get("t_from_weights"):
             recipe = recipe.but(weights=opened[0])
         st.session_state.t_saved = (network, recipe)
+        write_url(network, recipe)
     except SpecError as exc:
         st.error(f"Cannot train with these settings: {exc}")
         recipe = None

@@ -390,3 +390,28 @@ def test_a_timm_name_in_the_url_opens_its_network(app):
     app.run()
     assert not app.exception and metric(app, "Parameters") == "16,806,976"
     assert any("timm's **seresnext26t_32x4d**" in s.value for s in app.success)
+
+
+def test_the_train_form_lives_in_the_url_so_a_reload_keeps_it(app):
+    """The form's settings go into ?recipe=; a new session opening that link (a reload) gets them
+    back; a checkpoint's path is never read from a link, and a bad recipe is said in a sentence."""
+    app.run()
+    app.switch_page("app_pages/train.py").run()
+    app.selectbox(key="t_network").set_value("resnet-mini").run()
+    app.number_input(key="t_epochs").set_value(3)
+    app.number_input(key="t_lr").set_value(0.2)
+    app.button(key="t_estimate").click().run()
+    link = app.query_params["recipe"]
+    assert json.loads(link)["network"] == "resnet-mini" and json.loads(link)["epochs"] == 3
+    reloaded = AppTest.from_file(APP, default_timeout=60)
+    reloaded.query_params["recipe"] = json.dumps({**json.loads(link), "weights": "/etc/passwd"})
+    reloaded.switch_page("app_pages/train.py").run()
+    assert not reloaded.exception
+    assert reloaded.selectbox(key="t_network").value == "resnet-mini"
+    assert (reloaded.number_input(key="t_epochs").value, reloaded.number_input(key="t_lr").value) == (3, 0.2)
+    assert reloaded.session_state["t_saved"][1].weights is None
+    broken = AppTest.from_file(APP, default_timeout=60)
+    broken.query_params["recipe"] = '{"epochs": 0}'
+    broken.switch_page("app_pages/train.py").run()
+    assert not broken.exception
+    assert any("epochs: 0 is out of range" in w.value for w in broken.warning)

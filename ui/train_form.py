@@ -1,10 +1,20 @@
-"""The Train page's form <-> a Recipe: one widget per Recipe field, keyed t_<field>."""
+"""The Train page's form <-> a Recipe: one widget per Recipe field, keyed t_<field>; and the form
+in the page's URL (?recipe=...), so a reload or a shared link brings the same settings back."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+
 import streamlit as st
 
-from explorer.recipe import Recipe
+from explorer import PRESETS, SpecError
+from explorer.recipe import Recipe, recipe_from_dict
+
+URL_KEY = "recipe"
+MAX_URL_CHARS = 2000
+CURRENT = "Current design"
+DEFAULTS = asdict(Recipe())
 
 
 def apply_recipe(recipe: Recipe) -> None:
@@ -34,3 +44,37 @@ def recipe_from_form() -> Recipe:
         device=s.t_device,
         precision=s.t_precision,
     )
+
+
+def write_url(network: str, recipe: Recipe) -> None:
+    """The form in the address bar: the network and the settings that differ from Recipe's
+    defaults. A checkpoint's path never goes into a link."""
+    changed = {k: v for k, v in asdict(recipe).items() if k != "weights" and v != DEFAULTS[k]}
+    text = json.dumps({"network": network, **changed}, separators=(",", ":"))
+    if st.query_params.get(URL_KEY) != text:
+        st.query_params[URL_KEY] = text
+
+
+def read_url() -> tuple[str, Recipe] | None:
+    """The network and recipe a link carries, or None; a bad one is said in a sentence (and the
+    form keeps the recipe suited to the network)."""
+    text = st.query_params.get(URL_KEY)
+    if not text:
+        return None
+    try:
+        if len(text) > MAX_URL_CHARS:
+            raise SpecError(URL_KEY, f"{len(text):,} characters; at most {MAX_URL_CHARS:,}")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise SpecError(URL_KEY, 'not a recipe (expected JSON such as {"epochs":5})') from None
+        if not isinstance(data, dict):
+            raise SpecError(URL_KEY, 'not a recipe (expected JSON such as {"epochs":5})')
+        network = data.pop("network", CURRENT)
+        if network != CURRENT and network not in PRESETS:
+            raise SpecError(f"{URL_KEY}.network", f"unknown network {network!r}")
+        data.pop("weights", None)  # a path on the server: never from a link
+        return network, recipe_from_dict(data)
+    except SpecError as exc:
+        st.warning(f"The link's training settings could not be used ({exc}); the form has the suggested ones.")
+        return None
