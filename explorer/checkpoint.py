@@ -118,6 +118,25 @@ def _se_reduction(sd: StateDict, blocks: list[int]) -> int:
     raise SpecError("weights", "squeeze-and-excitation widths that no single reduction ratio gives")
 
 
+def _shortcut(sd: StateDict, blocks: list[int]) -> tuple[str, int, bool]:
+    """The network's shortcut (B, C, D, or A where no stage has a projection), the projection's
+    kernel and whether a norm follows it, from each stage's first block."""
+    shortcuts, kernel, shortcut_bn = [], 1, True
+    for s, n in enumerate(blocks):
+        name = f"layer{s + 1}.0"
+        if (proj := _shape(sd, f"{name}.downsample.0.weight")) is not None and len(proj) == 4:
+            kernel = max(kernel, proj[2])
+            shortcuts.append("C" if f"layer{s + 1}.{n - 1}.downsample.0.weight" in sd and n > 1 else "B")
+            shortcut_bn = f"{name}.downsample.1.weight" in sd or f"{name}.downsample.1.running_mean" in sd
+        elif f"{name}.downsample.1.weight" in sd:
+            shortcuts.append("D")
+            shortcut_bn = f"{name}.downsample.2.weight" in sd or f"{name}.downsample.2.running_mean" in sd
+    kinds = set(shortcuts)
+    if len(kinds) > 1 and kinds != {"B", "C"}:
+        raise SpecError("weights", f"stages with different shortcut kinds ({', '.join(sorted(kinds))})")
+    return ("D" if "D" in kinds else "C" if "C" in kinds else "B" if kinds else "A"), kernel, shortcut_bn
+
+
 def spec_from_state_dict(state_dict: StateDict, input_size: tuple[int, int] | None = None) -> ResNetSpec:
     """The network a state_dict belongs to, from its tensor names and shapes (torchvision, timm
     ResNet and ResNetV2, or this app's). Stages take the usual strides (1, then 2); `input_size`
@@ -138,7 +157,7 @@ def spec_from_state_dict(state_dict: StateDict, input_size: tuple[int, int] | No
     block = ("preact_bottleneck" if bottleneck else "preact") if preact else ("bottleneck" if bottleneck else "basic")
     expansion = 4 if bottleneck else 1
     last_conv = "conv3" if bottleneck else "conv2"
-    stages, shortcuts, kernel, shortcut_bn = [], [], 1, True
+    stages = []
     for s, n in enumerate(blocks):
         name = f"layer{s + 1}.0"
         out = _shape(sd, f"{name}.{last_conv}.weight")
@@ -150,19 +169,7 @@ def spec_from_state_dict(state_dict: StateDict, input_size: tuple[int, int] | No
                 "(a pruned network? widths that vary block by block are not expressed)",
             )  # fmt: skip
         stages.append(StageSpec(n, out[0] // expansion, 1 if s == 0 else 2))
-        if (proj := _shape(sd, f"{name}.downsample.0.weight")) is not None and len(proj) == 4:
-            kernel = max(kernel, proj[2])
-            shortcuts.append("C" if f"layer{s + 1}.{n - 1}.downsample.0.weight" in sd and n > 1 else "B")
-            shortcut_bn = f"{name}.downsample.1.weight" in sd or f"{name}.downsample.1.running_mean" in sd
-        elif f"{name}.downsample.1.weight" in sd:
-            shortcuts.append("D")
-            shortcut_bn = f"{name}.downsample.2.weight" in sd or f"{name}.downsample.2.running_mean" in sd
-        else:
-            shortcuts.append(None)
-    kinds = {k for k in shortcuts if k}
-    shortcut = "D" if "D" in kinds else "C" if "C" in kinds else "B" if kinds else "A"
-    if kinds and len(kinds) > 1 and kinds != {"B", "C"}:
-        raise SpecError("weights", f"stages with different shortcut kinds ({', '.join(sorted(kinds))})")
+    shortcut, kernel, shortcut_bn = _shortcut(sd, blocks)
     conv2 = _shape(sd, "layer1.0.conv2.weight")
     first = _shape(sd, "layer1.0.conv1.weight")
     groups, width_per_group, reduce_first = 1, 64, 1

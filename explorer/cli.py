@@ -32,29 +32,26 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def load_spec_file(path: str) -> ResNetSpec:
-    file = Path(path)
+def _read_file(path: str, field: str, limit: int, allowed: str) -> bytes:
+    """A file's bytes, once its size is known to be within `limit` (read whole, never past it)."""
     try:
-        size = file.stat().st_size
-        if size > MAX_JSON_BYTES:
-            raise SpecError("config", f"{path} is {size:,} bytes; a spec file may be at most {MAX_JSON_BYTES:,}")
-        text = file.read_bytes()
+        size = Path(path).stat().st_size
+        if size > limit:
+            raise SpecError(field, f"{path} is {size:,} bytes; {allowed} {limit:,}")
+        return Path(path).read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read config {path}: {exc.strerror or exc}") from None
-    return spec_from_json(text)
+        raise UsageError(f"cannot read {field} {path}: {exc.strerror or exc}") from None
+
+
+def load_spec_file(path: str) -> ResNetSpec:
+    return spec_from_json(_read_file(path, "config", MAX_JSON_BYTES, "a spec file may be at most"))
 
 
 def spec_from_weights(path: str) -> tuple[str, ResNetSpec]:
     """The network a checkpoint file holds, named after the preset or timm model it matches."""
+    # read whole: within the budget the server builds within
+    data = _read_file(path, "weights", limits().build_bytes, "this machine reads at most")
     file = Path(path)
-    limit = limits().build_bytes  # the file is read whole; the budget the server builds within
-    try:
-        size = file.stat().st_size
-        if size > limit:
-            raise SpecError("weights", f"{path} is {size:,} bytes; this machine reads at most {limit:,}")
-        data = file.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read weights {path}: {exc.strerror or exc}") from None
     spec = spec_from_state_dict(read_weights(data, file.name))
     names = matching_names(spec, FAMILY | PRESETS)
     return (names[0] if names else file.stem), spec

@@ -61,14 +61,10 @@ def open_weights() -> None:
     st.session_state.d_weights_note = st.session_state.d_weights_error = None
     if file is None:
         return
-    try:
-        spec, tensors = _read(file.getvalue(), file.name)
-        load_state_dict(build_model(spec).eval(), tensors)  # strict: every tensor has its place
+    try:  # every tensor's name and shape is checked against the design's own (spec_from_state_dict)
+        spec, _ = _read(file.getvalue(), file.name)
     except SpecError as exc:
         st.session_state.d_weights_error = f"{file.name}: {exc}"
-        return
-    except RuntimeError as exc:  # load_state_dict's own report of a tensor that does not fit
-        st.session_state.d_weights_error = f"{file.name}: the weights do not load into that design ({exc})"
         return
     state.load_into_widgets(spec, closest_preset(spec))
     budget = access.limits().checkpoint_bytes // 4  # a quarter of the runs' checkpoint budget
