@@ -6,6 +6,7 @@ import streamlit as st
 
 from explorer import PRESETS, ShapeMismatchError, SpecError, check, fmt, spec_from_json
 from explorer.budget import check_build, check_design
+from explorer.look_inside import part_names
 from explorer.plan import SHORTCUT_LABEL
 from explorer.presets import FAMILY, preset
 from explorer.reference import timm_twin, verified_against
@@ -25,8 +26,9 @@ from explorer.spec import (
     STEMS,
     STRIDE_ON,
 )
-from ui import access, cache, charts, checkpoint, diagram_export, state
+from ui import access, cache, charts, checkpoint, diagram_export, diagram_view, state
 from ui.lecture import lecture_toggle
+from ui.look_inside import look_inside
 
 PAINT_FIRST_SECONDS = 0.05  # see the diagram view below
 lecture = lecture_toggle(wide_sidebar=True)
@@ -232,31 +234,50 @@ st.page_link(
 VIEWS = ["Diagram", "Layers", "Charts", "PyTorch code", "Import / export"]
 view = st.radio("View", VIEWS, horizontal=True, key="d_view", label_visibility="collapsed")
 if view == "Diagram":
-    expand = st.toggle("Draw every block", key="d_expand", help="Collapsed: a stage's identical blocks as 'block xN'")
+    # at lecture size on a 1024-px projector three in a row cut the toggles' labels: two rows
+    c1, c2, c3 = [*st.columns(2), st.container()] if lecture else st.columns([1, 1, 1.2], vertical_alignment="center")
+    expand = c1.toggle("Draw every block", key="d_expand", help="Collapsed: a stage's identical blocks as 'block xN'")
+    across = c2.toggle("Left to right", key="d_across", help="Wide and short, for slides")
+    stages = [stage.name for stage in a.plan.stages]
+    if st.session_state.get("d_page") not in stages:  # also a stage the edited design no longer has
+        st.session_state.d_page = "all"
+    page = c3.selectbox(
+        "Show",
+        ["all", *stages],
+        key="d_page",
+        format_func=lambda p: "the whole network" if p == "all" else p,
+        help="One stage at a time: a deep network's diagram page by page",
+    )
     # lecture type makes the stage table ~430 px wide: on a 1024-px projector it needs the larger share
-    left, right = st.columns([1, 1.3] if lecture else [1, 1])
-    dot = cache.diagram(spec_json, expand)
+    # (left to right, the diagram needs the page's width: the table goes below it)
+    left, right = (st.container(), st.container()) if across else st.columns([1, 1.3] if lecture else [1.2, 1])
+    dot = cache.diagram(spec_json, expand, "LR" if across else "TB", None if page == "all" else page)
     if st.session_state.get("d_drawn") != dot:
         # The browser lays the diagram out on its main thread (~0.5 s for d2l-resnet18): sent in
         # the same message as the totals it holds them back (0.68 s to show a new total). A pause
         # before sending a changed diagram lets the totals paint first: 0.12 s (benchmarks/ui_latency.py).
         time.sleep(PAINT_FIRST_SECONDS)
         st.session_state.d_drawn = dot
-    left.graphviz_chart(dot, width="stretch" if lecture else "content")
+    with left:
+        diagram_view.diagram_controls(part_names(a.plan), st.session_state.get("d_look"), "d_clicks", "d_look")
+        st.graphviz_chart(dot, width="stretch" if lecture and not across else "content")
     kinds = sorted({SHORTCUT_LABEL[b.shortcut] for b in a.plan.blocks})
     left.caption("Skip connections: " + ", ".join(kinds) + ". Edges carry tensor shapes (channels x height x width).")
     with left:
         diagram_export.download_buttons(base if not diff else f"{base}-edited")
-    unit = fmt.macs_unit(a.macs)
-    right.dataframe(
-        cache.stage_table(spec_json),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "params": st.column_config.NumberColumn(format="localized"),
-            unit.name: st.column_config.NumberColumn(format=unit.format),
-        },
-    )
+    with right:  # beside the diagram, where the click was: no scrolling to see what it shows
+        with st.container(border=True):
+            look_inside(spec_json, a.plan)
+        unit = fmt.macs_unit(a.macs)
+        st.dataframe(
+            cache.stage_table(spec_json),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "params": st.column_config.NumberColumn(format="localized"),
+                unit.name: st.column_config.NumberColumn(format=unit.format),
+            },
+        )
 elif view == "Layers":
     st.dataframe(
         cache.layer_table(spec_json),

@@ -114,8 +114,11 @@ class _Dot:
 
 
 def _draw_block(dot: _Dot, source: str, block: BlockPlan, title: str, shape_in: str, spec: ResNetSpec) -> str:
-    """Draw x -> F(x) -> (+) with the skip edge from x to the sum; returns the output node."""
-    branch = dot.node(f"{title}\\n{_main_path_label(block, spec)}", fillcolor=_quote(BLOCK_COLOR))
+    """Draw x -> F(x) -> (+) with the skip edge from x to the sum; returns the output node. The
+    branch's box carries the block's module name as its SVG id: the page makes it clickable."""
+    branch = dot.node(
+        f"{title}\\n{_main_path_label(block, spec)}", fillcolor=_quote(BLOCK_COLOR), id=_quote(block.name)
+    )
     dot.edge(source, branch, shape_in)
     after = [_word(layer, spec) for layer in block.layers if layer.branch == "out"]  # none after a pre-activation sum
     if block.shortcut == "none":
@@ -155,18 +158,38 @@ def _stem_label(stem: StagePlan, spec: ResNetSpec) -> str:
     return "stem\\n" + "\\n".join(stem_steps(stem, spec))
 
 
-def to_dot(plan: NetworkPlan, expand: bool = False, direction: str = "TB") -> str:
-    """DOT source of the block diagram: stem, stages (collapsed unless `expand`), head."""
+def to_dot(plan: NetworkPlan, expand: bool = False, direction: str = "TB", stage: str | None = None) -> str:
+    """DOT source of the block diagram: stem, stages (collapsed unless `expand`), head; or, with
+    `stage` ("layer3"), that stage's blocks alone between what comes in and what goes on (a deep
+    network's diagram a page at a time). `direction`: TB (top to bottom) or LR (for slides)."""
+    if direction not in ("TB", "LR"):
+        raise ValueError(f"direction must be TB or LR, got {direction!r}")
     dot = _Dot(direction)
     spec = plan.spec
+    if stage is not None:
+        return _one_stage(dot, plan, stage, expand)
     image = dot.node(f"input\\n{fmt.shape(plan.stem.in_shape)}", shape="box", style="rounded")
-    stem = dot.node(_stem_label(plan.stem, spec), fillcolor=_quote(STEM_COLOR))
+    stem = dot.node(_stem_label(plan.stem, spec), fillcolor=_quote(STEM_COLOR), id='"stem"')
     dot.edge(image, stem)
     source = stem
-    for stage in plan.stages:
-        source = _draw_stage(dot, source, stage, expand, spec)
-    head = dot.node("head\\n" + "\\n".join(_lines(plan.head.layers, spec)), fillcolor=_quote(STEM_COLOR))
+    for part in plan.stages:
+        source = _draw_stage(dot, source, part, expand, spec)
+    head = dot.node("head\\n" + "\\n".join(_lines(plan.head.layers, spec)), fillcolor=_quote(STEM_COLOR), id='"head"')
     dot.edge(source, head, fmt.shape(plan.head.in_shape))
     out = dot.node(f"{spec.num_classes} class scores", shape="box", style="rounded")
     dot.edge(head, out)
+    return dot.text()
+
+
+def _one_stage(dot: _Dot, plan: NetworkPlan, name: str, expand: bool) -> str:
+    names = [part.name for part in plan.stages]
+    if name not in names:
+        raise ValueError(f"stage must be one of {', '.join(names)}, got {name!r}")
+    index = names.index(name)
+    stage = plan.stages[index]
+    before = "stem" if index == 0 else names[index - 1]
+    after = "head" if index == len(names) - 1 else names[index + 1]
+    source = dot.node(f"from {before}", shape="box", style="rounded")
+    source = _draw_stage(dot, source, stage, expand, plan.spec)
+    dot.edge(source, dot.node(f"to {after}", shape="box", style="rounded"), fmt.shape(stage.out_shape))
     return dot.text()

@@ -16,6 +16,7 @@ from PIL import Image, ImageOps
 from .checkpoint import load_state_dict
 from .data import DATASETS, DatasetInfo, scale_and_normalise
 from .feature_maps import StageMaps, first_filters, grad_cam, stage_maps
+from .look_inside import part_output
 from .model import build_model
 from .plan import plan_network
 from .run_record import RunRecord
@@ -101,6 +102,11 @@ class Predictor:
         """One uint8 image (1, C, h, w) -> its activations after the stem and after each stage."""
         with self.lock:
             return stage_maps(self.model, self.plan, self._input(image))
+
+    def part_output(self, image: torch.Tensor, name: str) -> torch.Tensor:
+        """One uint8 image (1, C, h, w) -> what part `name` (stem, a block, head) gives for it."""
+        with self.lock:
+            return part_output(self.model, name, self._input(image))
 
     def grad_cam(self, image: torch.Tensor, target: int) -> torch.Tensor:
         """Where in one uint8 image (1, C, h, w) the network found class `target`: a 0..1 map at

@@ -39,6 +39,21 @@ def test_design_default_is_the_seed_network(app):
     assert list(stages["MMACs"]) == [s.macs / 1e6 for s in analysis.stages] and stages["MMACs"].iloc[-1] == 0.00512
 
 
+def test_the_diagram_pages_by_stage_and_looks_inside_the_head(app):
+    app.run()
+    app.selectbox(key="d_preset").set_value("resnet152").run()
+    app.selectbox(key="d_page").set_value("layer3").run()
+    dot = app.get("graphviz_chart")[0].proto.spec
+    assert '"from layer2"' in dot and '"to layer4"' in dot and 'id="stem"' not in dot
+    app.selectbox(key="d_look").set_value("head").run()
+    assert not app.exception
+    assert any("fc: 2048×1000 + 1000 = 2,049,000" in c.value for c in app.code)
+    app.selectbox(key="d_preset").set_value("resnet20").run()  # three stages: layer3 is still there
+    app.selectbox(key="d_page").set_value("layer3").run()
+    app.selectbox(key="d_preset").set_value("d2l-resnet18").run()
+    assert not app.exception
+
+
 def test_changing_the_preset_changes_totals_and_url(app):
     app.run()
     app.selectbox(key="d_preset").set_value("resnet50").run()
@@ -207,6 +222,21 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
     assert not app.exception and any("16 trained 3×3 filters" in c.value for c in app.caption)
     app.switch_page("app_pages/design.py").run()  # "train again" made the trained network the design
     assert metric(app, "Parameters") == f"{explorer.analyze(explorer.spec_from_dict(trained)).total_params:,}"
+    # looking inside a block of this design: with the random initial weights, then with the run's
+    weights = app.selectbox(key="d_look_weights")
+    assert weights.options[0] == "at initialisation" and weights.options[1].endswith(f"(run #{job}), trained")
+    app.selectbox(key="d_look").set_value("layer2.0")
+    app.toggle(key="d_look_run").set_value(True).run()
+    assert any(
+        c.value.startswith("What layer2.0 gives for a digit, at initialisation: 32 channels of 4×4")
+        for c in app.caption
+    )
+    weights.set_value(job).run()
+    assert not app.exception
+    assert any(
+        c.value.startswith(f"What layer2.0 gives for the first digits test image, run #{job}'s trained weights")
+        for c in app.caption
+    )
 
 
 def _wait_for_experiment(prefix: str, timeout: float = 240) -> list:

@@ -129,6 +129,36 @@ def test_diagram_renders(server, page):
     assert "layer2.0" in text and "1x1 projection (128, /2)" in text and "64x24x24" in text
 
 
+def test_a_click_on_the_diagram_looks_inside_the_block_and_zoom_scales_it(server, page):
+    page.goto(f"{server}/?preset=d2l-resnet18")
+    chart = page.locator('[data-testid="stGraphVizChart"] svg').first
+    chart.wait_for(timeout=30_000)
+    block = chart.locator('g.node[id="layer2.0"]')
+    block.click()
+    expect_text(page, "conv2: 3×3×128×128 + 128 = 147,584")
+    expect_text(page, "1x1 projection: x 64x24x24 → 1x1/2, 64->128, bias → 128x12x12, added to F(x)")
+    page.get_by_text("Run a sample image through it").click()
+    expect_text(page, "What layer2.0 gives for a digit, at initialisation: 128 channels of 12×12")
+    page.wait_for_function(
+        """() => document.querySelector('[data-testid="stGraphVizChart"] g.node[id="layer2.0"] path')
+                 .getAttribute("stroke") === "#d9480f" """,
+        timeout=10_000,
+    )  # the part looked into is outlined
+    width = float(chart.get_attribute("width").removesuffix("pt"))
+    page.get_by_role("button", name="+").click()
+    page.wait_for_function(
+        f"""() => parseFloat(document.querySelector('[data-testid="stGraphVizChart"] svg').getAttribute("width"))
+                 > {width * 1.2}""",
+        timeout=10_000,
+    )
+    page.get_by_text("Left to right").click()
+    page.wait_for_function(
+        """() => { const svg = document.querySelector('[data-testid="stGraphVizChart"] svg');
+                   return svg && svg.viewBox.baseVal.width > 3 * svg.viewBox.baseVal.height; }""",
+        timeout=30_000,
+    )  # wide and short
+
+
 def test_the_diagram_downloads_as_svg_and_png(server, page):
     """The picture on screen, for slides: the SVG as the browser drew it, and a PNG at 3x."""
     page.goto(f"{server}/?preset=resnet20")

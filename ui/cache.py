@@ -47,8 +47,8 @@ def stage_table(spec_json: str) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def diagram(spec_json: str, expand: bool, direction: str = "TB") -> str:
-    return to_dot(plan_network(spec_from_json(spec_json)), expand=expand, direction=direction)
+def diagram(spec_json: str, expand: bool, direction: str = "TB", stage: str | None = None) -> str:
+    return to_dot(plan_network(spec_from_json(spec_json)), expand=expand, direction=direction, stage=stage)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -36,6 +36,10 @@ BASE_CSS = """
       min-width: 100%;
     }
   }
+  /* Streamlit sets the diagram's text in rem, so lecture type (22-px root) made it a third larger
+     than the room Graphviz laid out for it: skip labels ran onto their arcs. The desk size (0.6 of
+     16 px) in the diagram's own units keeps every label in its place; the diagram scales as a whole. */
+  [data-testid="stGraphVizChart"] svg text { font-size: 9.6px !important; }
   /* tabs wrap onto a second row rather than hiding behind a scroll arrow (Why residuals? at 150%) */
   [data-testid="stTabs"] [role="tablist"] { flex-wrap: wrap; row-gap: 0.25rem; }
 </style>

@@ -37,6 +37,11 @@ VIRIDIS = np.array(
 )
 
 
+def run_predictor(run: RunRecord) -> Predictor:
+    """The run's trained network, loaded once (see can_predict)."""
+    return _predictor(run.weights, run.weights.stat().st_mtime, run)
+
+
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _predictor(weights: Path, modified: float, _run: RunRecord) -> Predictor:
     """Cached by the weights file and its time (`modified`), which stand for the run: a rerun does
@@ -45,13 +50,13 @@ def _predictor(weights: Path, modified: float, _run: RunRecord) -> Predictor:
 
 
 @st.cache_resource(max_entries=1, show_spinner="Loading the test images…")
-def _test_split(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
+def test_split(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
     data = load_dataset(dataset, download=False)  # the run had it: no download
     return data.x_test, data.y_test
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _read_picture(data: bytes, dataset: str) -> tuple[bool, torch.Tensor, torch.Tensor]:
+def _readmaps_picture(data: bytes, dataset: str) -> tuple[bool, torch.Tensor, torch.Tensor]:
     """Whether the picture looks inverted, and it as one of the dataset's images, as it is and
     inverted: decoding a phone's photo takes a moment, and every rerun of the page shows it."""
     picture = open_picture(io.BytesIO(data))
@@ -91,7 +96,7 @@ def try_it(run: RunRecord) -> None:
     truth = None
     if upload is not None and st.session_state.get(shown_key) == "upload":
         try:
-            inverted, as_is, negative = _read_picture(upload.getvalue(), dataset.name)
+            inverted, as_is, negative = _readmaps_picture(upload.getvalue(), dataset.name)
         except PictureError as exc:
             st.error(f"{upload.name} cannot be tried: {exc}.")
             return
@@ -104,7 +109,7 @@ def try_it(run: RunRecord) -> None:
         item = negative if invert else as_is
     elif index_key in st.session_state:
         try:
-            x_test, y_test = _test_split(dataset.name)
+            x_test, y_test = test_split(dataset.name)
         except DatasetError as exc:
             st.error(str(exc))
             return
@@ -114,7 +119,7 @@ def try_it(run: RunRecord) -> None:
         st.caption("Upload a picture, or draw one of the test images.")
         return
     left, right = st.columns([1, 2])
-    predictor = _predictor(run.weights, run.weights.stat().st_mtime, run)
+    predictor = run_predictor(run)
     probabilities = predictor.probabilities(item)[0].tolist()
     pixels = item[0].numpy()
     pixels = pixels[0] if pixels.shape[0] == 1 else np.transpose(pixels, (1, 2, 0))
@@ -150,7 +155,7 @@ def _overlay(picture: np.ndarray, cam: torch.Tensor) -> np.ndarray:
     return np.round(0.4 * grey[..., None].astype(np.float32) + 0.6 * heat).astype(np.uint8)
 
 
-def _picture(grid: np.ndarray) -> np.ndarray:
+def maps_picture(grid: np.ndarray) -> np.ndarray:
     """A tile() grid as an RGB picture about MAPS_WIDTH px across, enlarged by whole pixels: one
     value a colour of VIRIDIS (colour grids keep their own colours), the gaps white."""
     gaps = np.isnan(grid if grid.ndim == 2 else grid[..., 0])
@@ -183,7 +188,7 @@ def inside(run: RunRecord, predictor: Predictor, item: torch.Tensor) -> None:
         count, channels, k = filters.shape[0], filters.shape[1], filters.shape[-1]
         columns = MAPS_COLUMNS if count <= MAPS_SHOWN else 2 * MAPS_COLUMNS  # 64 filters: 4 rows
         grid = tile(filters[:, 0] if channels == 1 else filters[:, :3], columns=columns)
-        st.image(_picture(grid))
+        st.image(maps_picture(grid))
         st.caption(
             f"The {count} trained {k}×{k} filters of the first convolution"
             + ("" if channels in (1, 3) else " (their first three input channels)")
@@ -193,7 +198,7 @@ def inside(run: RunRecord, predictor: Predictor, item: torch.Tensor) -> None:
     shown = next(m for m in maps if m.name == chosen)
     channels, height, width = shown.shape
     strongest = shown.strongest(MAPS_SHOWN)
-    st.image(_picture(tile(shown.maps[strongest], columns=MAPS_COLUMNS)))
+    st.image(maps_picture(tile(shown.maps[strongest], columns=MAPS_COLUMNS)))
     stem = "; ".join(diagram.stem_steps(predictor.plan.stem, predictor.plan.spec))
     where = f"after {stem}" if chosen == "stem" else "after its last block"
     st.caption(

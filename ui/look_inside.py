@@ -1,0 +1,115 @@
+"""Look inside one part of the network (clicked in the diagram, or picked here): its numbers, its
+skip path, and what it makes of a sample image, at initialisation or with a trained run's weights."""
+
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from explorer import SpecError, build_model, fmt, spec_from_json
+from explorer.budget import check_build
+from explorer.data import DatasetError
+from explorer.feature_maps import tile
+from explorer.look_inside import part_names, part_output, part_view, sample_input
+from explorer.plan import NetworkPlan
+from explorer.predict import can_predict
+from explorer.run_record import RunRecord
+from ui import access, training
+from ui.try_it import MAPS_COLUMNS, MAPS_SHOWN, maps_picture, run_predictor, test_split
+
+AT_INIT = "at initialisation"
+INIT_SEED = 0  # the same random weights on every visit, so what a class sees agrees
+
+
+@st.cache_resource(max_entries=2, show_spinner="Building the network…")
+def _initial_model(spec_json: str) -> tuple[torch.nn.Module, threading.Lock]:
+    """The design with seeded random weights, shared by sessions under its lock (hooks go on it)."""
+    torch.manual_seed(INIT_SEED)
+    return build_model(spec_from_json(spec_json)).eval(), threading.Lock()
+
+
+def _trained_runs(spec_json: str) -> list[RunRecord]:
+    """Completed runs of exactly this design whose weights are kept, newest first."""
+    jobs = training.registry()
+    if jobs is None:
+        return []
+    spec = spec_from_json(spec_json).to_dict()
+    return [r for r in jobs.store.list() if r.status == "completed" and r.spec == spec and can_predict(r)]
+
+
+def _output(spec_json: str, name: str, run: RunRecord | None) -> tuple[torch.Tensor, str]:
+    """The part's output for the sample (the digit, or the run's first test image), and what it was."""
+    if run is None:
+        model, lock = _initial_model(spec_json)
+        with lock:
+            return part_output(model, name, sample_input(spec_from_json(spec_json))), "a digit"
+    try:
+        x_test, _ = test_split(run.recipe["dataset"])
+    except DatasetError:  # the run's dataset is gone from this server: the digit, as prepared here
+        predictor = run_predictor(run)
+        with predictor.lock:
+            return part_output(predictor.model, name, sample_input(predictor.spec)), "a digit"
+    return run_predictor(run).part_output(x_test[:1], name), f"the first {run.recipe['dataset']} test image"
+
+
+def _numbers(plan: NetworkPlan, name: str) -> None:
+    view = part_view(plan, name)
+    out = "class scores " + str(view.out_shape[0]) if name == "head" else fmt.shape(view.out_shape)
+    st.markdown(f"**{name}**: {fmt.shape(view.in_shape)} in, {out} out, {fmt.count(view.params)} parameters")
+    if view.arithmetic:
+        total = f"\n{'total':>{len(view.arithmetic[0].split(':')[0])}}: {fmt.count(view.params)}"
+        st.code(
+            "\n".join(view.arithmetic) + (total if len(view.arithmetic) > 1 else ""), language=None, wrap_lines=True
+        )
+    if view.skip:
+        st.markdown(f"Skip connection: {view.skip}")
+
+
+def _pictures(spec_json: str, name: str, run: RunRecord | None) -> None:
+    with st.spinner("Running the sample through the network…"):
+        out, sample = _output(spec_json, name, run)
+    weights = AT_INIT if run is None else f"run #{run.id}'s trained weights"
+    if out.ndim == 1:  # the head: one score per class
+        frame = pd.DataFrame({"class": list(range(len(out))), "score": out.numpy()})
+        st.bar_chart(frame, x="class", y="score", height=220)
+        st.caption(f"The class scores for {sample}, {weights}.")
+        return
+    channels, height, width = out.shape
+    strongest = out.mean(dim=(1, 2)).argsort(descending=True)[:MAPS_SHOWN].tolist()
+    st.image(maps_picture(tile(out[strongest], columns=MAPS_COLUMNS)))
+    st.caption(
+        f"What {name} gives for {sample}, {weights}: {channels} channels of {height}×{width}; "
+        + ("the " + str(len(strongest)) if channels > MAPS_SHOWN else "all")
+        + " strongest first, each on its own scale (bright: strong)."
+    )
+
+
+def look_inside(spec_json: str, plan: NetworkPlan) -> None:
+    """The panel beside the diagram for the part in st.session_state.d_look (a click sets it)."""
+    parts = part_names(plan)
+    if st.session_state.get("d_look") not in parts:
+        st.session_state.d_look = parts[1] if len(parts) > 2 else parts[0]
+    left, right = st.columns([2, 3])
+    left.selectbox("Look inside", parts, key="d_look", help="Or click a block in the diagram")
+    runs = {run.id: run for run in _trained_runs(spec_json)}
+    picked = right.selectbox(
+        "Weights",
+        [0, *runs],  # run ids start at 1: 0 stands for the random initial weights
+        key="d_look_weights",
+        format_func=lambda i: runs[i].name + f" (run #{i}), trained" if i else AT_INIT,
+        help="Runs of exactly this design that finished and kept their weights",
+    )
+    _numbers(plan, st.session_state.d_look)
+    # off by default: building and running a large network takes seconds, and every edit of the
+    # design would pay them before the next change shows
+    if not st.toggle("Run a sample image through it", key="d_look_run", help="Builds this network on the server"):
+        return
+    try:  # the server builds it for this: only if it fits
+        check_build(plan, access.limits())
+    except SpecError as exc:
+        st.caption(f"Not run here: {exc}")
+        return
+    _pictures(spec_json, st.session_state.d_look, runs.get(picked))
