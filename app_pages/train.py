@@ -1,5 +1,7 @@
 """Train: train the designed network in a worker process and watch the curves stream in."""
 
+import time
+
 import streamlit as st
 
 from explorer import PRESETS, SpecError, analyze, fmt, preset, spec_from_dict
@@ -17,6 +19,7 @@ from explorer.recipe import (
     suggested_recipe,
 )
 from explorer.share import closest_preset
+from explorer.teaching import TWIN_EXPERIMENT, twin_runs
 from ui import access, checkpoint, run_view, state, training
 from ui.lecture import lecture_toggle
 from ui.train_form import CURRENT, apply_recipe, read_url, recipe_from_form, write_url
@@ -149,10 +152,17 @@ with setup:
                 key="t_from_weights",
                 help="Fine-tuning: every layer from the checkpoint, the classifier fresh where the classes differ",
             )
-        c1, c2, c3 = st.columns([1, 2, 2])
+        c1, c2, c3, c4 = st.columns([1, 2, 2, 2])
         start = c1.form_submit_button("Start", type="primary", disabled=running, key="t_start")
-        c2.form_submit_button("Re-estimate", disabled=running, key="t_estimate")
-        find_lr = c3.form_submit_button(
+        with_twin = c2.form_submit_button(
+            "Start, with its plain twin",
+            disabled=running,
+            key="t_twin",
+            help="Trains this network and the same layers without shortcuts side by side, on the same data "
+            "in the same order: He et al.'s comparison, curves and gradients overlaid",
+        )
+        c3.form_submit_button("Re-estimate", disabled=running, key="t_estimate")
+        find_lr = c4.form_submit_button(
             "Find a learning rate",
             disabled=running,
             key="t_range",
@@ -198,10 +208,14 @@ with setup:
                 )
 
 
-if recipe and (start or find_lr):
+if recipe and (start or find_lr or with_twin):
+    runs, experiment = [(name, spec, recipe)], None
     if find_lr:
-        recipe, name = recipe.but(schedule=RANGE_TEST), test_name(name)
-    if submitted := training.submit(jobs, [(name, spec, recipe)]):
+        runs = [(test_name(name), spec, recipe.but(schedule=RANGE_TEST))]
+    elif with_twin:
+        runs = twin_runs(name, spec, recipe)  # one experiment per pair: the session's id keeps pairs apart
+        experiment = f"{TWIN_EXPERIMENT} {time.strftime('%Y-%m-%d %H:%M:%S')} {access.owner()[:4]}"
+    if submitted := training.submit(jobs, runs, experiment):
         run_view.follow(submitted[0])
         st.rerun()
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
+from .stage_stats import StageStats
+
 
 @dataclass(frozen=True)
 class InfoEvent:
@@ -50,6 +52,7 @@ class StepEvent:
     progress: float  # 0..1
     elapsed: float  # seconds
     eta: float | None
+    stages: tuple[StageStats, ...] = ()  # per-stage gradient and update sizes at this step (stage_stats.py)
 
 
 @dataclass(frozen=True)

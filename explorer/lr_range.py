@@ -39,13 +39,14 @@ def lr_factor(index: int, base_lr: float) -> float:
     return range_lr(min(index + 1, RANGE_STEPS)) / base_lr
 
 
-def smoothed(losses: list[float]) -> list[float]:
+def smoothed(losses: list[float], weight: float = SMOOTHING) -> list[float]:
     """Exponential moving average of the step losses, corrected for its start at zero: what the
-    trainer watches while the test runs (only past steps are known then)."""
+    trainer watches while the test runs (only past steps are known then), and TensorBoard's
+    smoothing of a loss curve (`weight` 0: the raw losses)."""
     average, out = 0.0, []
     for i, loss in enumerate(losses, start=1):
-        average = SMOOTHING * average + (1 - SMOOTHING) * loss
-        out.append(average / (1 - SMOOTHING**i))
+        average = weight * average + (1 - weight) * loss
+        out.append(average / (1 - weight**i))
     return out
 
 

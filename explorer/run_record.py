@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS steps (
     epoch INTEGER, loss REAL, images_per_sec REAL, elapsed REAL,
     PRIMARY KEY (run_id, step)
 );
+CREATE TABLE IF NOT EXISTS stage_steps (        -- inside training, per stage (stage_stats.py)
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    grad_norm REAL, weight_norm REAL, update_ratio REAL,
+    PRIMARY KEY (run_id, step, stage)
+);
 CREATE TABLE IF NOT EXISTS misclassified (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
@@ -66,6 +73,7 @@ ADDED_COLUMNS = {
     "weights_removed": "INTEGER NOT NULL DEFAULT 0",
 }  # columns newer than the first schema, added on open
 FINAL = ("completed", "stopped", "diverged", "failed", "interrupted")
+STAGE_FIELDS = ("stage", "grad_norm", "weight_norm", "update_ratio")  # stage_stats.StageStats, in order
 EPOCH_FIELDS = ("train_loss", "train_acc", "test_loss", "test_acc", "images_per_sec", "elapsed")
 
 

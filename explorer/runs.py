@@ -26,7 +26,7 @@ import torch
 
 from . import fmt, liveness, paths
 from .events import EpochEvent, Event, StartEvent, StepEvent
-from .run_record import ADDED_COLUMNS, EPOCH_FIELDS, FINAL, SCHEMA, RunRecord, record_of
+from .run_record import ADDED_COLUMNS, EPOCH_FIELDS, FINAL, SCHEMA, STAGE_FIELDS, RunRecord, record_of
 from .settings import how_to_set
 from .train import RunResult
 
@@ -167,6 +167,10 @@ class RunStore:
                     "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?)",
                     (run_id, event.step, event.epoch, event.loss, event.images_per_sec, event.elapsed),
                 )
+                db.executemany(
+                    "INSERT OR REPLACE INTO stage_steps VALUES (?, ?, ?, ?, ?, ?)",
+                    [(run_id, event.step, *(getattr(stats, f) for f in STAGE_FIELDS)) for stats in event.stages],
+                )
             elif isinstance(event, EpochEvent):
                 db.execute(
                     "INSERT OR REPLACE INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -306,9 +310,18 @@ class RunStore:
         return out.getvalue()
 
     def steps(self, run_id: int) -> list[dict[str, Any]]:
+        """The sampled steps, each with its per-stage numbers under "stages" (as a StepEvent's dict)."""
         with self._connect() as db:
             rows = db.execute("SELECT * FROM steps WHERE run_id=? ORDER BY step", (run_id,)).fetchall()
-        return [dict(row) for row in rows]
+            stats = db.execute(
+                f"SELECT step, {', '.join(STAGE_FIELDS)} FROM stage_steps WHERE run_id=? ORDER BY step, rowid",
+                (run_id,),
+            ).fetchall()
+        stages: dict[int, list[dict[str, Any]]] = {}
+        for row in stats:
+            step, *values = tuple(row)
+            stages.setdefault(step, []).append(dict(zip(STAGE_FIELDS, values, strict=True)))
+        return [{**dict(row), "stages": stages.get(row["step"], [])} for row in rows]
 
     def misclassified(self, run_id: int) -> list[dict[str, Any]]:
         with self._connect() as db:

@@ -160,6 +160,17 @@ def bn_range_test_runs(
     ]
 
 
+# ----- a network and its plain twin, trained side by side (He et al. 2016, Fig. 4) ----------------
+TWIN_EXPERIMENT = "twin"  # experiment names begin so: "twin 2026-11-30 10:04:05"
+PLAIN_TWIN = "plain twin"
+
+
+def twin_runs(name: str, spec: ResNetSpec, recipe: Recipe) -> list[tuple[str, ResNetSpec, Recipe]]:
+    """The network and the same layers without shortcuts, with one recipe and seed: the same data
+    in the same order, the same initial weights where the layers are the same."""
+    return [(name, spec, recipe), (f"{name}, {PLAIN_TWIN}", dataclasses.replace(spec, residual=False), recipe)]
+
+
 # ----- a residual block, one operation at a time (lecture mode) -------------------------------------
 
 

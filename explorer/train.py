@@ -33,6 +33,7 @@ from .lr_range import RANGE_STEPS, exploded, smoothed, verdict
 from .model import build_model, init_weights
 from .recipe import Recipe, RecipeError, adapt_spec
 from .spec import ResNetSpec, SpecError
+from .stage_stats import StageStats, StageWatch
 from .steps import EagerStep, make_train_step
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,8 @@ class _Setup:
     zero: torch.Tensor
     step_count: torch.Tensor  # steps so far, on the device
     first_bad: torch.Tensor  # the first step whose loss was not finite, -1 while none
+    watch: StageWatch | None = None  # per-stage gradients and updates at logging steps (not range tests)
+    stages: tuple[StageStats, ...] = ()  # what the watch read at the last watched step
 
 
 def _read_checkpoint(path: str) -> dict[str, torch.Tensor]:
@@ -240,6 +243,7 @@ class Trainer:
             zero,
             torch.zeros((), device=device, dtype=torch.int64),
             torch.full((), -1, device=device, dtype=torch.int64),
+            StageWatch(model) if self.world.is_main and not r.range_test else None,
         )
 
     def _steps(self, s: _Setup) -> Iterator[tuple[torch.Tensor, torch.Tensor, int]]:
@@ -250,11 +254,20 @@ class Trainer:
         for x, y in s.batches.train_batches(r.batch_size, s.generator, world.rank, world.size, s.fixed_shape):
             if self.stop.is_set():
                 raise _Stopped
+            watched = s.watch is not None and self._logs_at(self.step + 1, s)
+            if watched:
+                s.watch.before()
             loss, correct = s.step(x, y)  # device tensors: no waiting for the GPU here
+            if watched:  # a logging step: the host waits for the device here anyway
+                s.stages = s.watch.after()
             self.step += 1
             s.step_count += 1
             s.first_bad = torch.where(~torch.isfinite(loss) & (s.first_bad < 0), s.step_count, s.first_bad)
             yield loss, correct, len(y)
+
+    def _logs_at(self, step: int, s: _Setup) -> bool:
+        """Whether the loss is read (and a step event sent) after global step `step`."""
+        return step % self.recipe.log_every == 0 or step % s.steps_per_epoch == 0
 
     def _read_window(self, s: _Setup, window: _Window) -> tuple[float, bool]:
         """The window's mean loss over all processes and whether any step so far was not finite:
@@ -277,14 +290,15 @@ class Trainer:
                 window.images += n
                 epoch_correct += correct
                 epoch_images += n
-                if self.step % r.log_every == 0 or self.step % s.steps_per_epoch == 0:
+                if self._logs_at(self.step, s):
                     mean, bad = self._read_window(s, window)
                     if bad:  # this process's first bad step, or (another's) by now
                         first = int(s.first_bad) if int(s.first_bad) >= 0 else self.step
                         raise _Diverged(
                             f"loss became non-finite at step {first} (lr {r.lr:g}): lower the learning rate"
                         )
-                    now = self._emit_step(epoch, mean, window, self.step / total)
+                    now = self._emit_step(epoch, mean, window, self.step / total, s.stages)
+                    s.stages = ()
                     epoch_loss += window.loss
                     window = _Window(s.zero.clone(), start=now)
             seconds = time.perf_counter() - start
@@ -335,7 +349,9 @@ class Trainer:
                     return RunResult("completed", verdict(losses))
         return RunResult("completed", verdict(losses))  # an epoch came up short of RANGE_STEPS
 
-    def _emit_step(self, epoch: int, loss: float, window: _Window, done: float) -> float:
+    def _emit_step(
+        self, epoch: int, loss: float, window: _Window, done: float, stages: tuple[StageStats, ...] = ()
+    ) -> float:
         """A step event for the window's images; returns now."""
         now = time.perf_counter()
         self.emit(
@@ -347,6 +363,7 @@ class Trainer:
                 progress=done,
                 elapsed=self.clock.elapsed,
                 eta=self.clock.eta(done),
+                stages=stages,
             )
         )
         return now

@@ -445,3 +445,44 @@ def test_the_train_form_lives_in_the_url_so_a_reload_keeps_it(app):
     broken.switch_page("app_pages/train.py").run()
     assert not broken.exception
     assert any("epochs: 0 is out of range" in w.value for w in broken.warning)
+
+
+def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stage(app):
+    app.run()
+    app.switch_page("app_pages/train.py").run()
+    app.selectbox(key="t_network").set_value("resnet-mini").run()
+    app.selectbox(key="t_dataset").set_value("digits")
+    app.number_input(key="t_epochs").set_value(1)
+    app.number_input(key="t_limit").set_value(640)
+    app.button(key="t_twin").click().run()
+    assert not app.exception
+    from ui.training import registry
+
+    jobs = registry()
+    job = app.session_state["t_job"]
+    pair = jobs.store.list(experiment=jobs.store.get(job).experiment)
+    assert sorted(r.name for r in pair) == ["resnet-mini", "resnet-mini, plain twin"]
+    plain = next(r for r in pair if r.id != job)
+    assert plain.spec == {**jobs.store.get(job).spec, "residual": False}  # the same layers without shortcuts
+    assert all(jobs.wait(r.id, 120) for r in pair)
+    assert [r.status for r in jobs.store.list(experiment=pair[0].experiment)] == ["completed", "completed"]
+    time.sleep(0.2)
+    app.run()
+    charts = {
+        json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec) for c in app.get("plotly_chart")
+    }
+    grad = charts["Gradient norm per stage"]
+    names = [trace["name"] for trace in grad["data"]]
+    assert "layer1, resnet-mini" in names and "layer1, resnet-mini, plain twin" in names
+    assert {t["line"]["dash"] for t in grad["data"] if t["name"].endswith("plain twin")} == {"dash"}
+    assert all(len(t["y"]) > 0 and min(t["y"]) > 0 for t in grad["data"])
+    ratio = charts["Update / weight per step, per stage"]
+    assert ratio["layout"]["shapes"][0]["y0"] == 1e-3  # the healthy-update line
+    loss = charts["Loss per step (smoothed 0.6)"]
+    assert [t["name"] for t in loss["data"] if t.get("showlegend") is not False] == [
+        "resnet-mini",
+        "resnet-mini, plain twin",
+    ]
+    app.radio(key=f"live_{job}_x").set_value("elapsed").run()  # wall time on the x axis
+    loss = next(json.loads(c.proto.spec) for c in app.get("plotly_chart") if "Loss per step" in c.proto.spec)
+    assert loss["layout"]["xaxis"]["title"]["text"] == "wall time (s)"

@@ -132,12 +132,12 @@ def test_map_pictures_and_the_grad_cam_overlay_for_grey_and_colour():
     import torch
 
     from explorer.feature_maps import tile
-    from ui.try_it import MAPS_WIDTH, VIRIDIS, _overlay, _picture
+    from ui.try_it import MAPS_WIDTH, VIRIDIS, _overlay, maps_picture
 
-    grey = _picture(tile(torch.rand(16, 4, 4), columns=8))  # 8 maps of 4 px + 7 gaps across
+    grey = maps_picture(tile(torch.rand(16, 4, 4), columns=8))  # 8 maps of 4 px + 7 gaps across
     assert grey.dtype == np.uint8 and grey.shape == (9 * 19, 39 * 19, 3) and grey.shape[1] <= MAPS_WIDTH
     assert (grey[4 * 19 : 5 * 19] == 255).all()  # the gap between the rows is white
-    colour = _picture(tile(torch.randn(6, 3, 7, 7), columns=8))  # an RGB network's first filters
+    colour = maps_picture(tile(torch.randn(6, 3, 7, 7), columns=8))  # an RGB network's first filters
     assert colour.shape[2] == 3 and (colour[:, -1] == 255).all()  # two empty places at the end of the row
     cam = torch.zeros(2, 2)
     cam[0, 0] = 1.0

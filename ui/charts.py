@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import Analysis, fmt
-from explorer.lr_range import RANGE_END, RANGE_START, RangeCurve
+from explorer.lr_range import RANGE_END, RANGE_START, RangeCurve, smoothed
 
 FONT_SIZE, LECTURE_FONT_SIZE = 16, 20  # px; lecture mode's page type is 22 px
 COLORS = ["#d9480f", "#2a7ab9", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
@@ -133,7 +133,7 @@ def curves(
             y=[r[metric] for r in rows],
             name=run["name"],
             mode="lines+markers" if x == "epoch" else "lines",
-            line={"color": COLORS[i % len(COLORS)], "width": 3, "dash": run.get("dash", "solid")},
+            line={"color": COLORS[i % len(COLORS)], "width": 3, "dash": run.get("dash") or "solid"},
         )
     fig.update_xaxes(title_text=x)
     if x == "epoch":  # whole epochs only: Plotly ticks three epochs at 1, 1.5, 2, 2.5, 3
@@ -144,6 +144,53 @@ def curves(
     if fraction:
         fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
     return _layout(fig, height=340, title=title)
+
+
+X_TITLES = {"step": "step", "elapsed": "wall time (s)"}
+HEALTHY_UPDATE = 1e-3  # update / weight per step: about this with a good learning rate (CS231n)
+
+
+def step_loss(runs: Sequence[dict[str, Any]], smoothing: float, x: str = "step") -> go.Figure:
+    """The sampled step losses of one or more runs ({"name", "rows"}), raw and faint, with their
+    bias-corrected moving average (TensorBoard's smoothing) bold; over steps or wall time."""
+    fig = go.Figure()
+    for i, run in enumerate(runs):
+        rows = [r for r in run["rows"] if r.get("loss") is not None]
+        xs, losses, color = [r[x] for r in rows], [r["loss"] for r in rows], COLORS[i % len(COLORS)]
+        if smoothing > 0:
+            fig.add_scatter(x=xs, y=losses, name=run["name"], showlegend=False, opacity=0.3, mode="lines",
+                            line={"color": color, "width": 1.5}, hoverinfo="skip")  # fmt: skip
+        fig.add_scatter(x=xs, y=smoothed(losses, smoothing) if smoothing > 0 else losses, name=run["name"],
+                        mode="lines", line={"color": color, "width": 3, "dash": run.get("dash", "solid")})  # fmt: skip
+    fig.update_xaxes(title_text=X_TITLES[x])
+    _log_y(fig, [r["loss"] for run in runs for r in run["rows"] if r.get("loss") is not None])
+    return _layout(fig, height=340, title="Loss per step" + (f" (smoothed {smoothing:g})" if smoothing else ""))
+
+
+def stage_training(runs: Sequence[dict[str, Any]], metric: str, title: str, x: str = "step") -> go.Figure:
+    """One line per stage and run, over the sampled steps: each run is {"name", "rows", "dash"} with
+    rows carrying "stages" (stage_stats.StageStats as dicts). Stages share a colour across runs."""
+    fig = go.Figure()
+    stages = list(dict.fromkeys(p["stage"] for run in runs for r in run["rows"] for p in r.get("stages", [])))
+    values = []
+    for run in runs:
+        for j, stage in enumerate(stages):
+            points = [(r[x], p[metric]) for r in run["rows"] for p in r.get("stages", []) if p["stage"] == stage]
+            points = [(a, v) for a, v in points if v and v > 0]  # a log axis has no zero
+            values += [v for _, v in points]
+            fig.add_scatter(
+                x=[a for a, _ in points],
+                y=[v for _, v in points],
+                name=stage if len(runs) == 1 else f"{stage}, {run['name']}",
+                mode="lines",
+                line={"color": COLORS[j % len(COLORS)], "width": 2.5, "dash": run.get("dash", "solid")},
+            )
+    if metric == "update_ratio":
+        fig.add_hline(y=HEALTHY_UPDATE, line={"color": "#888888", "dash": "dot"}, annotation_text="1e-3")
+        values.append(HEALTHY_UPDATE)
+    fig.update_xaxes(title_text=X_TITLES[x])
+    _log_y(fig, values)
+    return _layout(fig, height=360, title=title)
 
 
 def confusion(matrix: list[list[int]], labels: Sequence[str]) -> go.Figure:

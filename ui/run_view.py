@@ -88,7 +88,8 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
                 training.range_test(store.steps(run.id), f"stored_{run.id}", finished=True)
                 return
             training.epoch_metrics(store.epochs(run.id))
-            training.live_curves(run.name, store.steps(run.id), store.epochs(run.id), f"stored_{run.id}")
+            twin = training.twin_of(jobs, run.id, run.experiment)
+            training.live_curves(run.name, store.steps(run.id), store.epochs(run.id), f"stored_{run.id}", twin)
             training.results(store, run)
             return
         st.subheader(f"Run {snap.id}: {snap.name}")
@@ -107,7 +108,8 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
             training.range_test(snap.steps, f"live_{snap.id}", finished=snap.finished)
         else:
             training.epoch_metrics(snap.epochs)
-            training.live_curves(snap.name, snap.steps, snap.epochs, f"live_{snap.id}")
+            twin = training.twin_of(jobs, snap.id, snap.experiment)
+            training.live_curves(snap.name, snap.steps, snap.epochs, f"live_{snap.id}", twin)
         if snap.finished and running:
             st.rerun()  # a full rerun: stop polling, show the results below
         if snap.status == "failed" and f"'{OFFLINE_DATASET}'" in snap.message:

@@ -18,6 +18,7 @@ from explorer.lr_range import range_curve
 from explorer.run_diff import differing_settings, run_labels
 from explorer.run_record import RunRecord
 from explorer.runs import RunStore, StoreError
+from explorer.teaching import TWIN_EXPERIMENT
 from ui import access, charts
 from ui.try_it import try_it
 
@@ -86,26 +87,63 @@ def progress(snap: JobSnapshot) -> None:
     st.progress(min(max(snap.progress, 0.0), 1.0), text=text)
 
 
-def live_curves(name: str, steps: list[dict], epochs: list[dict], key: str) -> None:
-    """Per-step loss, per-epoch accuracy and loss (train and test) for one run; nothing before its
-    first step (a queued run, or one that failed before training: no empty axes)."""
+def twin_of(jobs: JobRegistry, run_id: int, experiment: str | None) -> dict | None:
+    """The other run of a network-and-plain-twin pair, as {"name", "steps", "epochs"}: live from
+    the registry while it is there, else as stored; None for a run trained alone."""
+    if not experiment or not experiment.startswith(TWIN_EXPERIMENT):
+        return None
+    other = next((r for r in jobs.store.list(experiment=experiment) if r.id != run_id), None)
+    if other is None:
+        return None
+    if snap := jobs.snapshot(other.id):
+        return {"name": snap.name, "steps": snap.steps, "epochs": snap.epochs}
+    return {"name": other.name, "steps": jobs.store.steps(other.id), "epochs": jobs.store.epochs(other.id)}
+
+
+def live_curves(name: str, steps: list[dict], epochs: list[dict], key: str, twin: dict | None = None) -> None:
+    """Per-step loss (smoothed, over steps or wall time), per-epoch accuracy and loss (train and
+    test), and inside training per stage, for one run and its plain twin if it has one; nothing
+    before its first step (a queued run, or one that failed before training: no empty axes)."""
     if not steps and not epochs:
         return
-    c1, c2, c3 = st.columns(3)
-    step_runs = [{"name": "train (sampled steps)", "rows": steps}]
-    c1.plotly_chart(
-        charts.curves(step_runs, "loss", "Loss per step", x="step", log_y=True), width="stretch", key=f"{key}_steps"
+    runs = [{"name": name, "steps": steps, "epochs": epochs}, *([twin] if twin else [])]
+    c1, c2 = st.columns(2)
+    smoothing = c1.slider(
+        "Smoothing", 0.0, 0.99, 0.6, 0.01, key=f"{key}_smooth", help="TensorBoard's: a moving average"
     )
-    acc = [
-        {"name": "train", "rows": epochs, "metric": "train_acc"},
-        {"name": "test", "rows": epochs, "metric": "test_acc"},
+    x = c2.radio("Steps against", ["step", "elapsed"], horizontal=True, key=f"{key}_x",
+                 format_func=charts.X_TITLES.get)  # fmt: skip
+    c1, c2, c3 = st.columns(3)
+    step_runs = [{"name": run["name"], "rows": run["steps"]} for run in runs]
+    c1.plotly_chart(charts.step_loss(step_runs, smoothing, x), width="stretch", key=f"{key}_steps")
+    for column, metric, title in ((c2, "acc", "Accuracy per epoch"), (c3, "loss", "Loss per epoch")):
+        series = [
+            {"name": f"{part}{'' if len(runs) == 1 else ', ' + run['name']}", "rows": run["epochs"],
+             "metric": f"{part}_{metric}", "dash": "dash" if i else "solid"}
+            for i, run in enumerate(runs) for part in ("train", "test")
+        ]  # fmt: skip
+        column.plotly_chart(_two(series, title, fraction=metric == "acc"), width="stretch", key=f"{key}_{metric}")
+    inside_training(runs, key, x)
+
+
+def inside_training(runs: list[dict], key: str, x: str = "step") -> None:
+    """Per stage, while the run goes: the gradient's norm and each step's update against the
+    weights (stage_stats.py); a twin's lines dashed beside the network's."""
+    series = [
+        {"name": run["name"], "rows": run["steps"], "dash": "dash" if i else "solid"} for i, run in enumerate(runs)
     ]
-    c2.plotly_chart(_two(acc, "Accuracy per epoch", fraction=True), width="stretch", key=f"{key}_acc")
-    loss = [
-        {"name": "train", "rows": epochs, "metric": "train_loss"},
-        {"name": "test", "rows": epochs, "metric": "test_loss"},
-    ]
-    c3.plotly_chart(_two(loss, "Loss per epoch"), width="stretch", key=f"{key}_loss")
+    if not any(row.get("stages") for run in series for row in run["rows"]):
+        return  # a run stored before these were measured
+    c1, c2 = st.columns(2)
+    grad = charts.stage_training(series, "grad_norm", "Gradient norm per stage", x)
+    c1.plotly_chart(grad, width="stretch", key=f"{key}_grad")
+    ratio = charts.stage_training(series, "update_ratio", "Update / weight per step, per stage", x)
+    c2.plotly_chart(ratio, width="stretch", key=f"{key}_ratio")
+    st.caption(
+        "Inside training, read every few steps: how large each stage's gradient is, and how far one step "
+        "moves its weights against their size (about 1e-3 is healthy; far below, that stage barely learns)."
+        + (" Dashed: the plain twin, the same layers without shortcuts." if len(runs) > 1 else "")
+    )
 
 
 def _use_lr(lr: float) -> None:
@@ -132,9 +170,14 @@ def range_test(steps: list[dict], key: str, finished: bool) -> None:
 
 
 def _two(series: list[dict], title: str, fraction: bool = False):
-    """Two metrics of one run as two lines (train and test)."""
+    """Metrics of a run (train and test), or of a run and its twin (dashed), one line each."""
     runs = [
-        {"name": s["name"], "rows": [{"epoch": r["epoch"], "v": r[s["metric"]]} for r in s["rows"]]} for s in series
+        {
+            "name": s["name"],
+            "rows": [{"epoch": r["epoch"], "v": r[s["metric"]]} for r in s["rows"]],
+            "dash": s.get("dash"),
+        }
+        for s in series
     ]
     return charts.curves(runs, "v", title, fraction=fraction)
 
