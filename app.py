@@ -7,6 +7,7 @@ folder's page alone, without this router (no wide layout, a different menu).
 
 import streamlit as st
 
+from ui import follow
 from ui.access import lecturer_sidebar
 from ui.lecture import lecture_requested
 
@@ -27,4 +28,6 @@ pages = [
 ]
 navigation = st.navigation(pages)
 lecturer_sidebar()  # the lecturer key, on every page, where the server has one
+follow.follow({page.url_path: page for page in pages}, navigation.url_path)  # ?follow=1: the lecturer's screen
 navigation.run()
+follow.publish(navigation.url_path)  # the lecturer's design and page, as this run left them

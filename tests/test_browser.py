@@ -501,3 +501,17 @@ def test_students_cannot_stop_or_delete_each_others_runs_and_the_lecturer_can(ha
     lecturer.get_by_role("button", name="Delete 1 selected run(s)").click()
     lecturer.wait_for_url(lambda url: "job=" not in url)
     leave(lecturer)
+
+
+def test_a_follower_sees_the_lecturers_design_change_without_reloading(server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    lecturer, student = context.new_page(), context.new_page()
+    lecturer.goto(f"{server}/?preset=resnet18")
+    expect_text(lecturer, "11,689,512")
+    student.goto(f"{server}/?follow=1")
+    expect_text(student, "Following the lecturer")
+    expect_text(student, "11,689,512")
+    lecturer.goto(f"{server}/?preset=resnet50")  # the lecturer opens another network
+    expect_text(lecturer, "25,557,032")
+    expect_text(student, "25,557,032", timeout=10_000)  # the follower's page changes by itself
+    context.close()

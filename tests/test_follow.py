@@ -1,0 +1,78 @@
+"""Follow the lecturer, with several sessions on one server: AppTest instances in one process share
+the server's cached objects (the broadcast), as browser sessions of one server do."""
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from explorer.broadcast import Broadcast
+from explorer.presets import preset
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def sessions(home):
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+    def new(**query: str) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=60)
+        for key, value in query.items():
+            at.query_params[key] = value
+        return at.run()
+
+    yield new
+    st.cache_resource.clear()
+
+
+def params(at: AppTest) -> str:
+    return next(m.value for m in at.metric if m.label.startswith("Parameters"))
+
+
+def test_broadcast_versions_only_changes():
+    hub = Broadcast()
+    assert hub.latest() is None
+    first = hub.publish(preset("resnet18"), "resnet18", "")
+    assert hub.publish(preset("resnet18"), "resnet18", "") is first  # nothing changed: no new version
+    second = hub.publish(preset("resnet18"), "resnet18", "train")
+    assert (first.version, second.version, hub.latest().page) == (1, 2, "train")
+    assert second.spec == preset("resnet18")
+
+
+def test_students_follow_the_lecturers_design_and_page_and_fork_it(sessions):
+    lecturer = sessions()  # a one-user server (127.0.0.1, no key): its user is the lecturer
+    student = sessions(follow="1")
+    other = sessions()  # not following: keeps its own design
+    assert params(student) == params(lecturer) == "11,178,378"
+    assert any("Following the lecturer" in i.value for i in student.info)
+
+    lecturer.selectbox(key="d_preset").set_value("resnet50").run()
+    student.run()  # a browser's one-second poll does this
+    assert params(student) == "25,557,032" and student.selectbox(key="d_preset").value == "resnet50"
+    assert params(other.run()) == "11,178,378"
+
+    lecturer.number_input(key="d_classes").set_value(37).run()  # an edit, not only a preset
+    assert student.run().number_input(key="d_classes").value == 37
+
+    lecturer.switch_page("app_pages/compare.py").run()
+    student.run()
+    assert not student.exception and any(t.value == "Compare two networks" for t in student.title)
+
+    student.button(key="follow_fork").click().run()  # their own copy from here on
+    assert not student.session_state["following"]
+    lecturer.switch_page("app_pages/design.py").run()
+    lecturer.selectbox(key="d_preset").set_value("resnet18").run()
+    student.switch_page("app_pages/design.py").run()
+    assert params(student) == "23,583,845"  # resnet50 with 37 classes, kept
+    assert not any("Following the lecturer" in i.value for i in student.info)
+
+
+def test_a_follower_before_the_lecturer_is_told_and_never_publishes(sessions):
+    student = sessions(follow="1")
+    assert any("has not opened the app yet" in c.value for c in student.sidebar.caption)
+    student.selectbox(key="d_preset").set_value("resnet34").run()
+    lecturer_view = sessions()
+    assert params(lecturer_view) == "11,178,378"  # the follower's edit was not broadcast
