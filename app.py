@@ -25,6 +25,7 @@ pages = [
     st.Page(
         "app_pages/why_residuals.py", title="Why residuals?", icon=":material/lightbulb:", url_path="why-residuals"
     ),
+    st.Page("app_pages/challenge.py", title="Challenge", icon=":material/emoji_events:", url_path="challenge"),
 ]
 navigation = st.navigation(pages)
 lecturer_sidebar()  # the lecturer key, on every page, where the server has one

@@ -72,6 +72,7 @@ class Estimate:
     test_images: int
     batch_size: int
     epochs: int
+    time_limit: float | None = None  # the recipe's: training stops there, then one evaluation
 
     @property
     def epoch_seconds(self) -> float:
@@ -84,7 +85,12 @@ class Estimate:
         return self.per_image * RANGE_STEPS * min(self.batch_size, self.train_images)
 
     def run_seconds(self, range_test: bool = False) -> float:
-        return self.range_test_seconds if range_test else self.epoch_seconds * self.epochs
+        if range_test:
+            return self.range_test_seconds
+        if self.time_limit is not None:
+            training = min(self.per_image * self.train_images * self.epochs, self.time_limit)
+            return training + self.per_image * self.test_images * TEST_COST
+        return self.epoch_seconds * self.epochs
 
 
 def estimate(plan: NetworkPlan, recipe: Recipe, speed: Speed) -> Estimate:
@@ -92,7 +98,7 @@ def estimate(plan: NetworkPlan, recipe: Recipe, speed: Speed) -> Estimate:
     info = DATASETS[recipe.dataset]
     batch = min(recipe.batch_size, recipe.train_images)
     per_image = speed.step_seconds(plan, batch) / batch
-    return Estimate(per_image, recipe.train_images, info.test_size, recipe.batch_size, recipe.epochs)
+    return Estimate(per_image, recipe.train_images, info.test_size, recipe.batch_size, recipe.epochs, recipe.time_limit)
 
 
 # ----- measuring a device (in a training worker, never in the server) ---------------------------------

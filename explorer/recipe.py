@@ -53,6 +53,9 @@ class Recipe:
     # A checkpoint to start from (fine-tuning): a .pt/.pth/.safetensors file of this network; the
     # classifier starts fresh where the classes differ, the first conv adapts to the channels.
     weights: str | None = None
+    # Seconds of training (evaluation not counted) after which the run stops and is tested: a class
+    # challenge's time budget. The loss reading steps (log_every) are where it is checked.
+    time_limit: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, tuple(DATASETS), RecipeError)
@@ -74,6 +77,8 @@ class Recipe:
         check_choice("precision", self.precision, PRECISIONS, RecipeError)
         check_int("log_every", self.log_every, 1, 10_000, RecipeError)
         check_bool("compile", self.compile, RecipeError)
+        if self.time_limit is not None:
+            check_float("time_limit", self.time_limit, 1.0, 7 * 86400.0, RecipeError)
         if self.weights is not None and (not isinstance(self.weights, str) or not 0 < len(self.weights) <= 4096):
             raise RecipeError("weights", f"expected the path of a checkpoint file, got {self.weights!r}")
 

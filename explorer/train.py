@@ -281,10 +281,12 @@ class Trainer:
         r = self.recipe
         total = s.steps_per_epoch * r.epochs
         test: dict[str, Any] = {}
+        trained = 0.0  # seconds of training so far (evaluations not counted): the time budget's clock
         for epoch in range(1, r.epochs + 1):
             start = time.perf_counter()
             epoch_loss, epoch_correct, epoch_images = s.zero.clone(), s.zero.clone(), 0
             window = _Window(s.zero.clone())
+            out_of_time = False
             for loss, correct, n in self._steps(s):
                 window.loss += loss * n
                 window.images += n
@@ -301,18 +303,33 @@ class Trainer:
                     s.stages = ()
                     epoch_loss += window.loss
                     window = _Window(s.zero.clone(), start=now)
+                    out_of_time = self._time_is_up(trained + now - start)
+                    if out_of_time:
+                        break
             seconds = time.perf_counter() - start
-            test = self._evaluate(s, final=epoch == r.epochs)
-            self._emit_epoch(epoch, (epoch_loss, epoch_correct, epoch_images), seconds, test)
+            trained += seconds
+            test = self._evaluate(s, final=epoch == r.epochs or out_of_time)
+            self._emit_epoch(epoch, (epoch_loss + window.loss, epoch_correct, epoch_images), seconds, test)
+            if out_of_time:
+                break
+        budget = f" (the time budget: {trained:.0f} s of training, {self.step} steps)" if out_of_time else ""
         return RunResult(
             "completed",
-            f"test accuracy {test['acc']:.4f} after {r.epochs} epochs",
+            f"test accuracy {test['acc']:.4f} after {len(self.epochs)} epochs" + budget,
             self.epochs,
             test["confusion"],
             test["misclassified"],
             _weights(s.model),
             self.spec,
         )
+
+    def _time_is_up(self, trained: float) -> bool:
+        """Whether the recipe's time budget is spent; every process decides the same (the slowest
+        one's clock), or a distributed run would wait forever on the ones that stopped."""
+        if self.recipe.time_limit is None:
+            return False
+        late = torch.tensor(float(trained >= self.recipe.time_limit), device=self.device)
+        return float(self.world.sum(late)[0]) > 0
 
     def _emit_epoch(
         self, epoch: int, sums: tuple[torch.Tensor, torch.Tensor, int], seconds: float, test: dict[str, Any]

@@ -193,6 +193,24 @@ def stage_training(runs: Sequence[dict[str, Any]], metric: str, title: str, x: s
     return _layout(fig, height=360, title=title)
 
 
+def leaderboard(standings: Sequence[Any]) -> go.Figure:
+    """The ranked entries (challenge.Standing) as horizontal bars of test accuracy, best on top."""
+    labels = [f"{s.rank}. {s.name}" for s in standings]
+    fig = go.Figure(
+        go.Bar(
+            x=[s.test_acc for s in standings],
+            y=labels,
+            orientation="h",
+            text=[f"{s.test_acc:.2%} · {s.params:,} params" for s in standings],
+            textposition="auto",
+            marker_color=[COLORS[0] if s.rank == 1 else COLORS[1] for s in standings],
+        )
+    )
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(range=[0, 1], tickformat=".0%", title_text="test accuracy")
+    return _layout(fig, height=120 + 44 * len(standings), title="Leaderboard", showlegend=False)
+
+
 def confusion(matrix: list[list[int]], labels: Sequence[str]) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(

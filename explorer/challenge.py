@@ -1,0 +1,210 @@
+"""A class challenge: the lecturer sets a task (a dataset, a parameter budget, seconds of training),
+students enter their designs under a display name, and a leaderboard ranks the runs as they finish.
+
+Entries are ordinary runs (same queue, budgets and ownership); the challenge and who entered which
+run live in two tables beside the run history (runs.sqlite), so the board survives a restart.
+Every entry trains with the challenge's one recipe, so the board compares designs alone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .data import DATASETS
+from .plan import plan_network
+from .recipe import Recipe, adapt_spec
+from .run_record import RunRecord
+from .runs import RunStore
+from .spec import ResNetSpec, SpecError
+from .validate import check_choice, check_int
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS challenges (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    title TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    max_params INTEGER NOT NULL,
+    seconds INTEGER NOT NULL,
+    created REAL NOT NULL,
+    closed REAL                    -- no more entries after this; the board stays
+);
+CREATE TABLE IF NOT EXISTS entries (
+    challenge_id INTEGER NOT NULL REFERENCES challenges(id) ON DELETE CASCADE,
+    run_id INTEGER NOT NULL,
+    display_name TEXT NOT NULL,
+    params INTEGER NOT NULL,
+    PRIMARY KEY (challenge_id, run_id)
+);
+"""
+MAX_NAME = 40  # characters of a display name
+MAX_ENTRIES = 3  # per display name and challenge: try a few designs, not a hundred
+BATCH_SIZE = 128
+LOG_EVERY = 5  # the time budget is checked where the loss is read: often, so no entry overruns much
+
+
+@dataclass(frozen=True)
+class Challenge:
+    id: int
+    title: str
+    dataset: str
+    max_params: int
+    seconds: int
+    created: float
+    closed: float | None
+
+    @property
+    def open(self) -> bool:
+        return self.closed is None
+
+    @property
+    def recipe(self) -> Recipe:
+        """The one recipe every entry trains with: momentum SGD at a rate that suits most small
+        ResNets on these datasets (CPU_RECIPE's), for as many epochs as the seconds allow."""
+        return Recipe(
+            dataset=self.dataset, epochs=1000, batch_size=BATCH_SIZE, lr=0.1, optimizer="momentum",
+            weight_decay=5e-4, log_every=LOG_EVERY, time_limit=float(self.seconds),
+        )  # fmt: skip
+
+    @property
+    def task(self) -> str:
+        return (
+            f"best {DATASETS[self.dataset].title} test accuracy with at most {self.max_params:,} parameters "
+            f"in {self.seconds} s of training"
+        )
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A row of the leaderboard: an entry and how its run stands."""
+
+    rank: int | None  # 1.. for finished entries with an accuracy, None while they train (or failed)
+    name: str
+    run_id: int
+    status: str
+    test_acc: float | None
+    params: int
+    spec: dict
+
+
+def check_challenge(title: str, dataset: str, max_params: int, seconds: int) -> None:
+    if not isinstance(title, str) or not 0 < len(title.strip()) <= 80:
+        raise SpecError("title", "give the challenge a title of 1 to 80 characters")
+    check_choice("dataset", dataset, tuple(DATASETS))
+    check_int("max_params", max_params, 1_000, 100_000_000)
+    check_int("seconds", seconds, 10, 3_600)
+
+
+def entry_params(spec: ResNetSpec, challenge: Challenge) -> int:
+    """The design's parameters as the challenge trains it: fitted to the dataset's channels and
+    classes (what the budget counts). SpecError naming the limit if it is over."""
+    fitted, _ = adapt_spec(spec, DATASETS[challenge.dataset], DATASETS[challenge.dataset].size)
+    params = plan_network(fitted).params
+    if params > challenge.max_params:
+        raise SpecError(
+            "params",
+            f"this design has {params:,} parameters on {DATASETS[challenge.dataset].title}; "
+            f"the challenge allows at most {challenge.max_params:,}",
+        )
+    return params
+
+
+def check_name(name: str) -> str:
+    name = " ".join(str(name).split())
+    if not 0 < len(name) <= MAX_NAME:
+        raise SpecError("display name", f"a display name of 1 to {MAX_NAME} characters, please")
+    return name
+
+
+class ChallengeStore:
+    """The challenges and their entries, in the run history's database."""
+
+    def __init__(self, runs: RunStore) -> None:
+        self.runs = runs
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    @property
+    def path(self) -> Path:
+        return self.runs.path
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def current(self) -> Challenge | None:
+        """The latest challenge (open or closed), None before the first or after a reset."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM challenges ORDER BY id DESC LIMIT 1").fetchone()
+        return Challenge(**dict(row)) if row else None
+
+    def start(self, title: str, dataset: str, max_params: int, seconds: int) -> Challenge:
+        """A new challenge; the previous one's board is cleared (one challenge at a time)."""
+        check_challenge(title, dataset, max_params, seconds)
+        with self._connect() as db:
+            db.execute("DELETE FROM entries")
+            db.execute("DELETE FROM challenges")
+            db.execute(
+                "INSERT INTO challenges (title, dataset, max_params, seconds, created) VALUES (?, ?, ?, ?, ?)",
+                (title.strip(), dataset, max_params, seconds, time.time()),
+            )
+        return self.current()  # type: ignore[return-value]
+
+    def close(self) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE challenges SET closed=? WHERE closed IS NULL", (time.time(),))
+
+    def reset(self) -> None:
+        """No challenge and an empty board (the entries' runs stay in the history)."""
+        with self._connect() as db:
+            db.execute("DELETE FROM entries")
+            db.execute("DELETE FROM challenges")
+
+    def check_entry(self, challenge: Challenge, name: str, spec: ResNetSpec) -> tuple[str, int]:
+        """The cleaned display name and the design's parameters, if it may enter; else SpecError."""
+        if not challenge.open:
+            raise SpecError("challenge", "the challenge is closed: no more entries")
+        name = check_name(name)
+        params = entry_params(spec, challenge)
+        with self._connect() as db:
+            count = db.execute(
+                "SELECT COUNT(*) FROM entries WHERE challenge_id=? AND display_name=?", (challenge.id, name)
+            ).fetchone()[0]
+        if count >= MAX_ENTRIES:
+            raise SpecError("entries", f"{name} has entered {count} designs; at most {MAX_ENTRIES} each")
+        return name, params
+
+    def enter(self, challenge: Challenge, name: str, run_id: int, params: int) -> None:
+        with self._connect() as db:
+            db.execute("INSERT INTO entries VALUES (?, ?, ?, ?)", (challenge.id, run_id, name, params))
+
+    def standings(self, challenge: Challenge) -> list[Standing]:
+        """The board: finished entries by test accuracy (fewer parameters first on a tie, then the
+        earlier entry), ranked; then those still queued or training, then the failed ones."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM entries WHERE challenge_id=? ORDER BY run_id", (challenge.id,)).fetchall()
+        entries = [(row, self.runs.get(row["run_id"])) for row in rows]
+        entries = [(row, run) for row, run in entries if run is not None]  # a deleted run leaves the board
+        done = sorted((e for e in entries if _scored(e[1])), key=lambda e: (-e[1].test_acc, e[0]["params"], e[1].id))
+        active = [e for e in entries if e[1].status in ("queued", "running")]
+        rest = [e for e in entries if not _scored(e[1]) and e[1].status not in ("queued", "running")]
+        board = [_standing(rank, row, run) for rank, (row, run) in enumerate(done, start=1)]
+        return board + [_standing(None, row, run) for row, run in active + rest]
+
+
+def _scored(run: RunRecord) -> bool:
+    return run.status == "completed" and run.test_acc is not None
+
+
+def _standing(rank: int | None, row: sqlite3.Row, run: RunRecord) -> Standing:
+    return Standing(rank, row["display_name"], run.id, run.status, run.test_acc, row["params"], run.spec)

@@ -1,0 +1,149 @@
+"""The class challenge: its rules and board in the library, then a lecturer and two students on one
+server (AppTest sessions in one process share the registry, as browser sessions of a server do)."""
+
+import dataclasses
+
+import pytest
+import streamlit as st
+
+from explorer import preset
+from explorer.challenge import MAX_ENTRIES, ChallengeStore, entry_params
+from explorer.events import EpochEvent
+from explorer.runs import RunStore
+from explorer.spec import SpecError
+
+from .test_hall import open_app
+
+
+@pytest.fixture
+def board(tmp_path):
+    return ChallengeStore(RunStore(tmp_path / "runs.sqlite"))
+
+
+def _finished(store: RunStore, name: str, acc: float | None, status: str = "completed") -> int:
+    run_id = store.create(name, preset("resnet-mini").to_json(), "{}", "challenge 1")
+    if acc is not None:
+        store.record_event(run_id, EpochEvent(1, 1.0, 0.5, 1.0, acc, 100.0, 1.0, None))
+    store.set_status(run_id, status)
+    return run_id
+
+
+def test_the_budget_counts_the_network_as_the_challenge_trains_it(board):
+    task = board.start("Digits", "digits", 80_000, 30)
+    assert entry_params(preset("resnet-mini"), task) == 77_754  # 1 channel, 10 classes, 8 px
+    with pytest.raises(SpecError, match="this design has 269,434 parameters on Digits .offline.; the challenge allows"):
+        entry_params(preset("resnet20"), task)
+    assert task.recipe.time_limit == 30.0 and task.recipe.dataset == "digits"
+    assert task.task == "best Digits (offline) test accuracy with at most 80,000 parameters in 30 s of training"
+
+
+def test_names_entries_and_closing_are_checked(board):
+    task = board.start("Digits", "digits", 80_000, 30)
+    assert board.check_entry(task, "  Ada   L. ", preset("resnet-mini")) == ("Ada L.", 77_754)
+    with pytest.raises(SpecError, match="display name"):
+        board.check_entry(task, "   ", preset("resnet-mini"))
+    for i in range(MAX_ENTRIES):
+        board.enter(task, "Ada L.", 100 + i, 77_754)
+    with pytest.raises(SpecError, match=f"Ada L. has entered {MAX_ENTRIES} designs"):
+        board.check_entry(task, "Ada L.", preset("resnet-mini"))
+    board.close()
+    with pytest.raises(SpecError, match="the challenge is closed"):
+        board.check_entry(board.current(), "Grace", preset("resnet-mini"))
+    with pytest.raises(SpecError, match="seconds"):
+        board.start("Too short", "digits", 80_000, 5)
+    board.reset()
+    assert board.current() is None
+
+
+def test_the_board_ranks_by_accuracy_then_fewer_parameters(board):
+    task = board.start("Digits", "digits", 80_000, 30)
+    store = board.runs
+    entries = [
+        ("Ada", _finished(store, "a", 0.91), 70_000),
+        ("Bob", _finished(store, "b", 0.95), 77_000),
+        ("Cy", _finished(store, "c", 0.95), 50_000),  # the same accuracy with fewer parameters: ahead
+        ("Di", _finished(store, "d", None, "running"), 60_000),
+        ("Ed", _finished(store, "e", None, "failed"), 60_000),
+    ]
+    for name, run_id, params in entries:
+        board.enter(task, name, run_id, params)
+    standings = board.standings(task)
+    assert [(s.rank, s.name, s.status) for s in standings] == [
+        (1, "Cy", "completed"),
+        (2, "Bob", "completed"),
+        (3, "Ada", "completed"),
+        (None, "Di", "running"),
+        (None, "Ed", "failed"),
+    ]
+    store.delete(entries[0][1])  # a deleted run leaves the board
+    assert [s.name for s in board.standings(task)] == ["Cy", "Bob", "Di", "Ed"]
+    assert ChallengeStore(RunStore(store.path)).standings(task)[0].name == "Cy"  # after a restart
+
+
+@pytest.fixture
+def hall(home, monkeypatch):
+    monkeypatch.setenv("RESNET_EXPLORER_LECTURER_KEY", "chalk")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def test_a_lecturer_sets_a_challenge_and_students_enter_and_are_ranked(hall):
+    from ui.training import registry
+
+    student = open_app(page="app_pages/challenge.py")
+    assert any("No challenge is set yet" in i.value for i in student.info)
+    assert not [e for e in student.expander if e.label.startswith("Lecturer")]  # students cannot set one
+
+    lecturer = open_app(page="app_pages/challenge.py")
+    lecturer.text_input(key="lecturer_key_typed").set_value("chalk").run()
+    lecturer.text_input(key="c_title").set_value("Digits in ten seconds")
+    lecturer.selectbox(key="c_dataset").set_value("digits")
+    lecturer.number_input(key="c_params").set_value(80_000)
+    lecturer.number_input(key="c_seconds").set_value(10)
+    lecturer.button(key="c_start").click().run()
+    assert not lecturer.exception and lecturer.subheader[0].value == "Digits in ten seconds"
+
+    too_big = open_app({"preset": "resnet20"}, "app_pages/challenge.py")
+    assert any("269,434 parameters on Digits (offline); the challenge allows at most 80,000" in w.value
+               for w in too_big.warning)  # fmt: skip
+    too_big.text_input(key="c_name").set_value("Bob")
+    too_big.button(key="c_enter").click().run()
+    assert any(e.value.startswith("Not entered: params:") for e in too_big.error)
+
+    ada = open_app({"preset": "resnet-mini"}, "app_pages/challenge.py")
+    assert any(c.value.startswith("✓ 77,754 parameters on Digits (offline)") for c in ada.caption)
+    ada.text_input(key="c_name").set_value("Ada")
+    ada.button(key="c_enter").click().run()
+    assert not ada.exception
+    run_id = registry().store.list(experiment="challenge 1")[0].id
+    assert registry().wait(run_id, 60)
+    run = registry().store.get(run_id)
+    assert run.status == "completed" and "(the time budget: 10 s of training" in run.message
+    ada.run()
+    board = ada.dataframe[0].value
+    assert list(board["name"]) == ["Ada"] and list(board["rank"]) == [1] and list(board["parameters"]) == [77_754]
+    assert board["test accuracy"][0] == pytest.approx(run.test_acc * 100)
+    assert any("Leaderboard" in c.proto.spec for c in ada.get("plotly_chart"))
+
+    lecturer.button(key="c_close").click().run()
+    assert lecturer.subheader[0].value == "Digits in ten seconds (closed)"
+    ada.run()
+    assert not [b for b in ada.button if b.key == "c_enter"]  # no entry form once closed
+    lecturer.button(key="c_reset").click().run()
+    assert any("No challenge is set yet" in i.value for i in lecturer.info)
+
+
+def test_an_entrys_design_opens_in_design(hall):
+    spec = dataclasses.replace(preset("resnet-mini"), num_classes=10)
+    store = ChallengeStore(RunStore())
+    task = store.start("Digits", "digits", 80_000, 10)
+    run_id = _finished(store.runs, "Ada: resnet-mini", 0.9)
+    store.enter(task, "Ada", run_id, 77_754)
+    viewer = open_app(page="app_pages/challenge.py")
+    viewer.session_state["c_board"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    viewer.run()
+    viewer.button(key="c_open").click().run()
+    assert not viewer.exception
+    assert viewer.session_state["spec"] == spec and viewer.number_input(key="d_classes").value == 10

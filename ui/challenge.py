@@ -1,0 +1,152 @@
+"""The class challenge's panels: the lecturer's controls, a student's entry, the live leaderboard."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from explorer import SpecError, fmt, spec_from_dict
+from explorer.challenge import MAX_ENTRIES, Challenge, ChallengeStore, Standing, entry_params
+from explorer.data import DATASETS
+from explorer.jobs import JobRegistry
+from explorer.presets import preset
+from explorer.share import closest_preset, stages_to_text
+from ui import access, charts, state, training
+
+BOARD_POLL_SECONDS = 2.0
+DEFAULT_TASK = ("Fashion-MNIST in a minute", "fashion-mnist", 100_000, 60)
+
+
+@st.cache_resource
+def _store(path: str, _jobs: JobRegistry) -> ChallengeStore:
+    return ChallengeStore(_jobs.store)
+
+
+def store(jobs: JobRegistry) -> ChallengeStore:
+    """The challenge tables beside this server's run history (one object for all sessions: it
+    holds no state but the database's path)."""
+    return _store(str(jobs.store.path), jobs)
+
+
+def lecturer_panel(board: ChallengeStore, current: Challenge | None) -> None:
+    """Set a challenge (replacing the board), close its entries, or clear it."""
+    with st.expander("Lecturer: set the challenge", expanded=current is None):
+        title, dataset, params, seconds = DEFAULT_TASK
+        with st.form("c_set"):
+            st.text_input("Title", value=title, key="c_title", max_chars=80)
+            c1, c2, c3 = st.columns(3)
+            c1.selectbox("Dataset", list(DATASETS), key="c_dataset", index=list(DATASETS).index(dataset),
+                         format_func=lambda d: DATASETS[d].title)  # fmt: skip
+            c2.number_input("At most parameters", min_value=1_000, max_value=100_000_000, value=params, key="c_params")
+            c3.number_input("Seconds of training", min_value=10, max_value=3_600, value=seconds, key="c_seconds")
+            started = st.form_submit_button("Start a new challenge", type="primary", key="c_start",
+                                            help="Clears the board: the entries' runs stay in the history")  # fmt: skip
+        if started:
+            try:
+                ss = st.session_state
+                board.start(ss.c_title, ss.c_dataset, int(ss.c_params), int(ss.c_seconds))
+            except SpecError as exc:
+                st.error(f"Not started: {exc}")
+            else:
+                st.rerun()
+        if current is not None:
+            c1, c2 = st.columns(2)
+            if current.open and c1.button("Close entries", key="c_close", help="The board stays; no new entries"):
+                board.close()
+                st.rerun()
+            if c2.button("Reset the board", key="c_reset", help="No challenge; the entries' runs stay in the history"):
+                board.reset()
+                st.rerun()
+
+
+def entry_panel(board: ChallengeStore, current: Challenge, jobs: JobRegistry) -> None:
+    """This session's design, whether it fits the budget, and the button that enters it."""
+    spec, base = state.current_spec(), state.current_base()
+    st.markdown(f"**Your design**: {base}" + ("" if spec == preset(base) else " (edited)") + ".")
+    try:
+        params = entry_params(spec, current)
+    except SpecError as exc:
+        st.warning(f"Not within the challenge: {exc}")
+    else:
+        st.caption(f"✓ {fmt.count(params)} parameters on {DATASETS[current.dataset].title}: within the budget.")
+    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+    c1.text_input("Display name", key="c_name", max_chars=40, help="Shown on the board; up to "
+                  f"{MAX_ENTRIES} designs each")  # fmt: skip
+    if c2.button("Enter this design", type="primary", key="c_enter", disabled=not current.open):
+        _enter(board, current, jobs, spec, base)
+    st.page_link("app_pages/design.py", label="Change the design", icon=":material/account_tree:")
+
+
+def _enter(board: ChallengeStore, current: Challenge, jobs: JobRegistry, spec, base: str) -> None:
+    try:
+        name, params = board.check_entry(current, st.session_state.get("c_name") or "", spec)
+    except SpecError as exc:
+        st.error(f"Not entered: {exc}")
+        return
+    submitted = training.submit(jobs, [(f"{name}: {base}", spec, current.recipe)], f"challenge {current.id}")
+    if submitted:
+        board.enter(current, name, submitted[0], params)
+        st.success(f"Entered as run {submitted[0]}: it is on the board below and trains for {current.seconds} s.")
+
+
+def _open_in_design(spec: dict) -> None:
+    design = spec_from_dict(spec)
+    state.load_into_widgets(design, closest_preset(design))
+
+
+def _frame(standings: list[Standing]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "rank": [s.rank for s in standings],
+            "name": [s.name for s in standings],
+            "test accuracy": [s.test_acc * 100 if s.test_acc is not None else None for s in standings],
+            "parameters": [s.params for s in standings],
+            "status": [s.status for s in standings],
+            "stages": [stages_to_text(spec_from_dict(s.spec).stages) for s in standings],
+            "run": [s.run_id for s in standings],
+        }
+    )
+
+
+def leaderboard(board: ChallengeStore, current: Challenge) -> None:
+    """The board, live while entries train: a bar per ranked entry, the table with every entry;
+    selecting a row offers to open its design."""
+    standings = board.standings(current)
+    active = any(s.status in ("queued", "running") for s in standings)
+
+    @st.fragment(run_every=BOARD_POLL_SECONDS if active else None)
+    def live() -> None:
+        rows = board.standings(current)
+        if not rows:
+            st.caption("No entries yet.")
+            return
+        ranked = [s for s in rows if s.rank is not None]
+        if ranked:
+            st.plotly_chart(charts.leaderboard(ranked), width="stretch", key="c_chart")
+        picked = st.dataframe(
+            _frame(rows),
+            hide_index=True,
+            width="stretch",
+            on_select="rerun",
+            selection_mode="single-row",
+            key="c_board",
+            placeholder="—",
+            column_config={
+                "test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
+                "parameters": st.column_config.NumberColumn(format="localized"),
+            },
+        )
+        chosen = picked.selection.rows
+        if chosen:
+            entry = rows[chosen[0]]
+            if st.button(f"Open {entry.name}'s design in Design", key="c_open", icon=":material/account_tree:"):
+                _open_in_design(entry.spec)
+                st.switch_page("app_pages/design.py")
+        else:
+            st.caption("Select a row to open that entry's design.")
+        if active and not any(s.status in ("queued", "running") for s in rows):
+            st.rerun()  # the last entry finished: stop polling
+
+    live()
+    if access.is_lecturer():
+        st.caption("As the lecturer you may stop or delete any entry's run on the Train page.")
