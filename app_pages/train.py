@@ -152,7 +152,8 @@ with setup:
                 key="t_from_weights",
                 help="Fine-tuning: every layer from the checkpoint, the classifier fresh where the classes differ",
             )
-        c1, c2, c3, c4 = st.columns([1, 2, 2, 2])
+        # lecture type at 1024 px cuts four labels in a row: two rows of two
+        c1, c2, c3, c4 = [*st.columns([1, 2]), *st.columns([1, 2])] if lecture else st.columns([1, 2, 2, 2])
         start = c1.form_submit_button("Start", type="primary", disabled=running, key="t_start")
         with_twin = c2.form_submit_button(
             "Start, with its plain twin",

@@ -250,7 +250,7 @@ def _start_digits_run(server, page, epochs: int, batch_size: int | None = None, 
     epochs_box.fill(str(epochs))
     if batch_size:
         page.get_by_label("Batch size").fill(str(batch_size))
-    page.get_by_role("button", name=button).click()
+    page.get_by_role("button", name=button, exact=True).click()
 
 
 ELAPSED = re.compile(r"elapsed [\d.:]+")  # "elapsed 3.2 s", "elapsed 1:05"
@@ -319,7 +319,7 @@ def test_a_trained_network_reads_an_uploaded_picture(server, page, tmp_path):
     expect_text(page, "the test set says")
     expect_text(page, "(Grad-CAM, 2×2)")  # where it found the class it names
     expect_text(page, "stem: 16 channels of 8×8")  # inside the network, stage by stage
-    page.get_by_text("layer2", exact=True).click()
+    page.get_by_role("radiogroup", name="Part").get_by_text("layer2").click()
     expect_text(page, "layer2: 32 channels of 4×4")
     maps = page.get_by_text("layer2: 32 channels").locator("xpath=preceding::img[1]")  # drawn above it
     assert maps.evaluate("img => img.naturalWidth") > 700  # two rows of eight 4x4 maps, enlarged
