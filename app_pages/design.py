@@ -26,7 +26,7 @@ from explorer.spec import (
     STEMS,
     STRIDE_ON,
 )
-from ui import access, cache, charts, checkpoint, diagram_export, diagram_view, state
+from ui import access, cache, charts, checkpoint, diagram_view, state
 from ui.lecture import lecture_toggle
 from ui.look_inside import look_inside
 
@@ -259,12 +259,11 @@ if view == "Diagram":
         time.sleep(PAINT_FIRST_SECONDS)
         st.session_state.d_drawn = dot
     with left:
-        diagram_view.diagram_controls(part_names(a.plan), st.session_state.get("d_look"), "d_clicks", "d_look")
+        name = base if not diff else f"{base}-edited"  # the downloaded files' name
+        diagram_view.diagram_controls(part_names(a.plan), st.session_state.get("d_look"), "d_clicks", "d_look", name)
         st.graphviz_chart(dot, width="stretch" if lecture and not across else "content")
     kinds = sorted({SHORTCUT_LABEL[b.shortcut] for b in a.plan.blocks})
     left.caption("Skip connections: " + ", ".join(kinds) + ". Edges carry tensor shapes (channels x height x width).")
-    with left:
-        diagram_export.download_buttons(base if not diff else f"{base}-edited")
     with right:  # beside the diagram, where the click was: no scrolling to see what it shows
         with st.container(border=True):
             look_inside(spec_json, a.plan)

@@ -163,7 +163,7 @@ def test_the_diagram_downloads_as_svg_and_png(server, page):
     """The picture on screen, for slides: the SVG as the browser drew it, and a PNG at 3x."""
     page.goto(f"{server}/?preset=resnet20")
     page.locator('[data-testid="stGraphVizChart"] svg').first.wait_for(timeout=30_000)
-    buttons = page.frame_locator("iframe").first
+    buttons = page  # the diagram's own toolbar, in the page
     with page.expect_download(timeout=30_000) as download:
         buttons.get_by_role("button", name="Download SVG").click()
     assert download.value.suggested_filename == "resnet20.svg"

@@ -113,6 +113,21 @@ def test_stop_flag_ends_the_run_within_one_step(digits):
     assert isinstance(events[-1], DoneEvent) and events[-1].status == "stopped"
 
 
+def test_a_time_budget_stops_training_at_a_logging_step_and_tests(digits):
+    """A challenge's seconds of training: the run stops at the first loss reading past them,
+    completes, and is tested; the message says so."""
+    events = []
+    result = train(MINI, QUICK.but(epochs=1000, log_every=5, time_limit=1.0), collect(events), data=digits)
+    assert result.status == "completed" and "(the time budget: 1 s of training, " in result.message
+    steps, epochs = of(events, StepEvent), of(events, EpochEvent)
+    assert len(epochs) < 1000 and epochs[-1].test_acc > 0.1  # tested after the last, partial epoch
+    last = steps[-1].step
+    assert result.message.endswith(f"{last} steps)") and (last % 5 == 0 or last % 23 == 0)
+    assert steps[-1].elapsed >= 1.0
+    with pytest.raises(RecipeError, match="time_limit"):
+        QUICK.but(time_limit=0.5)
+
+
 def test_non_finite_loss_is_diverged_with_step_and_hint(digits):
     spec = dataclasses.replace(MINI, batch_norm=False)
     result = train(spec, QUICK.but(lr=10.0, schedule="constant", log_every=50), data=digits)

@@ -12,22 +12,26 @@ from __future__ import annotations
 import streamlit as st
 
 ZOOMS = (0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0)  # the steps of the - and + buttons
+PNG_SCALE = 3  # a 300-pt wide diagram becomes 1,200 px: sharp on a 1080p slide
+MAX_PNG_SIDE = 16_000  # px: browsers refuse larger canvases
 
 _HTML = """
 <div class="bar">
   <button data-zoom="-1" title="Zoom out">−</button><span class="level">100%</span>
   <button data-zoom="1" title="Zoom in">+</button><button data-zoom="0" title="Whole diagram on one screen">Fit</button>
-  <span class="hint">Click a block to look inside it; drag to pan.</span>
+  <button class="save" data-save="svg">Download SVG</button><button class="save" data-save="png">Download PNG</button>
 </div>
+<div class="hint">Click a block to look inside it; drag to pan.</div>
 """
 
 _CSS = """
-.bar { display: flex; align-items: center; gap: 6px; font-family: "Source Sans Pro", sans-serif; }
+.bar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; font-family: "Source Sans Pro", sans-serif; }
+.save { font-size: 14px; margin-left: 6px; }
 button { font: inherit; font-size: 15px; min-width: 34px; padding: 2px 10px; cursor: pointer; background: white;
          border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 8px; color: rgb(49, 51, 63); }
 button:hover { border-color: #d9480f; color: #d9480f; }
 .level { min-width: 44px; text-align: center; font-size: 14px; }
-.hint { font-size: 13px; color: rgb(110, 110, 110); margin-left: 8px; }
+.hint { font-size: 13px; color: rgb(110, 110, 110); margin-top: 4px; font-family: "Source Sans Pro", sans-serif; }
 """
 
 _JS = """
@@ -98,7 +102,48 @@ export default function ({ parentElement, data, setTriggerValue }) {
       window.addEventListener("mouseup", () => { start = null; });
     }
   }
-  parentElement.querySelectorAll("button").forEach((button) => {
+  function serialise(svg) {
+    const copy = svg.cloneNode(true);
+    const box = svg.viewBox.baseVal;
+    copy.setAttribute("xmlns", "http://www.w3.org/2000/svg");
+    copy.setAttribute("xmlns:xlink", "http://www.w3.org/1999/xlink");
+    copy.setAttribute("width", box.width);
+    copy.setAttribute("height", box.height);
+    copy.removeAttribute("style");
+    return new XMLSerializer().serializeToString(copy);
+  }
+  function save(blob, name) {
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+  }
+  function download(kind) {
+    const svg = chart() && chart().querySelector("svg");
+    if (!svg) return;
+    const name = state.data.name;
+    if (kind === "svg") return save(new Blob([serialise(svg)], { type: "image/svg+xml" }), name + ".svg");
+    const box = svg.viewBox.baseVal;
+    const scale = Math.min(data.scale, data.max_side / Math.max(box.width, box.height));
+    const image = new Image();
+    image.onload = () => {
+      const canvas = document.createElement("canvas");
+      canvas.width = Math.round(box.width * scale);
+      canvas.height = Math.round(box.height * scale);
+      const pen = canvas.getContext("2d");
+      pen.fillStyle = "white";
+      pen.fillRect(0, 0, canvas.width, canvas.height);
+      pen.drawImage(image, 0, 0, canvas.width, canvas.height);
+      canvas.toBlob((blob) => save(blob, name + ".png"), "image/png");
+    };
+    image.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(serialise(svg));
+  }
+  parentElement.querySelectorAll("button.save").forEach((button) => {
+    button.onclick = () => download(button.dataset.save);
+  });
+  parentElement.querySelectorAll("button[data-zoom]").forEach((button) => {
     button.onclick = () => {
       const step = Number(button.dataset.zoom);
       if (step === 0) { state.zoom = "fit"; }
@@ -119,12 +164,20 @@ export default function ({ parentElement, data, setTriggerValue }) {
 _component = st.components.v2.component("diagram_view", html=_HTML, css=_CSS, js=_JS)
 
 
-def diagram_controls(parts: list[str], picked: str | None, key: str, target: str) -> None:
-    """Zoom buttons for the diagram drawn next on the page, and clicks on its parts: a click puts
-    the part's module name ("layer2.0") in st.session_state[target] before the rerun it causes."""
+def diagram_controls(parts: list[str], picked: str | None, key: str, target: str, name: str) -> None:
+    """Zoom and download buttons for the diagram drawn next on the page (saved as `name`.svg/.png),
+    and clicks on its parts: a click puts the part's module name ("layer2.0") in
+    st.session_state[target] before the rerun it causes."""
     _component(
-        data={"parts": parts, "picked": picked, "zooms": list(ZOOMS)},
+        data={
+            "parts": parts,
+            "picked": picked,
+            "zooms": list(ZOOMS),
+            "name": name,
+            "scale": PNG_SCALE,
+            "max_side": MAX_PNG_SIDE,
+        },  # fmt: skip
         key=key,
         on_picked_change=lambda: st.session_state.update({target: st.session_state[key].get("picked")}),
-        height=40,
+        height="content",
     )
