@@ -260,12 +260,14 @@ if view == "Diagram":
         st.session_state.d_drawn = dot
     with left:
         name = base if not diff else f"{base}-edited"  # the downloaded files' name
-        diagram_view.diagram_controls(part_names(a.plan), st.session_state.get("d_look"), "d_clicks", "d_look", name)
+        diagram_view.diagram_controls(
+            part_names(a.plan), st.session_state.get("d_look"), "d_clicks", "d_look", name, "d_look_panel"
+        )
         st.graphviz_chart(dot, width="stretch" if lecture and not across else "content")
     kinds = sorted({SHORTCUT_LABEL[b.shortcut] for b in a.plan.blocks})
     left.caption("Skip connections: " + ", ".join(kinds) + ". Edges carry tensor shapes (channels x height x width).")
     with right:  # beside the diagram, where the click was: no scrolling to see what it shows
-        with st.container(border=True):
+        with st.container(border=True, key="d_look_panel"):
             look_inside(spec_json, a.plan)
         unit = fmt.macs_unit(a.macs)
         st.dataframe(

@@ -106,7 +106,7 @@ def entry_params(spec: ResNetSpec, challenge: Challenge) -> int:
     params = plan_network(fitted).params
     if params > challenge.max_params:
         raise SpecError(
-            "params",
+            "max_params",
             f"this design has {params:,} parameters on {DATASETS[challenge.dataset].title}; "
             f"the challenge allows at most {challenge.max_params:,}",
         )

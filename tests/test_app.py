@@ -472,9 +472,12 @@ def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stag
         json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec) for c in app.get("plotly_chart")
     }
     grad = charts["Gradient norm per stage"]
-    names = [trace["name"] for trace in grad["data"]]
-    assert "layer1, resnet-mini" in names and "layer1, resnet-mini, plain twin" in names
-    assert {t["line"]["dash"] for t in grad["data"] if t["name"].endswith("plain twin")} == {"dash"}
+    stages = ["stem", "layer1", "layer2", "layer3", "head"]
+    assert [t["name"] for t in grad["data"]] == stages * 2  # the network's five, then the twin's
+    assert [t["showlegend"] for t in grad["data"]] == [True] * 5 + [False] * 5  # one legend entry per stage
+    assert {t["line"]["dash"] for t in grad["data"][5:]} == {"dash"} and "plain twin" in grad["data"][5][
+        "hovertemplate"
+    ]
     assert all(len(t["y"]) > 0 and min(t["y"]) > 0 for t in grad["data"])
     ratio = charts["Update / weight per step, per stage"]
     assert ratio["layout"]["shapes"][0]["y0"] == 1e-3  # the healthy-update line

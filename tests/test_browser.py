@@ -440,7 +440,7 @@ def test_why_residuals_tabs_all_show_at_150_percent_in_lecture_mode(server, brow
 def test_the_diagram_keeps_its_size_at_150_percent(server, browser):
     """1024x768 at 150% without lecture mode: the diagram and the stage table stack, so the
     diagram's labels keep their size (6 CSS px when squeezed beside the table, now 12) and the
-    table shows every column."""
+    table shows every column; a click on a block brings its stacked panel on screen."""
     context = browser.new_context(viewport={"width": 683, "height": 512}, device_scale_factor=1.5)
     page = context.new_page()
     page.goto(f"{server}/")
@@ -450,6 +450,14 @@ def test_the_diagram_keeps_its_size_at_150_percent(server, browser):
     )
     assert label["height"] >= 15, label  # the text's box: about 12-px type
     assert _tables_scrolling_sideways(page) == []
+    # the look-inside panel is stacked below the diagram here: a click brings it on screen
+    page.locator('[data-testid="stGraphVizChart"] svg g.node[id="layer2.0"]').click()
+    expect_text(page, "3×3×128×128 + 128 = 147,584")
+    page.wait_for_function(
+        """() => { const top = document.querySelector('.st-key-d_look_panel').getBoundingClientRect().top;
+                   return top >= -5 && top < window.innerHeight / 2; }""",
+        timeout=10_000,
+    )
     context.close()
 
 

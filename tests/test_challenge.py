@@ -111,7 +111,7 @@ def test_a_lecturer_sets_a_challenge_and_students_enter_and_are_ranked(hall):
                for w in too_big.warning)  # fmt: skip
     too_big.text_input(key="c_name").set_value("Bob")
     too_big.button(key="c_enter").click().run()
-    assert any(e.value.startswith("Not entered: params:") for e in too_big.error)
+    assert any(e.value.startswith("Not entered: max_params:") for e in too_big.error)
 
     ada = open_app({"preset": "resnet-mini"}, "app_pages/challenge.py")
     assert any(c.value.startswith("✓ 77,754 parameters on Digits (offline)") for c in ada.caption)

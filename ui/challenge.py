@@ -66,7 +66,7 @@ def entry_panel(board: ChallengeStore, current: Challenge, jobs: JobRegistry) ->
     try:
         params = entry_params(spec, current)
     except SpecError as exc:
-        st.warning(f"Not within the challenge: {exc}")
+        st.warning(f"Not within the challenge. {exc}")
     else:
         st.caption(f"✓ {fmt.count(params)} parameters on {DATASETS[current.dataset].title}: within the budget.")
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")

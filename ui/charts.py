@@ -133,7 +133,7 @@ def curves(
             y=[r[metric] for r in rows],
             name=run["name"],
             mode="lines+markers" if x == "epoch" else "lines",
-            line={"color": COLORS[i % len(COLORS)], "width": 3, "dash": run.get("dash") or "solid"},
+            line={"color": run.get("color") or COLORS[i % len(COLORS)], "width": 3, "dash": run.get("dash") or "solid"},
         )
     fig.update_xaxes(title_text=x)
     if x == "epoch":  # whole epochs only: Plotly ticks three epochs at 1, 1.5, 2, 2.5, 3
@@ -173,7 +173,7 @@ def stage_training(runs: Sequence[dict[str, Any]], metric: str, title: str, x: s
     fig = go.Figure()
     stages = list(dict.fromkeys(p["stage"] for run in runs for r in run["rows"] for p in r.get("stages", [])))
     values = []
-    for run in runs:
+    for i, run in enumerate(runs):
         for j, stage in enumerate(stages):
             points = [(r[x], p[metric]) for r in run["rows"] for p in r.get("stages", []) if p["stage"] == stage]
             points = [(a, v) for a, v in points if v and v > 0]  # a log axis has no zero
@@ -181,7 +181,10 @@ def stage_training(runs: Sequence[dict[str, Any]], metric: str, title: str, x: s
             fig.add_scatter(
                 x=[a for a, _ in points],
                 y=[v for _, v in points],
-                name=stage if len(runs) == 1 else f"{stage}, {run['name']}",
+                name=stage,  # one legend entry per stage: a twin's lines are its dashed copies
+                legendgroup=stage,
+                showlegend=i == 0,
+                hovertemplate=f"{stage}, {run['name']}: %{{y:.3g}}<extra></extra>",
                 mode="lines",
                 line={"color": COLORS[j % len(COLORS)], "width": 2.5, "dash": run.get("dash", "solid")},
             )
@@ -190,6 +193,8 @@ def stage_training(runs: Sequence[dict[str, Any]], metric: str, title: str, x: s
         values.append(HEALTHY_UPDATE)
     fig.update_xaxes(title_text=X_TITLES[x])
     _log_y(fig, values)
+    if metric == "update_ratio":
+        fig.update_yaxes(tickformat=".0e")  # 1e-3, not Plotly's SI "1m"
     return _layout(fig, height=360, title=title)
 
 

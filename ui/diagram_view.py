@@ -63,7 +63,18 @@ export default function ({ parentElement, data, setTriggerValue }) {
     box.style.cursor = box.scrollWidth > box.clientWidth || zoom > 1 ? "grab" : "auto";
     level.textContent = Math.round(zoom * 100) + "%";
   }
+  function reveal() {
+    // a narrow page (a projector at 150%) stacks the panel below the diagram: after a click, go to it
+    if (!state.scrollTo || Date.now() - state.scrollTo < 600) return;  // wait for the redrawn panel
+    state.scrollTo = null;
+    const panel = document.querySelector(".st-key-" + state.data.panel);
+    const box = chart();
+    if (!panel || !box) return;
+    const stacked = panel.getBoundingClientRect().top >= box.getBoundingClientRect().bottom - 1;
+    if (stacked && panel.getBoundingClientRect().top > window.innerHeight * 0.5) panel.scrollIntoView({ block: "start" });
+  }
   function wire() {
+    reveal();
     const box = chart();
     const svg = box && box.querySelector("svg");
     if (!svg || !svg.viewBox.baseVal || !svg.viewBox.baseVal.width) return;
@@ -82,6 +93,7 @@ export default function ({ parentElement, data, setTriggerValue }) {
       node.addEventListener("click", (event) => {
         if (box.dataset.dragged === "1") return;  // the end of a pan, not a click
         event.stopPropagation();
+        state.scrollTo = Date.now();  // bring the part's panel into view once the page has redrawn it
         state.pick("picked", node.id);
       });
     });
@@ -164,16 +176,18 @@ export default function ({ parentElement, data, setTriggerValue }) {
 _component = st.components.v2.component("diagram_view", html=_HTML, css=_CSS, js=_JS)
 
 
-def diagram_controls(parts: list[str], picked: str | None, key: str, target: str, name: str) -> None:
+def diagram_controls(parts: list[str], picked: str | None, key: str, target: str, name: str, panel: str) -> None:
     """Zoom and download buttons for the diagram drawn next on the page (saved as `name`.svg/.png),
     and clicks on its parts: a click puts the part's module name ("layer2.0") in
-    st.session_state[target] before the rerun it causes."""
+    st.session_state[target] before the rerun it causes, and brings the container keyed `panel`
+    into view if it is off screen."""
     _component(
         data={
             "parts": parts,
             "picked": picked,
             "zooms": list(ZOOMS),
             "name": name,
+            "panel": panel,
             "scale": PNG_SCALE,
             "max_side": MAX_PNG_SIDE,
         },  # fmt: skip

@@ -119,8 +119,8 @@ def live_curves(name: str, steps: list[dict], epochs: list[dict], key: str, twin
     for column, metric, title in ((c2, "acc", "Accuracy per epoch"), (c3, "loss", "Loss per epoch")):
         series = [
             {"name": f"{part}{'' if len(runs) == 1 else ', ' + run['name']}", "rows": run["epochs"],
-             "metric": f"{part}_{metric}", "dash": "dash" if i else "solid"}
-            for i, run in enumerate(runs) for part in ("train", "test")
+             "metric": f"{part}_{metric}", "dash": "dash" if i else "solid", "color": charts.COLORS[k]}
+            for i, run in enumerate(runs) for k, part in enumerate(("train", "test"))
         ]  # fmt: skip
         column.plotly_chart(_two(series, title, fraction=metric == "acc"), width="stretch", key=f"{key}_{metric}")
     inside_training(runs, key, x)
