@@ -105,19 +105,30 @@ def sample_input(spec: ResNetSpec) -> torch.Tensor:
 
 @torch.no_grad()
 def part_output(model: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
-    """What part `name` of the model gives for the single input x (1, C, H, W): (C, H, W) for the
-    stem and blocks, the class scores for the head. Read with a hook; the model is run in eval mode."""
+    """What part `name` of the model gives for the single input x (1, C, H, W): "stem" (what the
+    first stage gets), a block ("layer2.0") or any module in one ("layer2.0.bn1"): (C, H, W); "head":
+    the class scores. Read with a hook, copied there (an in-place activation after a norm would
+    change the norm's output later); the model is run in eval mode."""
     if x.shape[0] != 1:
         raise ValueError(f"one image at a time, got a batch of {x.shape[0]}")
     if name == "head":
         return model.eval()(x)[0].float()
     seen: list[torch.Tensor] = []
     if name == "stem":  # the stem's output is what the first stage (torchvision's layer1) gets
-        hook = model.get_submodule("layer1").register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+        hook = model.get_submodule("layer1").register_forward_pre_hook(lambda _m, args: seen.append(_kept(args[0])))
     else:
-        hook = model.get_submodule(name).register_forward_hook(lambda _m, _args, out: seen.append(out))
+        hook = model.get_submodule(name).register_forward_hook(lambda _m, _args, out: seen.append(_kept(out)))
     try:
         model.eval()(x)
     finally:
         hook.remove()
-    return seen[0][0].detach().float().clone()
+    return seen[0]
+
+
+def _kept(batch: torch.Tensor) -> torch.Tensor:
+    return batch[0].detach().float().clone()
+
+
+def layers_of(plan: NetworkPlan, name: str) -> list[LayerPlan]:
+    """The layers of a stem or block whose outputs can be looked at (the head's: none)."""
+    return [] if name == "head" else list(_part(plan, name).layers)

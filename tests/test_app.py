@@ -237,6 +237,8 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
         c.value.startswith(f"What layer2.0 gives for the first digits test image, run #{job}'s trained weights")
         for c in app.caption
     )
+    app.selectbox(key="d_look_layer_layer2.0").set_value("layer2.0.conv1").run()  # one layer of the block
+    assert any(c.value.startswith("What layer2.0.conv1 gives for the first digits test image") for c in app.caption)
 
 
 def _wait_for_experiment(prefix: str, timeout: float = 240) -> list:

@@ -9,7 +9,7 @@ import torch
 
 from explorer import PRESETS, build_model, plan_network, preset
 from explorer.diagram import to_dot
-from explorer.look_inside import part_names, part_output, part_view, sample_input, weight_arithmetic
+from explorer.look_inside import layers_of, part_names, part_output, part_view, sample_input, weight_arithmetic
 from explorer.spec import SpecError
 
 from .seed_d2l import seed_net, seed_to_explorer_names
@@ -78,6 +78,15 @@ def test_part_outputs_match_the_seed_network():
     assert torch.equal(part_output(ours, "layer1.1", x), block[0])
     assert torch.equal(part_output(ours, "head", x), scores)
     assert part_output(ours, "layer3.0", x).shape == plan_network(spec).blocks[4].out_shape
+
+
+def test_a_layers_output_is_kept_before_an_in_place_activation_changes_it():
+    spec = preset("resnet18")
+    model, x = build_model(spec).eval(), sample_input(spec)
+    norm, act = part_output(model, "layer2.0.bn1", x), part_output(model, "layer2.0.act1", x)
+    assert norm.min() < 0 and torch.equal(act, norm.relu())  # ReLU(inplace=True) follows bn1
+    assert [layer.name for layer in layers_of(plan_network(spec), "stem")] == ["conv1", "bn1", "act1", "maxpool"]
+    assert layers_of(plan_network(spec), "head") == []
 
 
 def test_diagram_parts_carry_their_module_names():

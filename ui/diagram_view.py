@@ -70,8 +70,9 @@ export default function ({ parentElement, data, setTriggerValue }) {
     const panel = document.querySelector(".st-key-" + state.data.panel);
     const box = chart();
     if (!panel || !box) return;
-    const stacked = panel.getBoundingClientRect().top >= box.getBoundingClientRect().bottom - 1;
-    if (stacked && panel.getBoundingClientRect().top > window.innerHeight * 0.5) panel.scrollIntoView({ block: "start" });
+    const top = panel.getBoundingClientRect().top;
+    const stacked = top >= box.getBoundingClientRect().bottom - 1;
+    if (stacked && top > window.innerHeight * 0.5) panel.scrollIntoView({ block: "start" });
   }
   function wire() {
     reveal();

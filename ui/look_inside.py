@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
@@ -13,7 +14,7 @@ from explorer import SpecError, build_model, fmt, spec_from_json
 from explorer.budget import check_build
 from explorer.data import DatasetError
 from explorer.feature_maps import tile
-from explorer.look_inside import part_names, part_output, part_view, sample_input
+from explorer.look_inside import layers_of, part_names, part_output, part_view, sample_input
 from explorer.plan import NetworkPlan
 from explorer.predict import can_predict
 from explorer.run_record import RunRecord
@@ -68,18 +69,44 @@ def _numbers(plan: NetworkPlan, name: str) -> None:
         st.markdown(f"Skip connection: {view.skip}")
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _output_of(spec_json: str, name: str, run_id: int) -> tuple[np.ndarray, str]:
+    """_output, kept per design, module and run (0: the initial weights): a rerun of the page
+    does not run the network again."""
+    jobs = training.registry()
+    run = jobs.store.get(run_id) if run_id and jobs is not None else None
+    out, sample = _output(spec_json, name, run)
+    return out.numpy(), sample
+
+
+def _choose_output(plan: NetworkPlan, part: str) -> str:
+    """The module whose output is drawn: the whole part, or one of its layers."""
+    layers = {layer.name: layer for layer in layers_of(plan, part)}
+    whole = "the whole block" if part not in ("stem", "head") else f"the {part}'s output"
+    key = f"d_look_layer_{part}"  # each part remembers its own choice
+    return st.selectbox(
+        "Output of",
+        [part, *layers],
+        key=key,
+        format_func=lambda n: (
+            whole if n == part else f"{n.removeprefix(part + '.')}: {layers[n].kind}, {fmt.shape(layers[n].out_shape)}"
+        ),
+    )
+
+
 def _pictures(spec_json: str, name: str, run: RunRecord | None) -> None:
     with st.spinner("Running the sample through the network…"):
-        out, sample = _output(spec_json, name, run)
+        out, sample = _output_of(spec_json, name, run.id if run else 0)
     weights = AT_INIT if run is None else f"run #{run.id}'s trained weights"
     if out.ndim == 1:  # the head: one score per class
-        frame = pd.DataFrame({"class": list(range(len(out))), "score": out.numpy()})
+        frame = pd.DataFrame({"class": list(range(len(out))), "score": out})
         st.bar_chart(frame, x="class", y="score", height=220)
         st.caption(f"The class scores for {sample}, {weights}.")
         return
-    channels, height, width = out.shape
-    strongest = out.mean(dim=(1, 2)).argsort(descending=True)[:MAPS_SHOWN].tolist()
-    st.image(maps_picture(tile(out[strongest], columns=MAPS_COLUMNS)))
+    maps = torch.from_numpy(out)
+    channels, height, width = maps.shape
+    strongest = maps.mean(dim=(1, 2)).argsort(descending=True)[:MAPS_SHOWN].tolist()
+    st.image(maps_picture(tile(maps[strongest], columns=MAPS_COLUMNS)))
     st.caption(
         f"What {name} gives for {sample}, {weights}: {channels} channels of {height}×{width}; "
         + ("the " + str(len(strongest)) if channels > MAPS_SHOWN else "all")
@@ -112,4 +139,4 @@ def look_inside(spec_json: str, plan: NetworkPlan) -> None:
     except SpecError as exc:
         st.caption(f"Not run here: {exc}")
         return
-    _pictures(spec_json, st.session_state.d_look, runs.get(picked))
+    _pictures(spec_json, _choose_output(plan, st.session_state.d_look), runs.get(picked))
