@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from explorer import PRESETS, ResNetSpec, SpecError, check, fmt
-from explorer.budget import check_design
-from explorer.share import stages_from_text, stages_to_text
-from explorer.spec import BLOCKS, SHORTCUTS, input_from_text
+from explorer.arch.share import stages_from_text, stages_to_text
+from explorer.arch.spec import BLOCKS, SHORTCUTS, input_from_text
+from explorer.hall.budget import check_design
 from ui import access, cache, charts, state
 from ui.lecture import lecture_toggle
 

@@ -5,13 +5,11 @@ import time
 import streamlit as st
 
 from explorer import PRESETS, ShapeMismatchError, SpecError, check, fmt, spec_from_json
-from explorer.budget import check_build, check_design
-from explorer.look_inside import part_names
-from explorer.plan import SHORTCUT_LABEL
-from explorer.presets import FAMILY, preset
-from explorer.reference import timm_twin, verified_against
-from explorer.share import closest_preset, spec_diff
-from explorer.spec import (
+from explorer.arch.plan import SHORTCUT_LABEL
+from explorer.arch.presets import FAMILY, preset
+from explorer.arch.reference import timm_twin, verified_against
+from explorer.arch.share import closest_preset, spec_diff
+from explorer.arch.spec import (
     ACTIVATIONS,
     ANTI_ALIASES,
     ATTENTIONS,
@@ -26,6 +24,8 @@ from explorer.spec import (
     STEMS,
     STRIDE_ON,
 )
+from explorer.hall.budget import check_build, check_design
+from explorer.inspect.look_inside import part_names
 from ui import access, cache, charts, checkpoint, diagram_view, state
 from ui.lecture import lecture_toggle
 from ui.look_inside import look_inside
@@ -218,7 +218,7 @@ if ref:
 if twin := timm_twin(spec):
     st.success(
         f"✓ Verified against timm's **{twin}**: its weights load strictly and give the same outputs; "
-        f"parameters and MACs equal its own count (`python -m explorer.timm_family`)."
+        f"parameters and MACs equal its own count (`python -m explorer.arch.timm_family`)."
     )
 diff = spec_diff(preset(base), spec)
 if diff:

@@ -5,10 +5,12 @@ import time
 import streamlit as st
 
 from explorer import PRESETS, SpecError, analyze, fmt, preset, spec_from_dict
-from explorer.data import DATASETS, OFFLINE_DATASET
-from explorer.devices import pick_device
-from explorer.lr_range import RANGE_END, RANGE_START, RANGE_STEPS, test_name
-from explorer.recipe import (
+from explorer.arch.share import closest_preset
+from explorer.inspect.teaching import TWIN_EXPERIMENT, twin_runs
+from explorer.training.data import DATASETS, OFFLINE_DATASET
+from explorer.training.devices import pick_device
+from explorer.training.lr_range import RANGE_END, RANGE_START, RANGE_STEPS, test_name
+from explorer.training.recipe import (
     CPU_RECIPE,
     DEVICES,
     OPTIMIZERS,
@@ -18,8 +20,6 @@ from explorer.recipe import (
     recipe_from_dict,
     suggested_recipe,
 )
-from explorer.share import closest_preset
-from explorer.teaching import TWIN_EXPERIMENT, twin_runs
 from ui import access, checkpoint, run_view, state, training
 from ui.lecture import lecture_toggle
 from ui.train_form import CURRENT, apply_recipe, read_url, recipe_from_form, write_url

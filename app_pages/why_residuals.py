@@ -6,9 +6,7 @@ import time
 import streamlit as st
 
 from explorer import SpecError, analyze, fmt
-from explorer.data import DATASETS, OFFLINE_DATASET
-from explorer.lr_range import RANGE_STEPS, range_curve
-from explorer.teaching import (
+from explorer.inspect.teaching import (
     block_walkthrough,
     bn_lr_verdict,
     bn_range_test_runs,
@@ -19,6 +17,8 @@ from explorer.teaching import (
     lr_sweep_runs,
     random_quiz_spec,
 )
+from explorer.training.data import DATASETS, OFFLINE_DATASET
+from explorer.training.lr_range import RANGE_STEPS, range_curve
 from ui import charts, training
 from ui.blocks import walkthrough_dot
 from ui.lecture import lecture_toggle

@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from explorer.data import load_dataset, subset  # noqa: E402
-from explorer.teaching import degradation_runs  # noqa: E402
-from explorer.train import train  # noqa: E402
+from explorer.inspect.teaching import degradation_runs  # noqa: E402
+from explorer.training.data import load_dataset, subset  # noqa: E402
+from explorer.training.train import train  # noqa: E402
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The arithmetic estimate of a training step (explorer.estimate: the plan and a speed measured
+"""The arithmetic estimate of a training step (explorer.training.estimate: the plan and a speed measured
 once per device) against the same step timed, for networks of several shapes and sizes.
 
     python benchmarks/estimate_accuracy.py [--device cpu|cuda]
@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import explorer  # noqa: E402
-from explorer.estimate import _timed_step, measure_speed  # noqa: E402
-from explorer.worker import set_process_state  # noqa: E402
+from explorer.training.estimate import _timed_step, measure_speed  # noqa: E402
+from explorer.training.worker import set_process_state  # noqa: E402
 
 # (preset, input side, batch): tiny to ResNet-50, narrow and wide, shallow and deep
 CASES = [

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from explorer.teaching import cifar_spec, gradient_flow  # noqa: E402
+from explorer.inspect.teaching import cifar_spec, gradient_flow  # noqa: E402
 
 
 def answer_seconds(depth: int, bn: bool, init: str) -> float:

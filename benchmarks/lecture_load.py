@@ -242,7 +242,7 @@ def main() -> None:
         server, url = start_server(Path(home), args.app)
         try:
             tally = asyncio.run(lecture(url, args))
-            from explorer.runs import RunStore
+            from explorer.training.runs import RunStore
 
             store = RunStore(Path(home) / "runs.sqlite")
             stored = {run.id: run for run in store.list()}

@@ -1,4 +1,4 @@
-"""What reading the per-stage gradients and updates costs a run (explorer/stage_stats.py).
+"""What reading the per-stage gradients and updates costs a run (explorer/training/stage_stats.py).
 
     python benchmarks/stage_stats_overhead.py [--preset resnet-mini] [--batch 128] [--log-every 25]
 
@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explorer import build_model, preset  # noqa: E402
-from explorer.stage_stats import StageWatch  # noqa: E402
+from explorer.training.stage_stats import StageWatch  # noqa: E402
 
 
 def _median_seconds(work, repeats: int) -> float:

@@ -6,7 +6,7 @@ On the GPU the whole training step is ~4.2 ms (benchmarks/RESULTS.md); the large
 after torch.compile look like the first convolution's (7x7, stride 2, one input channel: cuDNN
 pads the channel to eight and uses an Ampere-era kernel). This times, at batch 256 and 96 px in
 bf16 channels_last, forward plus weight gradient (the input needs no gradient) of:
-(a) cuDNN's convolution (F.conv2d); (b) explorer.stem_conv.patch_conv2d, the same convolution as
+(a) cuDNN's convolution (F.conv2d); (b) explorer.arch.stem_conv.patch_conv2d, the same convolution as
 gathered patches times the weight matrix, which the model runs on GPUs (the same function; bf16
 rounding differs); and max-pooling forward + backward for scale. The
 relative difference of (b) against (a) is printed, so a faster version is also a correct one.
@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from explorer.data import to_channels_last  # noqa: E402
-from explorer.devices import batch_dtype  # noqa: E402
-from explorer.stem_conv import patch_conv2d  # noqa: E402
+from explorer.arch.stem_conv import patch_conv2d  # noqa: E402
+from explorer.training.data import to_channels_last  # noqa: E402
+from explorer.training.devices import batch_dtype  # noqa: E402
 
 
 def conv_cudnn(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

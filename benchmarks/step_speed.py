@@ -3,11 +3,11 @@
     python benchmarks/step_speed.py --device cuda --preset d2l-resnet18 --resize 96
     python benchmarks/step_speed.py --device cpu --preset resnet-mini --resize 28 --batch-size 128
 
-Variants (each built by explorer.train.make_train_step, as a run builds its step): eager; replayed
+Variants (each built by explorer.training.train.make_train_step, as a run builds its step): eager; replayed
 from a CUDA graph (GPU only); torch.compile'd, eager and graphed. A variant may carry modifiers
 after a slash: `/pytorch-strides` feeds batches made by PyTorch's own .contiguous(channels_last),
 which keeps NCHW strides for one-channel images (the engine's batches come from
-explorer.data.to_channels_last); `/cudnn-benchmark` turns cuDNN autotuning on; `/max-autotune`
+explorer.training.data.to_channels_last); `/cudnn-benchmark` turns cuDNN autotuning on; `/max-autotune`
 has Inductor time Triton templates against cuDNN/cuBLAS for every convolution and matrix product
 (minutes of compiling); `/coordinate-descent` has Inductor tune its own kernels' launch
 parameters by coordinate descent. Each is timed over
@@ -30,11 +30,11 @@ import torch  # noqa: E402
 import torch._inductor.config as inductor_config  # noqa: E402
 
 import explorer  # noqa: E402
-from explorer.data import DATASETS, to_channels_last  # noqa: E402
-from explorer.devices import batch_dtype, uses_channels_last  # noqa: E402
-from explorer.distributed import World  # noqa: E402
-from explorer.recipe import Recipe  # noqa: E402
-from explorer.train import adapt_spec, make_train_step  # noqa: E402
+from explorer.training.data import DATASETS, to_channels_last  # noqa: E402
+from explorer.training.devices import batch_dtype, uses_channels_last  # noqa: E402
+from explorer.training.distributed import World  # noqa: E402
+from explorer.training.recipe import Recipe  # noqa: E402
+from explorer.training.train import adapt_spec, make_train_step  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:

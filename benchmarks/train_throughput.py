@@ -6,7 +6,7 @@
 (a) is a faithful re-implementation of d2l's loop (d2l.load_data_fashion_mnist + d2l.train_ch6):
 torchvision's FashionMNIST with Resize + ToTensor in a DataLoader with 4 workers, Xavier init,
 plain SGD, and per-batch float() of loss and accuracy (d2l's Accumulator). (b) is
-explorer.train.Trainer with the same recipe. Images/s count wall time of the training epochs,
+explorer.training.train.Trainer with the same recipe. Images/s count wall time of the training epochs,
 data loading included; each side reports its best epoch. With --rounds N the two sides alternate
 single epochs, so both see the same drift of a shared machine's speed (10-20% over minutes here).
 Test accuracy is measured after each epoch by both. The ratio is printed last.
@@ -31,9 +31,9 @@ from torchvision import transforms  # noqa: E402
 
 import explorer  # noqa: E402
 import explorer.paths  # noqa: E402
-from explorer.model import init_weights  # noqa: E402
-from explorer.recipe import Recipe  # noqa: E402
-from explorer.train import Trainer, adapt_spec  # noqa: E402
+from explorer.arch.model import init_weights  # noqa: E402
+from explorer.training.recipe import Recipe  # noqa: E402
+from explorer.training.train import Trainer, adapt_spec  # noqa: E402
 
 # ----- (a) d2l, as in the book (d2l/torch.py), minus plotting ------------------------------------
 
@@ -152,7 +152,7 @@ def main() -> None:
         compile=args.compile,
     )
     root = args.data_dir or str(explorer.paths.datasets_dir())
-    spec, _ = adapt_spec(explorer.preset(args.preset), explorer.data.DATASETS["fashion-mnist"], args.resize)
+    spec, _ = adapt_spec(explorer.preset(args.preset), explorer.training.data.DATASETS["fashion-mnist"], args.resize)
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(0) if args.device == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
     print(

@@ -1,5 +1,5 @@
 """Weight decay on every parameter (the baseline) against on convolution and linear weights only
-(explorer.steps.param_groups: norm scales and shifts and biases are left alone), same network,
+(explorer.training.steps.param_groups: norm scales and shifts and biases are left alone), same network,
 data, recipe and seeds; test accuracy after the run.
 
     python benchmarks/weight_decay.py                                   # resnet-mini, CPU recipe
@@ -18,11 +18,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import explorer  # noqa: E402
-import explorer.steps as steps  # noqa: E402
-from explorer.data import load_dataset, subset  # noqa: E402
-from explorer.recipe import CPU_RECIPE  # noqa: E402
-from explorer.train import train  # noqa: E402
-from explorer.worker import set_process_state  # noqa: E402
+import explorer.training.steps as steps  # noqa: E402
+from explorer.training.data import load_dataset, subset  # noqa: E402
+from explorer.training.recipe import CPU_RECIPE  # noqa: E402
+from explorer.training.train import train  # noqa: E402
+from explorer.training.worker import set_process_state  # noqa: E402
 
 OURS = steps.param_groups
 

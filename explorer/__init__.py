@@ -6,14 +6,14 @@
 11178378
 """
 
-from .analysis import Analysis, LayerInfo, StageInfo, analyze, analyze_plan
-from .checkpoint import load_state_dict, spec_from_state_dict
-from .codegen import to_code
-from .export import to_onnx
-from .model import build_model, init_weights
-from .plan import BlockPlan, LayerPlan, NetworkPlan, ShapeMismatchError, StagePlan, check, plan_network
-from .presets import DEFAULT_PRESET, PRESETS, TORCHVISION_PRESETS, preset
-from .spec import InputSpec, ResNetSpec, SpecError, StageSpec, StemSpec, spec_from_dict, spec_from_json
+from .arch.analysis import Analysis, LayerInfo, StageInfo, analyze, analyze_plan
+from .arch.checkpoint import load_state_dict, spec_from_state_dict
+from .arch.codegen import to_code
+from .arch.export import to_onnx
+from .arch.model import build_model, init_weights
+from .arch.plan import BlockPlan, LayerPlan, NetworkPlan, ShapeMismatchError, StagePlan, check, plan_network
+from .arch.presets import DEFAULT_PRESET, PRESETS, TORCHVISION_PRESETS, preset
+from .arch.spec import InputSpec, ResNetSpec, SpecError, StageSpec, StemSpec, spec_from_dict, spec_from_json
 
 __all__ = [
     "DEFAULT_PRESET",
@@ -51,6 +51,6 @@ __all__ = [
 
 def spec_from_timm(name: str, input_size: tuple[int, int] = (224, 224)) -> ResNetSpec:
     """The spec of timm's model `name`, read off timm's own model (timm must be installed)."""
-    from .timm_family import spec_from_timm as read
+    from .arch.timm_family import spec_from_timm as read
 
     return read(name, input_size)

@@ -1,6 +1,6 @@
 """Typed training events for tests that write a run history by hand."""
 
-from explorer.events import EpochEvent, StartEvent, StepEvent
+from explorer.training.events import EpochEvent, StartEvent, StepEvent
 
 
 def start(spec, params=77754, device="cpu", normalize=None) -> StartEvent:

@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import explorer
-from explorer.share import to_query
+from explorer.arch.share import to_query
 
 APP = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "app.py")
 
@@ -338,10 +338,10 @@ def test_train_this_network_takes_the_design_to_the_train_page(app):
 def test_overlay_of_runs_without_epochs_says_so_instead_of_empty_axes(home):
     def page():
         import explorer
-        from explorer.events import EpochEvent
-        from explorer.recipe import Recipe
-        from explorer.runs import RunStore
-        from explorer.train import RunResult
+        from explorer.training.events import EpochEvent
+        from explorer.training.recipe import Recipe
+        from explorer.training.runs import RunStore
+        from explorer.training.train import RunResult
         from ui import training
 
         store = RunStore()
@@ -384,7 +384,7 @@ def test_train_page_finds_a_learning_rate(app):
     said = next(m.value for m in app.markdown if m.value.startswith("The smoothed loss falls fastest at lr"))
     use = next(b for b in app.button if b.label.startswith("Use lr "))
     suggested = float(use.label.removeprefix("Use lr "))
-    from explorer.lr_range import range_curve
+    from explorer.training.lr_range import range_curve
 
     assert suggested == float(f"{range_curve(registry().store.steps(job)).suggested_lr:.2g}")
     assert f"**{suggested:g}**" in said

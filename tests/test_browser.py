@@ -199,7 +199,7 @@ def test_a_checkpoint_opens_as_its_network_and_exports_to_onnx(server, page, tmp
     from playwright.sync_api import expect
 
     import explorer
-    from explorer.presets import FAMILY
+    from explorer.arch.presets import FAMILY
 
     path = tmp_path / "mine.pth"
     torch.save(explorer.build_model(FAMILY["resnet10t"]).state_dict(), path)

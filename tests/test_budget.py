@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 import explorer
-from explorer.budget import BudgetError, check_build, check_design, check_training, limits, training_cost
-from explorer.cli import main
-from explorer.estimate import Speed, estimate
-from explorer.recipe import CPU_RECIPE, D2L_RECIPE, Recipe
-from explorer.settings import GIB, Settings, SettingsError, load_settings
+from explorer.cli.main import main
+from explorer.hall.budget import BudgetError, check_build, check_design, check_training, limits, training_cost
+from explorer.hall.settings import GIB, Settings, SettingsError, load_settings
+from explorer.training.estimate import Speed, estimate
+from explorer.training.recipe import CPU_RECIPE, D2L_RECIPE, Recipe
 
 HUGE = explorer.spec_from_dict(
     {**explorer.preset("resnet18").to_dict(), "stages": [{"blocks": 500, "channels": 8192, "stride": 1}] * 2}
@@ -114,7 +114,7 @@ def test_settings_come_from_the_file_then_the_environment(tmp_path, monkeypatch)
 
 def test_defaults_follow_the_machine(tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_EXPLORER_HOME", str(tmp_path))
-    from explorer.settings import disk_bytes, ram_bytes
+    from explorer.hall.settings import disk_bytes, ram_bytes
 
     lim = limits(Settings())
     assert lim.build_bytes == ram_bytes() // 10 and lim.max_params == lim.build_bytes // 4
@@ -130,7 +130,7 @@ def test_the_train_command_refuses_a_huge_network_in_one_line_without_building_i
     root = Path(__file__).resolve().parents[1]
     peak = (  # the command, reporting its own peak memory as it exits: VmHWM, as ru_maxrss starts
         # from the RSS of the forked parent (pytest) and so measures the test run, not the command
-        "import atexit, re, sys; from explorer.cli import main; "
+        "import atexit, re, sys; from explorer.cli.main import main; "
         "hwm = lambda: re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1); "
         "atexit.register(lambda: print('peak', hwm(), file=sys.stderr)); "
         "sys.exit(main(sys.argv[1:]))"

@@ -7,11 +7,11 @@ import pytest
 import streamlit as st
 
 from explorer import preset
-from explorer.challenge import MAX_ENTRIES, ChallengeStore, entry_params
-from explorer.events import EpochEvent
-from explorer.runs import RunStore
-from explorer.share import stages_to_text
-from explorer.spec import SpecError
+from explorer.arch.share import stages_to_text
+from explorer.arch.spec import SpecError
+from explorer.hall.challenge import MAX_ENTRIES, ChallengeStore, entry_params
+from explorer.training.events import EpochEvent
+from explorer.training.runs import RunStore
 
 from .test_hall import open_app
 

@@ -11,10 +11,10 @@ import torchvision
 
 import explorer
 from explorer import PRESETS, build_model, load_state_dict, plan_network, spec_from_state_dict
-from explorer.checkpoint import matching_names, read_weights, tensor_shapes, unwrap
-from explorer.cli import main
-from explorer.presets import FAMILY, TORCHVISION_PRESETS
-from explorer.spec import SpecError
+from explorer.arch.checkpoint import matching_names, read_weights, tensor_shapes, unwrap
+from explorer.arch.presets import FAMILY, TORCHVISION_PRESETS
+from explorer.arch.spec import SpecError
+from explorer.cli.main import main
 
 
 def _meta_state_dict(spec):

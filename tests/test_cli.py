@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from explorer import PRESETS
-from explorer.cli import main
+from explorer.cli.main import main
 
 from . import events
 
@@ -116,8 +116,8 @@ def test_real_process_exit_status_and_stderr():
 @pytest.fixture
 def history(tmp_path):
     """A run history with one finished run of two epochs and one queued run."""
-    from explorer.recipe import Recipe
-    from explorer.runs import RunStore
+    from explorer.training.recipe import Recipe
+    from explorer.training.runs import RunStore
 
     store = RunStore(tmp_path / "runs.sqlite")
     mini = PRESETS["resnet-mini"]

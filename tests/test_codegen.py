@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from explorer import PRESETS, StageSpec, StemSpec, build_model, plan_network, to_code
-from explorer.presets import FAMILY
-from explorer.timm_family import materialise, randomise
+from explorer.arch.presets import FAMILY
+from explorer.arch.timm_family import materialise, randomise
 
 VARIANTS = {
     **PRESETS,

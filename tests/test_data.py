@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from explorer.data import DATASETS, DatasetError, DeviceBatches, augment_batch, load_dataset, subset
+from explorer.training.data import DATASETS, DatasetError, DeviceBatches, augment_batch, load_dataset, subset
 
 from .idx import write_idx
 

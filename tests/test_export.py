@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from explorer import StemSpec, build_model, to_onnx
-from explorer.presets import FAMILY, PRESETS
+from explorer.arch.presets import FAMILY, PRESETS
 
 # one of every layer kind: zero-pad shortcut, 1-channel stem, SE, ECA, blur, 2x2 anti-aliasing,
 # group norm, pre-activation bottleneck, ResNet-D at an odd size, ResNet-RS's conv pool, dilation

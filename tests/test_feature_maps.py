@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import explorer
-from explorer.feature_maps import StageMaps, first_filters, grad_cam, stage_maps, tile
-from explorer.plan import plan_network
-from explorer.spec import StemSpec
+from explorer.arch.plan import plan_network
+from explorer.arch.spec import StemSpec
+from explorer.inspect.feature_maps import StageMaps, first_filters, grad_cam, stage_maps, tile
 
 DEEP_PREACT = dataclasses.replace(explorer.preset("resnet-mini"), stem=StemSpec(kind="deep", width=32), block="preact")
 

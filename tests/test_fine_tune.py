@@ -6,14 +6,14 @@ import torch
 import torchvision
 
 import explorer
-from explorer.checkpoint import load_for_fine_tuning
-from explorer.cli import build_parser, spec_from_args
-from explorer.data import DATASETS, load_dataset
-from explorer.events import StartEvent
-from explorer.recipe import Recipe, adapt_spec
-from explorer.spec import SpecError
-from explorer.train import train
-from explorer.train_cli import _recipe, describe
+from explorer.arch.checkpoint import load_for_fine_tuning
+from explorer.arch.spec import SpecError
+from explorer.cli.main import build_parser, spec_from_args
+from explorer.cli.train import _recipe, describe
+from explorer.training.data import DATASETS, load_dataset
+from explorer.training.events import StartEvent
+from explorer.training.recipe import Recipe, adapt_spec
+from explorer.training.train import train
 
 
 def test_an_imagenet_resnet18_starts_a_fashion_mnist_model():

@@ -7,8 +7,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from explorer.broadcast import Broadcast
-from explorer.presets import preset
+from explorer.arch.presets import preset
+from explorer.hall.broadcast import Broadcast
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

@@ -8,7 +8,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from explorer.slots import resident_bytes
+from explorer.training.slots import resident_bytes
 
 APP = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "app.py")
 HUGE = {"preset": "resnet18", "stages": "500x8192s1,500x8192s1"}  # about 1.2e12 parameters
@@ -191,8 +191,8 @@ def test_a_session_may_have_two_runs_and_is_told_why_not_more(fresh, monkeypatch
 def test_the_history_says_which_runs_weights_went_to_keep_the_disk_budget(tmp_path):
     import torch
 
-    from explorer.runs import RunStore
-    from explorer.train import RunResult
+    from explorer.training.runs import RunStore
+    from explorer.training.train import RunResult
     from ui.training import history_frame
 
     store = RunStore(tmp_path / "runs.sqlite")
@@ -205,9 +205,9 @@ def test_the_history_says_which_runs_weights_went_to_keep_the_disk_budget(tmp_pa
 
 
 def test_a_run_that_failed_before_training_draws_no_empty_charts(fresh, home):
-    from explorer.recipe import Recipe
-    from explorer.runs import RunStore
-    from explorer.train import RunResult
+    from explorer.training.recipe import Recipe
+    from explorer.training.runs import RunStore
+    from explorer.training.train import RunResult
 
     store = RunStore(home / "runs.sqlite")
     run_id = store.create("offline", "{}", Recipe(dataset="kmnist").to_json())

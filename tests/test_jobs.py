@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 import explorer
-import explorer.jobs
-from explorer.budget import BudgetError
-from explorer.jobs import LECTURER, JobRegistry, Submitter
-from explorer.recipe import Recipe
-from explorer.runs import RunStore
-from explorer.settings import Settings
-from explorer.slots import resident_bytes
+import explorer.training.jobs
+from explorer.hall.budget import BudgetError
+from explorer.hall.settings import Settings
+from explorer.training.jobs import LECTURER, JobRegistry, Submitter
+from explorer.training.recipe import Recipe
+from explorer.training.runs import RunStore
+from explorer.training.slots import resident_bytes
 
 MINI = explorer.preset("resnet-mini")
 QUICK = Recipe(dataset="digits", epochs=2, batch_size=64, lr=0.1, optimizer="momentum", schedule="onecycle")
@@ -283,11 +283,11 @@ def test_several_workers_share_one_queue_and_each_run_goes_to_a_free_one(tmp_pat
 
 
 def test_a_worker_that_cannot_start_fails_its_runs_at_once_and_nobody_waits_on_it(tmp_path, monkeypatch):
-    import explorer.slots
+    import explorer.training.slots
 
-    monkeypatch.setattr(explorer.slots.sys, "executable", str(tmp_path / "no-python"))
-    monkeypatch.setattr(explorer.slots, "MEASURED", {})  # as on a server whose first worker never came up
-    monkeypatch.setattr(explorer.jobs, "MEASURED", explorer.slots.MEASURED)
+    monkeypatch.setattr(explorer.training.slots.sys, "executable", str(tmp_path / "no-python"))
+    monkeypatch.setattr(explorer.training.slots, "MEASURED", {})  # as on a server whose first worker never came up
+    monkeypatch.setattr(explorer.training.jobs, "MEASURED", explorer.training.slots.MEASURED)
     jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), settings=Settings())
     try:
         run = jobs.submit(MINI, QUICK, "nowhere").run_id

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from explorer import PRESETS, build_model, plan_network, preset
-from explorer.diagram import to_dot
-from explorer.look_inside import layers_of, part_names, part_output, part_view, sample_input, weight_arithmetic
-from explorer.spec import SpecError
+from explorer.arch.diagram import to_dot
+from explorer.arch.spec import SpecError
+from explorer.inspect.look_inside import layers_of, part_names, part_output, part_view, sample_input, weight_arithmetic
 
 from .seed_d2l import seed_net, seed_to_explorer_names
 

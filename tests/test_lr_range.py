@@ -6,9 +6,9 @@ import pytest
 import torch
 
 import explorer
-from explorer.data import load_dataset
-from explorer.events import EpochEvent, StepEvent, as_dict
-from explorer.lr_range import (
+from explorer.training.data import load_dataset
+from explorer.training.events import EpochEvent, StepEvent, as_dict
+from explorer.training.lr_range import (
     RANGE_END,
     RANGE_START,
     RANGE_STEPS,
@@ -18,9 +18,9 @@ from explorer.lr_range import (
     range_lr,
     smoothed,
 )
-from explorer.recipe import RANGE_TEST, Recipe, RecipeError
-from explorer.steps import make_schedule as _schedule
-from explorer.train import Trainer
+from explorer.training.recipe import RANGE_TEST, Recipe, RecipeError
+from explorer.training.steps import make_schedule as _schedule
+from explorer.training.train import Trainer
 
 MINI = explorer.preset("resnet-mini")
 
@@ -106,7 +106,7 @@ def test_the_schedule_is_validated_with_the_range_test_among_the_choices():
 
 def test_the_schedule_writes_into_a_tensor_learning_rate():
     """On CUDA each step replays a graph that reads the lr from a device tensor: the schedule must
-    write into that tensor, not replace it (explorer/steps.py)."""
+    write into that tensor, not replace it (explorer/training/steps.py)."""
     weight = torch.nn.Parameter(torch.zeros(1))
     lr = torch.tensor(0.05)
     opt = torch.optim.SGD([weight], lr=lr)

@@ -10,9 +10,9 @@ import torch
 
 import explorer
 from explorer import build_model, load_state_dict, plan_network
-from explorer.model import DropPath
-from explorer.presets import FAMILY
-from explorer.spec import SpecError, spec_from_json
+from explorer.arch.model import DropPath
+from explorer.arch.presets import FAMILY
+from explorer.arch.spec import SpecError, spec_from_json
 
 
 def _with(name: str, **options):

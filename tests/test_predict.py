@@ -9,11 +9,11 @@ import torch
 from PIL import Image, ImageDraw
 
 import explorer
-from explorer.data import DATASETS, load_dataset
-from explorer.predict import Predictor, image_as_dataset_item, looks_inverted
-from explorer.recipe import Recipe
-from explorer.runs import RunStore
-from explorer.train import train
+from explorer.inspect.predict import Predictor, image_as_dataset_item, looks_inverted
+from explorer.training.data import DATASETS, load_dataset
+from explorer.training.recipe import Recipe
+from explorer.training.runs import RunStore
+from explorer.training.train import train
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def test_a_drawing_on_paper_is_inverted_and_shrunk_to_the_datasets_images(drawin
 
 
 def test_the_command_line_predicts_with_a_stored_run(history, stored_run, drawing, tmp_path, capsys):
-    from explorer.cli import main
+    from explorer.cli.main import main
 
     db, picture = str(history), tmp_path / "one.png"
     assert main(["predict", str(stored_run.id), str(picture), "--db", db, "--top", "2"]) == 0
@@ -156,7 +156,7 @@ def test_pictures_are_checked_by_their_header_before_they_are_decoded(tmp_path):
     import resource
     import time
 
-    from explorer.predict import PictureError, open_picture
+    from explorer.inspect.predict import PictureError, open_picture
 
     bomb = io.BytesIO()
     Image.new("L", (13000, 13000)).save(bomb, "PNG")  # zeros compress to under a megabyte

@@ -7,7 +7,7 @@ import torchvision
 
 import explorer
 from explorer import PRESETS, TORCHVISION_PRESETS, analyze, build_model, plan_network
-from explorer.reference import published, verified_against
+from explorer.arch.reference import published, verified_against
 
 # torchvision's published numbers (docs, "Table of all available classification weights"),
 # and He et al. 2016's CIFAR-10 networks with option A shortcuts.

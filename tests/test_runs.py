@@ -11,11 +11,11 @@ import pytest
 import torch
 
 import explorer
-from explorer.recipe import Recipe
-from explorer.run_diff import differing_settings, run_labels
-from explorer.run_record import RunRecord
-from explorer.runs import RunStore, StoreError
-from explorer.train import RunResult
+from explorer.training.recipe import Recipe
+from explorer.training.run_diff import differing_settings, run_labels
+from explorer.training.run_record import RunRecord
+from explorer.training.runs import RunStore, StoreError
+from explorer.training.train import RunResult
 
 from . import events
 
@@ -57,7 +57,7 @@ def test_runs_of_a_killed_server_are_found_by_its_boot_id_not_its_pid(tmp_path):
     db = tmp_path / "runs.sqlite"
     record = (
         "import sys, time; sys.path.insert(0, '.');"
-        "from explorer.runs import RunStore; s = RunStore(sys.argv[1]);"
+        "from explorer.training.runs import RunStore; s = RunStore(sys.argv[1]);"
         "s.create(sys.argv[2], '{}', '{}', status='running'); print('ready', flush=True);"
         "time.sleep(float(sys.argv[3]))"
     )
@@ -123,9 +123,9 @@ def test_a_broken_or_read_only_history_says_which_file_and_what_to_do(tmp_path, 
 def test_a_stored_run_rebuilds_from_its_downloads(tmp_path):
     """The Train page's downloads (the run's adapted spec, its weights) and the code it shows to load
     them: run as written, in a fresh namespace, they reproduce the run's recorded test accuracy."""
-    from explorer.codegen import loading_code
-    from explorer.data import load_dataset
-    from explorer.train import train
+    from explorer.arch.codegen import loading_code
+    from explorer.training.data import load_dataset
+    from explorer.training.train import train
 
     store = RunStore(tmp_path / "runs.sqlite")
     recipe = QUICK.but(precision="fp32", resize=16)
@@ -147,7 +147,7 @@ def test_a_stored_run_rebuilds_from_its_downloads(tmp_path):
 def test_a_history_from_an_earlier_version_gains_the_new_columns(tmp_path):
     import sqlite3
 
-    from explorer.run_record import ADDED_COLUMNS, SCHEMA
+    from explorer.training.run_record import ADDED_COLUMNS, SCHEMA
 
     db = tmp_path / "runs.sqlite"
     old_schema = SCHEMA

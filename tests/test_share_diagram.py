@@ -7,8 +7,8 @@ import pytest
 
 import explorer
 from explorer import PRESETS, SpecError, StageSpec, StemSpec, plan_network
-from explorer.diagram import to_dot
-from explorer.share import from_query, spec_diff, stages_from_text, stages_to_text, to_query
+from explorer.arch.diagram import to_dot
+from explorer.arch.share import from_query, spec_diff, stages_from_text, stages_to_text, to_query
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -121,7 +121,7 @@ def test_shortcut_kinds_are_labelled():
 def test_every_layer_kind_is_drawn_in_the_order_it_runs():
     """Post-activation: conv, norm, act on a line; pre-activation: norm, act, conv; attention and
     blur on lines of their own; nothing after a pre-activation sum."""
-    from explorer.presets import FAMILY
+    from explorer.arch.presets import FAMILY
 
     rs = to_dot(plan_network(FAMILY["resnetrs50"]))
     assert "1×1 conv, 256, BN\\nSE (256→64→256)" in rs and "3×3 conv, 64, /2, BN, ReLU" in rs  # the stem's pool

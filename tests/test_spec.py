@@ -6,7 +6,7 @@ import pytest
 
 import explorer
 from explorer import PRESETS, ResNetSpec, SpecError, StageSpec, spec_from_dict, spec_from_json
-from explorer.spec import MAX_JSON_BYTES
+from explorer.arch.spec import MAX_JSON_BYTES
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from explorer import build_model, preset
-from explorer.events import StepEvent
-from explorer.recipe import Recipe
-from explorer.runs import RunStore
-from explorer.stage_stats import StageStats, StageWatch, stage_of
-from explorer.train import train
+from explorer.training.events import StepEvent
+from explorer.training.recipe import Recipe
+from explorer.training.runs import RunStore
+from explorer.training.stage_stats import StageStats, StageWatch, stage_of
+from explorer.training.train import train
 
 
 def test_parameters_fall_into_the_stages_by_module_name():

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 import explorer
-from explorer.stem_conv import SingleChannelConv2d, patch_conv2d
+from explorer.arch.stem_conv import SingleChannelConv2d, patch_conv2d
 
 
 @pytest.mark.parametrize(

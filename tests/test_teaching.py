@@ -7,7 +7,7 @@ import pytest
 
 import explorer
 from explorer import SpecError, analyze
-from explorer.teaching import (
+from explorer.inspect.teaching import (
     block_walkthrough,
     bn_lr_verdict,
     bn_range_test_runs,

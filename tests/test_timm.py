@@ -3,16 +3,16 @@
 The walk over every model checks, on the meta device, that the spec read off timm's model is the
 one timm_family.json records as verified (or that the file says why it cannot be expressed), with
 equal parameter counts. Outputs and MACs are compared for the smallest model of each distinct set
-of options; `python -m explorer.timm_family` compares them for all 95 (2.5 minutes here) and wrote
+of options; `python -m explorer.arch.timm_family` compares them for all 95 (2.5 minutes here) and wrote
 the file.
 """
 
 import pytest
 
 from explorer import plan_network
-from explorer import timm_family as tf
-from explorer.presets import FAMILY, PRESETS, TIMM_PRESETS, UNEXPRESSED, verified_by
-from explorer.spec import ResNetSpec
+from explorer.arch import timm_family as tf
+from explorer.arch.presets import FAMILY, PRESETS, TIMM_PRESETS, UNEXPRESSED, verified_by
+from explorer.arch.spec import ResNetSpec
 from tests.report import report
 
 NAMES = [*tf.resnet_names(), *tf.V2_NAMES]

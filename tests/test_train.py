@@ -7,11 +7,11 @@ import pytest
 import torch
 
 import explorer
-from explorer.data import load_dataset
-from explorer.events import DoneEvent, EpochEvent, InfoEvent, StartEvent, StepEvent
-from explorer.model import build_model, init_weights
-from explorer.recipe import Recipe, RecipeError, adapt_spec
-from explorer.train import Trainer, train
+from explorer.arch.model import build_model, init_weights
+from explorer.training.data import load_dataset
+from explorer.training.events import DoneEvent, EpochEvent, InfoEvent, StartEvent, StepEvent
+from explorer.training.recipe import Recipe, RecipeError, adapt_spec
+from explorer.training.train import Trainer, train
 
 from .idx import write_idx
 
@@ -91,7 +91,7 @@ def test_the_seed_alone_decides_the_initial_weights():
 
 
 def test_spec_is_adapted_to_the_dataset_and_said_so():
-    spec, notes = adapt_spec(explorer.preset("resnet50"), explorer.data.DATASETS["digits"], 28)
+    spec, notes = adapt_spec(explorer.preset("resnet50"), explorer.training.data.DATASETS["digits"], 28)
     assert (spec.input.channels, spec.input.height, spec.num_classes) == (1, 28, 10)
     assert any("3x224x224 -> 1x28x28" in n and "first conv adapted" in n for n in notes)
     assert any("1000 -> 10 classes" in n for n in notes)
@@ -141,7 +141,7 @@ def test_out_of_memory_fails_cleanly_and_frees(digits, monkeypatch):
     def exhausted(self, x):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-    monkeypatch.setattr(explorer.model.ResNet, "forward", exhausted)
+    monkeypatch.setattr(explorer.arch.model.ResNet, "forward", exhausted)
     events = []
     trainer = Trainer(MINI, QUICK, collect(events), data=digits)
     result = trainer.run()

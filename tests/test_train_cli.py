@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import explorer
-from explorer.runs import RunStore
+from explorer.training.runs import RunStore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -121,8 +121,8 @@ def test_torchrun_two_processes_with_gloo(tmp_path):
 
 
 def test_every_recipe_option_reaches_the_recipe():
-    from explorer.cli import build_parser
-    from explorer.train_cli import _recipe
+    from explorer.cli.main import build_parser
+    from explorer.cli.train import _recipe
 
     args = build_parser().parse_args(
         ["train", "--preset", "d2l-resnet18", "--dataset", "mnist", "--resize", "64", "--augment", "--compile",
@@ -141,9 +141,9 @@ def test_every_recipe_option_reaches_the_recipe():
 
 
 def test_options_left_out_take_the_presets_suggested_recipe():
-    from explorer.cli import build_parser
-    from explorer.recipe import CIFAR_RECIPE, CPU_RECIPE, D2L_RECIPE, Recipe
-    from explorer.train_cli import _recipe, describe
+    from explorer.cli.main import build_parser
+    from explorer.cli.train import _recipe, describe
+    from explorer.training.recipe import CIFAR_RECIPE, CPU_RECIPE, D2L_RECIPE, Recipe
 
     def recipe_of(*argv):
         return _recipe(build_parser().parse_args(["train", *argv]))

@@ -98,7 +98,7 @@ def test_learning_rate_sweep_marks_the_loss_of_guessing():
 def test_range_test_charts_mark_the_steepest_fall_and_keep_the_valleys_in_view():
     import math
 
-    from explorer.lr_range import range_curve, range_lr
+    from explorer.training.lr_range import range_curve, range_lr
 
     def test_curve(centre: float, start: float):
         return range_curve(
@@ -131,7 +131,7 @@ def test_map_pictures_and_the_grad_cam_overlay_for_grey_and_colour():
     import numpy as np
     import torch
 
-    from explorer.feature_maps import tile
+    from explorer.inspect.feature_maps import tile
     from ui.try_it import MAPS_WIDTH, VIRIDIS, _overlay, maps_picture
 
     grey = maps_picture(tile(torch.rand(16, 4, 4), columns=8))  # 8 maps of 4 px + 7 gaps across

@@ -15,10 +15,10 @@ import secrets
 import streamlit as st
 import torch
 
-from explorer.budget import Limits
-from explorer.budget import limits as budget_limits
-from explorer.jobs import Submitter
-from explorer.settings import Settings, load_settings
+from explorer.hall.budget import Limits
+from explorer.hall.budget import limits as budget_limits
+from explorer.hall.settings import Settings, load_settings
+from explorer.training.jobs import Submitter
 
 LOOPBACK = ("", "127.0.0.1", "localhost", "::1")
 

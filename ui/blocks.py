@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from explorer import fmt
-from explorer.teaching import BlockStep
+from explorer.inspect.teaching import BlockStep
 
 MAIN, SKIP, SUM = "#eef7ee", "#fff4e6", "#e8eef7"
 

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import Analysis, analyze_plan, fmt, plan_network, spec_from_json, to_code
-from explorer.diagram import to_dot
+from explorer.arch.diagram import to_dot
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -6,11 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from explorer import SpecError, fmt, spec_from_dict
-from explorer.challenge import MAX_ENTRIES, Challenge, ChallengeStore, Standing, entry_params
-from explorer.data import DATASETS
-from explorer.jobs import JobRegistry
-from explorer.presets import preset
-from explorer.share import closest_preset, stages_to_text
+from explorer.arch.presets import preset
+from explorer.arch.share import closest_preset, stages_to_text
+from explorer.hall.challenge import MAX_ENTRIES, Challenge, ChallengeStore, Standing, entry_params
+from explorer.training.data import DATASETS
+from explorer.training.jobs import JobRegistry
 from ui import access, charts, state, training
 
 BOARD_POLL_SECONDS = 2.0

@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import Analysis, fmt
-from explorer.lr_range import RANGE_END, RANGE_START, RangeCurve, smoothed
+from explorer.training.lr_range import RANGE_END, RANGE_START, RangeCurve, smoothed
 
 FONT_SIZE, LECTURE_FONT_SIZE = 16, 20  # px; lecture mode's page type is 22 px
 COLORS = ["#d9480f", "#2a7ab9", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]

@@ -13,10 +13,14 @@ from pathlib import Path
 import streamlit as st
 
 from explorer import PRESETS, SpecError, build_model, fmt, load_state_dict, plan_network, spec_from_state_dict
-from explorer.budget import check_build
-from explorer.checkpoint import matching_names, read_weights
-from explorer.export import to_onnx
-from explorer.predict import (
+from explorer.arch.checkpoint import matching_names, read_weights
+from explorer.arch.export import to_onnx
+from explorer.arch.presets import FAMILY
+from explorer.arch.share import closest_preset
+from explorer.arch.spec import ResNetSpec
+from explorer.hall.budget import check_build
+from explorer.hall.uploads import store_upload
+from explorer.inspect.predict import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     PictureError,
@@ -25,10 +29,6 @@ from explorer.predict import (
     imagenet_classes,
     open_picture,
 )
-from explorer.presets import FAMILY
-from explorer.share import closest_preset
-from explorer.spec import ResNetSpec
-from explorer.uploads import store_upload
 from ui import access, state
 from ui.try_it import PICTURE_TYPES
 

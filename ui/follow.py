@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.broadcast import Broadcast
+from explorer.hall.broadcast import Broadcast
 from ui import access, state
 
 POLL_SECONDS = 1.0  # a follower checks for a change this often (a fragment: a few microseconds each)

@@ -11,13 +11,13 @@ import streamlit as st
 import torch
 
 from explorer import SpecError, build_model, fmt, spec_from_json
-from explorer.budget import check_build
-from explorer.data import DatasetError
-from explorer.feature_maps import tile
-from explorer.look_inside import layers_of, part_names, part_output, part_view, sample_input
-from explorer.plan import NetworkPlan
-from explorer.predict import can_predict
-from explorer.run_record import RunRecord
+from explorer.arch.plan import NetworkPlan
+from explorer.hall.budget import check_build
+from explorer.inspect.feature_maps import tile
+from explorer.inspect.look_inside import layers_of, part_names, part_output, part_view, sample_input
+from explorer.inspect.predict import can_predict
+from explorer.training.data import DatasetError
+from explorer.training.run_record import RunRecord
 from ui import access, training
 from ui.try_it import MAPS_COLUMNS, MAPS_SHOWN, maps_picture, run_predictor, test_split
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from explorer.data import OFFLINE_DATASET
-from explorer.jobs import JobRegistry
+from explorer.training.data import OFFLINE_DATASET
+from explorer.training.jobs import JobRegistry
 from ui import access, training
 
 MAX_RUN_ID = 2**63 - 1  # SQLite's integers

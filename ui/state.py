@@ -24,8 +24,8 @@ from explorer import (
     check,
     preset,
 )
-from explorer.share import from_query, to_query
-from explorer.spec import BOTTLENECKS
+from explorer.arch.share import from_query, to_query
+from explorer.arch.spec import BOTTLENECKS
 
 NETWORK_DEFAULT = "network"  # the stage table's shortcut column: use the network's shortcut
 STAGE_COLUMNS = ["blocks", "channels", "stride", "shortcut"]

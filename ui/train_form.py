@@ -9,7 +9,7 @@ from dataclasses import asdict
 import streamlit as st
 
 from explorer import PRESETS, SpecError
-from explorer.recipe import Recipe, recipe_from_dict
+from explorer.training.recipe import Recipe, recipe_from_dict
 
 URL_KEY = "recipe"
 MAX_URL_CHARS = 2000

@@ -11,14 +11,14 @@ import streamlit as st
 import torch  # imported once at module load, before any worker thread (../shared/STREAMLIT.md)
 
 from explorer import SpecError, fmt
-from explorer.codegen import loading_code
-from explorer.data import DATASETS
-from explorer.jobs import JobRegistry, JobSnapshot
-from explorer.lr_range import range_curve
-from explorer.run_diff import differing_settings, run_labels
-from explorer.run_record import RunRecord
-from explorer.runs import RunStore, StoreError
-from explorer.teaching import TWIN_EXPERIMENT
+from explorer.arch.codegen import loading_code
+from explorer.inspect.teaching import TWIN_EXPERIMENT
+from explorer.training.data import DATASETS
+from explorer.training.jobs import JobRegistry, JobSnapshot
+from explorer.training.lr_range import range_curve
+from explorer.training.run_diff import differing_settings, run_labels
+from explorer.training.run_record import RunRecord
+from explorer.training.runs import RunStore, StoreError
 from ui import access, charts
 from ui.try_it import try_it
 

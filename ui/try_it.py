@@ -11,11 +11,11 @@ import streamlit as st
 import torch
 from plotly.colors import sample_colorscale
 
-from explorer import SpecError, diagram, plan_network, spec_from_dict
-from explorer.budget import check_build
-from explorer.data import DATASETS, DatasetError, load_dataset
-from explorer.feature_maps import tile
-from explorer.predict import (
+from explorer import SpecError, plan_network, spec_from_dict
+from explorer.arch import diagram
+from explorer.hall.budget import check_build
+from explorer.inspect.feature_maps import tile
+from explorer.inspect.predict import (
     PictureError,
     Predictor,
     can_predict,
@@ -23,7 +23,8 @@ from explorer.predict import (
     looks_inverted,
     open_picture,
 )
-from explorer.run_record import RunRecord
+from explorer.training.data import DATASETS, DatasetError, load_dataset
+from explorer.training.run_record import RunRecord
 from ui import access, charts
 
 PICTURE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]  # the name only: the content is checked too

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .spec import ResNetSpec, spec_from_json
+from ..arch.spec import ResNetSpec, spec_from_json
 
 
 @dataclass(frozen=True)

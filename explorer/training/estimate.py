@@ -15,11 +15,11 @@ import math
 import time
 from dataclasses import dataclass
 
+from ..arch.plan import LayerPlan, NetworkPlan, plan_network
+from ..arch.spec import InputSpec, ResNetSpec, StageSpec, StemSpec
 from .data import DATASETS
 from .lr_range import RANGE_STEPS
-from .plan import LayerPlan, NetworkPlan, plan_network
 from .recipe import Recipe
-from .spec import InputSpec, ResNetSpec, StageSpec, StemSpec
 
 TEST_COST = 1 / 3  # a test image runs forward only: about a third of a training image
 
@@ -117,10 +117,10 @@ def _timed_step(spec: ResNetSpec, batch: int, device, timed_steps: int = 3) -> f
     steps, never speeds one up), with the run's own kind of step (a CUDA graph on GPUs)."""
     import torch
 
+    from ..arch.model import build_model
     from .data import to_channels_last
     from .devices import batch_dtype, uses_channels_last
     from .distributed import World
-    from .model import build_model
     from .steps import make_train_step
 
     cuda = device.type == "cuda"

@@ -15,13 +15,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import DATASETS
-from .plan import plan_network
-from .recipe import Recipe, adapt_spec
-from .run_record import RunRecord
-from .runs import RunStore
-from .spec import ResNetSpec, SpecError
-from .validate import check_choice, check_int
+from ..arch.plan import plan_network
+from ..arch.spec import ResNetSpec, SpecError
+from ..arch.validate import check_choice, check_int
+from ..training.data import DATASETS
+from ..training.recipe import Recipe, adapt_spec
+from ..training.run_record import RunRecord
+from ..training.runs import RunStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS challenges (

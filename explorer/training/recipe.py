@@ -6,13 +6,13 @@ import json
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from ..arch.spec import ResNetSpec
+from ..arch.validate import SpecError, check_bool, check_choice, check_float, check_int, check_keys
 from .data import DATASETS, DatasetInfo
-from .spec import ResNetSpec
-from .validate import SpecError, check_bool, check_choice, check_float, check_int, check_keys
 
 OPTIMIZERS = ("sgd", "momentum", "adamw")
 SCHEDULES = ("constant", "onecycle")  # what a training run follows
-RANGE_TEST = "range-test"  # a learning-rate range test instead of training (explorer/lr_range.py)
+RANGE_TEST = "range-test"  # a learning-rate range test instead of training (explorer/training/lr_range.py)
 INITS = ("torchvision", "xavier")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")

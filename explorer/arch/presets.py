@@ -9,7 +9,7 @@ from typing import Any
 from .spec import ResNetSpec, SpecError, spec_from_dict
 
 # timm's ResNet family, each spec checked against timm's own model (strict state_dict load,
-# outputs within 1e-5, parameters and MACs equal) by `python -m explorer.timm_family --write`.
+# outputs within 1e-5, parameters and MACs equal) by `python -m explorer.arch.timm_family --write`.
 FAMILY_FILE = Path(__file__).with_name("timm_family.json")
 _FAMILY_DATA: dict[str, Any] = json.loads(FAMILY_FILE.read_text())
 

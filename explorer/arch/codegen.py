@@ -15,7 +15,8 @@ from __future__ import annotations
 import inspect
 from textwrap import dedent, indent
 
-from . import fmt, model
+from .. import fmt
+from . import model
 from .plan import LayerPlan, NetworkPlan, plan_network
 from .spec import GROUP_NORM_GROUPS, ResNetSpec
 
@@ -347,7 +348,7 @@ def loading_code(
     weights_file: str, spec_file: str, size: tuple[int, int], normalize: dict[str, list[float]] | None
 ) -> str:
     """The lines that rebuild a trained run from its downloaded files and feed it images prepared as
-    the trainer prepared them (explorer.data.scale_and_normalise: /255, bilinear resize, per-channel mean
+    the trainer prepared them (explorer.training.data.scale_and_normalise: /255, bilinear resize, per-channel mean
     and std of the training images)."""
     lines = [
         "import json",

@@ -3,9 +3,9 @@
 Speed by design (measured in benchmarks/train_throughput.py): the data sits on the device as
 uint8 and every batch is made there; loss and accuracy accumulate on the device and are read
 every `recipe.log_every` steps; on CUDA, channels_last + bf16 autocast + fused optimizers, each
-step replayed from a CUDA graph (explorer/steps.py), and torch.compile when the recipe asks for it.
+step replayed from a CUDA graph (explorer/training/steps.py), and torch.compile when the recipe asks for it.
 A run goes through its phases (set up, one epoch at a time, evaluate, finish; a learning-rate
-range test has its own short loop) and reports typed events (explorer/events.py) to a callback.
+range test has its own short loop) and reports typed events (explorer/training/events.py) to a callback.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import load_for_fine_tuning, read_weights
+from ..arch.checkpoint import load_for_fine_tuning, read_weights
+from ..arch.model import build_model, init_weights
+from ..arch.spec import ResNetSpec, SpecError
 from .data import DATASETS, DeviceBatches, ImageData, load_dataset
 from .devices import batch_dtype, check_compile_possible, device_name, pick_device, uses_channels_last, uses_cuda_graph
 from .distributed import World, leave, world_from_env
 from .events import DoneEvent, EpochEvent, Event, InfoEvent, StartEvent, StepEvent
 from .lr_range import RANGE_STEPS, exploded, smoothed, verdict
-from .model import build_model, init_weights
 from .recipe import Recipe, RecipeError, adapt_spec
-from .spec import ResNetSpec, SpecError
 from .stage_stats import StageStats, StageWatch
 from .steps import EagerStep, make_train_step
 

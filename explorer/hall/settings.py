@@ -15,8 +15,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from . import paths
-from .validate import SpecError
+from .. import paths
+from ..arch.validate import SpecError
 
 ENV_PREFIX = "RESNET_EXPLORER_"
 GIB = 2**30

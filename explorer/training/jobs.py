@@ -1,10 +1,10 @@
 """The job registry: one queue per device kind, training in worker processes, runs with owners.
 
 The app keeps one registry (st.cache_resource) for all browser sessions. A submitted run is
-checked against the budgets and quotas first (explorer/budget.py), gets a row in the run store
+checked against the budgets and quotas first (explorer/hall/budget.py), gets a row in the run store
 (its id is the job id, so `?job=` survives a reload) and a random key (only its hash is stored):
 stopping or deleting it takes that key, or the lecturer. It waits in its device kind's queue and
-trains in a worker process (explorer/worker.py), one per CPU and one per GPU, each taking the next
+trains in a worker process (explorer/training/worker.py), one per CPU and one per GPU, each taking the next
 run as it becomes free: on a machine with several GPUs a run goes to whichever is free first. A
 thread per worker relays the run's events into the store and into the Job that pages read
 (`snapshot(job_id)`, a copy taken under the job's lock), and settles the run however it ends.
@@ -24,15 +24,15 @@ from pathlib import Path
 
 import torch  # imported here, at module load, never first inside a worker thread
 
-from .budget import BudgetError, Limits, TrainingCost, check_training, limits, training_cost
+from ..arch.spec import ResNetSpec
+from ..hall.budget import BudgetError, Limits, TrainingCost, check_training, limits, training_cost
+from ..hall.settings import Settings, how_to_set, load_settings
 from .devices import pick_device
 from .estimate import Speed
 from .events import DoneEvent, EpochEvent, Event, InfoEvent, StartEvent, StepEvent, as_dict
 from .recipe import Recipe
 from .runs import RunStore, StoreError, key_hash
-from .settings import Settings, how_to_set, load_settings
 from .slots import MEASURED, Slot
-from .spec import ResNetSpec
 from .train import RunResult
 from .worker import Order
 

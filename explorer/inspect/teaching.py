@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .lr_range import test_name
-from .model import build_model, init_weights
-from .plan import plan_network
-from .recipe import RANGE_TEST, Recipe
-from .spec import MAX_BLOCKS_PER_STAGE, InputSpec, ResNetSpec, StageSpec, StemSpec
-from .validate import SpecError, check_int
+from ..arch.model import build_model, init_weights
+from ..arch.plan import plan_network
+from ..arch.spec import MAX_BLOCKS_PER_STAGE, InputSpec, ResNetSpec, StageSpec, StemSpec
+from ..arch.validate import SpecError, check_int
+from ..training.lr_range import test_name
+from ..training.recipe import RANGE_TEST, Recipe
 
 
 def cifar_spec(depth: int, width: int = 16, residual: bool = True, **flags: object) -> ResNetSpec:

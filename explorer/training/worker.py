@@ -165,11 +165,11 @@ class _Datasets:
 
 
 def _train(order: Order, inbox: _Inbox, datasets: _Datasets, weights: Path, budget: int | None) -> Any:
+    from ..arch.spec import SpecError, spec_from_json
     from .data import subset
     from .events import InfoEvent
     from .recipe import recipe_from_dict
     from .runs import StoreError, save_weights
-    from .spec import SpecError, spec_from_json
     from .train import RunResult, Trainer
 
     spec = spec_from_json(order.spec_json)
@@ -225,7 +225,7 @@ def serve(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m explorer.worker FD DEVICE INDEX CHECKPOINTS DATA_DIR BUDGET MEASURE`, as the
+    """`python -m explorer.training.worker FD DEVICE INDEX CHECKPOINTS DATA_DIR BUDGET MEASURE`, as the
     registry starts it: a fresh interpreter that imports nothing of the server's (not even its main
     script, as multiprocessing's spawn would), with one end of a socket pair as its pipe."""
     fd, device_type, index, checkpoints, data_dir, budget, measure = argv or sys.argv[1:]
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    # run as explorer.worker, not __main__: the messages it pickles must name classes the server knows
-    from explorer.worker import main as worker_main
+    # run as explorer.training.worker, not __main__: the messages it pickles must name classes the server knows
+    from explorer.training.worker import main as worker_main
 
     worker_main()

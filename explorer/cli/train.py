@@ -15,17 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import fmt
-from .budget import check_training, limits, training_cost
-from .data import DATASETS
-from .devices import pick_device
-from .distributed import world_from_env
-from .events import DoneEvent, EpochEvent, Event, InfoEvent, StartEvent, StepEvent, as_dict
-from .lr_range import test_name
-from .recipe import DEVICES, INITS, OPTIMIZERS, PRECISIONS, RANGE_TEST, SCHEDULES, Recipe, suggested_recipe
-from .runs import RunStore
-from .train import Trainer
-from .worker import set_process_state
+from .. import fmt
+from ..hall.budget import check_training, limits, training_cost
+from ..training.data import DATASETS
+from ..training.devices import pick_device
+from ..training.distributed import world_from_env
+from ..training.events import DoneEvent, EpochEvent, Event, InfoEvent, StartEvent, StepEvent, as_dict
+from ..training.lr_range import test_name
+from ..training.recipe import DEVICES, INITS, OPTIMIZERS, PRECISIONS, RANGE_TEST, SCHEDULES, Recipe, suggested_recipe
+from ..training.runs import RunStore
+from ..training.train import Trainer
+from ..training.worker import set_process_state
 
 
 def add_train_parser(sub: Any, add_source: Callable[..., None]) -> None:
@@ -133,7 +133,7 @@ def _printer(jsonl: bool) -> Callable[[Event], None]:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .cli import spec_from_args  # the --preset/--config loader the other commands use
+    from .main import spec_from_args  # the --preset/--config loader the other commands use
 
     title, spec = spec_from_args(args)
     recipe, source = _recipe(args)

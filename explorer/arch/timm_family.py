@@ -4,7 +4,7 @@
 download). `check(name)` builds timm's model and ours, loads timm's state_dict into ours strictly,
 randomises BN statistics, and compares outputs at two input sizes (one odd), parameters and MACs.
 timm is a development dependency: the app itself reads the verified specs from `timm_family.json`,
-which `python -m explorer.timm_family --write` regenerates from the check (a test keeps it honest).
+which `python -m explorer.arch.timm_family --write` regenerates from the check (a test keeps it honest).
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import paths
-from .validate import SpecError
+from .. import paths
+from ..arch.validate import SpecError
 
 Progress = Callable[[str], None]
 

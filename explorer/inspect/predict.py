@@ -1,6 +1,6 @@
 """A trained run on new images: its network rebuilt from the stored weights, and any picture made
 to look like the dataset's own images before it goes through the same preparation as in training
-(explorer.data.scale_and_normalise)."""
+(explorer.training.data.scale_and_normalise)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from .checkpoint import load_state_dict
-from .data import DATASETS, DatasetInfo, scale_and_normalise
+from ..arch.checkpoint import load_state_dict
+from ..arch.model import build_model
+from ..arch.plan import plan_network
+from ..arch.spec import ResNetSpec, spec_from_dict
+from ..training.data import DATASETS, DatasetInfo, scale_and_normalise
+from ..training.run_record import RunRecord
 from .feature_maps import StageMaps, first_filters, grad_cam, stage_maps
 from .look_inside import part_output
-from .model import build_model
-from .plan import plan_network
-from .run_record import RunRecord
-from .spec import ResNetSpec, spec_from_dict
 
 # The preparation torchvision's and timm's ImageNet weights expect (per-channel, on 0..1 pixels).
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

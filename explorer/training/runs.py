@@ -3,7 +3,7 @@
 One file, `runs.sqlite` in the data folder (explorer/paths.py), shared by the app and the CLI.
 Each call opens its own connection, so worker threads and processes never share one.
 A run whose process died (server killed mid-run) is marked `interrupted` at the next start: each
-run records its process's boot id (explorer/liveness.py). Weights are written to a temporary file
+run records its process's boot id (explorer/training/liveness.py). Weights are written to a temporary file
 and renamed, and kept under a disk budget: the oldest finished runs' weights go first.
 """
 
@@ -24,10 +24,11 @@ from typing import Any
 
 import torch
 
-from . import fmt, liveness, paths
+from .. import fmt, paths
+from ..hall.settings import how_to_set
+from . import liveness
 from .events import EpochEvent, Event, StartEvent, StepEvent
 from .run_record import ADDED_COLUMNS, EPOCH_FIELDS, FINAL, SCHEMA, STAGE_FIELDS, RunRecord, record_of
-from .settings import how_to_set
 from .train import RunResult
 
 

@@ -14,7 +14,7 @@ from itertools import chain
 from operator import attrgetter
 from typing import NamedTuple
 
-from . import fmt
+from .. import fmt
 from .spec import GROUP_NORM_GROUPS, ResNetSpec, SpecError
 
 Shape = tuple[int, int, int]  # (C, H, W) of one sample

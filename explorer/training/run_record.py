@@ -111,7 +111,7 @@ class RunRecord:
 
     @property
     def range_test(self) -> bool:
-        """Whether it was a learning-rate range test (explorer/lr_range.py), not a training run."""
+        """Whether it was a learning-rate range test (explorer/training/lr_range.py), not a training run."""
         return self.recipe.get("schedule") == RANGE_TEST
 
     @property

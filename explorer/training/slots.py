@@ -19,15 +19,15 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from . import fmt
-from .budget import Limits
+from .. import fmt
+from ..hall.budget import Limits
+from ..hall.settings import how_to_set
 from .estimate import Speed
 from .events import Event
-from .settings import how_to_set
 from .train import RunResult
 from .worker import Finished, Order, Stop, receive, send
 
-ROOT = str(Path(__file__).resolve().parents[1])  # where `explorer` imports from
+ROOT = str(Path(__file__).resolve().parents[2])  # where `explorer` imports from
 # A device's speed, measured by the first worker a server process starts for it: a worker started
 # after another died does not measure again (1.5 s of CPU on two cores).
 MEASURED: dict[str, Speed] = {}
@@ -80,7 +80,7 @@ class Slot:
         measure = "measure" if self.device_type not in MEASURED else "known"
         args = [str(theirs.fileno()), self.device_type, str(self.index), str(self.checkpoints), self.data_dir or ""]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "explorer.worker", *args, str(budget) if budget else "", measure],
+            [sys.executable, "-m", "explorer.training.worker", *args, str(budget) if budget else "", measure],
             pass_fds=(theirs.fileno(),),
             env=env,
             stdin=subprocess.DEVNULL,

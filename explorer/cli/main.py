@@ -12,15 +12,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from . import fmt
-from .analysis import Analysis, analyze_plan
-from .budget import limits
-from .checkpoint import matching_names, read_weights, spec_from_state_dict
-from .codegen import to_code
-from .plan import plan_network
-from .presets import FAMILY, PRESETS, preset
-from .runs import StoreError
-from .spec import MAX_JSON_BYTES, ResNetSpec, SpecError, input_from_text, spec_from_json
+from .. import fmt
+from ..arch.analysis import Analysis, analyze_plan
+from ..arch.checkpoint import matching_names, read_weights, spec_from_state_dict
+from ..arch.codegen import to_code
+from ..arch.plan import plan_network
+from ..arch.presets import FAMILY, PRESETS, preset
+from ..arch.spec import MAX_JSON_BYTES, ResNetSpec, SpecError, input_from_text, spec_from_json
+from ..hall.budget import limits
+from ..training.runs import StoreError
 
 
 class UsageError(Exception):
@@ -170,13 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("code", help="standalone PyTorch source in the d2l style")
     _add_source(p, weights=True)
     p.set_defaults(run=_cmd_code)
-    from .train_cli import add_train_parser  # the training command lives with the engine's options
+    from .train import add_train_parser  # the training command lives with the engine's options
 
     add_train_parser(sub, _add_source)
-    from .runs_cli import add_runs_parser
+    from .runs import add_runs_parser
 
     add_runs_parser(sub)
-    from .predict_cli import add_predict_parser
+    from .predict import add_predict_parser
 
     add_predict_parser(sub)
     return parser

@@ -3,7 +3,7 @@
 Every door a student can reach (a link, the Design page, Compare, the torchinfo button, the Train
 page's estimate and Start, the `train` command) asks here before anything is allocated: a
 1.2e12-parameter network described by a link is only arithmetic until a check says it fits.
-The limits follow the machine (explorer/settings.py); each refusal names the limit, the value,
+The limits follow the machine (explorer/hall/settings.py); each refusal names the limit, the value,
 and the setting that raises it.
 """
 
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import fmt, paths
-from .data import DATASETS
-from .estimate import Estimate, Speed, estimate
-from .plan import NetworkPlan, plan_network
-from .recipe import Recipe, adapt_spec
+from .. import fmt, paths
+from ..arch.plan import NetworkPlan, plan_network
+from ..arch.spec import ResNetSpec
+from ..arch.validate import SpecError
+from ..training.data import DATASETS
+from ..training.estimate import Estimate, Speed, estimate
+from ..training.recipe import Recipe, adapt_spec
 from .settings import GIB, Settings, disk_bytes, gpu_memory_bytes, how_to_set, load_settings, ram_bytes
-from .spec import ResNetSpec
-from .validate import SpecError
 
 FLOAT32 = 4  # bytes; weights, gradients and optimizer state stay fp32 whatever the autocast
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adamw": 2}  # fp32 tensors kept per parameter

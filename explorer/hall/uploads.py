@@ -10,7 +10,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from .paths import home
+from ..paths import home
 
 
 def uploads_dir() -> Path:

@@ -7,9 +7,9 @@ import argparse
 import json
 from typing import Any
 
-from .data import DATASETS
-from .predict import PictureError, Predictor, can_predict, image_as_dataset_item, looks_inverted, open_picture
-from .runs_cli import open_history
+from ..inspect.predict import PictureError, Predictor, can_predict, image_as_dataset_item, looks_inverted, open_picture
+from ..training.data import DATASETS
+from .runs import open_history
 
 
 def add_predict_parser(sub: Any) -> None:
@@ -29,7 +29,7 @@ def add_predict_parser(sub: Any) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from .cli import UsageError
+    from .main import UsageError
 
     if args.top < 1:
         raise UsageError(f"top: {args.top} is out of range; allowed 1 and more")
