@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import explorer
-from explorer.cli.main import main
+from explorer.cli import main
 from explorer.hall.budget import BudgetError, check_build, check_design, check_training, limits, training_cost
 from explorer.hall.settings import GIB, Settings, SettingsError, load_settings
 from explorer.training.estimate import Speed, estimate

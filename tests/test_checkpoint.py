@@ -14,7 +14,7 @@ from explorer import PRESETS, build_model, load_state_dict, plan_network, spec_f
 from explorer.arch.checkpoint import matching_names, read_weights, tensor_shapes, unwrap
 from explorer.arch.presets import FAMILY, TORCHVISION_PRESETS
 from explorer.arch.spec import SpecError
-from explorer.cli.main import main
+from explorer.cli import main
 
 
 def _meta_state_dict(spec):

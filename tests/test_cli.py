@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from explorer import PRESETS
-from explorer.cli.main import main
+from explorer.cli import main
 
 from . import events
 

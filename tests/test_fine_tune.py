@@ -8,7 +8,8 @@ import torchvision
 import explorer
 from explorer.arch.checkpoint import load_for_fine_tuning
 from explorer.arch.spec import SpecError
-from explorer.cli.main import build_parser, spec_from_args
+from explorer.cli.common import spec_from_args
+from explorer.cli.main import build_parser
 from explorer.cli.train import _recipe, describe
 from explorer.training.data import DATASETS, load_dataset
 from explorer.training.events import StartEvent

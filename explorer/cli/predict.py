@@ -9,6 +9,7 @@ from typing import Any
 
 from ..inspect.predict import PictureError, Predictor, can_predict, image_as_dataset_item, looks_inverted, open_picture
 from ..training.data import DATASETS
+from .common import UsageError
 from .runs import open_history
 
 
@@ -29,7 +30,6 @@ def add_predict_parser(sub: Any) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from .main import UsageError
 
     if args.top < 1:
         raise UsageError(f"top: {args.top} is out of range; allowed 1 and more")

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import fmt, paths
 from ..training.runs import RunRecord, RunStore
+from .common import UsageError
 
 
 def add_runs_parser(sub: Any) -> None:
@@ -60,7 +61,6 @@ def _table(runs: list[RunRecord]) -> str:
 def open_history(db: str | None) -> RunStore | None:
     """The run history named by --db (an error if it is not there), else the data folder's, or
     None when no run has been stored yet."""
-    from .main import UsageError  # the shared one-line error of the command line
 
     path = Path(db) if db else paths.runs_db()
     if not path.exists():
@@ -71,7 +71,6 @@ def open_history(db: str | None) -> RunStore | None:
 
 
 def run_runs(args: argparse.Namespace) -> int:
-    from .main import UsageError
 
     if args.limit < 1:
         raise UsageError(f"limit: {args.limit} is out of range; allowed 1 and more")

@@ -26,9 +26,10 @@ from ..training.recipe import DEVICES, INITS, OPTIMIZERS, PRECISIONS, RANGE_TEST
 from ..training.runs import RunStore
 from ..training.train import Trainer
 from ..training.worker import set_process_state
+from .common import add_source, spec_from_args
 
 
-def add_train_parser(sub: Any, add_source: Callable[..., None]) -> None:
+def add_train_parser(sub: Any) -> None:
     p = sub.add_parser("train", help="train a network and store the run in the history")
     add_source(p, overrides=False, weights=True)  # --weights FILE: that network, fine-tuned from its weights
     # every recipe option defaults to None: unset ones come from the recipe the Train page suggests
@@ -133,7 +134,6 @@ def _printer(jsonl: bool) -> Callable[[Event], None]:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .main import spec_from_args  # the --preset/--config loader the other commands use
 
     title, spec = spec_from_args(args)
     recipe, source = _recipe(args)
