@@ -5,7 +5,7 @@ import time
 import streamlit as st
 
 from explorer import PRESETS, ShapeMismatchError, SpecError, check, fmt, spec_from_json
-from explorer.arch.plan import SHORTCUT_LABEL
+from explorer.arch.layers import SHORTCUT_LABEL
 from explorer.arch.presets import FAMILY, preset
 from explorer.arch.reference import timm_twin, verified_against
 from explorer.arch.share import closest_preset, spec_diff

@@ -11,7 +11,7 @@ import streamlit as st
 import torch
 
 from explorer import SpecError, build_model, fmt, spec_from_json
-from explorer.arch.plan import NetworkPlan
+from explorer.arch.layers import NetworkPlan
 from explorer.hall.budget import check_build
 from explorer.inspect.feature_maps import tile
 from explorer.inspect.look_inside import layers_of, part_names, part_output, part_view, sample_input

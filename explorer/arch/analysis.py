@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from .plan import LayerPlan, NetworkPlan, Shape, plan_network
+from .layers import LayerPlan, NetworkPlan, Shape
+from .plan import plan_network
 from .spec import ResNetSpec
 
 BYTES_PER_FLOAT32 = 4

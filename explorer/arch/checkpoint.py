@@ -17,7 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .plan import NetworkPlan, eca_kernel, plan_network, se_width
+from .layers import NetworkPlan
+from .plan import eca_kernel, plan_network, se_width
 from .spec import MAX_BLOCKS_PER_STAGE, InputSpec, ResNetSpec, SpecError, StageSpec, StemSpec
 
 StateDict = Mapping[str, Any]  # name -> tensor (or anything with .shape, e.g. safetensors' slices)

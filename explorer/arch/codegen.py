@@ -17,7 +17,8 @@ from textwrap import dedent, indent
 
 from .. import fmt
 from . import model
-from .plan import LayerPlan, NetworkPlan, plan_network
+from .layers import LayerPlan, NetworkPlan
+from .plan import plan_network
 from .spec import GROUP_NORM_GROUPS, ResNetSpec
 
 _BLOCK_DOC = {

@@ -8,7 +8,7 @@ block and one "block xN" for the identical rest, so ResNet-152 fits a projector 
 from __future__ import annotations
 
 from .. import fmt
-from .plan import SHORTCUT_LABEL, BlockPlan, LayerPlan, NetworkPlan, StagePlan
+from .layers import SHORTCUT_LABEL, BlockPlan, LayerPlan, NetworkPlan, StagePlan
 from .spec import ResNetSpec
 
 FONT = 'fontname="Helvetica"'

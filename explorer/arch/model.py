@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
-from .plan import BlockPlan, LayerPlan, NetworkPlan, StagePlan, plan_network
+from .layers import BlockPlan, LayerPlan, NetworkPlan, StagePlan
+from .plan import plan_network
 from .spec import GROUP_NORM_GROUPS, ResNetSpec
 from .stem_conv import SingleChannelConv2d
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .plan import NetworkPlan
+from .layers import NetworkPlan
 from .presets import FAMILY, PRESETS, TORCHVISION_PRESETS
 from .spec import ResNetSpec
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import fmt, paths
-from ..arch.plan import NetworkPlan, plan_network
+from ..arch.layers import NetworkPlan
+from ..arch.plan import plan_network
 from ..arch.spec import ResNetSpec
 from ..arch.validate import SpecError
 from ..training.data import DATASETS

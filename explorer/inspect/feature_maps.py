@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..arch.plan import NetworkPlan
+from ..arch.layers import NetworkPlan
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .. import fmt
-from ..arch.plan import SHORTCUT_LABEL, BlockPlan, LayerPlan, NetworkPlan, Shape, StagePlan
+from ..arch.layers import SHORTCUT_LABEL, BlockPlan, LayerPlan, NetworkPlan, Shape, StagePlan
 from ..arch.spec import ResNetSpec, SpecError
 
 GREY_SAMPLE = 0  # scikit-learn's first digit, a 0: its ring shows edges in every direction

@@ -15,7 +15,8 @@ import math
 import time
 from dataclasses import dataclass
 
-from ..arch.plan import LayerPlan, NetworkPlan, plan_network
+from ..arch.layers import LayerPlan, NetworkPlan
+from ..arch.plan import plan_network
 from ..arch.spec import InputSpec, ResNetSpec, StageSpec, StemSpec
 from .data import DATASETS
 from .lr_range import RANGE_STEPS
