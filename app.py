@@ -9,7 +9,7 @@ import streamlit as st
 
 from ui import follow
 from ui.access import lecturer_sidebar
-from ui.lecture import lecture_requested
+from ui.lecture import lecture_requested, lecture_toggle
 
 st.set_page_config(
     page_title="ResNet Explorer",
@@ -28,6 +28,9 @@ pages = [
     st.Page("app_pages/challenge.py", title="Challenge", icon=":material/emoji_events:", url_path="challenge"),
 ]
 navigation = st.navigation(pages)
+# the frame every page shares: the lecture switch (the Design page's sidebar is wider: it holds the
+# stage table), the lecturer key, following the lecturer
+lecture_toggle(wide_sidebar=navigation.url_path == "")
 lecturer_sidebar()  # the lecturer key, on every page, where the server has one
 follow.follow({page.url_path: page for page in pages}, navigation.url_path)  # ?follow=1: the lecturer's screen
 navigation.run()

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from ui import access, challenge, training
-from ui.lecture import lecture_toggle
+from ui.lecture import lecture_requested
 
-lecture = lecture_toggle()
+lecture = lecture_requested()  # the router drew the switch
 st.title("Class challenge")
 jobs = training.registry()
 if jobs is None:  # the run history cannot be opened: said above

@@ -10,10 +10,8 @@ from explorer.arch.share import stages_from_text, stages_to_text
 from explorer.arch.spec import BLOCKS, SHORTCUTS, input_from_text
 from explorer.hall.budget import check_design
 from ui import access, cache, charts, state
-from ui.lecture import lecture_toggle
 
 CURRENT = "Current design"
-lecture_toggle()
 design = state.current_spec()
 st.title("Compare two networks")
 state.url_warning()

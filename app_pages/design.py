@@ -27,11 +27,11 @@ from explorer.arch.spec import (
 from explorer.hall.budget import check_build, check_design
 from explorer.inspect.look_inside import part_names
 from ui import access, cache, charts, checkpoint, diagram_view, state
-from ui.lecture import lecture_toggle
+from ui.lecture import lecture_requested
 from ui.look_inside import look_inside
 
 PAINT_FIRST_SECONDS = 0.05  # see the diagram view below
-lecture = lecture_toggle(wide_sidebar=True)
+lecture = lecture_requested()  # the router drew the switch
 state.current_spec()
 if (unbuildable := st.session_state.pop("url_network", None)) is not None:
     # the link's network in the controls, where the tutor below explains it; the totals show the preset

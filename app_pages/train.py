@@ -21,10 +21,10 @@ from explorer.training.recipe import (
     suggested_recipe,
 )
 from ui import access, checkpoint, run_view, state, training
-from ui.lecture import lecture_toggle
+from ui.lecture import lecture_requested
 from ui.train_form import CURRENT, apply_recipe, read_url, recipe_from_form, write_url
 
-lecture = lecture_toggle()
+lecture = lecture_requested()  # the router drew the switch
 design = state.current_spec()
 st.title("Train")
 state.url_warning()

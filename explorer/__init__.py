@@ -10,8 +10,8 @@ from .arch.analysis import Analysis, LayerInfo, StageInfo, analyze, analyze_plan
 from .arch.checkpoint import load_state_dict, spec_from_state_dict
 from .arch.codegen import to_code
 from .arch.export import to_onnx
-from .arch.model import build_model, init_weights
 from .arch.layers import BlockPlan, LayerPlan, NetworkPlan, StagePlan
+from .arch.model import build_model, init_weights
 from .arch.plan import ShapeMismatchError, check, plan_network
 from .arch.presets import DEFAULT_PRESET, PRESETS, TORCHVISION_PRESETS, preset
 from .arch.spec import InputSpec, ResNetSpec, SpecError, StageSpec, StemSpec, spec_from_dict, spec_from_json
