@@ -1,0 +1,163 @@
+"""The Design page's views, one on screen at a time (a rerun redraws only what is shown): the
+diagram with the part looked into, the layer table, the charts, the PyTorch code, import/export."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from explorer import Analysis, ResNetSpec, SpecError, fmt
+from explorer.arch.layers import SHORTCUT_LABEL
+from explorer.arch.presets import preset
+from explorer.arch.reference import timm_twin, verified_against
+from explorer.arch.share import spec_diff
+from explorer.hall.budget import check_build, check_design
+from explorer.inspect.look_inside import part_names
+from ui import access, cache, charts, checkpoint, design_controls, diagram_view
+from ui.look_inside import look_inside
+
+
+def totals(spec: ResNetSpec, a: Analysis, base: str, lecture: bool) -> list[str]:
+    """The numbers that matter, the server's limit if it is passed, the verified marks, and how the
+    design differs from its preset (returned: empty for the preset itself)."""
+    batch = st.sidebar.number_input(
+        "Batch size (memory estimate)", min_value=1, max_value=65536, value=256, key="d_batch"
+    )
+    # on a projector, two big numbers per row; on a desk, four in a row
+    c1, c2, c3, c4 = [*st.columns(2), *st.columns(2)] if lecture else st.columns([1.5, 1, 1, 1.1])
+    c1.metric("Parameters", fmt.count(a.total_params), help=f"trainable: {fmt.count(a.trainable_params)}")
+    c2.metric("MACs per image", fmt.macs_short(a.macs), help=f"{fmt.count(a.macs)} multiply-adds")
+    c3.metric("Output", "B×" + "x".join(map(str, a.output_shape)), help=f"{a.depth} weighted layers deep")
+    c4.metric(f"Activations, batch {batch}", fmt.nbytes(a.activation_bytes(batch)), help="float32, estimate")
+    try:
+        check_design(a.plan, access.limits())
+    except SpecError as exc:
+        st.warning(f"**Too large to build or train on this server** (its numbers here are arithmetic): {exc}")
+    ref = verified_against(a.plan)
+    if ref:
+        st.success(
+            f"✓ Verified: torchvision publishes {ref.name} with {fmt.count(ref.params)} parameters and "
+            f"{ref.gmacs:.3f} GMACs; this network has exactly that."
+        )
+    if twin := timm_twin(spec):
+        st.success(
+            f"✓ Verified against timm's **{twin}**: its weights load strictly and give the same outputs; "
+            f"parameters and MACs equal its own count (`python -m explorer.arch.timm_family`)."
+        )
+    diff = spec_diff(preset(base), spec)
+    if diff:
+        st.info(f"Edited from **{base}**: " + "; ".join(f"`{d}`" for d in diff))
+    else:
+        st.caption(f"This is the preset **{base}**. The address bar holds the design: copy it to share.")
+    return diff
+
+
+VIEWS = ["Diagram", "Layers", "Charts", "PyTorch code", "Import / export"]
+PAINT_FIRST_SECONDS = 0.05  # see diagram() below
+
+
+def diagram(spec_json: str, a: Analysis, lecture: bool, name: str) -> None:
+    """The block diagram (click a part to look inside it) beside the part's panel and the stage table."""
+    # at lecture size on a 1024-px projector three in a row cut the toggles' labels: two rows
+    c1, c2, c3 = [*st.columns(2), st.container()] if lecture else st.columns([1, 1, 1.2], vertical_alignment="center")
+    expand = c1.toggle("Draw every block", key="d_expand", help="Collapsed: a stage's identical blocks as 'block xN'")
+    across = c2.toggle("Left to right", key="d_across", help="Wide and short, for slides")
+    stages = [stage.name for stage in a.plan.stages]
+    if st.session_state.get("d_page") not in stages:  # also a stage the edited design no longer has
+        st.session_state.d_page = "all"
+    page = c3.selectbox(
+        "Show",
+        ["all", *stages],
+        key="d_page",
+        format_func=lambda p: "the whole network" if p == "all" else p,
+        help="One stage at a time: a deep network's diagram page by page",
+    )
+    # lecture type makes the stage table ~430 px wide: on a 1024-px projector it needs the larger share
+    # (left to right, the diagram needs the page's width: the table goes below it)
+    left, right = (st.container(), st.container()) if across else st.columns([1, 1.3] if lecture else [1.2, 1])
+    dot = cache.diagram(spec_json, expand, "LR" if across else "TB", None if page == "all" else page)
+    if st.session_state.get("d_drawn") != dot:
+        # The browser lays the diagram out on its main thread (~0.5 s for d2l-resnet18): sent in
+        # the same message as the totals it holds them back (0.68 s to show a new total). A pause
+        # before sending a changed diagram lets the totals paint first: 0.12 s (benchmarks/ui_latency.py).
+        time.sleep(PAINT_FIRST_SECONDS)
+        st.session_state.d_drawn = dot
+    with left:
+        diagram_view.diagram_controls(
+            part_names(a.plan), st.session_state.get("d_look"), "d_clicks", "d_look", name, "d_look_panel"
+        )
+        st.graphviz_chart(dot, width="stretch" if lecture and not across else "content")
+    kinds = sorted({SHORTCUT_LABEL[b.shortcut] for b in a.plan.blocks})
+    left.caption("Skip connections: " + ", ".join(kinds) + ". Edges carry tensor shapes (channels x height x width).")
+    with right:  # beside the diagram, where the click was: no scrolling to see what it shows
+        with st.container(border=True, key="d_look_panel"):
+            look_inside(spec_json, a.plan)
+        unit = fmt.macs_unit(a.macs)
+        st.dataframe(
+            cache.stage_table(spec_json),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "params": st.column_config.NumberColumn(format="localized"),
+                unit.name: st.column_config.NumberColumn(format=unit.format),
+            },
+        )
+
+
+def layers(spec_json: str) -> None:
+    """Every layer: shape, parameters, MACs, receptive field."""
+    st.dataframe(
+        cache.layer_table(spec_json),
+        hide_index=True,
+        width="stretch",
+        height=520,
+        placeholder="—",  # no receptive field once pooled globally
+        column_config={
+            "params": st.column_config.NumberColumn(format="localized"),
+            "MACs": st.column_config.NumberColumn(format="localized"),
+        },
+    )
+    st.caption("Receptive field: input pixels one output unit can see (theoretical, along the main path).")
+
+
+def charts_view(base: str, a: Analysis) -> None:
+    """Parameters and MACs per stage; spatial size against channels."""
+    st.plotly_chart(charts.stage_bars([(base, a)]), width="stretch", key="d_stage_chart")
+    st.plotly_chart(charts.shape_flow(a), width="stretch", key="d_flow_chart")
+
+
+def code(spec_json: str, title: str) -> None:
+    """The standalone PyTorch source of the design."""
+    source = cache.code(spec_json, title)
+    st.download_button("Download net.py", source, file_name="net.py", mime="text/x-python", key="d_code_dl")
+    st.code(source, language="python")
+
+
+def import_export(spec: ResNetSpec, a: Analysis, spec_json: str) -> None:
+    """The spec as JSON, a checkpoint opened or exported (ONNX), torchinfo's summary."""
+    c1, c2 = st.columns(2)
+    with c1:
+        st.subheader("Spec (JSON)")
+        st.download_button("Download spec.json", spec.to_json(), file_name="spec.json", key="d_json_dl")
+        st.file_uploader(
+            "Load a spec.json", type=["json"], key="d_upload", on_change=design_controls.load_upload, max_upload_size=1
+        )  # MB: a spec file is at most 100 kB
+        if err := st.session_state.get("d_upload_error"):
+            st.error(f"Could not load {err}")
+        st.subheader("Weights")
+        checkpoint.weights_panel()
+        checkpoint.try_panel()
+        st.subheader("ONNX")
+        checkpoint.onnx_panel(spec)
+    with c2:
+        st.subheader("torchinfo summary")
+        st.caption("Builds the model and runs a real forward pass — seconds for large networks.")
+        if st.button("Run torchinfo", key="d_torchinfo"):
+            try:  # torchinfo builds the network in this server's process: only if it fits
+                check_build(a.plan, access.limits())
+            except SpecError as exc:
+                st.error(f"Not built here: {exc}")
+            else:
+                with st.spinner("Running a forward pass through torchinfo…"):
+                    st.code(cache.torchinfo_summary(spec_json), language=None)
