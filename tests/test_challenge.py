@@ -99,24 +99,24 @@ def test_a_lecturer_sets_a_challenge_and_students_enter_and_are_ranked(hall):
 
     lecturer = open_app(page="app_pages/challenge.py")
     lecturer.text_input(key="lecturer_key_typed").set_value("chalk").run()
-    lecturer.text_input(key="c_title").set_value("Digits in ten seconds")
-    lecturer.selectbox(key="c_dataset").set_value("digits")
-    lecturer.number_input(key="c_params").set_value(80_000)
-    lecturer.number_input(key="c_seconds").set_value(10)
-    lecturer.button(key="c_start").click().run()
+    lecturer.text_input(key="ch_title").set_value("Digits in ten seconds")
+    lecturer.selectbox(key="ch_dataset").set_value("digits")
+    lecturer.number_input(key="ch_params").set_value(80_000)
+    lecturer.number_input(key="ch_seconds").set_value(10)
+    lecturer.button(key="ch_start").click().run()
     assert not lecturer.exception and lecturer.subheader[0].value == "Digits in ten seconds"
 
     too_big = open_app({"preset": "resnet20"}, "app_pages/challenge.py")
     assert any("269,434 parameters on Digits (offline); the challenge allows at most 80,000" in w.value
                for w in too_big.warning)  # fmt: skip
-    too_big.text_input(key="c_name").set_value("Bob")
-    too_big.button(key="c_enter").click().run()
+    too_big.text_input(key="ch_name").set_value("Bob")
+    too_big.button(key="ch_enter").click().run()
     assert any(e.value.startswith("Not entered: max_params:") for e in too_big.error)
 
     ada = open_app({"preset": "resnet-mini"}, "app_pages/challenge.py")
     assert any(c.value.startswith("✓ 77,754 parameters on Digits (offline)") for c in ada.caption)
-    ada.text_input(key="c_name").set_value("Ada")
-    ada.button(key="c_enter").click().run()
+    ada.text_input(key="ch_name").set_value("Ada")
+    ada.button(key="ch_enter").click().run()
     assert not ada.exception
     run_id = registry().store.list(experiment="challenge 1")[0].id
     assert registry().store.get(run_id).recipe["time_limit"] == 10.0  # the challenge's one recipe
@@ -131,11 +131,11 @@ def test_a_lecturer_sets_a_challenge_and_students_enter_and_are_ranked(hall):
     )
     assert board["rank"].isna().all()  # a stopped entry is listed, not ranked
 
-    lecturer.button(key="c_close").click().run()
+    lecturer.button(key="ch_close").click().run()
     assert lecturer.subheader[0].value == "Digits in ten seconds (closed)"
     ada.run()
-    assert not [b for b in ada.button if b.key == "c_enter"]  # no entry form once closed
-    lecturer.button(key="c_reset").click().run()
+    assert not [b for b in ada.button if b.key == "ch_enter"]  # no entry form once closed
+    lecturer.button(key="ch_reset").click().run()
     assert any("No challenge is set yet" in i.value for i in lecturer.info)
 
 
@@ -154,8 +154,8 @@ def test_an_entrys_design_opens_in_design(hall):
     )
     chart = next(c for c in viewer.get("plotly_chart") if "Leaderboard" in c.proto.spec)
     assert '"1. Ada"' in chart.proto.spec and "90.00% · 77,754 params" in chart.proto.spec
-    viewer.session_state["c_board"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    viewer.session_state["ch_board"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     viewer.run()
-    viewer.button(key="c_open").click().run()
+    viewer.button(key="ch_open").click().run()
     assert not viewer.exception
     assert viewer.session_state["spec"] == spec and viewer.number_input(key="d_classes").value == 10

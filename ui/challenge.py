@@ -32,29 +32,29 @@ def lecturer_panel(board: ChallengeStore, current: Challenge | None) -> None:
     """Set a challenge (replacing the board), close its entries, or clear it."""
     with st.expander("Lecturer: set the challenge", expanded=current is None):
         title, dataset, params, seconds = DEFAULT_TASK
-        with st.form("c_set"):
-            st.text_input("Title", value=title, key="c_title", max_chars=80)
+        with st.form("ch_set"):
+            st.text_input("Title", value=title, key="ch_title", max_chars=80)
             c1, c2, c3 = st.columns(3)
-            c1.selectbox("Dataset", list(DATASETS), key="c_dataset", index=list(DATASETS).index(dataset),
+            c1.selectbox("Dataset", list(DATASETS), key="ch_dataset", index=list(DATASETS).index(dataset),
                          format_func=lambda d: DATASETS[d].title)  # fmt: skip
-            c2.number_input("At most parameters", min_value=1_000, max_value=100_000_000, value=params, key="c_params")
-            c3.number_input("Seconds of training", min_value=10, max_value=3_600, value=seconds, key="c_seconds")
-            started = st.form_submit_button("Start a new challenge", type="primary", key="c_start",
+            c2.number_input("At most parameters", min_value=1_000, max_value=100_000_000, value=params, key="ch_params")
+            c3.number_input("Seconds of training", min_value=10, max_value=3_600, value=seconds, key="ch_seconds")
+            started = st.form_submit_button("Start a new challenge", type="primary", key="ch_start",
                                             help="Clears the board: the entries' runs stay in the history")  # fmt: skip
         if started:
             try:
                 ss = st.session_state
-                board.start(ss.c_title, ss.c_dataset, int(ss.c_params), int(ss.c_seconds))
+                board.start(ss.ch_title, ss.ch_dataset, int(ss.ch_params), int(ss.ch_seconds))
             except SpecError as exc:
                 st.error(f"Not started: {exc}")
             else:
                 st.rerun()
         if current is not None:
             c1, c2 = st.columns(2)
-            if current.open and c1.button("Close entries", key="c_close", help="The board stays; no new entries"):
+            if current.open and c1.button("Close entries", key="ch_close", help="The board stays; no new entries"):
                 board.close()
                 st.rerun()
-            if c2.button("Reset the board", key="c_reset", help="No challenge; the entries' runs stay in the history"):
+            if c2.button("Reset the board", key="ch_reset", help="No challenge; the entries' runs stay in the history"):
                 board.reset()
                 st.rerun()
 
@@ -70,16 +70,16 @@ def entry_panel(board: ChallengeStore, current: Challenge, jobs: JobRegistry) ->
     else:
         st.caption(f"✓ {fmt.count(params)} parameters on {DATASETS[current.dataset].title}: within the budget.")
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
-    c1.text_input("Display name", key="c_name", max_chars=40, help="Shown on the board; up to "
+    c1.text_input("Display name", key="ch_name", max_chars=40, help="Shown on the board; up to "
                   f"{MAX_ENTRIES} designs each")  # fmt: skip
-    if c2.button("Enter this design", type="primary", key="c_enter", disabled=not current.open):
+    if c2.button("Enter this design", type="primary", key="ch_enter", disabled=not current.open):
         _enter(board, current, jobs, spec, base)
     st.page_link("app_pages/design.py", label="Change the design", icon=":material/account_tree:")
 
 
 def _enter(board: ChallengeStore, current: Challenge, jobs: JobRegistry, spec, base: str) -> None:
     try:
-        name, params = board.check_entry(current, st.session_state.get("c_name") or "", spec)
+        name, params = board.check_entry(current, st.session_state.get("ch_name") or "", spec)
     except SpecError as exc:
         st.error(f"Not entered: {exc}")
         return
@@ -122,14 +122,14 @@ def leaderboard(board: ChallengeStore, current: Challenge) -> None:
             return
         ranked = [s for s in rows if s.rank is not None]
         if ranked:
-            st.plotly_chart(charts.leaderboard(ranked), width="stretch", key="c_chart")
+            st.plotly_chart(charts.leaderboard(ranked), width="stretch", key="ch_chart")
         picked = st.dataframe(
             _frame(rows),
             hide_index=True,
             width="stretch",
             on_select="rerun",
             selection_mode="single-row",
-            key="c_board",
+            key="ch_board",
             placeholder="—",
             column_config={
                 "test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
@@ -139,7 +139,7 @@ def leaderboard(board: ChallengeStore, current: Challenge) -> None:
         chosen = picked.selection.rows
         if chosen:
             entry = rows[chosen[0]]
-            if st.button(f"Open {entry.name}'s design in Design", key="c_open", icon=":material/account_tree:"):
+            if st.button(f"Open {entry.name}'s design in Design", key="ch_open", icon=":material/account_tree:"):
                 _open_in_design(entry.spec)
                 st.switch_page("app_pages/design.py")
         else:
