@@ -8,7 +8,7 @@ from datetime import datetime
 
 import numpy as np
 import streamlit as st
-import torch  # imported once at module load, before any worker thread (../shared/STREAMLIT.md)
+import torch  # imported at module load, before any thread: a first import inside threads broke numpy's once
 
 from explorer import SpecError, fmt
 from explorer.arch.codegen import loading_code

@@ -294,7 +294,7 @@ def _resnet_block_source(spec: ResNetSpec, cls: str, plan: NetworkPlan) -> str:
                 else:
                     blk.append({cls}(num_channels{expansion}, num_channels, kind=kind{rest}{", " + rate.format(i="i") if drop else ""}))
             return blk
-        ''').lstrip()  # noqa: E501
+        ''').lstrip()  # noqa: E501 (ruff reads it here: the generated lines are the reader's code, not ours)
         + "\n\n"
     )
 

@@ -160,7 +160,7 @@ class JobRegistry:
         self.slots: dict[str, list[Slot]] = {}
         self._limits: dict[str, Limits] = {}
         self.closed = False
-        self.interrupted = store.mark_interrupted()  # runs a killed server left behind
+        store.mark_interrupted()  # runs a killed server left behind
 
     # ----- budgets, speed ------------------------------------------------------------------------
     def limits(self, device: str = "cpu") -> Limits:

@@ -335,10 +335,3 @@ class RunStore:
                 {"index": row["test_index"], "true": row["true_label"], "pred": row["predicted"], "image": image}
             )
         return out
-
-    def load_checkpoint(self, run_id: int) -> dict[str, torch.Tensor]:
-        run = self.get(run_id)
-        if run is None or not run.checkpoint:
-            raise FileNotFoundError(f"run {run_id} has no checkpoint")
-        # weights_only: a checkpoint is tensors, never pickled code
-        return torch.load(run.checkpoint, map_location="cpu", weights_only=True)
