@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import explorer  # noqa: E402
 from explorer import fmt  # noqa: E402
-from tests.test_browser import ARGS, CHROMIUM, _serve  # noqa: E402
+from tests.browser import ARGS, CHROMIUM, serve  # noqa: E402
 
 METRIC = '[data-testid="stMetricValue"]'
 
@@ -60,7 +60,7 @@ def main() -> None:
 
     spec = explorer.preset(args.preset)
     with TemporaryDirectory() as home, sync_playwright() as p:
-        server = _serve(Path(home))
+        server = serve(Path(home))
         url = next(server)
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})

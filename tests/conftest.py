@@ -23,6 +23,43 @@ def home(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
+# ----- the browser tests' server and Chromium (tests/browser.py) -------------------------------------
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app as one user runs it on a laptop: 127.0.0.1, no lecturer key (that user may do anything)."""
+    from tests.browser import serve
+
+    yield from serve(tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture(scope="module")
+def hall_server(tmp_path_factory):
+    """The app as a lecture hall has it: a lecturer key is set, so students own only their runs."""
+    from tests.browser import serve
+
+    yield from serve(tmp_path_factory.mktemp("hall"), RESNET_EXPLORER_LECTURER_KEY="chalk")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import ARGS, CHROMIUM
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """Figures tests report (e.g. the timm coverage), shown in CI's output."""
     from tests.report import LINES

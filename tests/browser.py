@@ -1,0 +1,121 @@
+"""What the browser tests share: a `streamlit run app.py` server on a free port, Debian's Chromium
+with the flags that keep hidden pages updating, and the steps several tests take."""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+MARKS = [  # every browser test: marked, and skipped where Chromium is missing
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-renderer-backgrounding",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(home: Path, **env: str):
+    """`streamlit run app.py` on a free port with its own data folder; yields its address."""
+    port = free_port()
+    env = {**os.environ, "RESNET_EXPLORER_HOME": str(home), "OMP_NUM_THREADS": "1", **env}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+         "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false",
+         "--server.fileWatcherType=none"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def expect_text(page, text: str, timeout: float = 30_000):
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text(text, exact=False).first).to_be_visible(timeout=timeout)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Open a selectbox and pick an option by typing it (the long lists are virtualised)."""
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def start_digits_run(server, page, epochs: int, batch_size: int | None = None, button: str = "Start") -> None:
+    """From the Train page: resnet-mini on the offline digits, started (or range-tested)."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{server}/train")
+    expect_text(page, "Run history")
+    choose(page, "Network", "resnet-mini")
+    epochs_box = page.get_by_label("Epochs")
+    expect(epochs_box).to_have_value("5", timeout=15_000)  # the CPU recipe arrived with the network
+    choose(page, "Dataset", "Digits (offline)")
+    epochs_box.fill(str(epochs))
+    if batch_size:
+        page.get_by_label("Batch size").fill(str(batch_size))
+    page.get_by_role("button", name=button, exact=True).click()
+
+
+ELAPSED = re.compile(r"elapsed [\d.:]+")  # "elapsed 3.2 s", "elapsed 1:05"
+
+
+def history_row(page, row: int) -> None:
+    """Tick a row of the run history (a canvas grid: its checkboxes are clicked where they are drawn).
+    It is the Train page's first table; the table of what differs comes after it."""
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 16, box["y"] + 35 * (row + 1) + 17)  # rows of 35 px under the header
+
+
+CUT_TEXT = """() => [...document.querySelectorAll('[data-testid=stMain] *')]
+  .filter(n => getComputedStyle(n).textOverflow === 'ellipsis' && n.scrollWidth > n.clientWidth + 1)
+  .map(n => n.innerText.trim()).filter(Boolean)"""
+
+
+def tables_scrolling_sideways(page) -> list[int]:
+    """How far each table of the page's main area scrolls sideways; empty when none does."""
+    page.locator('[data-testid="stMain"] [data-testid="stDataFrame"] .dvn-scroller').first.wait_for(timeout=30_000)
+    widths = page.evaluate(
+        "() => [...document.querySelectorAll('[data-testid=stMain] [data-testid=stDataFrame] .dvn-scroller')]"
+        ".map(e => e.scrollWidth - e.clientWidth)"
+    )
+    return [w for w in widths if w > 0]
