@@ -23,6 +23,28 @@ def home(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
+@pytest.fixture
+def fresh(home):
+    """A fresh server process: Streamlit's caches (the job registry, the settings, the broadcast)
+    are per process, and AppTest sessions of one test share them as a server's sessions do."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def app(fresh):
+    """One AppTest session of the app on a fresh server, not run yet."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import APP
+
+    return AppTest.from_file(APP, default_timeout=60)
+
+
 # ----- the browser tests' server and Chromium (tests/browser.py) -------------------------------------
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

@@ -4,7 +4,6 @@ server (AppTest sessions in one process share the registry, as browser sessions 
 import dataclasses
 
 import pytest
-import streamlit as st
 
 from explorer import preset
 from explorer.arch.share import stages_to_text
@@ -13,7 +12,7 @@ from explorer.hall.challenge import MAX_ENTRIES, ChallengeStore, entry_params
 from explorer.training.events import EpochEvent
 from explorer.training.runs import RunStore
 
-from .test_hall import open_app
+from .apptest import open_app
 
 
 @pytest.fixture
@@ -82,12 +81,9 @@ def test_the_board_ranks_by_accuracy_then_fewer_parameters(board):
 
 
 @pytest.fixture
-def hall(home, monkeypatch):
+def hall(fresh, monkeypatch):
+    """A lecture hall's server: a lecturer key is set, so students are not lecturers."""
     monkeypatch.setenv("RESNET_EXPLORER_LECTURER_KEY", "chalk")
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
 
 
 def test_a_lecturer_sets_a_challenge_and_students_enter_and_are_ranked(hall):

@@ -1,35 +1,23 @@
 """Follow the lecturer, with several sessions on one server: AppTest instances in one process share
 the server's cached objects (the broadcast), as browser sessions of one server do."""
 
-from pathlib import Path
-
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from explorer.arch.presets import preset
 from explorer.hall.broadcast import Broadcast
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from .apptest import metric, open_app
 
 
 @pytest.fixture
-def sessions(home):
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-    def new(**query: str) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=60)
-        for key, value in query.items():
-            at.query_params[key] = value
-        return at.run()
-
-    yield new
-    st.cache_resource.clear()
+def sessions(fresh):
+    """New browser sessions of one fresh server, each opened at a link's query."""
+    return lambda **query: open_app(query)
 
 
 def params(at: AppTest) -> str:
-    return next(m.value for m in at.metric if m.label.startswith("Parameters"))
+    return metric(at, "Parameters")
 
 
 def test_broadcast_versions_only_changes():

@@ -5,33 +5,14 @@ import os
 import time
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from explorer.training.slots import resident_bytes
 
-APP = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "app.py")
+from .apptest import APP, open_app
+
 HUGE = {"preset": "resnet18", "stages": "500x8192s1,500x8192s1"}  # about 1.2e12 parameters
 PAGES = ["app_pages/design.py", "app_pages/train.py", "app_pages/compare.py", "app_pages/why_residuals.py"]
-
-
-@pytest.fixture
-def fresh(home):
-    st.cache_resource.clear()  # the registry and the settings are per process: each test its own
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-
-
-def open_app(params: dict | None = None, page: str | None = None) -> AppTest:
-    """A new browser session, at the link's page."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in (params or {}).items():
-        at.query_params[key] = value
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    return at
 
 
 def texts(at, kind: str) -> list[str]:
