@@ -55,7 +55,7 @@ def test_zero_init_zeroes_the_last_conv_of_a_pre_activation_branch():
     model = build_model(FAMILY["resnetv2_50"].with_input(3, 32, 32).__class__(
         **{**FAMILY["resnetv2_50"].with_input(3, 32, 32).__dict__, "zero_init_residual": True}))  # fmt: skip
     assert all(torch.count_nonzero(block.conv3.weight) == 0 for block in model.layer1)
-    assert torch.count_nonzero(model.layer1[0].bn3.weight) > 0
+    assert torch.count_nonzero(model.layer1[0].bn3.weight) == 64  # the norm before conv3 keeps its scale
 
 
 def test_drop_path_rates_rise_linearly_as_timms():
