@@ -8,6 +8,9 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
+# How long a test waits for a run to settle: a bound, not a duration (a run that ends returns at
+# once). Generous, because a machine busy with other work slows every run several times over.
+SETTLE_SECONDS = 300
 
 
 def open_app(params: dict | None = None, page: str | None = None) -> AppTest:

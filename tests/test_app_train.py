@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 import explorer
 
-from .apptest import APP, metric
+from .apptest import APP, SETTLE_SECONDS, metric
 
 
 def test_train_page_runs_a_tiny_job_and_lists_it(app):
@@ -26,7 +26,7 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
     assert app.query_params["job"] == str(job)
     from ui.training import registry
 
-    assert registry().wait(job, 120)
+    assert registry().wait(job, SETTLE_SECONDS)
     time.sleep(0.2)
     app.run()
     assert any("Completed" in m.value for m in app.markdown)
@@ -217,7 +217,7 @@ def test_train_page_finds_a_learning_rate(app):
     job = app.session_state["t_job"]
     from ui.training import registry
 
-    assert registry().wait(job, 120)
+    assert registry().wait(job, SETTLE_SECONDS)
     time.sleep(0.2)
     app.run()
     run = registry().store.get(job)
@@ -280,7 +280,7 @@ def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stag
     assert sorted(r.name for r in pair) == ["resnet-mini", "resnet-mini, plain twin"]
     plain = next(r for r in pair if r.id != job)
     assert plain.spec == {**jobs.store.get(job).spec, "residual": False}  # the same layers without shortcuts
-    assert all(jobs.wait(r.id, 120) for r in pair)
+    assert all(jobs.wait(r.id, SETTLE_SECONDS) for r in pair)
     assert [r.status for r in jobs.store.list(experiment=pair[0].experiment)] == ["completed", "completed"]
     time.sleep(0.2)
     app.run()

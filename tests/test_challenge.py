@@ -12,7 +12,7 @@ from explorer.hall.challenge import MAX_ENTRIES, ChallengeStore, entry_params
 from explorer.training.events import EpochEvent
 from explorer.training.runs import RunStore
 
-from .apptest import open_app
+from .apptest import SETTLE_SECONDS, open_app
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_a_lecturer_sets_a_challenge_and_students_enter_and_are_ranked(hall):
     run_id = registry().store.list(experiment="challenge 1")[0].id
     assert registry().store.get(run_id).recipe["time_limit"] == 10.0  # the challenge's one recipe
     registry().stop(run_id, None, lecturer=True)  # the time budget itself: test_train's; here, the board
-    assert registry().wait(run_id, 60)
+    assert registry().wait(run_id, SETTLE_SECONDS)
     ada.run()
     board = ada.dataframe[0].value
     assert (

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.training.slots import resident_bytes
 
-from .apptest import APP, open_app
+from .apptest import APP, SETTLE_SECONDS, open_app
 
 HUGE = {"preset": "resnet18", "stages": "500x8192s1,500x8192s1"}  # about 1.2e12 parameters
 PAGES = ["app_pages/design.py", "app_pages/train.py", "app_pages/compare.py", "app_pages/why_residuals.py"]
@@ -138,7 +138,7 @@ def test_runs_belong_to_their_session_and_the_lecturer_may_do_anything(fresh, mo
     ]
     assert [e.label for e in alice.expander if "queued or running" in e.label] == ["Your runs: 1 queued or running"]
     lecturer.button(key="t_stop").click().run()
-    assert registry().wait(job, 30) and registry().snapshot(job).status == "stopped"
+    assert registry().wait(job, SETTLE_SECONDS) and registry().snapshot(job).status == "stopped"
 
 
 def test_a_session_may_have_two_runs_and_is_told_why_not_more(fresh, monkeypatch):
@@ -155,7 +155,7 @@ def test_a_session_may_have_two_runs_and_is_told_why_not_more(fresh, monkeypatch
     assert "you have 1 run(s) queued or running and asked for 2 more; each browser may have 2" in refusal
     assert jobs_of() == 1  # none of the experiment's runs was queued
     registry().stop(first, lecturer=True)
-    assert registry().wait(first, 30)
+    assert registry().wait(first, SETTLE_SECONDS)
     student.button(key="w_rt_start").click().run()
     assert not student.error and jobs_of() == 3  # both now
     student.switch_page("app_pages/train.py").run()

@@ -19,6 +19,8 @@ from explorer.training.recipe import Recipe
 from explorer.training.runs import RunStore
 from explorer.training.slots import resident_bytes
 
+from .apptest import SETTLE_SECONDS
+
 MINI = explorer.preset("resnet-mini")
 QUICK = Recipe(dataset="digits", epochs=2, batch_size=64, lr=0.1, optimizer="momentum", schedule="onecycle")
 LONG = QUICK.but(epochs=60)  # about ten seconds: long enough to be caught running
@@ -95,8 +97,8 @@ def test_queue_runs_one_at_a_time_with_positions(registry):
     registry.stop(third, lecturer=True)  # a queued run leaves the queue at once
     assert registry.snapshot(third).status == "stopped" and store.get(third).status == "stopped"
     registry.stop(first, lecturer=True)
-    assert registry.wait(first, 30) and registry.snapshot(first).status == "stopped"
-    assert registry.wait(second, 60)
+    assert registry.wait(first, SETTLE_SECONDS) and registry.snapshot(first).status == "stopped"
+    assert registry.wait(second, SETTLE_SECONDS)
     snap = registry.snapshot(second)
     assert snap.status == "completed" and snap.progress == 1.0 and len(snap.epochs) == 2
     assert snap.start.params == 77754 and snap.start.device == "cpu"
@@ -126,7 +128,7 @@ def test_only_ended_runs_are_deleted_and_then_forgotten(registry):
     assert registry.delete(queued, lecturer=True) and store.get(queued) is None and registry.snapshot(queued) is None
     wait_until(lambda: registry.snapshot(running).steps)  # it has trained a little
     registry.stop(running, lecturer=True)
-    assert registry.wait(running, 30)
+    assert registry.wait(running, SETTLE_SECONDS)
     checkpoint = Path(store.get(running).checkpoint)  # a stopped run keeps its weights
     assert checkpoint.exists() and registry.delete(running, lecturer=True)
     assert store.get(running) is None and registry.snapshot(running) is None and not checkpoint.exists()
@@ -143,7 +145,7 @@ def test_a_run_belongs_to_its_key_and_to_the_lecturer(registry):
     theirs = registry.submit(MINI, QUICK, "bob's", by=bob)
     assert not registry.stop(theirs.run_id, key=mine.key)  # nor alice his
     assert registry.stop(mine.run_id, key=mine.key)  # she can stop her own
-    assert registry.wait(mine.run_id, 30) and registry.wait(theirs.run_id, 60)
+    assert registry.wait(mine.run_id, SETTLE_SECONDS) and registry.wait(theirs.run_id, SETTLE_SECONDS)
     assert not registry.delete(theirs.run_id, key=mine.key) and registry.store.get(theirs.run_id) is not None
     assert registry.delete(theirs.run_id, lecturer=True)  # the lecturer may delete anyone's
     assert registry.delete(mine.run_id, key=mine.key)
@@ -170,7 +172,7 @@ def test_quotas_per_session_and_for_the_whole_queue(registry, settings):
     wait_until(lambda: not jobs.active())
     room = jobs.submit_all([("a", MINI, QUICK), ("b", MINI, QUICK)], "an experiment", by=student)
     for sub in room:
-        assert jobs.stop(sub.run_id, key=sub.key) and jobs.wait(sub.run_id, 30)
+        assert jobs.stop(sub.run_id, key=sub.key) and jobs.wait(sub.run_id, SETTLE_SECONDS)
 
 
 def test_a_students_run_is_capped_by_its_estimated_time_the_lecturers_is_not(registry, settings):
@@ -179,13 +181,13 @@ def test_a_students_run_is_capped_by_its_estimated_time_the_lecturers_is_not(reg
     with pytest.raises(BudgetError, match=r"^max_run_minutes: its estimated time here is \d+:\d\d; this server"):
         registry.submit(MINI, long_run, "too long", by=Submitter("student"))
     sub = registry.submit(MINI, long_run, "the lecturer's", by=LECTURER)
-    assert registry.stop(sub.run_id, lecturer=True) and registry.wait(sub.run_id, 30)
+    assert registry.stop(sub.run_id, lecturer=True) and registry.wait(sub.run_id, SETTLE_SECONDS)
 
 
 def test_a_worker_past_its_memory_limit_is_stopped_and_says_so(registry, settings):
     settings(worker_memory_gib=0.05)  # far less than a worker with torch loaded holds
     run = registry.submit(MINI, QUICK, "greedy").run_id
-    assert registry.wait(run, 90)
+    assert registry.wait(run, SETTLE_SECONDS)
     message = registry.snapshot(run).message
     assert registry.snapshot(run).status == "failed" and "of memory, more than its limit of 51.2 MiB" in message
     assert "worker_memory_gib" in message
@@ -195,7 +197,7 @@ def test_a_result_that_cannot_be_stored_ends_the_run_failed_and_the_queue_goes_o
     registry.store.full = 1
     lost = registry.submit(MINI, QUICK.but(epochs=1), "lost").run_id
     kept = registry.submit(MINI, QUICK.but(epochs=1), "kept").run_id
-    assert registry.wait(lost, 90) and registry.wait(kept, 60)
+    assert registry.wait(lost, SETTLE_SECONDS) and registry.wait(kept, SETTLE_SECONDS)
     snap = registry.snapshot(lost)
     assert snap.status == "failed"
     assert snap.message == "the run ended (completed) but could not be stored: database or disk is full"
@@ -207,7 +209,7 @@ def test_a_run_whose_steps_cannot_be_stored_stops_and_says_why(registry):
     registry.store.readonly = True
     try:
         run = registry.submit(MINI, LONG, "unkept").run_id
-        assert registry.wait(run, 90)
+        assert registry.wait(run, SETTLE_SECONDS)
     finally:
         registry.store.readonly = False
     snap = registry.snapshot(run)
@@ -225,20 +227,20 @@ def test_a_run_shows_finished_only_once_it_is_stored(registry):
     store.hold = threading.Event()
     try:
         run_id = registry.submit(MINI, QUICK.but(epochs=1), "mini").run_id
-        assert store.writing.wait(90)  # trained; the store's write has begun
+        assert store.writing.wait(SETTLE_SECONDS)  # trained; the store's write has begun
         snap = registry.snapshot(run_id)
         assert snap.status == "running" and not snap.finished
     finally:
         store.hold.set()
         store.hold = None
-    assert registry.wait(run_id, 30)
+    assert registry.wait(run_id, SETTLE_SECONDS)
     assert registry.snapshot(run_id).status == "completed" and store.get(run_id).checkpoint
 
 
 def test_a_dataset_that_cannot_be_had_fails_its_run_not_the_queue(registry):
     bad = registry.submit(MINI, QUICK.but(dataset="kmnist"), "offline").run_id
     good = registry.submit(MINI, QUICK.but(epochs=1), "digits").run_id
-    assert registry.wait(bad, 120) and registry.wait(good, 60)
+    assert registry.wait(bad, SETTLE_SECONDS) and registry.wait(good, SETTLE_SECONDS)
     snap = registry.snapshot(bad)
     assert snap.status == "failed" and "could not be downloaded (offline?)" in snap.message
     assert "'digits'" in snap.message and any("Downloading Kuzushiji-MNIST" in line for line in snap.log)
@@ -258,11 +260,11 @@ def test_a_killed_worker_fails_its_run_and_a_new_one_takes_the_next(registry):
     after = registry.submit(MINI, QUICK, "after").run_id
     wait_until(lambda: registry.snapshot(doomed).steps)
     os.kill(registry.slots["cpu"][0].pid, signal.SIGKILL)
-    assert registry.wait(doomed, 30)
+    assert registry.wait(doomed, SETTLE_SECONDS)
     snap = registry.snapshot(doomed)
     assert snap.status == "failed" and "the training process ended unexpectedly (killed by SIGKILL)" in snap.message
     assert registry.store.get(doomed).status == "failed"
-    assert registry.wait(after, 90) and registry.snapshot(after).status == "completed"  # in a new worker
+    assert registry.wait(after, SETTLE_SECONDS) and registry.snapshot(after).status == "completed"  # in a new worker
 
 
 def test_several_workers_share_one_queue_and_each_run_goes_to_a_free_one(tmp_path):
@@ -291,7 +293,7 @@ def test_a_worker_that_cannot_start_fails_its_runs_at_once_and_nobody_waits_on_i
     jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), settings=Settings())
     try:
         run = jobs.submit(MINI, QUICK, "nowhere").run_id
-        assert jobs.wait(run, 30)
+        assert jobs.wait(run, SETTLE_SECONDS)
         snap = jobs.snapshot(run)
         assert snap.status == "failed" and snap.message.startswith("the training process could not start: ")
         assert "no-python" in snap.message and jobs.store.get(run).status == "failed"
