@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..arch.checkpoint import load_for_fine_tuning, read_weights
@@ -30,6 +29,7 @@ from ..arch.spec import ResNetSpec, SpecError
 from .data import DATASETS, DeviceBatches, ImageData, load_dataset
 from .devices import batch_dtype, check_compile_possible, device_name, pick_device, uses_channels_last, uses_cuda_graph
 from .distributed import World, leave, world_from_env
+from .evaluate import evaluate
 from .events import DoneEvent, EpochEvent, Event, InfoEvent, StartEvent, StepEvent
 from .lr_range import RANGE_STEPS, exploded, smoothed, verdict
 from .recipe import Recipe, RecipeError, adapt_spec
@@ -38,7 +38,6 @@ from .steps import EagerStep, make_train_step
 
 log = logging.getLogger(__name__)
 Callback = Callable[[Event], None]
-MISCLASSIFIED_KEPT = 32
 # cuDNN autotuning: each new conv shape is timed once (~5 s for d2l-resnet18 on an H200) for
 # faster kernels on every later step; benchmarks/RESULTS.md has both settings measured.
 CUDNN_BENCHMARK = False
@@ -385,40 +384,10 @@ class Trainer:
         )
         return now
 
-    @torch.no_grad()
     def _evaluate(self, s: _Setup, final: bool) -> dict[str, Any]:
-        model, batches = s.model, s.batches
-        model.eval()
-        device, k = self.device, len(self.info.classes)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device)
-        confusion = torch.zeros(k * k, device=device, dtype=torch.int64)
-        wrong = []
-        # the training batch size, so the convolutions reuse the kernels cuDNN already chose
-        for idx, x, y in batches.test_batches(self.recipe.batch_size, self.world.rank, self.world.size):
-            with s.step.autocast:
-                out = model(x)
-            out = out.float()
-            loss_sum += F.cross_entropy(out, y, reduction="sum")
-            pred = out.argmax(1)
-            correct += (pred == y).sum()
-            confusion += torch.bincount(y * k + pred, minlength=k * k)
-            if final and self.world.is_main and sum(len(w[0]) for w in wrong) < MISCLASSIFIED_KEPT:
-                miss = pred != y
-                wrong.append((idx[miss], y[miss], pred[miss]))
-        n = torch.tensor(float(len(batches.data.y_test)), device=device)
-        loss_sum, correct = self.world.sum(loss_sum, correct)
-        confusion = self.world.sum_tensor(confusion)
-        result = {"loss": float(loss_sum) / float(n), "acc": float(correct) / float(n), "confusion": None}
-        result["misclassified"] = []
-        if final:
-            result["confusion"] = confusion.view(k, k).tolist()
-            for idx, true, pred in wrong:
-                for i, t, p in zip(idx.tolist(), true.tolist(), pred.tolist(), strict=True):
-                    image = batches.data.x_test[i].cpu()
-                    result["misclassified"].append({"index": i, "true": t, "pred": p, "image": image})
-            result["misclassified"] = result["misclassified"][:MISCLASSIFIED_KEPT]
-        return result
+        return evaluate(
+            s.model, s.batches, s.step.autocast, len(self.info.classes), self.recipe.batch_size, self.world, final
+        )
 
 
 def train(spec: ResNetSpec, recipe: Recipe, *args: Any, **kwargs: Any) -> RunResult:
