@@ -66,10 +66,10 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
     app.switch_page("app_pages/design.py").run()  # "train again" made the trained network the design
     assert metric(app, "Parameters") == f"{explorer.analyze(explorer.spec_from_dict(trained)).total_params:,}"
     # looking inside a block of this design: with the random initial weights, then with the run's
-    weights = app.selectbox(key="d_look_weights")
-    assert weights.options[0] == "at initialisation" and weights.options[1].endswith(f"(run #{job}), trained")
     app.selectbox(key="d_look").set_value("layer2.0")
     app.toggle(key="d_look_run").set_value(True).run()
+    weights = app.selectbox(key="d_look_weights")
+    assert weights.options[0] == "at initialisation" and weights.options[1].endswith(f"(run #{job}), trained")
     assert any(
         c.value.startswith("What layer2.0 gives for a digit, at initialisation: 32 channels of 4×4")
         for c in app.caption

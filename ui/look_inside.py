@@ -119,19 +119,10 @@ def look_inside(spec_json: str, plan: NetworkPlan) -> None:
     parts = part_names(plan)
     if st.session_state.get("d_look") not in parts:
         st.session_state.d_look = parts[1] if len(parts) > 2 else parts[0]
-    left, right = st.columns([2, 3])
-    left.selectbox("Look inside", parts, key="d_look", help="Or click a block in the diagram")
-    runs = {run.id: run for run in _trained_runs(spec_json)}
-    picked = right.selectbox(
-        "Weights",
-        [0, *runs],  # run ids start at 1: 0 stands for the random initial weights
-        key="d_look_weights",
-        format_func=lambda i: runs[i].name + f" (run #{i}), trained" if i else AT_INIT,
-        help="Runs of exactly this design that finished and kept their weights",
-    )
+    st.selectbox("Look inside", parts, key="d_look", help="Or click a block in the diagram")
     _numbers(plan, st.session_state.d_look)
     # off by default: building and running a large network takes seconds, and every edit of the
-    # design would pay them before the next change shows
+    # design would pay them (and a read of the run history) before the next change shows
     if not st.toggle("Run a sample image through it", key="d_look_run", help="Builds this network on the server"):
         return
     try:  # the server builds it for this: only if it fits
@@ -139,4 +130,16 @@ def look_inside(spec_json: str, plan: NetworkPlan) -> None:
     except SpecError as exc:
         st.caption(f"Not run here: {exc}")
         return
-    _pictures(spec_json, _choose_output(plan, st.session_state.d_look), runs.get(picked))
+    runs = {run.id: run for run in _trained_runs(spec_json)}
+    left, right = st.columns(2)
+    with left:
+        picked = st.selectbox(
+            "Weights",
+            [0, *runs],  # run ids start at 1: 0 stands for the random initial weights
+            key="d_look_weights",
+            format_func=lambda i: runs[i].name + f" (run #{i}), trained" if i else AT_INIT,
+            help="Runs of exactly this design that finished and kept their weights",
+        )
+    with right:
+        output = _choose_output(plan, st.session_state.d_look)
+    _pictures(spec_json, output, runs.get(picked))
