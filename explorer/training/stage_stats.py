@@ -61,16 +61,8 @@ class StageWatch:
         rows = []
         for (_, params), saved in zip(self.groups, self.saved, strict=True):
             grads = [p.grad for p in params if p.grad is not None]
-            rows.append(
-                torch.stack(
-                    [
-                        _norm(grads),
-                        _norm(list(params)),
-                        _norm([p - s for p, s in zip(params, saved, strict=True)]),
-                        _norm(saved),
-                    ]
-                )
-            )
+            update = [p - s for p, s in zip(params, saved, strict=True)]
+            rows.append(torch.stack([_norm(group, saved[0]) for group in (grads, params, update, saved)]))
         self.saved = None
         values = torch.stack(rows).cpu().tolist()
         return tuple(
@@ -79,9 +71,10 @@ class StageWatch:
         )
 
 
-def _norm(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """The L2 norm of several tensors taken as one vector, in float32."""
+def _norm(tensors: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """The L2 norm of several tensors taken as one vector, in float32, on `like`'s device (read
+    back once for every stage, in after())."""
     if not tensors:
-        return torch.zeros(())
+        return torch.zeros((), device=like.device)
     norms = torch._foreach_norm([t.detach().float() for t in tensors])
-    return torch.linalg.vector_norm(torch.stack(norms)).cpu()
+    return torch.linalg.vector_norm(torch.stack(norms))
