@@ -20,7 +20,7 @@ from ..arch.spec import ResNetSpec, SpecError
 from ..arch.validate import check_choice, check_int
 from ..training.data import DATASETS
 from ..training.recipe import Recipe, adapt_spec
-from ..training.run_record import RunRecord
+from ..training.run_record import RunRecord, record_of
 from ..training.runs import RunStore
 
 SCHEMA = """
@@ -191,11 +191,16 @@ class ChallengeStore:
     def standings(self, challenge: Challenge) -> list[Standing]:
         """The board: finished entries by test accuracy (fewer parameters first on a tie, then the
         earlier entry), ranked; then those still queued or training, then the failed ones."""
-        with self._connect() as db:
-            rows = db.execute("SELECT * FROM entries WHERE challenge_id=? ORDER BY run_id", (challenge.id,)).fetchall()
-        entries = [(row, self.runs.get(row["run_id"])) for row in rows]
-        entries = [(row, run) for row, run in entries if run is not None]  # a deleted run leaves the board
-        done = sorted((e for e in entries if _scored(e[1])), key=lambda e: (-e[1].test_acc, e[0]["params"], e[1].id))
+        with self._connect() as db:  # one query for the board (it is polled while entries train)
+            rows = db.execute(
+                "SELECT runs.*, entries.display_name AS entry_name, entries.params AS entry_params FROM entries"
+                " JOIN runs ON runs.id = entries.run_id WHERE entries.challenge_id=? ORDER BY entries.run_id",
+                (challenge.id,),
+            ).fetchall()  # a deleted run leaves the board
+        entries = [(row, record_of(row)) for row in rows]
+        done = sorted(
+            (e for e in entries if _scored(e[1])), key=lambda e: (-e[1].test_acc, e[0]["entry_params"], e[1].id)
+        )
         active = [e for e in entries if e[1].status in ("queued", "running")]
         rest = [e for e in entries if not _scored(e[1]) and e[1].status not in ("queued", "running")]
         board = [_standing(rank, row, run) for rank, (row, run) in enumerate(done, start=1)]
@@ -207,4 +212,4 @@ def _scored(run: RunRecord) -> bool:
 
 
 def _standing(rank: int | None, row: sqlite3.Row, run: RunRecord) -> Standing:
-    return Standing(rank, row["display_name"], run.id, run.status, run.test_acc, row["params"], run.spec)
+    return Standing(rank, row["entry_name"], run.id, run.status, run.test_acc, row["entry_params"], run.spec)
