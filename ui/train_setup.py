@@ -113,44 +113,7 @@ def form(design: ResNetSpec, running: bool, lecture: bool) -> Setup:
         help="Choosing a network loads a recipe suited to it (the seed's for d2l-resnet18); adjust it below.",
     )
     with st.form("t_form", border=True):
-        c1, c2 = st.columns([4, 1])
-        c1.selectbox(
-            "Dataset",
-            list(DATASETS),
-            key="t_dataset",
-            format_func=lambda n: (
-                f"{DATASETS[n].title}" + (f" (~{DATASETS[n].download_mb} MB)" if n != "digits" else "")
-            ),
-        )
-        c2.number_input("Epochs", key="t_epochs", min_value=1, max_value=1000, step=1)
-        c1, c2, c3, c4 = st.columns(4)
-        c1.number_input("Batch size", key="t_batch_size", min_value=1, max_value=65536, step=1)
-        c2.number_input("Learning rate", key="t_lr", min_value=0.0, format="%.4f", step=0.01)
-        c3.selectbox("Optimizer", OPTIMIZERS, key="t_optimizer", help="sgd: plain, as d2l; momentum: 0.9, Nesterov")
-        c4.selectbox("Schedule", SCHEDULES, key="t_schedule")
-        with st.expander("More settings", expanded=False):
-            c1, c2, c3, c4 = st.columns(4)
-            c1.number_input("Resize to (px, 0 = as is)", key="t_resize", min_value=0, max_value=512, step=1)
-            c2.number_input("Train on N images (0 = all)", key="t_limit", min_value=0, step=1000)
-            c3.number_input("Weight decay", key="t_weight_decay", min_value=0.0, format="%.5f", step=0.0001)
-            c4.number_input("Label smoothing", key="t_label_smoothing", min_value=0.0, max_value=0.5, step=0.05)
-            c1.selectbox("Device", DEVICES, key="t_device")
-            c2.selectbox("Precision", PRECISIONS, key="t_precision")
-            c3.selectbox("Init", ["torchvision", "xavier"], key="t_init", help="xavier: as d2l's train_ch6")
-            c4.number_input("Seed", key="t_seed", min_value=0, step=1)
-            c1, c2 = st.columns(2)
-            c1.toggle(
-                "Augment the training images",
-                key="t_augment",
-                help="Random flips (where the labels allow) and shifts, made on the device with each batch.",
-            )
-            c2.toggle(
-                "Compile the network (torch.compile)",
-                key="t_compile",
-                help="On a GPU each step runs about 1.4x faster, after compiling for about 30 s the first time "
-                "a network is trained (cached on disk for later runs): worth it for runs of a few minutes. "
-                "No gain on CPUs.",
-            )
+        _recipe_widgets()
         if network == CURRENT and (opened := checkpoint.weights_for(design)):
             st.toggle(
                 f"Start from the weights of {opened[1]}",
@@ -158,25 +121,7 @@ def form(design: ResNetSpec, running: bool, lecture: bool) -> Setup:
                 key="t_from_weights",
                 help="Fine-tuning: every layer from the checkpoint, the classifier fresh where the classes differ",
             )
-        # lecture type at 1024 px cuts four labels in a row: two rows of two
-        c1, c2, c3, c4 = [*st.columns([1, 2]), *st.columns([1, 2])] if lecture else st.columns([1, 2, 2, 2])
-        start = c1.form_submit_button("Start", type="primary", disabled=running, key="t_start")
-        with_twin = c2.form_submit_button(
-            "Start, with its plain twin",
-            disabled=running,
-            key="t_twin",
-            help="Trains this network and the same layers without shortcuts side by side, on the same data "
-            "in the same order: He et al.'s comparison, curves and gradients overlaid",
-        )
-        c3.form_submit_button("Re-estimate", disabled=running, key="t_estimate")
-        find_lr = c4.form_submit_button(
-            "Find a learning rate",
-            disabled=running,
-            key="t_range",
-            help=f"A range test instead of training: {RANGE_STEPS} steps with the learning rate growing from "
-            f"{RANGE_START:g} to {RANGE_END:g}, with this network, data, batch and optimizer; it suggests a rate.",
-        )
-
+        start, with_twin, find_lr = _buttons(running, lecture)
     spec = design if network == CURRENT else PRESETS[network]
     name = preset_of(network) or f"{state.current_base()} (edited)"
     st.caption(f"Network: **{name}**, {fmt.count(analyze(spec).total_params)} parameters (before fitting the dataset).")
@@ -190,6 +135,69 @@ def form(design: ResNetSpec, running: bool, lecture: bool) -> Setup:
         st.error(f"Cannot train with these settings: {exc}")
         recipe = None
     return Setup(name, spec, recipe, start, with_twin, find_lr)
+
+
+def _recipe_widgets() -> None:
+    """One widget per Recipe field (keyed t_<field>), the rarer ones folded under More settings."""
+    c1, c2 = st.columns([4, 1])
+    c1.selectbox(
+        "Dataset",
+        list(DATASETS),
+        key="t_dataset",
+        format_func=lambda n: f"{DATASETS[n].title}" + (f" (~{DATASETS[n].download_mb} MB)" if n != "digits" else ""),
+    )
+    c2.number_input("Epochs", key="t_epochs", min_value=1, max_value=1000, step=1)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.number_input("Batch size", key="t_batch_size", min_value=1, max_value=65536, step=1)
+    c2.number_input("Learning rate", key="t_lr", min_value=0.0, format="%.4f", step=0.01)
+    c3.selectbox("Optimizer", OPTIMIZERS, key="t_optimizer", help="sgd: plain, as d2l; momentum: 0.9, Nesterov")
+    c4.selectbox("Schedule", SCHEDULES, key="t_schedule")
+    with st.expander("More settings", expanded=False):
+        c1, c2, c3, c4 = st.columns(4)
+        c1.number_input("Resize to (px, 0 = as is)", key="t_resize", min_value=0, max_value=512, step=1)
+        c2.number_input("Train on N images (0 = all)", key="t_limit", min_value=0, step=1000)
+        c3.number_input("Weight decay", key="t_weight_decay", min_value=0.0, format="%.5f", step=0.0001)
+        c4.number_input("Label smoothing", key="t_label_smoothing", min_value=0.0, max_value=0.5, step=0.05)
+        c1.selectbox("Device", DEVICES, key="t_device")
+        c2.selectbox("Precision", PRECISIONS, key="t_precision")
+        c3.selectbox("Init", ["torchvision", "xavier"], key="t_init", help="xavier: as d2l's train_ch6")
+        c4.number_input("Seed", key="t_seed", min_value=0, step=1)
+        c1, c2 = st.columns(2)
+        c1.toggle(
+            "Augment the training images",
+            key="t_augment",
+            help="Random flips (where the labels allow) and shifts, made on the device with each batch.",
+        )
+        c2.toggle(
+            "Compile the network (torch.compile)",
+            key="t_compile",
+            help="On a GPU each step runs about 1.4x faster, after compiling for about 30 s the first time "
+            "a network is trained (cached on disk for later runs): worth it for runs of a few minutes. "
+            "No gain on CPUs.",
+        )
+
+
+def _buttons(running: bool, lecture: bool) -> tuple[bool, bool, bool]:
+    """The form's buttons: Start, Start with the plain twin, Re-estimate, Find a learning rate."""
+    # lecture type at 1024 px cuts four labels in a row: two rows of two
+    c1, c2, c3, c4 = [*st.columns([1, 2]), *st.columns([1, 2])] if lecture else st.columns([1, 2, 2, 2])
+    start = c1.form_submit_button("Start", type="primary", disabled=running, key="t_start")
+    with_twin = c2.form_submit_button(
+        "Start, with its plain twin",
+        disabled=running,
+        key="t_twin",
+        help="Trains this network and the same layers without shortcuts side by side, on the same data "
+        "in the same order: He et al.'s comparison, curves and gradients overlaid",
+    )
+    c3.form_submit_button("Re-estimate", disabled=running, key="t_estimate")
+    find_lr = c4.form_submit_button(
+        "Find a learning rate",
+        disabled=running,
+        key="t_range",
+        help=f"A range test instead of training: {RANGE_STEPS} steps with the learning rate growing from "
+        f"{RANGE_START:g} to {RANGE_END:g}, with this network, data, batch and optimizer; it suggests a rate.",
+    )
+    return start, with_twin, find_lr
 
 
 def estimate(jobs: JobRegistry, setup: Setup) -> None:
