@@ -131,15 +131,13 @@ def look_inside(spec_json: str, plan: NetworkPlan) -> None:
         st.caption(f"Not run here: {exc}")
         return
     runs = {run.id: run for run in _trained_runs(spec_json)}
-    left, right = st.columns(2)
-    with left:
-        picked = st.selectbox(
-            "Weights",
-            [0, *runs],  # run ids start at 1: 0 stands for the random initial weights
-            key="d_look_weights",
-            format_func=lambda i: runs[i].name + f" (run #{i}), trained" if i else AT_INIT,
-            help="Runs of exactly this design that finished and kept their weights",
-        )
-    with right:
-        output = _choose_output(plan, st.session_state.d_look)
+    # one above the other: side by side, the panel's half-width cut "at initialisation" short
+    picked = st.selectbox(
+        "Weights",
+        [0, *runs],  # run ids start at 1: 0 stands for the random initial weights
+        key="d_look_weights",
+        format_func=lambda i: runs[i].name + f" (run #{i}), trained" if i else AT_INIT,
+        help="Runs of exactly this design that finished and kept their weights",
+    )
+    output = _choose_output(plan, st.session_state.d_look)
     _pictures(spec_json, output, runs.get(picked))
