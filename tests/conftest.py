@@ -7,8 +7,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# Two cores here: one torch thread per test process keeps the browser tests' server responsive.
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+def pytest_configure(config) -> None:
+    """Two cores here and two test processes (pytest-xdist, pyproject's addopts): one torch thread each,
+    set before any test module imports torch (the servers and workers the tests start inherit it).
+    Two threads each, spinning on two cores, made the suite slower than one process (6:24 against 5:43)."""
+    if hasattr(config, "workerinput"):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+    elif not config.getoption("numprocesses", None):  # one process (-n 0): it may have both cores
+        os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 
 @pytest.fixture(scope="session")
@@ -82,9 +89,16 @@ def page(browser):
     context.close()
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
-    """Figures tests report (e.g. the timm coverage), shown in CI's output."""
-    from tests.report import LINES
+REPORTED: list[str] = []
 
-    for line in LINES:
+
+def pytest_runtest_logreport(report) -> None:
+    """Figures a test records with `record_property("report", line)` (e.g. the timm coverage); xdist
+    sends a worker's test reports, properties included, to the process that prints the summary."""
+    if report.when == "call":
+        REPORTED.extend(str(value) for key, value in report.user_properties if key == "report")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for line in REPORTED:
         terminalreporter.write_line(line)

@@ -116,7 +116,7 @@ def test_history_overlays_opens_and_deletes_runs(server, page):
     expect_text(page, f"Run {first - 1}: resnet-mini")
     assert f"job={first - 1}" in page.url
     expect_text(page, "Try it on an image")
-    assert page.get_by_role("button", name=f"Open run {first - 1}").count() == 0  # it is open
+    expect(page.get_by_role("button", name=f"Open run {first - 1}")).to_have_count(0)  # it is open, once redrawn
     page.get_by_role("button", name="Delete 1 selected run(s)").click()  # still the one selected
     page.wait_for_url(lambda url: "job=" not in url)  # the run on show was deleted: its view closes
     expect(page.get_by_text(f"Run {first - 1}: resnet-mini")).to_have_count(0)  # once the rerun has drawn

@@ -13,7 +13,6 @@ from explorer import plan_network
 from explorer.arch import timm_family as tf
 from explorer.arch.presets import FAMILY, PRESETS, TIMM_PRESETS, UNEXPRESSED, verified_by
 from explorer.arch.spec import ResNetSpec
-from tests.report import report
 
 NAMES = [*tf.resnet_names(), *tf.V2_NAMES]
 
@@ -41,7 +40,7 @@ def _representatives() -> list[str]:
     return sorted(chosen)
 
 
-def test_every_timm_resnet_is_verified_or_explained():
+def test_every_timm_resnet_is_verified_or_explained(record_property):
     results = [tf.structure(name, macs=False) for name in NAMES]
     for r in results:
         if r.spec is None:
@@ -52,8 +51,8 @@ def test_every_timm_resnet_is_verified_or_explained():
     assert set(FAMILY) | set(UNEXPRESSED) == set(NAMES)
     in_resnet = [r for r in results if not r.name.startswith("resnetv2")]
     covered = sum(r.name in FAMILY for r in in_resnet)
-    report(f"timm coverage: {covered} of {len(in_resnet)} (resnetv2: {len(FAMILY) - covered} of {len(tf.V2_NAMES)})")
-    report("not expressed: " + "; ".join(f"{name}: {why}" for name, why in UNEXPRESSED.items()))
+    record_property("report", f"timm coverage: {covered} of {len(in_resnet)} (resnetv2: {len(FAMILY) - covered} of {len(tf.V2_NAMES)})")
+    record_property("report", "not expressed: " + "; ".join(f"{name}: {why}" for name, why in UNEXPRESSED.items()))
     assert len(in_resnet) == 81 and covered >= 70
 
 
