@@ -91,6 +91,8 @@ def start_digits_run(server, page, epochs: int, batch_size: int | None = None, b
     epochs_box.fill(str(epochs))
     if batch_size:
         page.get_by_label("Batch size").fill(str(batch_size))
+        page.get_by_label("Batch size").press("Tab")
+        expect_text(page, f"Estimated here for Digits (offline), batch {batch_size}:")  # each edit, re-estimated
     page.get_by_role("button", name=button, exact=True).click()
 
 

@@ -151,13 +151,15 @@ def test_train_settings_survive_a_visit_to_another_page(app):
     app.switch_page("app_pages/train.py").run()
     assert app.toggle(key="t_compile").value is False
     app.number_input(key="t_epochs").set_value(7)
-    app.toggle(key="t_compile").set_value(True)
-    app.button(key="t_estimate").click().run()  # submits the form
+    app.toggle(key="t_compile").set_value(True).run()  # no form to submit: the estimate follows each edit
     assert app.session_state["t_saved"][1].compile is True  # the recipe a Start would train with
     estimate = next(i.value for i in app.info if i.value.startswith("Estimated here"))
     assert "for Fashion-MNIST, batch 256:" in estimate and "for 7 epochs" in estimate  # what it was timed for
     assert "a learning-rate range test at most " in estimate
     assert "Compiling adds about 30 s" in estimate
+    app.number_input(key="t_batch_size").set_value(64).run()  # an edit, and nothing pressed
+    again = next(i.value for i in app.info if i.value.startswith("Estimated here"))
+    assert "for Fashion-MNIST, batch 64:" in again and again != estimate
     app.switch_page("app_pages/compare.py").run()
     app.switch_page("app_pages/train.py").run()
     assert app.number_input(key="t_epochs").value == 7
@@ -245,8 +247,7 @@ def test_the_train_form_lives_in_the_url_so_a_reload_keeps_it(app):
     app.switch_page("app_pages/train.py").run()
     app.selectbox(key="t_network").set_value("resnet-mini").run()
     app.number_input(key="t_epochs").set_value(3)
-    app.number_input(key="t_lr").set_value(0.2)
-    app.button(key="t_estimate").click().run()
+    app.number_input(key="t_lr").set_value(0.2).run()
     link = app.query_params["recipe"]
     assert json.loads(link)["network"] == "resnet-mini" and json.loads(link)["epochs"] == 3
     reloaded = AppTest.from_file(APP, default_timeout=60)

@@ -19,6 +19,8 @@ pytestmark = MARKS
 
 
 def test_training_streams_curves_and_stops(server, page):
+    from playwright.sync_api import expect
+
     start_digits_run(server, page, epochs=200, batch_size=32)
     expect_text(page, "Training on cpu", timeout=60_000)
     progress = page.locator('[data-testid="stProgress"]').first
@@ -28,7 +30,7 @@ def test_training_streams_curves_and_stops(server, page):
     while time.time() < deadline and page.get_by_text(ELAPSED).first.inner_text() == first:
         time.sleep(0.3)
     assert page.get_by_text(ELAPSED).first.inner_text() != first  # it streams
-    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 3
+    expect(page.locator('[data-testid="stPlotlyChart"]').nth(2)).to_be_attached()  # drawn under the progress
     page.set_viewport_size({"width": 1024, "height": 768})  # a projector in lecture mode, during the run:
     page.goto(page.url + "&lecture=1")  # the form folds away: the run's progress and Stop on the first screen
     expect_text(page, "Network and recipe")
@@ -169,9 +171,11 @@ def test_nothing_is_cut_off_on_a_projector(server, page):
     assert tables_scrolling_sideways(page) == []
 
 
-def test_why_residuals_tabs_all_show_at_150_percent_in_lecture_mode(server, browser):
-    """1024x768 at 150% zoom is a 683-px page: in lecture type the six tabs wrap onto two rows
-    instead of hiding "Build a block" and "Quiz" behind a scroll arrow."""
+def test_lecture_type_fits_a_projector_at_150_percent(server, browser):
+    """1024x768 at 150% zoom is a 683-px page. In lecture type: the six tabs of Why residuals? wrap
+    onto two rows instead of hiding "Build a block" and "Quiz" behind a scroll arrow; the Train form's
+    boxes go two to a row (four read "Optimize r" and "constan") and what is in them is drawn near the
+    labels' size; "Use that" is not cut to "Use t…"; the diagram's toolbar grows with the type."""
     context = browser.new_context(viewport={"width": 683, "height": 512}, device_scale_factor=1.5)
     page = context.new_page()
     page.goto(f"{server}/why-residuals?lecture=1")
@@ -182,6 +186,15 @@ def test_why_residuals_tabs_all_show_at_150_percent_in_lecture_mode(server, brow
     assert sizes and all(scroll <= client for scroll, client in sizes), sizes
     page.get_by_role("tab", name="Quiz").click()
     expect_text(page, "Predict, then reveal")
+    page.goto(f"{server}/train?lecture=1")
+    expect_text(page, "Estimated here")
+    assert page.evaluate(CUT_TEXT) == []
+    top = {label: page.get_by_label(label, exact=True).bounding_box()["y"] for label in ("Batch size", "Optimizer")}
+    assert top["Optimizer"] > top["Batch size"] + 40  # the second pair, on its own row
+    font_px = "e => parseFloat(getComputedStyle(e).fontSize)"
+    assert page.get_by_label("Batch size", exact=True).evaluate(font_px) >= 24  # 1.1 of lecture's 22 px
+    page.goto(f"{server}/?lecture=1")
+    assert page.get_by_role("button", name="Fit").evaluate(font_px) >= 20  # 15 px before: rem now
     context.close()
 
 

@@ -25,13 +25,14 @@ _HTML = """
 """
 
 _CSS = """
-.bar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; font-family: "Source Sans Pro", sans-serif; }
-.save { font-size: 14px; margin-left: 6px; }
-button { font: inherit; font-size: 15px; min-width: 34px; padding: 2px 10px; cursor: pointer; background: white;
-         border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 8px; color: rgb(49, 51, 63); }
+/* in rem, so lecture mode's larger root type reaches the toolbar too */
+.bar { display: flex; flex-wrap: wrap; align-items: center; gap: 0.4rem; font-family: inherit; }
+.save { font-size: 0.875rem; margin-left: 0.4rem; }
+button { font: inherit; font-size: 0.95rem; min-width: 2.1rem; padding: 0.125rem 0.6rem; cursor: pointer;
+         background: white; border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem; color: rgb(49, 51, 63); }
 button:hover { border-color: #d9480f; color: #d9480f; }
-.level { min-width: 44px; text-align: center; font-size: 14px; }
-.hint { font-size: 13px; color: rgb(110, 110, 110); margin-top: 4px; font-family: "Source Sans Pro", sans-serif; }
+.level { min-width: 2.75rem; text-align: center; font-size: 0.875rem; }
+.hint { font-size: 0.8rem; color: rgb(110, 110, 110); margin-top: 0.25rem; font-family: inherit; }
 """
 
 _JS = """

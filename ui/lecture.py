@@ -54,6 +54,15 @@ LECTURE_CSS = """
   /* at this size a value like "98.61%" or "68,652" needs ~230 px: two metrics a row on a 1024-px
      projector rather than four cut off with an ellipsis */
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 280px; }
+  /* the same for rows of inputs: the Train form's four boxes become two rows of two at 683 px
+     (1024 at 150%), where they read "Optimize r" and "constan" */
+  [data-testid="stHorizontalBlock"]:has([data-testid="stNumberInput"], [data-testid="stSelectbox"]) {
+    flex-wrap: wrap; row-gap: 0.5rem; }
+  [data-testid="stHorizontalBlock"]:has([data-testid="stNumberInput"], [data-testid="stSelectbox"]) > div {
+    min-width: 240px; }
+  /* what is typed or chosen, near the labels' size: Streamlit draws it at 0.875rem */
+  [data-testid="stNumberInputField"], [data-testid="stSelectbox"] input, [data-testid="stTextInput"] input {
+    font-size: 1.1rem !important; }
   h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; } h3 { font-size: 1.8rem !important; }
   .block-container { padding-top: 1.5rem; max-width: 1400px; }
 </style>

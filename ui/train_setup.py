@@ -98,7 +98,7 @@ def restore() -> None:
 def form(design: ResNetSpec, running: bool, lecture: bool) -> Setup:
     """The network box and the recipe form; what they describe."""
     if not training.gpu_available():
-        c1, c2 = st.columns([4, 1])
+        c1, c2 = (st.container(), st.container()) if lecture else st.columns([4, 1])  # lecture type: "Use t…"
         c1.info(
             "No GPU here: a 96-px ResNet-18 takes many minutes per epoch on a CPU. resnet-mini at 28 px "
             "on 20,000 images trains in under a minute on two cores and reaches about 90% on Fashion-MNIST."
@@ -112,7 +112,8 @@ def form(design: ResNetSpec, running: bool, lecture: bool) -> Setup:
         on_change=network_changed,
         help="Choosing a network loads a recipe suited to it (the seed's for d2l-resnet18); adjust it below.",
     )
-    with st.form("t_form", border=True):
+    # not an st.form: each edit reruns the page, so the estimate below is always of what is on screen
+    with st.container(border=True):
         _recipe_widgets()
         if network == CURRENT and (opened := checkpoint.weights_for(design)):
             st.toggle(
@@ -178,19 +179,18 @@ def _recipe_widgets() -> None:
 
 
 def _buttons(running: bool, lecture: bool) -> tuple[bool, bool, bool]:
-    """The form's buttons: Start, Start with the plain twin, Re-estimate, Find a learning rate."""
-    # lecture type at 1024 px cuts four labels in a row: two rows of two
-    c1, c2, c3, c4 = [*st.columns([1, 2]), *st.columns([1, 2])] if lecture else st.columns([1, 2, 2, 2])
-    start = c1.form_submit_button("Start", type="primary", disabled=running, key="t_start")
-    with_twin = c2.form_submit_button(
+    """The form's buttons: Start, Start with the plain twin, Find a learning rate."""
+    # lecture type at 1024 px cuts three labels in a row: Start and the twin, then the range test
+    c1, c2, c3 = [*st.columns([1, 2]), st.container()] if lecture else st.columns([1, 2, 2])
+    start = c1.button("Start", type="primary", disabled=running, key="t_start")
+    with_twin = c2.button(
         "Start, with its plain twin",
         disabled=running,
         key="t_twin",
         help="Trains this network and the same layers without shortcuts side by side, on the same data "
         "in the same order: He et al.'s comparison, curves and gradients overlaid",
     )
-    c3.form_submit_button("Re-estimate", disabled=running, key="t_estimate")
-    find_lr = c4.form_submit_button(
+    find_lr = c3.button(
         "Find a learning rate",
         disabled=running,
         key="t_range",
@@ -201,7 +201,7 @@ def _buttons(running: bool, lecture: bool) -> tuple[bool, bool, bool]:
 
 
 def estimate(jobs: JobRegistry, setup: Setup) -> None:
-    """What the submitted form's run costs here, by arithmetic on the plan and the measured speed."""
+    """What the run on screen costs here, by arithmetic on the plan and the measured speed."""
     spec, recipe = setup.spec, setup.recipe
     try:  # arithmetic on the plan: nothing is built or timed here (Start checks it again)
         with st.spinner("Measuring this machine's training speed (once, as the server's worker starts)…"):
@@ -218,7 +218,7 @@ def estimate(jobs: JobRegistry, setup: Setup) -> None:
                 if recipe.compile
                 else ""
             )
-            st.info(  # says what it was estimated for: the form's edits count only once submitted
+            st.info(
                 f"Estimated here for {DATASETS[recipe.dataset].title}, batch {recipe.batch_size}: about "
                 f"**{fmt.duration(run_time.epoch_seconds)} per epoch**, "
                 f"{fmt.duration(run_time.run_seconds())} for {recipe.epochs} epochs; a learning-rate range test "
