@@ -166,6 +166,9 @@ def test_nothing_is_cut_off_on_a_projector(server, page):
         assert page.evaluate(CUT_TEXT) == [], tab
     page.goto(f"{server}/?lecture=1")  # the stage table beside the diagram: all five columns in view
     assert tables_scrolling_sideways(page) == []
+    page.goto(f"{server}/?lecture=0")  # at desk size beside the wide sidebar: totals and switches wrap
+    expect_text(page, "Draw every block")
+    assert page.evaluate(CUT_TEXT) == []  # cut to "Draw eve…" and "11,178,…" before
     page.goto(f"{server}/compare")  # the sidebar open: the seven columns of both networks' stages
     expect_text(page, "Highlighted: stages whose")
     assert tables_scrolling_sideways(page) == []
@@ -195,6 +198,9 @@ def test_lecture_type_fits_a_projector_at_150_percent(server, browser):
     assert page.get_by_label("Batch size", exact=True).evaluate(font_px) >= 24  # 1.1 of lecture's 22 px
     page.goto(f"{server}/?lecture=1")
     assert page.get_by_role("button", name="Fit").evaluate(font_px) >= 20  # 15 px before: rem now
+    page.goto(f"{server}/compare")  # desk type: four totals in a row cut "11,689,512" at 683 px
+    expect_text(page, "11,689,512")
+    assert page.evaluate(CUT_TEXT) == []
     context.close()
 
 

@@ -24,8 +24,9 @@ def totals(spec: ResNetSpec, a: Analysis, base: str, lecture: bool) -> list[str]
     batch = st.sidebar.number_input(
         "Batch size (memory estimate)", min_value=1, max_value=65536, value=256, key="d_batch"
     )
-    # on a projector, two big numbers per row; on a desk, four in a row
-    c1, c2, c3, c4 = [*st.columns(2), *st.columns(2)] if lecture else st.columns([1.5, 1, 1, 1.1])
+    # on a projector, two big numbers per row; on a desk, four in a row: at 1280 px beside the wide
+    # sidebar the row is 710 px, and each column keeps 150 px (BASE_CSS) only with these weights
+    c1, c2, c3, c4 = [*st.columns(2), *st.columns(2)] if lecture else st.columns([1.3, 1, 1, 1])
     c1.metric("Parameters", fmt.count(a.total_params), help=f"trainable: {fmt.count(a.trainable_params)}")
     c2.metric("MACs per image", fmt.macs_short(a.macs), help=f"{fmt.count(a.macs)} multiply-adds")
     c3.metric("Output", "B×" + "x".join(map(str, a.output_shape)), help=f"{a.depth} weighted layers deep")

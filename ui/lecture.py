@@ -26,6 +26,13 @@ BASE_CSS = """
   .block-container { padding-top: 2.5rem; }
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) { flex-wrap: wrap; row-gap: 0.5rem; }
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 150px; }
+  /* "11,689,512" is 165 px at Streamlit's 36-px type: on a narrow page four in a row cut it */
+  @media (max-width: 800px) {
+    [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 190px; } }
+  /* a row with switches (the diagram's "Draw every block", "Left to right", "Show") wraps rather
+     than cutting a label to "Draw eve…" beside the wide sidebar on a 1024-px screen */
+  [data-testid="stMain"] [data-testid="stHorizontalBlock"]:has([data-testid="stCheckbox"]) { flex-wrap: wrap; }
+  [data-testid="stMain"] [data-testid="stHorizontalBlock"]:has([data-testid="stCheckbox"]) > div { min-width: 190px; }
   /* a metric's label wraps rather than being cut: "max |block(x) − x|" is the point of the label */
   [data-testid="stMetricLabel"] p { white-space: normal !important; }
   /* a narrow page (a 1024-px projector at 150% zoom is 683 px): the diagram and the stage table
