@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 # The Design page's sidebar holds the stage table: wider, so its four columns fit. The other pages'
@@ -19,20 +21,35 @@ WIDE_SIDEBAR_CSS = """
 </style>
 """
 
+
+def _rows_of(css: str) -> str:
+    """Expand ROW_OF(testid, ...): a row of columns holding such an element as one of its own, not a
+    row that only holds one deeper down (the diagram beside its look-inside panel holds a switch, and
+    a rule for rows of switches must not stop those two columns from stacking)."""
+
+    def row(match: re.Match) -> str:
+        own = '> [data-testid="stColumn"] > [data-testid="stVerticalBlock"] > [data-testid="stElementContainer"] > '
+        kinds = ", ".join(f'{own}[data-testid="{kind.strip()}"]' for kind in match.group(1).split(","))
+        return f'[data-testid="stHorizontalBlock"]:has({kinds})'
+
+    return re.sub(r"ROW_OF\(([^)]*)\)", row, css)
+
+
 # Rows of metrics wrap instead of cutting numbers off on narrow screens (a projector at 150% zoom
 # is ~680 px wide).
-BASE_CSS = """
+BASE_CSS = _rows_of("""
 <style>
   .block-container { padding-top: 2.5rem; }
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) { flex-wrap: wrap; row-gap: 0.5rem; }
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 150px; }
-  /* "11,689,512" is 165 px at Streamlit's 36-px type: on a narrow page four in a row cut it */
+  /* "11,689,512" is 165 px at Streamlit's 36-px type: on a narrow page four in a row cut it (as
+     specific as lecture mode's 280 px below, which comes later and so wins) */
   @media (max-width: 800px) {
     [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 190px; } }
   /* a row with switches (the diagram's "Draw every block", "Left to right", "Show") wraps rather
      than cutting a label to "Draw eve…" beside the wide sidebar on a 1024-px screen */
-  [data-testid="stMain"] [data-testid="stHorizontalBlock"]:has([data-testid="stCheckbox"]) { flex-wrap: wrap; }
-  [data-testid="stMain"] [data-testid="stHorizontalBlock"]:has([data-testid="stCheckbox"]) > div { min-width: 190px; }
+  [data-testid="stMain"] ROW_OF(stCheckbox) { flex-wrap: wrap; }
+  [data-testid="stMain"] ROW_OF(stCheckbox) > div { min-width: 190px; }
   /* a metric's label wraps rather than being cut: "max |block(x) − x|" is the point of the label */
   [data-testid="stMetricLabel"] p { white-space: normal !important; }
   /* a narrow page (a 1024-px projector at 150% zoom is 683 px): the diagram and the stage table
@@ -50,9 +67,9 @@ BASE_CSS = """
   /* tabs wrap onto a second row rather than hiding behind a scroll arrow (Why residuals? at 150%) */
   [data-testid="stTabs"] [role="tablist"] { flex-wrap: wrap; row-gap: 0.25rem; }
 </style>
-"""
+""")
 
-LECTURE_CSS = """
+LECTURE_CSS = _rows_of("""
 <style>
   html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
   [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
@@ -63,17 +80,15 @@ LECTURE_CSS = """
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 280px; }
   /* the same for rows of inputs: the Train form's four boxes become two rows of two at 683 px
      (1024 at 150%), where they read "Optimize r" and "constan" */
-  [data-testid="stHorizontalBlock"]:has([data-testid="stNumberInput"], [data-testid="stSelectbox"]) {
-    flex-wrap: wrap; row-gap: 0.5rem; }
-  [data-testid="stHorizontalBlock"]:has([data-testid="stNumberInput"], [data-testid="stSelectbox"]) > div {
-    min-width: 240px; }
+  ROW_OF(stNumberInput, stSelectbox) { flex-wrap: wrap; row-gap: 0.5rem; }
+  ROW_OF(stNumberInput, stSelectbox) > div { min-width: 240px; }
   /* what is typed or chosen, near the labels' size: Streamlit draws it at 0.875rem */
   [data-testid="stNumberInputField"], [data-testid="stSelectbox"] input, [data-testid="stTextInput"] input {
     font-size: 1.1rem !important; }
   h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; } h3 { font-size: 1.8rem !important; }
   .block-container { padding-top: 1.5rem; max-width: 1400px; }
 </style>
-"""
+""")
 
 
 def lecture_requested() -> bool:
