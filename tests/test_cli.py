@@ -1,8 +1,10 @@
 """`python -m explorer`: output, and bad input as exit status 2 with one line (never a traceback)."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -111,6 +113,31 @@ def test_real_process_exit_status_and_stderr():
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: preset: unknown preset 'nope'") and proc.stderr.count("\n") == 1
     assert proc.stdout == ""
+
+
+def test_the_console_script_is_installed_and_speaks_the_same_commands():
+    """`pip install -e .` installs `resnet-explorer`, the same command line as `python -m explorer`."""
+    script = Path(sys.executable).with_name("resnet-explorer")
+    proc = subprocess.run([script, "summary", "--preset", "nope"], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: preset: unknown preset 'nope'")
+    usage = subprocess.run([script, "--help"], capture_output=True, text=True).stdout
+    assert usage.startswith("usage: resnet-explorer") and "serve" in usage
+
+
+def test_serve_runs_the_app_with_streamlits_own_options(tmp_path):
+    """`resnet-explorer serve --server.port P`: the checkout's app.py, answering on that port."""
+    from tests.browser import free_port, wait_healthy
+
+    port = free_port()
+    script = Path(sys.executable).with_name("resnet-explorer")
+    env = {**os.environ, "RESNET_EXPLORER_HOME": str(tmp_path)}
+    options = [f"--server.port={port}", "--server.headless=true", "--browser.gatherUsageStats=false"]
+    proc = subprocess.Popen([script, "serve", *options], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc)  # run from another folder: it finds app.py and its config
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @pytest.fixture

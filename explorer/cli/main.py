@@ -1,4 +1,4 @@
-"""`python -m explorer ...`: presets, summary, code, train, runs, predict.
+"""`python -m explorer ...` (or `resnet-explorer ...`): presets, summary, code, train, runs, predict, serve.
 
 Bad input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -15,16 +15,19 @@ from .common import Parser, UsageError
 from .design import add_design_parsers
 from .predict import add_predict_parser
 from .runs import add_runs_parser
+from .serve import add_serve_parser
 from .train import add_train_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m explorer", description="ResNet Explorer: describe, analyse, train ResNets.")
+    prog = "resnet-explorer" if sys.argv[0].endswith("resnet-explorer") else "python -m explorer"
+    parser = Parser(prog=prog, description="ResNet Explorer: describe, analyse, train ResNets.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_design_parsers(sub)
     add_train_parser(sub)
     add_runs_parser(sub)
     add_predict_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 
