@@ -3,14 +3,12 @@
 AppTest instances in one process share the server's cached objects (the job registry, the
 broadcast), as the browser sessions of one server do: several of them are several students."""
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-# How long a test waits for a run to settle: a bound, not a duration (a run that ends returns at
-# once). Generous, because a machine busy with other work slows every run several times over.
-SETTLE_SECONDS = 300
 
 
 def open_app(params: dict | None = None, page: str | None = None) -> AppTest:
@@ -26,3 +24,18 @@ def open_app(params: dict | None = None, page: str | None = None) -> AppTest:
 
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label.startswith(label))
+
+
+def figures(at: AppTest) -> list[dict]:
+    """The page's Plotly figures as data (parsed, never matched as text: Plotly's JSON escapes
+    characters differently with and without the optional orjson)."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def title(figure: dict) -> str:
+    return figure["layout"].get("title", {}).get("text", "")
+
+
+def figure(at: AppTest, title_start: str) -> dict:
+    """The figure whose title starts with `title_start`."""
+    return next(f for f in figures(at) if title(f).startswith(title_start))

@@ -7,11 +7,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.waits import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -50,19 +51,24 @@ def serve(home: Path, **env: str):
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start")
+    wait_healthy(url, proc)
     yield url
     proc.terminate()
     proc.wait(10)
+
+
+def healthy(url: str) -> bool:
+    try:
+        return urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok"
+    except OSError:
+        return False
+
+
+def wait_healthy(url: str, proc: subprocess.Popen) -> None:
+    """Until the server at `url` answers its health check; fails the test if it does not start."""
+    if not wait_until(lambda: healthy(url) or proc.poll() is not None, 60, poll=0.3) or proc.poll() is not None:
+        proc.kill()
+        pytest.fail(f"streamlit did not start (exit status {proc.poll()})")
 
 
 def expect_text(page, text: str, timeout: float = 30_000):

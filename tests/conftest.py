@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def pytest_configure(config) -> None:
     """Two cores here and two test processes (pytest-xdist, pyproject's addopts): one torch thread each,
     set before any test module imports torch (the servers and workers the tests start inherit it).
-    Two threads each, spinning on two cores, made the suite slower than one process (6:24 against 5:43)."""
+    Two threads each, spinning on two cores, made the suite slower than one process."""
     if hasattr(config, "workerinput"):
         os.environ.setdefault("OMP_NUM_THREADS", "1")
     elif not config.getoption("numprocesses", None):  # one process (-n 0): it may have both cores

@@ -1,14 +1,12 @@
 """The Design, Compare and Why residuals? pages through Streamlit's AppTest: controls change
 numbers, links carry designs, errors show."""
 
-import json
-
 from streamlit.testing.v1 import AppTest
 
 import explorer
 from explorer.arch.share import to_query
 
-from .apptest import APP, metric
+from .apptest import APP, figures, metric
 
 
 def test_design_default_is_the_seed_network(app):
@@ -146,10 +144,10 @@ def test_why_residuals_page(app):
     app.toggle(key="w_bn").set_value(True).run()
     assert not app.exception
     assert app.get("graphviz_chart")  # the block built step by step
-    flow = json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]
+    flow = figures(app)[0]["layout"]
     assert flow["font"]["size"] == 16 and "tickfont" not in flow["xaxis"]  # Streamlit's own tick labels
     app.toggle(key="lecture").set_value(True).run()  # lecture mode: the charts' type grows with the page's
-    flow = json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]
+    flow = figures(app)[0]["layout"]
     assert flow["font"]["size"] == flow["xaxis"]["tickfont"]["size"] == flow["legend"]["font"]["size"] == 20
 
 

@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 import explorer
 
-from .apptest import APP, SETTLE_SECONDS, metric
+from .apptest import APP, figure, figures, metric, title
+from .waits import SETTLE_SECONDS, wait_until
 
 
 def test_train_page_runs_a_tiny_job_and_lists_it(app):
@@ -50,7 +51,7 @@ def test_train_page_runs_a_tiny_job_and_lists_it(app):
     assert not app.exception
     said = next(m.value for m in app.markdown if m.value.startswith("It says **"))
     assert "the test set says **" in said and said.endswith(("✓.", "✗."))
-    assert any("What the network says" in c.proto.spec for c in app.get("plotly_chart"))
+    assert figure(app, "What the network says")
     captions = [i.caption for e in app.get("image") for i in e.proto.imgs]
     assert "As the network gets it: 8 px" in captions
     assert any(c.startswith("Bright: where it found ") and c.endswith("(Grad-CAM, 2×2)") for c in captions)
@@ -88,10 +89,7 @@ def _wait_for_experiment(prefix: str, timeout: float = 240) -> list:
     from ui.training import registry
 
     jobs = registry()
-    deadline = time.time() + timeout
-    while jobs.active() and time.time() < deadline:
-        time.sleep(0.2)
-    assert not jobs.active()
+    assert wait_until(lambda: not jobs.active(), timeout, poll=0.2)
     return jobs.store.list(experiment=jobs.store.experiments(prefix)[0])
 
 
@@ -114,7 +112,7 @@ def test_degradation_and_lr_sweep_run_from_the_page(app):
     assert "(guessing scores 2.30)" in readout and "Diverged: BN " in readout  # ln 10, digits' ten classes
     assert app.subheader[3].value == "Does batch norm let you use a larger learning rate?"  # a question, not a claim
     assert any(m.value.startswith("**Here, ") for m in app.markdown)  # the answer, read off the sweep
-    titles = [c.proto.spec for c in app.get("plotly_chart")]
+    titles = [title(f) for f in figures(app)]
     assert any("Training error" in t for t in titles) and any("Final loss against learning rate" in t for t in titles)
     app.selectbox(key="w_rt_data").set_value("digits")
     app.button(key="w_rt_start").click().run()  # the same question as two range tests
@@ -126,7 +124,7 @@ def test_degradation_and_lr_sweep_run_from_the_page(app):
     assert {r.status for r in tests} == {"completed"}
     app.run()
     assert not app.exception
-    assert any("Range tests: smoothed loss" in c.proto.spec for c in app.get("plotly_chart"))
+    assert figure(app, "Range tests: smoothed loss")
     said = next(m.value for m in app.markdown if m.value.startswith("BN: falls fastest at lr **"))
     assert "; no BN: falls fastest at lr **" in said
     assert sum(m.value.startswith("**Here, ") for m in app.markdown) == 2  # the sweep's and the range tests' verdicts
@@ -177,7 +175,7 @@ def test_train_this_network_takes_the_design_to_the_train_page(app):
     app.switch_page("app_pages/train.py").run()
     assert not app.exception
     assert app.selectbox(key="t_network").value == "Current design" and "network" not in app.query_params
-    assert app.number_input(key="t_epochs").value == 10 and app.number_input(key="t_lr").value == 0.05  # the seed's
+    assert app.number_input(key="t_epochs").value == 10 and app.number_input(key="t_lr").value == 0.05  # d2l's
 
 
 def test_overlay_of_runs_without_epochs_says_so_instead_of_empty_axes(home):
@@ -225,7 +223,7 @@ def test_train_page_finds_a_learning_rate(app):
     run = registry().store.get(job)
     assert run.recipe["schedule"] == "range-test" and run.name == "resnet-mini: lr range test"
     assert run.status == "completed" and "suggested lr" in run.message and run.weights is None
-    assert any("Loss as the learning rate grows" in c.proto.spec for c in app.get("plotly_chart"))
+    assert figure(app, "Loss as the learning rate grows")
     said = next(m.value for m in app.markdown if m.value.startswith("The smoothed loss falls fastest at lr"))
     use = next(b for b in app.button if b.label.startswith("Use lr "))
     suggested = float(use.label.removeprefix("Use lr "))
@@ -285,9 +283,7 @@ def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stag
     assert [r.status for r in jobs.store.list(experiment=pair[0].experiment)] == ["completed", "completed"]
     time.sleep(0.2)
     app.run()
-    charts = {
-        json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec) for c in app.get("plotly_chart")
-    }
+    charts = {title(f): f for f in figures(app)}
     grad = charts["Gradient norm per stage"]
     stages = ["stem", "layer1", "layer2", "layer3", "head"]
     assert [t["name"] for t in grad["data"]] == stages * 2  # the network's five, then the twin's
@@ -304,5 +300,5 @@ def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stag
         "resnet-mini, plain twin",
     ]
     app.radio(key=f"live_{job}_x").set_value("elapsed").run()  # wall time on the x axis
-    loss = next(json.loads(c.proto.spec) for c in app.get("plotly_chart") if "Loss per step" in c.proto.spec)
+    loss = figure(app, "Loss per step")
     assert loss["layout"]["xaxis"]["title"]["text"] == "wall time (s)"

@@ -3,7 +3,6 @@
 `streamlit run app.py` driven by Playwright in Debian's Chromium (tests/browser.py)."""
 
 import re
-import time
 
 from tests.browser import (
     CUT_TEXT,
@@ -14,6 +13,7 @@ from tests.browser import (
     start_digits_run,
     tables_scrolling_sideways,
 )
+from tests.waits import wait_until
 
 pytestmark = MARKS
 
@@ -26,10 +26,7 @@ def test_training_streams_curves_and_stops(server, page):
     progress = page.locator('[data-testid="stProgress"]').first
     progress.wait_for(timeout=30_000)
     first = page.get_by_text(ELAPSED).first.inner_text()
-    deadline = time.time() + 30
-    while time.time() < deadline and page.get_by_text(ELAPSED).first.inner_text() == first:
-        time.sleep(0.3)
-    assert page.get_by_text(ELAPSED).first.inner_text() != first  # it streams
+    assert wait_until(lambda: page.get_by_text(ELAPSED).first.inner_text() != first, 30, poll=0.3)  # it streams
     expect(page.locator('[data-testid="stPlotlyChart"]').nth(2)).to_be_attached()  # drawn under the progress
     page.set_viewport_size({"width": 1024, "height": 768})  # a projector in lecture mode, during the run:
     page.goto(page.url + "&lecture=1")  # the form folds away: the run's progress and Stop on the first screen
@@ -168,7 +165,7 @@ def test_nothing_is_cut_off_on_a_projector(server, page):
     assert tables_scrolling_sideways(page) == []
     page.goto(f"{server}/?lecture=0")  # at desk size beside the wide sidebar: totals and switches wrap
     expect_text(page, "Draw every block")
-    assert page.evaluate(CUT_TEXT) == []  # cut to "Draw eve…" and "11,178,…" before
+    assert page.evaluate(CUT_TEXT) == []  # neither "Draw every block" nor "11,178,378" cut
     page.goto(f"{server}/compare")  # the sidebar open: the seven columns of both networks' stages
     expect_text(page, "Highlighted: stages whose")
     assert tables_scrolling_sideways(page) == []
@@ -197,8 +194,8 @@ def test_lecture_type_fits_a_projector_at_150_percent(server, browser):
     font_px = "e => parseFloat(getComputedStyle(e).fontSize)"
     assert page.get_by_label("Batch size", exact=True).evaluate(font_px) >= 24  # 1.1 of lecture's 22 px
     page.goto(f"{server}/?lecture=1")
-    assert page.get_by_role("button", name="Fit").evaluate(font_px) >= 20  # 15 px before: rem now
-    for lecture in ("1", "0"):  # at desk size four totals in a row cut "11,689,512" at 683 px
+    assert page.get_by_role("button", name="Fit").evaluate(font_px) >= 20  # the toolbar in rem: it grows with the page
+    for lecture in ("1", "0"):  # at desk size four totals in a row would cut "11,689,512" at 683 px
         page.goto(f"{server}/compare?lecture={lecture}")
         expect_text(page, "11,689,512")
         assert page.evaluate(CUT_TEXT) == [], lecture

@@ -12,7 +12,8 @@ from explorer.hall.challenge import MAX_ENTRIES, ChallengeStore, entry_params
 from explorer.training.events import EpochEvent
 from explorer.training.runs import RunStore
 
-from .apptest import SETTLE_SECONDS, open_app
+from .apptest import figure, open_app
+from .waits import SETTLE_SECONDS
 
 
 @pytest.fixture
@@ -148,8 +149,8 @@ def test_an_entrys_design_opens_in_design(hall):
         and list(board["test accuracy"]) == [90.0]
         and list(board["stages"]) == [stages_to_text(preset("resnet-mini").stages)]
     )
-    chart = next(c for c in viewer.get("plotly_chart") if "Leaderboard" in c.proto.spec)
-    assert '"1. Ada"' in chart.proto.spec and "90.00% · 77,754 params" in chart.proto.spec
+    bars = figure(viewer, "Leaderboard")["data"][0]
+    assert bars["y"] == ["1. Ada"] and bars["text"] == ["90.00% · 77,754 params"]
     viewer.session_state["ch_board"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     viewer.run()
     viewer.button(key="ch_open").click().run()

@@ -2,7 +2,6 @@
 that are not ResNets, truncated or hold code, and the `summary --weights` command."""
 
 import io
-import time
 
 import pytest
 import safetensors.torch
@@ -60,14 +59,12 @@ def test_wrapped_checkpoints_are_unwrapped():
     assert spec_from_state_dict(wrapped, (28, 28)) == PRESETS["resnet-mini"]
 
 
-def test_inferring_resnet152_takes_milliseconds():
-    sd = torchvision.models.resnet152().state_dict()
-    spec_from_state_dict(sd)  # warm
-    start = time.perf_counter()
-    for _ in range(10):
-        spec = spec_from_state_dict(sd)
-    assert spec == PRESETS["resnet152"]
-    assert (time.perf_counter() - start) / 10 < 0.05  # the issue's bar; 4 ms measured here
+def test_inferring_a_network_reads_only_names_and_shapes():
+    """Meta tensors have shapes and no data: inference never reads a weight, so it costs milliseconds
+    whatever the file's size."""
+    with torch.device("meta"):
+        sd = torchvision.models.resnet152().state_dict()
+    assert spec_from_state_dict(sd) == PRESETS["resnet152"]
 
 
 def _saved(obj) -> bytes:

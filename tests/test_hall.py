@@ -2,14 +2,14 @@
 runs that belong to their session, quotas, and a run history that cannot be opened."""
 
 import os
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.training.slots import resident_bytes
 
-from .apptest import APP, SETTLE_SECONDS, open_app
+from .apptest import APP, open_app
+from .waits import SETTLE_SECONDS, wait_until
 
 HUGE = {"preset": "resnet18", "stages": "500x8192s1,500x8192s1"}  # about 1.2e12 parameters
 PAGES = ["app_pages/design.py", "app_pages/train.py", "app_pages/compare.py", "app_pages/why_residuals.py"]
@@ -164,9 +164,7 @@ def test_a_session_may_have_two_runs_and_is_told_why_not_more(fresh, monkeypatch
     assert "you have 2 run(s) queued or running and asked for another" in refusal and jobs_of() == 3
     for snap in registry().active():
         registry().stop(snap.id, lecturer=True)
-    deadline = time.time() + 30
-    while registry().active() and time.time() < deadline:
-        time.sleep(0.1)
+    assert wait_until(lambda: not registry().active(), poll=0.1)
 
 
 def test_the_history_says_which_runs_weights_went_to_keep_the_disk_budget(tmp_path):

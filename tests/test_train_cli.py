@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -102,14 +101,14 @@ def test_bad_training_input_exits_2(args, words, capsys):
     assert words in err and "Traceback" not in err and err.count("\n") == 1
 
 
-@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun is not on PATH")
 def test_torchrun_two_processes_with_gloo(tmp_path):
-    """PyTorch's DistributedDataParallel on the CPU: two ranks, each a shard; rank 0 reports."""
+    """PyTorch's DistributedDataParallel on the CPU: two ranks, each a shard; rank 0 reports. (torchrun is
+    `python -m torch.distributed.run`; --standalone picks a free port, so two suites may run at once.)"""
     db = tmp_path / "runs.sqlite"
     proc = subprocess.run(
-        ["torchrun", "--nproc_per_node=2", "--master_port=29517", "-m", "explorer", "train", "--preset",
-         "resnet-mini", "--dataset", "digits", "--epochs", "2", "--batch-size", "32", "--lr", "0.1",
-         "--optimizer", "momentum", "--jsonl", "--db", str(db)],
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "explorer",
+         "train", "--preset", "resnet-mini", "--dataset", "digits", "--epochs", "2", "--batch-size", "32", "--lr",
+         "0.1", "--optimizer", "momentum", "--jsonl", "--db", str(db)],
         capture_output=True, text=True, cwd=ROOT, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -152,7 +151,7 @@ def test_options_left_out_take_the_presets_suggested_recipe():
         return _recipe(build_parser().parse_args(["train", *argv]))
 
     seed, source = recipe_of("--preset", "d2l-resnet18", "--dataset", "fashion-mnist")
-    assert seed == D2L_RECIPE and source == "suggested for d2l-resnet18"  # the seed's recipe, 96 px included
+    assert seed == D2L_RECIPE and source == "suggested for d2l-resnet18"  # d2l's recipe, 96 px included
     assert describe(seed) == "sgd, lr 0.05 constant, batch 256, 10 epochs, 96 px, all images"
     mini, _ = recipe_of("--preset", "resnet-mini", "--dataset", "digits", "--limit", "0", "--lr", "0.2")
     assert mini == CPU_RECIPE.but(dataset="digits", limit=None, lr=0.2)  # 0: all the images
