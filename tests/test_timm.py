@@ -11,7 +11,8 @@ import pytest
 
 from explorer import plan_network
 from explorer.arch import timm_family as tf
-from explorer.arch.presets import FAMILY, PRESETS, TIMM_PRESETS, UNEXPRESSED, verified_by
+from explorer.arch.presets import FAMILY, PRESETS, TIMM_PRESETS, UNEXPRESSED
+from explorer.arch.reference import timm_twin, verified_against
 from explorer.arch.spec import ResNetSpec
 
 NAMES = [*tf.resnet_names(), *tf.V2_NAMES]
@@ -77,8 +78,12 @@ def test_the_representatives_cover_every_option():
 
 @pytest.mark.parametrize("name", TIMM_PRESETS)
 def test_timm_presets_are_the_verified_specs(name):
-    assert PRESETS[name] == FAMILY[name] and verified_by(name) == ["timm"]
+    assert PRESETS[name] == FAMILY[name] and timm_twin(PRESETS[name]) == name
+    assert verified_against(plan_network(PRESETS[name])) is None  # timm's, not torchvision's
 
 
 def test_torchvision_presets_are_verified_by_both():
-    assert verified_by("resnet50") == ["torchvision", "timm"] and verified_by("resnet-mini") == []
+    resnet50 = PRESETS["resnet50"]
+    assert verified_against(plan_network(resnet50)).name == "resnet50" and timm_twin(resnet50) == "resnet50"
+    mini = PRESETS["resnet-mini"]
+    assert verified_against(plan_network(mini)) is None and timm_twin(mini) is None

@@ -4,7 +4,7 @@ whether it is the lecturer.
 A run's key is given once, when the run is submitted; the session keeps it, and the reattach link
 carries it (`?job=N&key=...`). Without it a run is shown read-only. The lecturer key, set when the
 server starts (settings.toml or RESNET_EXPLORER_LECTURER_KEY), is typed once in the sidebar. A
-server on 127.0.0.1 without a lecturer key has one user, who is the lecturer, as before.
+server on 127.0.0.1 without a lecturer key has one user, who is the lecturer.
 """
 
 from __future__ import annotations

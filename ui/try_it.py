@@ -57,7 +57,7 @@ def test_split(dataset: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _readmaps_picture(data: bytes, dataset: str) -> tuple[bool, torch.Tensor, torch.Tensor]:
+def _read_picture(data: bytes, dataset: str) -> tuple[bool, torch.Tensor, torch.Tensor]:
     """Whether the picture looks inverted, and it as one of the dataset's images, as it is and
     inverted: decoding a phone's photo takes a moment, and every rerun of the page shows it."""
     picture = open_picture(io.BytesIO(data))
@@ -97,7 +97,7 @@ def try_it(run: RunRecord) -> None:
     truth = None
     if upload is not None and st.session_state.get(shown_key) == "upload":
         try:
-            inverted, as_is, negative = _readmaps_picture(upload.getvalue(), dataset.name)
+            inverted, as_is, negative = _read_picture(upload.getvalue(), dataset.name)
         except PictureError as exc:
             st.error(f"{upload.name} cannot be tried: {exc}.")
             return

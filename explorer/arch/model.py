@@ -108,7 +108,7 @@ class DropPath(nn.Module):
         return x * mask / keep
 
 
-def _conv(spec: ResNetSpec, layer: LayerPlan) -> nn.Conv2d:
+def _conv(layer: LayerPlan) -> nn.Conv2d:
     cin, cout = layer.in_shape[0], layer.out_shape[0]
     conv = SingleChannelConv2d if cin == 1 else nn.Conv2d  # the stem on MNIST-like images
     return conv(cin, cout, layer.kernel, layer.stride, layer.padding, layer.dilation, layer.groups, layer.bias)
@@ -130,7 +130,7 @@ def layer_module(spec: ResNetSpec, layer: LayerPlan) -> nn.Module:
     """The module for one row of the plan: every layer kind is built here and only here."""
     kind, channels = layer.kind, layer.in_shape[0]
     if kind == "conv":
-        return _conv(spec, layer)
+        return _conv(layer)
     if kind == "norm":
         return _norm(spec, channels)
     if kind == "act":

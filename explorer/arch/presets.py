@@ -50,7 +50,7 @@ def _torchvision(block: str, blocks: list[int], **extra: Any) -> dict[str, Any]:
 
 
 PRESET_DATA: dict[str, dict[str, Any]] = {
-    # The seed's network (d2l.ai, "Residual Networks"): a 1-channel ResNet-18 for Fashion-MNIST at
+    # d2l's network (d2l.ai, "Residual Networks"): a 1-channel ResNet-18 for Fashion-MNIST at
     # 96 px, convs with bias, 1x1 shortcuts without BN (`use_1x1conv`), 10 classes.
     "d2l-resnet18": {
         "input": {"channels": 1, "height": 96, "width": 96},
@@ -119,11 +119,6 @@ TORCHVISION_PRESETS = (
 PRESETS: dict[str, ResNetSpec] = {name: spec_from_dict(data) for name, data in PRESET_DATA.items()}
 FAMILY: dict[str, ResNetSpec] = {name: spec_from_dict(data) for name, data in _FAMILY_DATA["verified"].items()}
 UNEXPRESSED: dict[str, str] = dict(_FAMILY_DATA["unexpressed"])  # timm's name -> why the spec cannot
-
-
-def verified_by(name: str) -> list[str]:
-    """The reference implementations a preset (or family name) is checked against, by name."""
-    return [ref for ref, names in (("torchvision", TORCHVISION_PRESETS), ("timm", FAMILY)) if name in names]
 
 
 def preset(name: str) -> ResNetSpec:

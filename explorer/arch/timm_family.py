@@ -49,12 +49,6 @@ def _reference(name: str, device: str | torch.device = "meta") -> nn.Module:
         return _timm().create_model(name, pretrained=False)
 
 
-def _block_layers(model: nn.Module) -> list[nn.Module]:
-    if hasattr(model, "stages"):  # ResNetV2
-        return [getattr(model.stages, str(i)).blocks for i in range(len(model.stages))]
-    return [getattr(model, f"layer{i}") for i in range(1, 5) if hasattr(model, f"layer{i}")]
-
-
 def _options(model: nn.Module) -> dict[str, Any]:
     """What timm's modules show and the weights do not: activation, anti-aliasing, ResNet-D
     pooling in ResNetV2, dilation, drop rates."""
