@@ -1,4 +1,4 @@
-"""Why residuals? The seed's argument, measured live: identity, gradients, degradation, BN."""
+"""Why residuals? d2l's argument, measured live: identity, gradients, degradation, BN."""
 
 import streamlit as st
 

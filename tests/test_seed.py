@@ -1,4 +1,4 @@
-"""d2l-resnet18 is exactly the seed's network: same parameters, same function, same shapes."""
+"""d2l-resnet18 is exactly d2l's network: same parameters, same function, same shapes."""
 
 import torch
 
@@ -29,7 +29,7 @@ def test_same_weights_compute_the_same_function():
 
 
 def test_stage_shapes_as_the_seed_prints_them_at_224():
-    # The seed's printout: 64x56x56, 64x56x56, 128x28x28, 256x14x14, 512x7x7, then (10,)
+    # d2l's printout: 64x56x56, 64x56x56, 128x28x28, 256x14x14, 512x7x7, then (10,)
     plan = plan_network(explorer.preset("d2l-resnet18").with_input(1, 224, 224))
     assert [s.out_shape for s in plan.parts] == [
         (64, 56, 56),
@@ -46,7 +46,7 @@ def test_stage_shapes_as_the_seed_prints_them_at_224():
 
 
 def test_seed_residual_cell_shapes():
-    # The seed's In[2]/In[3]: Residual(3,3) keeps 3x6x6; Residual(3,6,use_1x1conv,strides=2) gives 6x3x3.
+    # d2l's In[2]/In[3]: Residual(3,3) keeps 3x6x6; Residual(3,6,use_1x1conv,strides=2) gives 6x3x3.
     spec = explorer.spec_from_dict(
         {
             "input": {"channels": 3, "height": 6, "width": 6},

@@ -1,4 +1,4 @@
-"""Shortcut choice and the shape-mismatch explanation (the seed's `use_1x1conv` point)."""
+"""Shortcut choice and the shape-mismatch explanation (d2l's `use_1x1conv` point)."""
 
 import dataclasses
 

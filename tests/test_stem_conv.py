@@ -31,7 +31,7 @@ def test_patch_conv_equals_conv2d_forward_and_gradients(size, kernel, stride, pa
 
 
 def test_one_channel_models_use_it_with_unchanged_parameters():
-    spec = explorer.preset("d2l-resnet18")  # 1x96x96, as the seed
+    spec = explorer.preset("d2l-resnet18")  # 1x96x96, as d2l's chapter
     model = explorer.build_model(spec)
     assert type(model.conv1) is SingleChannelConv2d and isinstance(model.conv1, torch.nn.Conv2d)
     assert model.conv1.weight.shape == (64, 1, 7, 7) and "conv1.bias" in model.state_dict()

@@ -30,7 +30,7 @@ def test_cifar_specs_are_he_et_al_networks():
 
 
 def test_residual_gradients_reach_the_first_layer_at_depth_56():
-    """The seed's setting (Xavier init as d2l, no batch norm): the plain network's gradient has all
+    """d2l's setting (Xavier init as d2l, no batch norm): the plain network's gradient has all
     but vanished at its first layer; the residual network's has not."""
     plain = gradient_flow(cifar_spec(56, 16, residual=False, batch_norm=False), init="xavier")
     residual = gradient_flow(cifar_spec(56, 16, residual=True, batch_norm=False), init="xavier")

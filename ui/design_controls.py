@@ -163,7 +163,7 @@ def network_from_controls(edited: pd.DataFrame, base: str) -> None:
             st.markdown(
                 f"A residual block outputs **F(x) + x**. In `{exc.block}` the branch F changes the tensor from "
                 f"**{fmt.shape(exc.x_shape)}** to **{fmt.shape(exc.fx_shape)}**, so x no longer fits the sum. "
-                "The seed's `Residual(..., use_1x1conv=True, strides=2)` solves exactly this: a 1x1 convolution "
+                "d2l's `Residual(..., use_1x1conv=True, strides=2)` solves exactly this: a 1x1 convolution "
                 "on the shortcut maps x to F(x)'s channels and stride."
             )
             st.button(

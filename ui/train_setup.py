@@ -86,7 +86,7 @@ def restore() -> None:
         network_changed()
     elif "t_network" not in st.session_state:
         # Streamlit forgets a page's widgets while another page is shown: bring back this session's
-        # last settings, or on a first visit the recipe suited to the design (the seed's for d2l-resnet18)
+        # last settings, or on a first visit the recipe suited to the design (d2l's for d2l-resnet18)
         saved = st.session_state.get("t_saved") or read_url()  # this session's, or the link's (a reload)
         st.session_state.t_network = saved[0] if saved else CURRENT
         if saved:
@@ -110,7 +110,7 @@ def form(design: ResNetSpec, running: bool, lecture: bool) -> Setup:
         [CURRENT, *PRESETS],
         key="t_network",
         on_change=network_changed,
-        help="Choosing a network loads a recipe suited to it (the seed's for d2l-resnet18); adjust it below.",
+        help="Choosing a network loads a recipe suited to it (d2l's for d2l-resnet18); adjust it below.",
     )
     # not an st.form: each edit reruns the page, so the estimate below is always of what is on screen
     with st.container(border=True):

@@ -293,7 +293,7 @@ def build_a_block(lecture: bool) -> None:
         step = steps[shown - 1]
         st.markdown(f"**Step {shown}: {step.label}** → shape **{fmt.shape(step.shape)}**, {step.params:,} parameters")
         st.graphviz_chart(walkthrough_dot(steps[:shown]), width="stretch")
-        st.caption(f"The whole block: {sum(s.params for s in steps):,} parameters (the seed's Residual, with biases).")
+        st.caption(f"The whole block: {sum(s.params for s in steps):,} parameters (d2l's Residual, with biases).")
 
 
 def quiz() -> None:

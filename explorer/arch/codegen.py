@@ -1,4 +1,4 @@
-"""to_code(spec): a standalone PyTorch file in the style of the seed (d2l.ai's ResNet chapter).
+"""to_code(spec): a standalone PyTorch file in the style of d2l.ai's ResNet chapter.
 
 The export mirrors d2l's code — a `Residual` class, a `resnet_block` helper that builds one
 stage, the stages chained with nn.Sequential into `net` — and contains only the branches and

@@ -33,9 +33,9 @@ def add_train_parser(sub: Any) -> None:
     p = sub.add_parser("train", help="train a network and store the run in the history")
     add_source(p, overrides=False, weights=True)  # --weights FILE: that network, fine-tuned from its weights
     # every recipe option defaults to None: unset ones come from the recipe the Train page suggests
-    # for the preset (the seed's own for d2l-resnet18), or from Recipe's defaults for a --config
+    # for the preset (d2l's own for d2l-resnet18), or from Recipe's defaults for a --config
     p.description = (
-        "Options left out take the recipe the Train page suggests for the preset (for d2l-resnet18 the seed's: "
+        "Options left out take the recipe the Train page suggests for the preset (for d2l-resnet18 d2l's own: "
         "SGD, lr 0.05, batch 256, 10 epochs, 96 px), or Recipe's defaults with --config; the first line says which."
     )
     p.add_argument("--dataset", required=True, choices=list(DATASETS))

@@ -1,6 +1,6 @@
 """The "Why residuals?" experiments: gradient flow, the identity argument, degradation, lr vs BN.
 
-The seed's claim is that f(x) = g(x) + x lets a deeper network contain the shallower one and
+d2l's claim is that f(x) = g(x) + x lets a deeper network contain the shallower one and
 keeps gradients alive where a plain network's fade, and that batch norm allows larger learning
 rates. Each function here measures one of those on real networks built from specs.
 """
@@ -203,7 +203,7 @@ def bn_lr_verdict(bn_limit: float | None, plain_limit: float | None) -> str:
 
 
 def block_walkthrough(in_channels: int, out_channels: int, stride: int, side: int) -> list[BlockStep]:
-    """The seed's Residual block, step by step: x, conv, BN, ReLU, conv, BN, shortcut, + x, ReLU,
+    """d2l's Residual block, step by step: x, conv, BN, ReLU, conv, BN, shortcut, + x, ReLU,
     with the shape after each step (taken from the plan, so it is the real arithmetic)."""
     spec = ResNetSpec(
         input=InputSpec(in_channels, side, side),

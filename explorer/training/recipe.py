@@ -35,7 +35,7 @@ class Recipe:
     # and the schedule's own length are then not used)
     schedule: str = "constant"
     label_smoothing: float = 0.0  # Szegedy et al. 2016; 0.1 is usual
-    resize: int | None = None  # px; None keeps the dataset's size; the seed trains at 96
+    resize: int | None = None  # px; None keeps the dataset's size; d2l's chapter trains at 96
     augment: bool = False  # random flip (where labels allow) and translation, on the device
     limit: int | None = None  # train on the first N images only (a fixed shuffle), for quick demos
     seed: int = 0  # same seed, same device: same run
@@ -124,7 +124,7 @@ def recipe_from_dict(data: Any) -> Recipe:
     return Recipe(**check_keys("recipe", data, set(Recipe.__dataclass_fields__), RecipeError))
 
 
-# The seed's recipe (d2l.ai: lr, num_epochs, batch_size = 0.05, 10, 256; resize=96; train_ch6
+# d2l's recipe (d2l.ai: lr, num_epochs, batch_size = 0.05, 10, 256; resize=96; train_ch6
 # re-initialises with Xavier and uses plain SGD).
 D2L_RECIPE = Recipe(dataset="fashion-mnist", epochs=10, batch_size=256, lr=0.05, resize=96, init="xavier")
 
@@ -155,7 +155,7 @@ GENERAL_RECIPE = Recipe(dataset="fashion-mnist", epochs=5, batch_size=128, lr=0.
 
 
 def suggested_recipe(preset_name: str | None) -> Recipe:
-    """A sensible starting recipe for a preset (the seed's own for d2l-resnet18)."""
+    """A sensible starting recipe for a preset (d2l's own for d2l-resnet18)."""
     if preset_name == "d2l-resnet18":
         return D2L_RECIPE
     if preset_name == "resnet-mini":
