@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -88,10 +89,6 @@ def _coerce(name: str, value: Any, kind: type, where: str) -> Any:
 def _read_file(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
