@@ -76,7 +76,7 @@ PRESET_DATA: dict[str, dict[str, Any]] = {
     "resnet44": _cifar(7),
     "resnet56": _cifar(9),
     "resnet110": _cifar(18),
-    # Small enough to train in about a minute on a 2-core CPU at 28 px (README, "Train").
+    # Small enough to train in about a minute on a 2-core CPU at 28 px (docs/pages.md, "Train").
     "resnet-mini": {
         "input": {"channels": 1, "height": 28, "width": 28},
         "num_classes": 10,

@@ -13,7 +13,7 @@ from typing import Any
 
 from .validate import SpecError, check_bool, check_choice, check_float, check_int, check_keys
 
-# Documented ranges (README "Config format"). They keep a typo from asking for a 10^9-px input
+# Documented ranges (docs/configuration.md). They keep a typo from asking for a 10^9-px input
 # or a million blocks, which would hang the analysis or exhaust memory when built.
 MAX_SIDE = 4096  # px, input height and width
 MAX_CHANNELS = 8192  # input channels, stem width, stage channels

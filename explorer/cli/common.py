@@ -65,7 +65,7 @@ def spec_from_args(args: argparse.Namespace) -> tuple[str, ResNetSpec]:
 def add_source(parser: argparse.ArgumentParser, overrides: bool = True, weights: bool = False) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", metavar="NAME", help=f"one of: {', '.join(PRESETS)}, or a timm ResNet name")
-    source.add_argument("--config", metavar="FILE", help="a JSON spec (README, 'Config format')")
+    source.add_argument("--config", metavar="FILE", help="a JSON spec (docs/configuration.md)")
     if weights:
         source.add_argument("--weights", metavar="FILE", help="a .pt/.pth state_dict or .safetensors file")
     if overrides:

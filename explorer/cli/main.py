@@ -33,7 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, rest = parser.parse_known_args(argv)
+        if args.command == "serve":  # Streamlit's own options follow, whatever they look like
+            args.streamlit_args = rest
+        elif rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return args.run(args)
     except (UsageError, SpecError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)

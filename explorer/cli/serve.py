@@ -16,9 +16,11 @@ APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 def add_serve_parser(sub: Any) -> None:
-    p = sub.add_parser("serve", help="serve the app (streamlit run app.py); Streamlit's options may follow")
-    p.add_argument("streamlit_args", nargs=argparse.REMAINDER, metavar="OPTION", help="passed to streamlit run")
-    p.set_defaults(run=run_serve)
+    p = sub.add_parser(
+        "serve",
+        help="serve the app (streamlit run app.py); Streamlit's own options may follow, e.g. --server.port 8502",
+    )
+    p.set_defaults(run=run_serve, streamlit_args=[])
 
 
 def streamlit_command(options: list[str]) -> list[str]:
