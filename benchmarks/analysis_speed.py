@@ -1,28 +1,28 @@
 """analyze(spec) against torchinfo.summary on the same network, in one run.
 
-    python benchmarks/analysis_speed.py [--preset resnet152] [--repeats 5]
+    python -m benchmarks.analysis_speed [--preset resnet152] [--repeats 5]
+    python -m benchmarks.analysis_speed --quick          # resnet-mini, 2 repeats: about a second
 
 torchinfo gets an already built model (its forward pass is what it costs); analyze gets only the
-spec, as the Design page does on every rerun (uncached here). Prints both medians and the ratio.
+spec, as the Design page does on every rerun (uncached here). Prints both medians, and last
+`ratio: <N>x (torchinfo.summary / explorer.analyze, <preset>)`.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+import torchinfo
 
-import torch  # noqa: E402
-import torchinfo  # noqa: E402
-
-import explorer  # noqa: E402
+import explorer
+from benchmarks.common import parse_args, print_figure
 
 
-def median_seconds(fn, repeats: int) -> float:
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -31,11 +31,11 @@ def median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="resnet152")
     parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    args = parse_args(parser, argv, quick={"preset": "resnet-mini", "repeats": 2})
     spec = explorer.preset(args.preset)
     size = (1, spec.input.channels, spec.input.height, spec.input.width)
     model = explorer.build_model(spec).eval()
@@ -49,8 +49,9 @@ def main() -> None:
     print(f"machine:            {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     print(f"torchinfo.summary:  {theirs * 1000:9.1f} ms (median of {args.repeats})")
     print(f"explorer.analyze:   {ours * 1000:9.3f} ms (median of {max(args.repeats, 50)})")
-    print(f"ratio:              {theirs / ours:9.0f}x faster")
+    print_figure("ratio", theirs / ours, "x", f"torchinfo.summary / explorer.analyze, {args.preset}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,28 +1,28 @@
 """How long the Why-residuals page's gradient-flow answer takes (target: 2 s at depth 56, 32 px).
 
-    python benchmarks/gradient_flow_speed.py
+    python -m benchmarks.gradient_flow_speed
+    python -m benchmarks.gradient_flow_speed --quick     # depth 20, one answer each: about a second
 
 Each answer builds the plain and the residual network and runs one forward and backward pass
-through each, as the page does on every change (median of 3, no cache).
+through each, as the page does on every change (median of 3, no cache). Last:
+`slowest answer: <N> s (depth <d>, BN on|off, <init> init; target 2 s at depth 56)`.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from explorer.inspect.teaching import cifar_spec, gradient_flow  # noqa: E402
+from benchmarks.common import parse_args, print_figure
+from explorer.inspect.teaching import cifar_spec, gradient_flow
 
 
-def answer_seconds(depth: int, bn: bool, init: str) -> float:
+def answer_seconds(depth: int, bn: bool, init: str, repeats: int) -> float:
     times = []
-    for _ in range(3):
+    for _ in range(repeats):
         start = time.perf_counter()
         for residual in (False, True):
             gradient_flow(cifar_spec(depth, 16, residual, batch_norm=bn), init)
@@ -30,14 +30,22 @@ def answer_seconds(depth: int, bn: bool, init: str) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--depths", type=int, nargs="+", default=[20, 56, 110])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parse_args(parser, argv, quick={"depths": [20], "repeats": 1})
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; width 16, 32 px, batch 16")
-    for depth in (20, 56, 110):
+    slowest = (0.0, "")
+    for depth in args.depths:
         for bn, init in ((False, "xavier"), (True, "torchvision")):
             target = "  (target 2 s)" if depth == 56 else ""
-            seconds = answer_seconds(depth, bn, init)
+            seconds = answer_seconds(depth, bn, init, args.repeats)
             print(f"depth {depth:>3}, BN {'on ' if bn else 'off'}, {init:<11}: {seconds:.2f} s{target}")
+            slowest = max(slowest, (seconds, f"depth {depth}, BN {'on' if bn else 'off'}, {init} init"))
+    print_figure("slowest answer", slowest[0], " s", f"{slowest[1]}; target 2 s at depth 56")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

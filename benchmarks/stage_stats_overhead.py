@@ -1,30 +1,30 @@
 """What reading the per-stage gradients and updates costs a run (explorer/training/stage_stats.py).
 
-    python benchmarks/stage_stats_overhead.py [--preset resnet-mini] [--batch 128] [--log-every 25]
+    python -m benchmarks.stage_stats_overhead [--preset resnet-mini] [--batch 128] [--log-every 25]
+    python -m benchmarks.stage_stats_overhead --quick    # batch 16, 2 repeats: about a second
 
 Times, on this machine's CPU (or GPU), one eager training step of the network (forward, backward,
 SGD with momentum) and one watched step's extra work (keeping the weights before it, then the
 norms after it). The trainer watches one step in every `log_every`, so the cost per step is the
-watch's time divided by log_every: printed last as a fraction of a step.
+watch's time divided by log_every. Last:
+`overhead: <N>% (of a training step, watched every <log_every>: <preset>, batch <batch>)`.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import parse_args, print_figure
+from explorer import build_model, preset
+from explorer.training.stage_stats import StageWatch
 
-from explorer import build_model, preset  # noqa: E402
-from explorer.training.stage_stats import StageWatch  # noqa: E402
 
-
-def _median_seconds(work, repeats: int) -> float:
+def _median_seconds(work: Callable[[], None], repeats: int) -> float:
     work()  # warm-up
     times = []
     for _ in range(repeats):
@@ -36,13 +36,13 @@ def _median_seconds(work, repeats: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="resnet-mini")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--log-every", type=int, default=25)
     parser.add_argument("--repeats", type=int, default=10)
-    args = parser.parse_args()
+    args = parse_args(parser, argv, quick={"batch": 16, "repeats": 2})
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     spec = preset(args.preset)
     model = build_model(spec).to(device).train()
@@ -69,8 +69,14 @@ def main() -> None:
     print(f"network:            {args.preset} ({params:,} parameters), batch {args.batch}, on {device}")
     print(f"training step:      {step_s * 1000:.1f} ms (median of {args.repeats})")
     print(f"watch of one step:  {watch_s * 1000:.1f} ms (weights kept, then 4 norms per stage)")
-    print(f"per step, watched every {args.log_every}: {watch_s / args.log_every / step_s:.4f} of a step")
+    print_figure(
+        "overhead",
+        100 * watch_s / args.log_every / step_s,
+        "%",
+        f"of a training step, watched every {args.log_every}: {args.preset}, batch {args.batch}",
+    )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

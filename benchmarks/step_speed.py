@@ -1,7 +1,8 @@
 """What one training step costs, for each way the engine can run it, on random data in one run.
 
-    python benchmarks/step_speed.py --device cuda --preset d2l-resnet18 --resize 96
-    python benchmarks/step_speed.py --device cpu --preset resnet-mini --resize 28 --batch-size 128
+    python -m benchmarks.step_speed --device cuda --preset d2l-resnet18 --resize 96
+    python -m benchmarks.step_speed --device cpu --preset resnet-mini --resize 28 --batch-size 128
+    python -m benchmarks.step_speed --quick      # CPU, batch 32, eager both ways, 2 steps: a few seconds
 
 Variants (each built by explorer.training.train.make_train_step, as a run builds its step): eager; replayed
 from a CUDA graph (GPU only); torch.compile'd, eager and graphed. A variant may carry modifiers
@@ -12,29 +13,29 @@ has Inductor time Triton templates against cuDNN/cuBLAS for every convolution an
 (minutes of compiling); `/coordinate-descent` has Inductor tune its own kernels' launch
 parameters by coordinate descent. Each is timed over
 --steps steps after warm-up (capture and compilation included there), three times; the median is
-printed with images/s and the speed-up over eager, last. --profile adds the GPU kernels' time per
-step by kernel (torch.profiler) for the steps that are not graphed: where the time goes.
+printed with images/s. --profile adds the GPU kernels' time per step by kernel (torch.profiler) for
+the steps that are not graphed: where the time goes. Last, the fastest variant against eager (the
+first variant when eager is not among them):
+`speed-up over eager: <N>x (fastest: <variant>; <variant> <N>x, ...)`.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+import torch._inductor.config as inductor_config
 
-import torch  # noqa: E402
-import torch._inductor.config as inductor_config  # noqa: E402
-
-import explorer  # noqa: E402
-from explorer.training.data import DATASETS, to_channels_last  # noqa: E402
-from explorer.training.devices import batch_dtype, uses_channels_last  # noqa: E402
-from explorer.training.distributed import World  # noqa: E402
-from explorer.training.recipe import Recipe  # noqa: E402
-from explorer.training.train import adapt_spec, make_train_step  # noqa: E402
+import explorer
+from benchmarks.common import number, parse_args, print_figure
+from explorer.arch.spec import ResNetSpec
+from explorer.training.data import DATASETS, to_channels_last
+from explorer.training.devices import batch_dtype, uses_channels_last
+from explorer.training.distributed import World
+from explorer.training.recipe import Recipe, adapt_spec
+from explorer.training.steps import EagerStep, make_train_step
 
 
 def _sync(device: torch.device) -> None:
@@ -42,14 +43,16 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def build(spec, recipe: Recipe, device: torch.device):
+def build(spec: ResNetSpec, recipe: Recipe, device: torch.device) -> EagerStep:
     model = explorer.build_model(spec).to(device)
     if uses_channels_last(device):
         model = model.to(memory_format=torch.channels_last)
     return make_train_step(model, recipe, device, World(), total_steps=10**6)
 
 
-def batch(spec, size: int, device: torch.device, dtype: torch.dtype, pytorch_strides: bool):
+def batch(
+    spec: ResNetSpec, size: int, device: torch.device, dtype: torch.dtype, pytorch_strides: bool
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     # a few different batches, rotated: repeated runs over one buffer would measure the cache
     xs = [torch.randn(size, spec.input.channels, spec.input.height, spec.input.width, device=device) for _ in range(4)]
     if uses_channels_last(device):
@@ -59,7 +62,7 @@ def batch(spec, size: int, device: torch.device, dtype: torch.dtype, pytorch_str
     return list(zip(xs, ys, strict=True))
 
 
-def time_steps(step, batches, device: torch.device, warmup: int, steps: int) -> tuple[float, float]:
+def time_steps(step: EagerStep, batches: list, device: torch.device, warmup: int, steps: int) -> tuple[float, float]:
     """(warm-up seconds, median ms per step of three timed rounds)."""
     start = time.perf_counter()
     for i in range(warmup):
@@ -76,7 +79,7 @@ def time_steps(step, batches, device: torch.device, warmup: int, steps: int) -> 
     return warm, statistics.median(rounds)
 
 
-def kernel_table(step, batches, device: torch.device, steps: int = 5, top: int = 8) -> str:
+def kernel_table(step: EagerStep, batches: list, device: torch.device, steps: int = 5, top: int = 8) -> str:
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
@@ -92,7 +95,7 @@ def kernel_table(step, batches, device: torch.device, steps: int = 5, top: int =
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="time one training step, each way the engine runs it")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--preset", default="resnet-mini")
@@ -100,9 +103,11 @@ def main() -> None:
     parser.add_argument("--resize", type=int, default=28)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=30, help="timed steps per round")
+    parser.add_argument("--warmup", type=int, default=5, help="steps before the timed rounds")
     parser.add_argument("--variants", default="eager,graphed,compiled,compiled+graphed")
     parser.add_argument("--profile", action="store_true", help="GPU kernel time by kernel (CUDA)")
-    args = parser.parse_args()
+    quick = {"device": "cpu", "batch_size": 32, "steps": 2, "warmup": 1, "variants": "eager,eager/pytorch-strides"}
+    args = parse_args(parser, argv, quick)
 
     device = torch.device(args.device)
     spec, _ = adapt_spec(explorer.preset(args.preset), DATASETS[args.dataset], args.resize)
@@ -126,7 +131,7 @@ def main() -> None:
         step = build(spec, recipe, device)
         if "graphed" not in kind and hasattr(step, "graph"):
             step.failed = True  # a GraphedStep told to stay eager
-        warm, ms = time_steps(step, data, device, warmup=5, steps=args.steps)
+        warm, ms = time_steps(step, data, device, warmup=args.warmup, steps=args.steps)
         results[variant] = ms
         print(
             f"{variant:<34} {ms:7.2f} ms/step  {args.batch_size / ms * 1e3:9.0f} images/s  "
@@ -138,10 +143,14 @@ def main() -> None:
                 print(kernel_table(step, data, device), flush=True)
             except Exception as exc:  # the profiler is a nice-to-have here; the timings above stand
                 print(f"    (profiler failed: {type(exc).__name__}: {exc})")
-    eager = results.get("eager")
-    if eager:
-        print("speed-up over eager: " + ", ".join(f"{v} {eager / ms:.2f}x" for v, ms in results.items()))
+    if not results:
+        raise SystemExit(f"none of the variants {args.variants} runs on {device.type}")
+    base = results.get("eager", next(iter(results.values())))
+    fastest = min(results, key=results.get)
+    each = ", ".join(f"{v} {number(base / ms)}x" for v, ms in results.items())
+    print_figure("speed-up over eager", base / results[fastest], "x", f"fastest: {fastest}; {each}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""What every benchmark shares: the --quick switch and the line that states its figure.
+
+Each benchmark's last printed line is `LABEL: NUMBER UNIT (DETAIL)`, where NUMBER is a finite positive
+number (`2.68`, `513`, `0.000612`, `6.1e-05`), UNIT is `x` (a ratio, written against the number),
+` s`, ` ms` or `%`, and DETAIL says what was compared. tests/test_benchmarks.py runs every script's
+quick mode and reads that line back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+UNITS = ("x", " s", " ms", "%")
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None, quick: dict[str, Any]) -> argparse.Namespace:
+    """Parse `argv` (the command line's when None) with a --quick switch that makes `quick` the
+    defaults: tiny sizes that run in seconds, for the test suite. Options given explicitly still win."""
+    shown = " ".join(f"--{key.replace('_', '-')} {_shown(value)}" for key, value in quick.items())
+    parser.add_argument("--quick", action="store_true", help=f"tiny sizes, a few seconds: {shown}")
+    if "--quick" in (sys.argv[1:] if argv is None else argv):
+        parser.set_defaults(**quick)
+    return parser.parse_args(argv)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(str, value))
+    return str(value)
+
+
+def number(value: float) -> str:
+    """Three significant digits, whole numbers from 100 up: 1.00, 2.68, 67.3, 513, 0.000612."""
+    text = f"{value:#.3g}"  # '#' keeps the trailing zeros of 1.00
+    return f"{value:.0f}" if "e+" in text or text.endswith(".") else text
+
+
+def print_figure(label: str, value: float, unit: str, detail: str) -> None:
+    """Print the benchmark's last line, `label: <value><unit> (detail)`."""
+    if unit not in UNITS:
+        raise ValueError(f"unit {unit!r}: expected one of {UNITS}")
+    print(f"{label}: {number(value)}{unit} ({detail})", flush=True)
