@@ -1,7 +1,8 @@
 """d2l's train_ch6 loop against our engine: same model, data, recipe and device, in one run.
 
-    python benchmarks/train_throughput.py --device cpu  --preset resnet-mini  --resize 28 --rounds 3
-    python benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 --resize 96 --epochs 10
+    python -m benchmarks.train_throughput --device cpu  --preset resnet-mini  --resize 28 --rounds 3
+    python -m benchmarks.train_throughput --device cuda --preset d2l-resnet18 --resize 96 --epochs 10
+    python -m benchmarks.train_throughput --quick    # 256 made-up images, batch 32, 2 rounds: seconds
 
 (a) is a faithful re-implementation of d2l's loop (d2l.load_data_fashion_mnist + d2l.train_ch6):
 torchvision's FashionMNIST with Resize + ToTensor in a DataLoader with 4 workers, Xavier init,
@@ -9,7 +10,11 @@ plain SGD, and per-batch float() of loss and accuracy (d2l's Accumulator). (b) i
 explorer.training.train.Trainer with the same recipe. Images/s count wall time of the training epochs,
 data loading included; each side reports its best epoch. With --rounds N the two sides alternate
 single epochs, so both see the same drift of a shared machine's speed (10-20% over minutes here).
-Test accuracy is measured after each epoch by both. The ratio is printed last.
+Test accuracy is measured after each epoch by both. --data-dir names a folder holding
+FashionMNIST/raw (torchvision's layout); --tiny-data writes a few hundred made-up images there instead
+(tests/idx.py), for checking that the script runs. Last:
+`ratio: <N>x (explorer / d2l train_ch6, best epoch's images/s[; median of the rounds' ratios <M>x])`;
+with --baseline-epochs 0 (ours only), `wall: <N> s (explorer, <e> epoch(s) with evaluation)`.
 """
 
 from __future__ import annotations
@@ -17,39 +22,42 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
-import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+import torchvision
+from torch import nn
+from torch.utils import data
+from torchvision import transforms
 
-import torch  # noqa: E402
-import torchvision  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils import data  # noqa: E402
-from torchvision import transforms  # noqa: E402
+import explorer
+import explorer.paths
+from benchmarks.common import number, parse_args, print_figure
+from explorer.arch.model import init_weights
+from explorer.training.data import DATASETS
+from explorer.training.events import EpochEvent, Event
+from explorer.training.recipe import Recipe, adapt_spec
+from explorer.training.train import Trainer
 
-import explorer  # noqa: E402
-import explorer.paths  # noqa: E402
-from explorer.arch.model import init_weights  # noqa: E402
-from explorer.training.recipe import Recipe  # noqa: E402
-from explorer.training.train import Trainer, adapt_spec  # noqa: E402
-
-# ----- (a) d2l, as in the book (d2l/torch.py), minus plotting ------------------------------------
+# ----- (a) d2l, as in the book (d2l/torch.py), minus plotting; the type hints are ours --------------
 
 
 class Accumulator:
-    def __init__(self, n):
+    def __init__(self, n: int) -> None:
         self.data = [0.0] * n
 
-    def add(self, *args):
+    def add(self, *args: float | torch.Tensor) -> None:
         self.data = [a + float(b) for a, b in zip(self.data, args, strict=True)]
 
-    def __getitem__(self, idx):
+    def __getitem__(self, idx: int) -> float:
         return self.data[idx]
 
 
-def load_data_fashion_mnist(batch_size, resize, root, workers=4):
+def load_data_fashion_mnist(
+    batch_size: int, resize: int | None, root: str, workers: int = 4
+) -> tuple[data.DataLoader, data.DataLoader]:
     trans = [transforms.ToTensor()]
     if resize:
         trans.insert(0, transforms.Resize(resize))
@@ -62,14 +70,14 @@ def load_data_fashion_mnist(batch_size, resize, root, workers=4):
     )
 
 
-def accuracy(y_hat, y):
+def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> float:
     if len(y_hat.shape) > 1 and y_hat.shape[1] > 1:
         y_hat = y_hat.argmax(axis=1)
     cmp = y_hat.type(y.dtype) == y
     return float(cmp.type(y.dtype).sum())
 
 
-def evaluate_accuracy_gpu(net, data_iter, device):
+def evaluate_accuracy_gpu(net: nn.Module, data_iter: data.DataLoader, device: torch.device) -> float:
     net.eval()
     metric = Accumulator(2)
     with torch.no_grad():
@@ -79,7 +87,17 @@ def evaluate_accuracy_gpu(net, data_iter, device):
     return metric[0] / metric[1]
 
 
-def train_ch6(net, train_iter, test_iter, num_epochs, lr, device, max_steps=None):
+def train_ch6(
+    net: nn.Module,
+    train_iter: data.DataLoader,
+    test_iter: data.DataLoader,
+    num_epochs: int,
+    lr: float,
+    device: torch.device,
+    max_steps: int | None = None,
+) -> tuple[list[float], float]:
+    """d2l's loop; returns each epoch's images/s (wall time, data loading included) and the last test
+    accuracy."""
     init_weights(net, "xavier")  # d2l: nn.init.xavier_uniform_ on every Linear and Conv2d
     net.to(device)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
@@ -112,7 +130,7 @@ def _list(values: list[float]) -> str:
     return "[" + ", ".join(f"{v:.0f}" for v in values) + "]"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="d2l's train_ch6 vs explorer's engine")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--preset", default="resnet-mini")
@@ -123,6 +141,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--data-dir", default=None, help="folder holding FashionMNIST/raw")
+    parser.add_argument("--tiny-data", action="store_true", help="made-up IDX files in a temporary folder")
     parser.add_argument("--workers", type=int, default=4, help="d2l's DataLoader workers (d2l uses 4)")
     parser.add_argument("--rounds", type=int, default=1, help="alternate N single epochs of each side")
     parser.add_argument("--compile", action="store_true", help="our engine with torch.compile (Recipe.compile)")
@@ -132,7 +151,10 @@ def main() -> None:
         help="with --compile: Inductor times its Triton templates against cuDNN for each convolution and "
         "tunes its own kernels' launch parameters (minutes of compiling)",
     )
-    args = parser.parse_args()
+    quick = {"tiny_data": True, "batch_size": 32, "epochs": 1, "baseline_epochs": 1, "rounds": 2, "workers": 1}
+    args = parse_args(parser, argv, quick)
+    if args.tiny_data and args.data_dir:
+        parser.error("--tiny-data writes its own data folder: give --data-dir or --tiny-data, not both")
     if args.max_autotune:
         if not args.compile:
             parser.error("--max-autotune needs --compile")
@@ -140,7 +162,17 @@ def main() -> None:
 
         inductor_config.max_autotune = True
         inductor_config.coordinate_descent_tuning = True
+    if not args.tiny_data:
+        return compare(args, args.data_dir or str(explorer.paths.datasets_dir()))
+    from tests.idx import write_idx  # the made-up images the test suite trains on
 
+    with tempfile.TemporaryDirectory() as root:
+        write_idx(Path(root), train=256, test=64)
+        return compare(args, root)
+
+
+def compare(args: argparse.Namespace, root: str) -> int:
+    """Both loops on the Fashion-MNIST files under `root`; prints as it goes, the ratio last."""
     recipe = Recipe(
         dataset="fashion-mnist",
         epochs=args.epochs,
@@ -151,8 +183,7 @@ def main() -> None:
         device=args.device,
         compile=args.compile,
     )
-    root = args.data_dir or str(explorer.paths.datasets_dir())
-    spec, _ = adapt_spec(explorer.preset(args.preset), explorer.training.data.DATASETS["fashion-mnist"], args.resize)
+    spec, _ = adapt_spec(explorer.preset(args.preset), DATASETS["fashion-mnist"], args.resize)
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(0) if args.device == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
     print(
@@ -168,33 +199,35 @@ def main() -> None:
         net = explorer.build_model(spec)
         return train_ch6(net, train_iter, test_iter, epochs, args.lr, device, args.baseline_steps)
 
-    def ours(epochs: int) -> tuple[list[dict], float]:
-        events: list[dict] = []
+    def ours(epochs: int) -> tuple[list[EpochEvent], float]:
+        epochs_done: list[EpochEvent] = []
 
-        def record(event: dict) -> None:  # printed as they come, so a run cut off by a timeout still tells
-            events.append(event)
-            if event["event"] == "epoch" and args.rounds == 1:  # rounds print their own lines
-                print(f"    epoch {event['epoch']}: {event['images_per_sec']:.0f} images/s", flush=True)
+        def record(event: Event) -> None:  # printed as they come, so a run cut off by a timeout still tells
+            if isinstance(event, EpochEvent):
+                epochs_done.append(event)
+                if args.rounds == 1:  # rounds print their own lines
+                    print(f"    epoch {event.epoch}: {event.images_per_sec:.0f} images/s", flush=True)
 
         start = time.perf_counter()
         result = Trainer(spec, dataclasses.replace(recipe, epochs=epochs), record, data_dir=root).run()
         if result.status != "completed":
             raise SystemExit(f"our run ended {result.status}: {result.message}")
-        return [e for e in events if e["event"] == "epoch"], time.perf_counter() - start
+        return epochs_done, time.perf_counter() - start
 
+    what = "explorer / d2l train_ch6, best epoch's images/s"
     if args.rounds > 1:  # alternate one epoch each, so both sides see the same drift of the machine
         pairs = []
         for r in range(1, args.rounds + 1):
             (a,), _ = d2l_epochs(1)
-            b = ours(1)[0][0]["images_per_sec"]
+            b = ours(1)[0][0].images_per_sec
             pairs.append((a, b))
             print(f"round {r}: d2l {a:8.0f} images/s, explorer {b:8.0f} images/s, ratio {b / a:.2f}x", flush=True)
         best_a, best_b = max(a for a, _ in pairs), max(b for _, b in pairs)
         print(f"(a) d2l train_ch6: {best_a:10.0f} images/s (best of {args.rounds} epochs)")
         print(f"(b) explorer:      {best_b:10.0f} images/s (best of {args.rounds} epochs)")
-        print(f"median of the rounds' ratios: {statistics.median(b / a for a, b in pairs):.2f}x")
-        print(f"ratio (b)/(a): {best_b / best_a:.2f}x")
-        return
+        median = number(statistics.median(b / a for a, b in pairs))
+        print_figure("ratio", best_b / best_a, "x", f"{what}; median of the rounds' ratios {median}x")
+        return 0
 
     d2l_ips = None
     if args.baseline_epochs > 0:
@@ -202,14 +235,17 @@ def main() -> None:
         d2l_ips = max(per_epoch)
         print(f"(a) d2l train_ch6: {d2l_ips:10.0f} images/s  best epoch of {_list(per_epoch)}; test acc {d2l_acc:.4f}")
     epochs, wall = ours(args.epochs)
-    ours_ips = max(e["images_per_sec"] for e in epochs)
-    accs = " ".join(f"{e['test_acc']:.4f}" for e in epochs)
-    print(f"(b) explorer:      {ours_ips:10.0f} images/s  best epoch of {_list([e['images_per_sec'] for e in epochs])}")
+    ours_ips = max(e.images_per_sec for e in epochs)
+    accs = " ".join(f"{e.test_acc:.4f}" for e in epochs)
+    print(f"(b) explorer:      {ours_ips:10.0f} images/s  best epoch of {_list([e.images_per_sec for e in epochs])}")
     print(f"    explorer test accuracy after each epoch: {accs}")
     print(f"    explorer wall time for {args.epochs} epoch(s) with evaluation, data loading included: {wall:.1f} s")
     if d2l_ips:
-        print(f"ratio (b)/(a): {ours_ips / d2l_ips:.2f}x")
+        print_figure("ratio", ours_ips / d2l_ips, "x", what)
+    else:
+        print_figure("wall", wall, " s", f"explorer, {args.epochs} epoch(s) with evaluation")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
