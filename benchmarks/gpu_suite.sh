@@ -2,6 +2,7 @@
 # The GPU checks in one go, for a lent GPU machine (no internet there): what a training step costs
 # each way the engine runs it, then the seed's full recipe against d2l's loop, plain and compiled.
 #   DATA=folder-with-FashionMNIST/raw OUT=results-folder bash benchmarks/gpu_suite.sh [PART ...]
+# from the repository root: the benchmarks run as modules of the checkout (python3 -m benchmarks.NAME).
 # PARTS: throughput autotune steps degradation (default: throughput autotune, at most 9.5 minutes,
 # so that one call fits a lent machine's 15 minutes with its start). Max-autotune's compiling takes
 # minutes, so it gets whatever is left of SUITE_SECONDS (default 560) when the parts before it end.
@@ -27,21 +28,21 @@ run() {  # run NAME SECONDS command...: output to the screen and $OUT/NAME.txt, 
 }
 parts=" ${*:-throughput autotune} "
 if [[ $parts == *" steps "* ]]; then
-  run step_speed 240 python3 benchmarks/step_speed.py --device cuda --preset d2l-resnet18 --resize 96 --profile \
+  run step_speed 240 python3 -m benchmarks.step_speed --device cuda --preset d2l-resnet18 --resize 96 --profile \
     --variants eager,graphed/pytorch-strides,graphed,compiled,compiled+graphed/pytorch-strides,compiled+graphed,compiled+graphed/cudnn-benchmark
 fi
 if [[ $parts == *" throughput "* ]]; then
-  run throughput 120 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 --resize 96 \
+  run throughput 120 python3 -m benchmarks.train_throughput --device cuda --preset d2l-resnet18 --resize 96 \
     --epochs 10 --baseline-epochs 3 --data-dir "$DATA"
-  run throughput_compiled 150 python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 \
+  run throughput_compiled 150 python3 -m benchmarks.train_throughput --device cuda --preset d2l-resnet18 \
     --resize 96 --epochs 10 --baseline-epochs 3 --data-dir "$DATA" --compile
 fi
 if [[ $parts == *" autotune "* ]]; then  # Inductor's Triton templates against cuDNN: minutes of compiling
   left=$(( ${SUITE_SECONDS:-560} - SECONDS ))
-  run throughput_max_autotune $(( left > 120 ? left : 120 )) python3 benchmarks/train_throughput.py --device cuda --preset d2l-resnet18 \
+  run throughput_max_autotune $(( left > 120 ? left : 120 )) python3 -m benchmarks.train_throughput --device cuda --preset d2l-resnet18 \
     --resize 96 --epochs 10 --baseline-epochs 3 --data-dir "$DATA" --compile --max-autotune
 fi
 if [[ $parts == *" degradation "* ]]; then
-  run degradation 200 python3 benchmarks/degradation.py --device cuda --dataset fashion-mnist --data-dir "$DATA" \
+  run degradation 200 python3 -m benchmarks.degradation --device cuda --dataset fashion-mnist --data-dir "$DATA" \
     --json "$OUT/degradation.json"
 fi

@@ -9,9 +9,12 @@ first starts a long CPU run (resnet-mini on the digits) through the Train page, 
 submit a run of their own at once: their queue positions must be 1, 2, 3... in the order the
 server took them, and every run must be in the history at the end.
 
-    python benchmarks/lecture_load.py --students 30 --train
+    python -m benchmarks.lecture_load --students 30 --train
+    python -m benchmarks.lecture_load --quick     # 2 students, 1 s of changes: the server start and seconds
 
-Prints p50, p95, max and errors; the last line is `p95 <seconds> s`.
+--url measures a server that is already running instead of starting one (not with --train, which
+reads the run history in the server's data folder). Prints p50, p95, max and errors, and last
+`p95: <seconds> s (a control change to its new total, <N> students[, a CPU run training])`.
 """
 
 from __future__ import annotations
@@ -31,14 +34,15 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from websockets.asyncio.client import connect
+
+import explorer
+from benchmarks.common import parse_args, print_figure
+from explorer.training.runs import RunStore
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
-from websockets.asyncio.client import connect  # noqa: E402
-
-import explorer  # noqa: E402
 
 LECTURER_KEY = "bench"
 POSITION = re.compile(r"Queued on \w+: position (\d+)")
@@ -225,7 +229,7 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--train", action="store_true", help="a CPU run trains meanwhile; some students submit runs")
@@ -237,19 +241,26 @@ def main() -> None:
     parser.add_argument(
         "--app", type=Path, default=ROOT, help="the app to serve: another checkout (git worktree) as a baseline"
     )
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as home:
-        server, url = start_server(Path(home), args.app)
-        try:
-            tally = asyncio.run(lecture(url, args))
-            from explorer.training.runs import RunStore
-
-            store = RunStore(Path(home) / "runs.sqlite")
-            stored = {run.id: run for run in store.list()}
-            trained = len(store.epochs(min(stored))) if args.train and stored else 0  # the lecturer's run
-        finally:
-            server.terminate()
-            server.wait(30)
+    parser.add_argument("--url", help="a server already running (http://host:port) instead of starting one")
+    args = parse_args(parser, argv, quick={"students": 2, "duration": 1.0, "interval": 0.3})
+    if args.url and args.train:
+        parser.error("--train reads the run history of the server it starts: not with --url")
+    stored, trained = {}, 0
+    if args.url:
+        tally = asyncio.run(lecture(args.url, args))
+    else:
+        with tempfile.TemporaryDirectory() as home:
+            server, url = start_server(Path(home), args.app)
+            try:
+                tally = asyncio.run(lecture(url, args))
+                store = RunStore(Path(home) / "runs.sqlite")
+                stored = {run.id: run for run in store.list()}
+                trained = len(store.epochs(min(stored))) if args.train and stored else 0  # the lecturer's run
+            finally:
+                server.terminate()
+                server.wait(30)
+    if not tally.changes:
+        raise SystemExit("no change came back: " + "; ".join(tally.errors[:5]))
     lost = [run_id for run_id, _ in tally.runs if run_id not in stored]
     by_id = sorted(tally.runs)
     positions_right = [pos for _, pos in by_id] == list(range(1, len(by_id) + 1))
@@ -263,8 +274,11 @@ def main() -> None:
         print(f"runs: {len(tally.runs)} submitted, {len(lost)} lost, queue positions "
               f"{[pos for _, pos in by_id]} {'right' if positions_right else 'WRONG'}")  # fmt: skip
     print(f"errors: {len(tally.errors)}" + "".join(f"\n  {e}" for e in tally.errors[:10]))
-    print(f"p95 {percentile(tally.changes, 95):.3f} s")
+    training = ", a CPU run training" if args.train else ""
+    detail = f"a control change to its new total, {args.students} students{training}"
+    print_figure("p95", percentile(tally.changes, 95), " s", detail)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
