@@ -1,7 +1,7 @@
 """What every benchmark shares: the --quick switch and the line that states its figure.
 
 Each benchmark's last printed line is `LABEL: NUMBER UNIT (DETAIL)`, where NUMBER is a finite positive
-number (`2.68`, `513`, `0.000612`, `6.1e-05`), UNIT is `x` (a ratio, written against the number),
+number (`2.68`, `513`, `0.000612`, `6.10e-05`), UNIT is `x` (a ratio, written against the number),
 ` s`, ` ms` or `%`, and DETAIL says what was compared. tests/test_benchmarks.py runs every script's
 quick mode and reads that line back.
 """
@@ -9,7 +9,6 @@ quick mode and reads that line back.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 UNITS = ("x", " s", " ms", "%")
@@ -18,17 +17,19 @@ UNITS = ("x", " s", " ms", "%")
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None, quick: dict[str, Any]) -> argparse.Namespace:
     """Parse `argv` (the command line's when None) with a --quick switch that makes `quick` the
     defaults: tiny sizes that run in seconds, for the test suite. Options given explicitly still win."""
-    shown = " ".join(f"--{key.replace('_', '-')} {_shown(value)}" for key, value in quick.items())
+    shown = " ".join(_shown(key, value) for key, value in quick.items())
     parser.add_argument("--quick", action="store_true", help=f"tiny sizes, a few seconds: {shown}")
-    if "--quick" in (sys.argv[1:] if argv is None else argv):
+    if parser.parse_known_args(argv)[0].quick:
         parser.set_defaults(**quick)
     return parser.parse_args(argv)
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return " ".join(map(str, value))
-    return str(value)
+def _shown(key: str, value: Any) -> str:
+    """An option as it would be typed: `--batch-size 16`, `--tiny-data`, `--seeds 0 1`."""
+    option = f"--{key.replace('_', '-')}"
+    if value is True:
+        return option
+    return f"{option} {' '.join(map(str, value)) if isinstance(value, (list, tuple)) else value}"
 
 
 def number(value: float) -> str:

@@ -11,8 +11,9 @@ explorer.training.train.Trainer with the same recipe. Images/s count wall time o
 data loading included; each side reports its best epoch. With --rounds N the two sides alternate
 single epochs, so both see the same drift of a shared machine's speed (10-20% over minutes here).
 Test accuracy is measured after each epoch by both. --data-dir names a folder holding
-FashionMNIST/raw (torchvision's layout); --tiny-data writes a few hundred made-up images there instead
-(tests/idx.py), for checking that the script runs. Last:
+FashionMNIST/raw (torchvision's layout); --tiny-data trains on a few hundred made-up images in a
+temporary folder instead (tests/idx.py), which shows that the script runs: --quick does, with no
+DataLoader workers (no processes forked from the test suite's). Last:
 `ratio: <N>x (explorer / d2l train_ch6, best epoch's images/s[; median of the rounds' ratios <M>x])`;
 with --baseline-epochs 0 (ours only), `wall: <N> s (explorer, <e> epoch(s) with evaluation)`.
 """
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         help="with --compile: Inductor times its Triton templates against cuDNN for each convolution and "
         "tunes its own kernels' launch parameters (minutes of compiling)",
     )
-    quick = {"tiny_data": True, "batch_size": 32, "epochs": 1, "baseline_epochs": 1, "rounds": 2, "workers": 1}
+    quick = {"tiny_data": True, "batch_size": 32, "epochs": 1, "baseline_epochs": 1, "rounds": 2, "workers": 0}
     args = parse_args(parser, argv, quick)
     if args.tiny_data and args.data_dir:
         parser.error("--tiny-data writes its own data folder: give --data-dir or --tiny-data, not both")
