@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.common import parse_args, print_figure
 from explorer.arch.stem_conv import patch_conv2d
@@ -101,8 +102,6 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{'max-pool 3x3/2':<22} fwd+bwd   {timed(pool, device, args.reps):7.3f} ms")
     if device.type == "cuda":
-        from torch.profiler import ProfilerActivity, profile
-
         for name, conv in (("cudnn", conv_cudnn), ("patches", conv_patches)):
             with profile(activities=[ProfilerActivity.CUDA]) as prof:
                 for _ in range(5):

@@ -27,6 +27,7 @@ import time
 
 import torch
 import torch._inductor.config as inductor_config
+from torch.profiler import ProfilerActivity, profile
 
 import explorer
 from benchmarks.common import number, parse_args, print_figure
@@ -80,8 +81,6 @@ def time_steps(step: EagerStep, batches: list, device: torch.device, warmup: int
 
 
 def kernel_table(step: EagerStep, batches: list, device: torch.device, steps: int = 5, top: int = 8) -> str:
-    from torch.profiler import ProfilerActivity, profile
-
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         for i in range(steps):
             step(*batches[i % len(batches)])

@@ -11,8 +11,8 @@ explorer.training.train.Trainer with the same recipe. Images/s count wall time o
 data loading included; each side reports its best epoch. With --rounds N the two sides alternate
 single epochs, so both see the same drift of a shared machine's speed (10-20% over minutes here).
 Test accuracy is measured after each epoch by both. --data-dir names a folder holding
-FashionMNIST/raw (torchvision's layout); --tiny-data trains on a few hundred made-up images in a
-temporary folder instead (tests/idx.py), which shows that the script runs: --quick does, with no
+FashionMNIST/raw (torchvision's layout); without it, --tiny-data trains on a few hundred made-up
+images in a temporary folder (tests/idx.py), which shows that the script runs: --quick does, with no
 DataLoader workers (no processes forked from the test suite's). Last:
 `ratio: <N>x (explorer / d2l train_ch6, best epoch's images/s[; median of the rounds' ratios <M>x])`;
 with --baseline-epochs 0 (ours only), `wall: <N> s (explorer, <e> epoch(s) with evaluation)`.
@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch._inductor.config as inductor_config
 import torchvision
 from torch import nn
 from torch.utils import data
@@ -41,6 +42,7 @@ from explorer.training.data import DATASETS
 from explorer.training.events import EpochEvent, Event
 from explorer.training.recipe import Recipe, adapt_spec
 from explorer.training.train import Trainer
+from tests.idx import write_idx  # made-up images, as the test suite trains on
 
 # ----- (a) d2l, as in the book (d2l/torch.py), minus plotting; the type hints are ours --------------
 
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--data-dir", default=None, help="folder holding FashionMNIST/raw")
-    parser.add_argument("--tiny-data", action="store_true", help="made-up IDX files in a temporary folder")
+    parser.add_argument("--tiny-data", action="store_true", help="made-up IDX files (unless --data-dir is given)")
     parser.add_argument("--workers", type=int, default=4, help="d2l's DataLoader workers (d2l uses 4)")
     parser.add_argument("--rounds", type=int, default=1, help="alternate N single epochs of each side")
     parser.add_argument("--compile", action="store_true", help="our engine with torch.compile (Recipe.compile)")
@@ -154,19 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     quick = {"tiny_data": True, "batch_size": 32, "epochs": 1, "baseline_epochs": 1, "rounds": 2, "workers": 0}
     args = parse_args(parser, argv, quick)
-    if args.tiny_data and args.data_dir:
-        parser.error("--tiny-data writes its own data folder: give --data-dir or --tiny-data, not both")
     if args.max_autotune:
         if not args.compile:
             parser.error("--max-autotune needs --compile")
-        import torch._inductor.config as inductor_config
-
         inductor_config.max_autotune = True
         inductor_config.coordinate_descent_tuning = True
-    if not args.tiny_data:
+    if args.data_dir or not args.tiny_data:
         return compare(args, args.data_dir or str(explorer.paths.datasets_dir()))
-    from tests.idx import write_idx  # the made-up images the test suite trains on
-
     with tempfile.TemporaryDirectory() as root:
         write_idx(Path(root), train=256, test=64)
         return compare(args, root)

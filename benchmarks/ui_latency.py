@@ -21,6 +21,8 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+from playwright.sync_api import sync_playwright
+
 import explorer
 from benchmarks.common import parse_args, print_figure
 from explorer import fmt
@@ -72,8 +74,6 @@ def latencies(
 ) -> dict[str, list[float]]:
     """Seconds from each key press to the new total on screen, per view, in Chromium at 1280x800, on
     the app served at `url` (a server of its own when None)."""
-    from playwright.sync_api import sync_playwright
-
     spec = explorer.preset(preset)
     with nullcontext(url) if url else served() as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
