@@ -51,10 +51,12 @@ def serve(home: Path, **env: str):
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    wait_healthy(url, proc)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    try:
+        wait_healthy(url, proc)
+        yield url
+    finally:  # also when the generator is closed early or a test fails: no server left behind
+        proc.terminate()
+        proc.wait(10)
 
 
 def healthy(url: str) -> bool:
