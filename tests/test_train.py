@@ -128,6 +128,19 @@ def test_a_time_budget_stops_training_at_a_logging_step_and_tests(digits):
         QUICK.but(time_limit=0.5)
 
 
+def test_a_step_budget_trains_exactly_that_many_steps_then_tests(digits):
+    """A challenge's budget: the same steps for every entry whatever the clock says; the schedule
+    spans them, and the run is tested after the last, partial epoch."""
+    events = []
+    result = train(MINI, QUICK.but(epochs=1, steps=30, log_every=7, test_limit=100), collect(events), data=digits)
+    assert result.status == "completed" and result.message.endswith("(the step budget: 30 steps of 64)")
+    begun, steps, epochs = of(events, StartEvent)[0], of(events, StepEvent), of(events, EpochEvent)
+    assert begun.epochs == 2 and begun.steps_per_epoch == 23 and begun.test_size == 100  # 1,437 images of 64
+    assert [s.step for s in steps] == [7, 14, 21, 23, 28, 30] and len(epochs) == 2
+    with pytest.raises(RecipeError, match="steps"):
+        QUICK.but(steps=0)
+
+
 def test_non_finite_loss_is_diverged_with_step_and_hint(digits):
     spec = dataclasses.replace(MINI, batch_norm=False)
     result = train(spec, QUICK.but(lr=10.0, schedule="constant", log_every=50), data=digits)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import secrets
 import sqlite3
 import threading
@@ -39,6 +40,15 @@ from .worker import Order
 log = logging.getLogger(__name__)
 STEP_POINTS_KEPT = 2000  # enough for a smooth live curve; the store keeps every sampled step
 ACTIVE = ("queued", "running")
+# Worker processes per device (per GPU on cuda): a network and its plain twin train side by side,
+# from their first step (He et al.'s comparison, live), and an experiment's runs two at a time.
+# On a CPU the cores are split between them, one thread each on two cores (worker.set_process_state).
+WORKERS_PER_DEVICE = 2
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (a container's share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,7 @@ class JobSnapshot:
     steps: list[dict] = field(default_factory=list)  # StepEvent rows, for charts
     epochs: list[dict] = field(default_factory=list)  # EpochEvent rows
     log: list[str] = field(default_factory=list)  # info messages (downloads, adaptations)
+    expected_per_image: float | None = None  # seconds per training image, as estimated at submission
 
     @property
     def finished(self) -> bool:
@@ -96,6 +107,7 @@ class Job:
         self.progress, self.elapsed, self.eta = 0.0, None, None
         self.stop_requested = False
         self.done = threading.Event()
+        self.expected_per_image: float | None = None  # the estimate's, where the speed was known
 
     def on_event(self, event: Event) -> None:
         with self.lock:
@@ -139,6 +151,7 @@ class Job:
                 [as_dict(s) for s in self.steps],
                 [as_dict(e) for e in self.epochs],
                 list(self.log),
+                self.expected_per_image,
             )
 
 
@@ -147,12 +160,12 @@ class JobRegistry:
         self,
         store: RunStore,
         data_dir: str | Path | None = None,
-        per_device: int = 1,
+        per_device: int = WORKERS_PER_DEVICE,
         settings: Settings | None = None,
     ) -> None:
         self.store = store
         self.data_dir = str(data_dir) if data_dir else None
-        self.per_device = per_device  # worker processes per CPU or MPS device (one per GPU)
+        self.per_device = per_device  # worker processes per CPU or MPS device, and per GPU
         self.settings = settings or load_settings()
         self.lock = threading.Condition()
         self.jobs: dict[int, Job] = {}
@@ -201,16 +214,17 @@ class JobRegistry:
     ) -> list[Submission]:
         """Queue several runs (an experiment) at once, or none of them if any does not fit."""
         runs = list(runs)
-        for _, spec, recipe in runs:  # a student's time cap needs the measured speed: a new worker's first seconds
-            self.cost(spec, recipe, by, wait=0.0 if by.lecturer else 60.0)
+        # a student's time cap needs the measured speed: a new worker's first seconds
+        costs = [self.cost(spec, recipe, by, wait=0.0 if by.lecturer else 60.0) for _, spec, recipe in runs]
         devices = [pick_device(recipe.device).type for _, _, recipe in runs]
         with self.lock:
             self._check_quotas(len(runs), by)
             out = []
-            for (name, spec, recipe), device in zip(runs, devices, strict=True):
+            for (name, spec, recipe), device, cost in zip(runs, devices, costs, strict=True):
                 key = secrets.token_urlsafe(12)
                 run_id = self.store.create(name, spec.to_json(), recipe.to_json(), experiment, owner=by.owner, key=key)
                 job = Job(run_id, name, spec, recipe, device, experiment, by.owner)
+                job.expected_per_image = cost.estimate.per_image if cost.estimate else None
                 self.jobs[run_id] = job
                 self.queues.setdefault(device, deque()).append(job)
                 out.append(Submission(run_id, key))
@@ -311,10 +325,14 @@ class JobRegistry:
         """The device kind's worker slots, each with its feeding thread (started on first use)."""
         with self.lock:
             if device not in self.slots:
-                count = torch.cuda.device_count() if device == "cuda" else self.per_device
+                gpus = torch.cuda.device_count() if device == "cuda" else 1
+                threads = max(1, cpu_cores() // self.per_device) if device == "cpu" else None
                 checkpoints = self.store.checkpoints
                 limits = lambda: self.limits(device)  # noqa: E731 - the registry's, read at each use: no copy
-                self.slots[device] = [Slot(device, i, checkpoints, self.data_dir, limits) for i in range(count)]
+                self.slots[device] = [
+                    Slot(device, i, checkpoints, self.data_dir, limits, threads, device_index=i % gpus)
+                    for i in range(gpus * self.per_device)
+                ]
                 for slot in self.slots[device]:
                     name = f"explorer-feed-{slot.name}"
                     threading.Thread(target=self._feed, args=(slot,), name=name, daemon=True).start()
@@ -322,24 +340,36 @@ class JobRegistry:
 
     def _feed(self, slot: Slot) -> None:
         """Keep a worker alive and hand it the next queued run whenever it is free. Never dies:
-        every run it takes ends settled, whatever fails."""
+        every run it takes ends settled, whatever fails. The device's first worker starts at once
+        (it measures the device's speed); the others when a run is waiting for them."""
         while not self.closed:
-            try:
-                if not slot.alive:
-                    slot.start()
-                    slot.start_error = None
-            except Exception as exc:
-                log.exception("worker %s could not start", slot.name)
-                slot.start_error = f"the training process could not start: {exc}"
-                self._fail_queue(slot.device_type, slot.start_error)
+            if (slot.index == 0 or slot.process is not None) and not self._started(slot):
                 continue
             with self.lock:
                 while not self.queues.get(slot.device_type) and not self.closed:
                     self.lock.wait()
                 if self.closed:
                     return
-                job = self.queues[slot.device_type].popleft()
-            self._run(slot, job)
+                fresh = slot.process is None  # a second worker, at its first run: it starts first
+                job = None if fresh else self.queues[slot.device_type].popleft()
+            if job is None:
+                self._started(slot)
+            else:
+                self._run(slot, job)
+
+    def _started(self, slot: Slot) -> bool:
+        """Start the slot's worker if it is not running; False (its device's queue failed, saying
+        why) if it cannot start."""
+        try:
+            if not slot.alive:
+                slot.start()
+                slot.start_error = None
+            return True
+        except Exception as exc:
+            log.exception("worker %s could not start", slot.name)
+            slot.start_error = f"the training process could not start: {exc}"
+            self._fail_queue(slot.device_type, slot.start_error)
+            return False
 
     def _fail_queue(self, device: str, message: str) -> None:
         with self.lock:

@@ -26,9 +26,10 @@ from torch import nn
 from ..arch.checkpoint import load_for_fine_tuning, read_weights
 from ..arch.model import build_model, init_weights
 from ..arch.spec import ResNetSpec, SpecError
-from .data import DATASETS, DeviceBatches, ImageData, load_dataset
+from .data import DATASETS, DeviceBatches, ImageData, load_dataset, subset
 from .devices import batch_dtype, check_compile_possible, device_name, pick_device, uses_channels_last, uses_cuda_graph
 from .distributed import World, leave, world_from_env
+from .estimate import TEST_COST
 from .evaluate import evaluate
 from .events import DoneEvent, EpochEvent, Event, InfoEvent, StartEvent, StepEvent
 from .lr_range import RANGE_STEPS, exploded, smoothed, verdict
@@ -71,6 +72,32 @@ class _Clock:
 
     def eta(self, fraction: float) -> float | None:
         return self.elapsed * (1 - fraction) / fraction if fraction > 0 else None
+
+
+@dataclass
+class _Pace:
+    """Where a run's time goes, for an ETA fooled neither by its set-up (data, building, the first
+    step's allocations) nor by its pauses to test: the steps left at the measured time per step, and
+    the evaluations left at the last one's time (before the first, at a third of a training image's
+    time per test image, estimate.TEST_COST)."""
+
+    steps_total: int
+    evaluations_total: int
+    test_images: int
+    train_seconds: float = 0.0
+    steps: int = 0
+    images: int = 0
+    eval_seconds: float | None = None
+    evaluations: int = 0
+
+    def eta(self) -> float | None:
+        if not self.steps or not self.images:
+            return None
+        per_eval = self.eval_seconds
+        if per_eval is None:
+            per_eval = self.test_images * TEST_COST * self.train_seconds / self.images
+        left = (self.steps_total - self.steps) * self.train_seconds / self.steps
+        return max(left + (self.evaluations_total - self.evaluations) * per_eval, 0.0)
 
 
 class _Stopped(Exception):
@@ -142,6 +169,7 @@ class Trainer:
         self.epochs: list[EpochEvent] = []
         self.step = 0  # steps taken so far
         self.clock = _Clock()
+        self.pace: _Pace | None = None  # a training run's (a range test has its own short loop)
 
     def emit(self, event: Event) -> None:
         if self.world.is_main:
@@ -189,7 +217,8 @@ class Trainer:
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = CUDNN_BENCHMARK
         if self.data is None:
-            self.data = load_dataset(r.dataset, self.data_dir, r.limit, progress=lambda m: self.emit(InfoEvent(m)))
+            self.data = load_dataset(r.dataset, self.data_dir, progress=lambda m: self.emit(InfoEvent(m)))
+            self.data = subset(self.data, r.limit, r.test_limit)
         data = self.data.to(device)
         channels_last = uses_channels_last(device)
         batches = DeviceBatches(data, r.input_size, batch_dtype(device), channels_last, augment=r.augment)
@@ -209,7 +238,7 @@ class Trainer:
         # (each epoch reshuffles, so no image is left out for good)
         fixed_shape = graphed or r.compile
         steps_per_epoch = batches.steps_per_epoch(r.batch_size, self.world.size, drop_last=fixed_shape)
-        total_steps = RANGE_STEPS if r.range_test else steps_per_epoch * r.epochs
+        total_steps = RANGE_STEPS if r.range_test else r.steps or steps_per_epoch * r.epochs
         step = make_train_step(model, r, device, self.world, total_steps)
         self.opt = step.opt
         self.emit(
@@ -224,7 +253,7 @@ class Trainer:
                 train_size=len(data.y_train),
                 test_size=len(data.y_test),
                 steps_per_epoch=steps_per_epoch,
-                epochs=-(-RANGE_STEPS // steps_per_epoch) if r.range_test else r.epochs,
+                epochs=-(-RANGE_STEPS // steps_per_epoch) if r.range_test else self._epochs(steps_per_epoch),
                 cuda_graph=graphed,
                 compiled=r.compile,
             )
@@ -276,42 +305,58 @@ class Trainer:
         )
         return float(loss_sum) / float(count), float(any_bad) > 0
 
+    def _epochs(self, steps_per_epoch: int) -> int:
+        """The epochs the run goes through: the recipe's, or as many as its step budget takes."""
+        steps = self.recipe.steps
+        return -(-steps // steps_per_epoch) if steps else self.recipe.epochs
+
     def _train(self, s: _Setup) -> RunResult:
         r = self.recipe
-        total = s.steps_per_epoch * r.epochs
+        epochs = self._epochs(s.steps_per_epoch)
+        total = r.steps or s.steps_per_epoch * r.epochs
+        self.pace = _Pace(total, epochs, len(s.batches.data.y_test))
         test: dict[str, Any] = {}
         trained = 0.0  # seconds of training so far (evaluations not counted): the time budget's clock
-        for epoch in range(1, r.epochs + 1):
+        for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             epoch_loss, epoch_correct, epoch_images = s.zero.clone(), s.zero.clone(), 0
             window = _Window(s.zero.clone())
-            out_of_time = False
+            budget_spent = False
             for loss, correct, n in self._steps(s):
                 window.loss += loss * n
                 window.images += n
                 epoch_correct += correct
                 epoch_images += n
-                if self._logs_at(self.step, s):
+                steps_spent = r.steps is not None and self.step >= r.steps
+                if self._logs_at(self.step, s) or steps_spent:
                     mean, bad = self._read_window(s, window)
                     if bad:  # this process's first bad step, or (another's) by now
                         first = int(s.first_bad) if int(s.first_bad) >= 0 else self.step
                         raise _Diverged(
                             f"loss became non-finite at step {first} (lr {r.lr:g}): lower the learning rate"
                         )
+                    self.pace.train_seconds = trained + time.perf_counter() - start
+                    self.pace.steps, self.pace.images = self.step, self.pace.images + window.images
                     now = self._emit_step(epoch, mean, window, self.step / total, s.stages)
                     s.stages = ()
                     epoch_loss += window.loss
                     window = _Window(s.zero.clone(), start=now)
-                    out_of_time = self._time_is_up(trained + now - start)
-                    if out_of_time:
+                    budget_spent = steps_spent or self._time_is_up(trained + now - start)
+                    if budget_spent:
                         break
             seconds = time.perf_counter() - start
             trained += seconds
-            test = self._evaluate(s, final=epoch == r.epochs or out_of_time)
+            test = self._evaluate(s, final=epoch == epochs or budget_spent)
+            self.pace.eval_seconds = time.perf_counter() - start - seconds
+            self.pace.evaluations += 1
             self._emit_epoch(epoch, (epoch_loss + window.loss, epoch_correct, epoch_images), seconds, test)
-            if out_of_time:
+            if budget_spent:
                 break
-        budget = f" (the time budget: {trained:.0f} s of training, {self.step} steps)" if out_of_time else ""
+        budget = ""
+        if r.steps is not None:
+            budget = f" (the step budget: {self.step} steps of {r.batch_size})"
+        elif budget_spent:
+            budget = f" (the time budget: {trained:.0f} s of training, {self.step} steps)"
         return RunResult(
             "completed",
             f"test accuracy {test['acc']:.4f} after {len(self.epochs)} epochs" + budget,
@@ -343,7 +388,7 @@ class Trainer:
             test_acc=test["acc"],
             images_per_sec=float(count) / seconds,
             elapsed=self.clock.elapsed,
-            eta=self.clock.eta(epoch / self.recipe.epochs),
+            eta=self.pace.eta(),
         )
         self.epochs.append(record)
         self.emit(record)
@@ -378,7 +423,7 @@ class Trainer:
                 images_per_sec=window.images * self.world.size / max(now - window.start, 1e-9),
                 progress=done,
                 elapsed=self.clock.elapsed,
-                eta=self.clock.eta(done),
+                eta=self.pace.eta() if self.pace is not None else self.clock.eta(done),
                 stages=stages,
             )
         )
