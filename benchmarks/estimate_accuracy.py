@@ -1,23 +1,45 @@
-"""The arithmetic estimate of a training step (explorer.training.estimate: the plan and a speed measured
-once per device) against the same step timed, for networks of several shapes and sizes.
+"""The arithmetic estimate of training (explorer.training.estimate: the plan and a speed measured once per
+device) against measurement: one step of networks of several shapes and sizes, then the runs the pages
+launch on a CPU, trained in the job registry's workers, alone and two at a time.
 
-    python -m benchmarks.estimate_accuracy [--device cpu|cuda]
-    python -m benchmarks.estimate_accuracy --quick       # resnet-mini at 8 px only: a few seconds
+    python -m benchmarks.estimate_accuracy [--device cpu|cuda] [--data-dir DIR]
+    python -m benchmarks.estimate_accuracy --quick       # resnet-mini at 8 px, two tiny runs: seconds
 
-Prints each network's time per image both ways and their ratio (estimated / timed), then last
-`furthest from 1: <N>x (estimated / timed, range <lo>x to <hi>x over <k> networks)`.
+Prints each network's time per image both ways and their ratio (estimated / timed), then each page's
+run: its estimate, its measured duration (from its start to its end, as the history shows it), their
+ratio and whether another run shared the device; then last `furthest from 1: <N>x (estimated /
+measured, runs <lo>x to <hi>x over <k> runs; steps <lo>x to <hi>x over <m> networks)`.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import tempfile
+from pathlib import Path
 
 import torch
 
 import explorer
-from benchmarks.common import number, parse_args, print_figure
+from benchmarks.common import machine_load, number, parse_args, print_figure
+from explorer.hall.budget import training_cost
+from explorer.hall.challenge import BATCH_SIZE
+from explorer.hall.settings import Settings
+from explorer.inspect.teaching import (
+    CPU_DEGRADATION,
+    SWEEP_LRS,
+    TWIN_DEMO_RECIPE,
+    TWIN_DEMO_SPEC,
+    bn_range_test_runs,
+    cifar_spec,
+    degradation_runs,
+    lr_sweep_runs,
+    twin_runs,
+)
 from explorer.training.estimate import _timed_step, measure_speed
+from explorer.training.jobs import JobRegistry
+from explorer.training.recipe import CPU_RECIPE, Recipe
+from explorer.training.runs import RunStore
 from explorer.training.worker import set_process_state
 
 # preset:side:batch — tiny to ResNet-50, narrow and wide, shallow and deep
@@ -31,21 +53,41 @@ CASES = [
     "resnet18:64:32",
     "resnet50:224:8",
 ]
+MINI = explorer.preset("resnet-mini")
+CHALLENGE = Recipe(
+    dataset="fashion-mnist",
+    batch_size=BATCH_SIZE,
+    lr=0.1,
+    optimizer="momentum",
+    schedule="onecycle",
+    weight_decay=5e-4,
+    steps=300,
+)  # fmt: skip - the challenge page's default task
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--cases", nargs="+", default=CASES, metavar="PRESET:SIDE:BATCH")
-    args = parse_args(parser, argv, quick={"cases": CASES[:1]})
-    set_process_state(args.device, low_priority=False)
-    device = torch.device(args.device)
+def page_runs(quick: bool) -> list[tuple[str, list]]:
+    """(what, runs) for each thing a page starts on a CPU, in the order the benchmark submits them."""
+    if quick:
+        tiny = Recipe(dataset="digits", epochs=1, batch_size=64, limit=256, optimizer="momentum")
+        return [("one run alone", [("resnet-mini", MINI, tiny)]), ("a twin", twin_runs("resnet-mini", MINI, tiny))]
+    return [
+        ("Train: the CPU recipe, alone", [("resnet-mini", MINI, CPU_RECIPE)]),
+        ("Challenge: an entry, alone", [("resnet-mini entry", MINI, CHALLENGE)]),
+        ("Train: the twin demo", twin_runs("resnet-32", TWIN_DEMO_SPEC, TWIN_DEMO_RECIPE)),
+        ("Why residuals: degradation", degradation_runs(CPU_DEGRADATION)),
+        ("Why residuals: lr sweep", lr_sweep_runs(cifar_spec(20, 8), SWEEP_LRS, "fashion-mnist")),
+        ("Why residuals: range tests", bn_range_test_runs(cifar_spec(20, 8), "fashion-mnist")),
+        ("Train: the CPU recipe beside another", [("resnet-mini", MINI, CPU_RECIPE)] * 2),
+    ]
+
+
+def steps_part(device: torch.device, cases: list[str]) -> list[float]:
     speed = measure_speed(device)
     narrow, wide = 1 / speed.narrow_seconds_per_mac / 1e9, 1 / speed.wide_seconds_per_mac / 1e9
-    per_layer = speed.seconds_per_layer * 1e6
-    print(f"{speed.device}: narrow {narrow:.1f} GMAC/s, wide {wide:.1f}, {per_layer:.0f} us a layer")
+    print(f"{speed.device}, {torch.get_num_threads()} thread(s): narrow {narrow:.1f} GMAC/s, wide {wide:.1f}, "
+          f"{speed.seconds_per_layer * 1e6:.0f} us a layer")  # fmt: skip
     ratios = []
-    for case in args.cases:
+    for case in cases:
         name, side, batch = case.split(":")
         side, batch = int(side), int(batch)
         spec = explorer.preset(name)
@@ -55,9 +97,50 @@ def main(argv: list[str] | None = None) -> int:
         ratios.append(estimated / timed)
         print(f"{name:>13} {side:>3} px, batch {batch:>3}: timed {timed * 1e3:8.3f} ms/image, "
               f"estimated {estimated * 1e3:8.3f} ms/image, ratio {ratios[-1]:.2f}")  # fmt: skip
-    worst = max(ratios, key=lambda r: abs(math.log(r)))
-    span = f"range {number(min(ratios))}x to {number(max(ratios))}x over {len(ratios)} networks"
-    print_figure("furthest from 1", worst, "x", f"estimated / timed, {span}")
+    return ratios
+
+
+def runs_part(quick: bool, data_dir: str | None) -> list[float]:
+    """Each page's runs through a registry (two workers), one thing at a time."""
+    ratios = []
+    with tempfile.TemporaryDirectory() as home:
+        jobs = JobRegistry(RunStore(Path(home) / "runs.sqlite"), data_dir=data_dir, settings=Settings())
+        try:
+            jobs.speed("cpu", wait=180)
+            for what, runs in page_runs(quick):
+                submitted = jobs.submit_all(runs, what)
+                for s in submitted:
+                    jobs.wait(s.run_id)
+                shared = len(runs) > 1
+                for (_, spec, recipe), s in zip(runs, submitted, strict=True):
+                    run = jobs.store.get(s.run_id)
+                    estimated = training_cost(spec, recipe, jobs.speed("cpu")).estimate.run_seconds(recipe.range_test)
+                    ratios.append(estimated / run.duration)
+                    print(f"{what[:38]:38s} {run.name[:26]:26s} estimated {estimated:6.1f} s, measured "
+                          f"{run.duration:6.1f} s, ratio {ratios[-1]:.2f}{', shared' if shared else ''} "
+                          f"({run.status})")  # fmt: skip
+        finally:
+            jobs.close()
+    return ratios
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--cases", nargs="+", default=CASES, metavar="PRESET:SIDE:BATCH")
+    parser.add_argument("--data-dir", default=None, help="where Fashion-MNIST is (the pages' runs)")
+    parser.add_argument("--no-runs", action="store_true", help="the steps only")
+    args = parse_args(parser, argv, quick={"cases": CASES[:1]})
+    print(f"load before: {machine_load()}")
+    set_process_state(args.device, low_priority=False, threads=1 if args.device == "cpu" else None)
+    steps = steps_part(torch.device(args.device), args.cases)  # one thread: as a worker of two on two cores
+    runs = [] if args.no_runs or args.device != "cpu" else runs_part(args.quick, args.data_dir)
+    print(f"load after: {machine_load()}")
+    worst = max(runs or steps, key=lambda r: abs(math.log(r)))
+    span = f"steps {number(min(steps))}x to {number(max(steps))}x over {len(steps)} networks"
+    if runs:
+        span = f"runs {number(min(runs))}x to {number(max(runs))}x over {len(runs)} runs; {span}"
+    print_figure("furthest from 1", worst, "x", f"estimated / measured, {span}")
     return 0
 
 
