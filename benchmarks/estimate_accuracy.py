@@ -108,13 +108,16 @@ def runs_part(quick: bool, data_dir: str | None) -> list[float]:
         try:
             jobs.speed("cpu", wait=180)
             for what, runs in page_runs(quick):
+                speed = jobs.speed("cpu")  # as the page shows it at the moment it starts them
+                estimates = [training_cost(spec, recipe, speed).estimate.run_seconds(recipe.range_test)
+                             for _, spec, recipe in runs]  # fmt: skip
                 submitted = jobs.submit_all(runs, what)
                 for s in submitted:
                     jobs.wait(s.run_id)
                 shared = len(runs) > 1
-                for (_, spec, recipe), s in zip(runs, submitted, strict=True):
+                print(f"  (the probe's speed corrected by {jobs.calibration_factor('cpu'):.2f} after these)")
+                for estimated, s in zip(estimates, submitted, strict=True):
                     run = jobs.store.get(s.run_id)
-                    estimated = training_cost(spec, recipe, jobs.speed("cpu")).estimate.run_seconds(recipe.range_test)
                     ratios.append(estimated / run.duration)
                     print(f"{what[:38]:38s} {run.name[:26]:26s} estimated {estimated:6.1f} s, measured "
                           f"{run.duration:6.1f} s, ratio {ratios[-1]:.2f}{', shared' if shared else ''} "

@@ -203,6 +203,6 @@ def test_the_board_polls_whether_or_not_an_entry_trains(hall):
     store.enter(store.current(), "Ada", run_id, 77_754)
     from ui import challenge
 
-    assert challenge.BOARD_POLL_SECONDS <= 2.0
+    assert challenge.BOARD_POLL_SECONDS <= 1.0
     viewer.run()  # the fragment's next refresh
     assert list(viewer.dataframe[0].value["name"]) == ["Ada"]

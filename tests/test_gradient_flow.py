@@ -37,11 +37,11 @@ def test_zero_init_gradient_flow_ignores_silent_last_layers():
 
 
 def _measure(signal: tuple[float, float], grads: tuple[float, float], correlation: float) -> FlowMeasure:
-    return FlowMeasure(("conv1", "fc"), signal, grads, correlation)
+    return FlowMeasure(("conv1", "layer1.0.conv1"), signal, grads, correlation)
 
 
 SMALL_PLAIN = (
-    "**Forward:** from the first layer to the last, the signal is multiplied by 1.0e-09 in the plain "
+    "**Forward:** from the first layer to the last block, the signal is multiplied by 1.0e-09 in the plain "
     "network (it collapses) and by 11 in the residual one (it grows).",
     "**Backward:** the first layer's gradient is 1 times the last layer's in the plain network (towards "
     "the input it keeps its size) and 0.11 times in the residual one (it keeps its size); at the first "
@@ -51,7 +51,7 @@ SMALL_PLAIN = (
     "(Balduzzi et al. 2017).",
 )
 LARGE_PLAIN = (
-    "**Forward:** from the first layer to the last, the signal is multiplied by 0.7 in the plain network "
+    "**Forward:** from the first layer to the last block, the signal is multiplied by 0.7 in the plain network "
     "(it keeps its size) and by 0.7 in the residual one (it keeps its size).",
     "**Backward:** the first layer's gradient is 5.0e+03 times the last layer's in the plain network "
     "(towards the input it grows) and 0.5 times in the residual one (it keeps its size); at the first "
@@ -87,8 +87,8 @@ def _trend(ratio: float, shrinks: str, grows: str) -> str:
 def _check_page(at) -> None:
     """The page's sentences against its own charts and metrics."""
     text = " ".join(m.value for m in at.markdown)
-    signal = {t["name"].split("-")[0]: t["y"] for t in figure(at, "Forward")["data"]}
-    grads = {t["name"].split("-")[0]: t["y"] for t in figure(at, "Gradient norm")["data"]}
+    signal = {t["name"].split("-")[0]: t["y"] for t in figure(at, "Forward")["data"]}  # at each block's input
+    grads = {t["name"].split("-")[0]: t["y"] for t in figure(at, "Backward")["data"]}
     forward, backward, shatter = FORWARD.search(text), BACKWARD.search(text), SHATTER.search(text)
     for i, net in ((1, "plain"), (3, "resnet")):
         ratio = signal[net][-1] / signal[net][0]

@@ -12,7 +12,8 @@ from explorer.training.events import StepEvent
 from explorer.training.jobs import JobSnapshot
 from explorer.training.recipe import Recipe
 from explorer.training.status import slower_by, status_line
-from explorer.training.train import _Pace, train
+from explorer.training.timing import Pace
+from explorer.training.train import train
 
 from .events import start
 
@@ -58,7 +59,7 @@ def test_a_run_slower_than_its_estimate_says_why():
 
 
 def test_the_eta_counts_what_is_left_at_its_measured_cost():
-    pace = _Pace(steps_total=100, evaluations_total=5, test_images=300)
+    pace = Pace(steps_total=100, evaluations_total=5, test_images=300)
     assert pace.eta() is None  # nothing measured yet
     pace.train_seconds, pace.steps, pace.images = 10.0, 20, 2000
     assert pace.eta() == pytest.approx(80 * 0.5 + 5 * 300 / 3 * 10.0 / 2000)  # tests priced as a third of an image
@@ -84,3 +85,26 @@ def test_runs_queued_on_two_workers():
     assert queue_seconds([60, 60, 20, 20], 2) == 80  # the deep pair side by side, then the shallow pair
     assert queue_seconds([60, 60, 20, 20], 1) == 160
     assert queue_seconds([], 2) == 0
+
+
+def test_finished_runs_correct_the_probes_speed(tmp_path):
+    """A busy moment at the probe, or costs beyond it, skew every estimate: each finished run's
+    measured time per image against the probe's prediction corrects the next (the median of five)."""
+    from explorer.hall.settings import Settings
+    from explorer.training.events import EpochEvent
+    from explorer.training.jobs import Job, JobRegistry
+    from explorer.training.runs import RunStore
+    from explorer.training.train import RunResult
+
+    jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), settings=Settings())
+    assert jobs.calibration_factor("cpu") == 1.0
+    for ratio in (2.0, 3.0, 2.5):
+        run_id = jobs.store.create("r", MINI.to_json(), Recipe(dataset="digits").to_json())
+        job = Job(run_id, "r", MINI, Recipe(dataset="digits"), "cpu", None, "lecturer")
+        job.expected_per_image, job.calibration = 0.001, 1.0
+        job.on_event(EpochEvent(1, 1.0, 0.5, 1.0, 0.5, images_per_sec=1 / (0.001 * ratio), elapsed=1.0, eta=None))
+        jobs._settle(job, RunResult("completed", "ok"))
+    assert jobs.calibration_factor("cpu") == pytest.approx(2.5)
+
+
+MINI = explorer.preset("resnet-mini")

@@ -63,7 +63,7 @@ def test_each_dataset_gets_its_version_of_the_experiment():
 
 
 def test_the_twin_demo_is_a_deep_narrow_resnet_on_a_small_recipe():
-    assert analyze(TWIN_DEMO_SPEC).depth == 32 and TWIN_DEMO_SPEC.stem.width == 8 and TWIN_DEMO_SPEC.residual
+    assert analyze(TWIN_DEMO_SPEC).depth == 56 and TWIN_DEMO_SPEC.stem.width == 8 and TWIN_DEMO_SPEC.residual
     assert (TWIN_DEMO_RECIPE.limit, TWIN_DEMO_RECIPE.test_limit, TWIN_DEMO_RECIPE.resize) == (4000, 2000, 16)
 
 

@@ -282,7 +282,7 @@ def gradient_flow(
             mode="lines+markers",
             line={"color": COLORS[i % len(COLORS)], "width": 3, "dash": dash},
         )
-    fig.update_xaxes(title_text="layer (1 = first conv, at the input)")
+    fig.update_xaxes(title_text="layer (1 = at the input)")
     _log_y(fig, [g for _, _, norms, _ in series for g in norms], title_text=y_title)
     return _layout(fig, height=420, title=title)
 

@@ -114,8 +114,10 @@ def form(design: ResNetSpec, running: bool, lecture: bool) -> Setup:
         c2.button("Use that", key="t_cpu", on_click=use_cpu_suggestion, disabled=running)
         c1, c2 = (st.container(), st.container()) if lecture else st.columns([4, 1])
         c1.info(
-            "To see what shortcuts do: a 32-layer ResNet at width 8 and its plain twin, side by side on 4,000 "
-            'Fashion-MNIST images at 16 px, in about two minutes. Then press "Start, with its plain twin".'
+            f"To see what shortcuts do: a {analyze(TWIN_DEMO_SPEC).depth}-layer ResNet at width "
+            f"{TWIN_DEMO_SPEC.stem.width} and its plain twin, side by side on {TWIN_DEMO_RECIPE.limit:,} "
+            f"{DATASETS[TWIN_DEMO_RECIPE.dataset].title} images at {TWIN_DEMO_RECIPE.resize} px (about a minute on "
+            'two cores, benchmarks/RESULTS.md). Then press "Start, with its plain twin".'
         )
         c2.button("Twin demo", key="t_twin_demo", on_click=use_twin_demo, disabled=running)
 

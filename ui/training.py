@@ -14,7 +14,8 @@ from explorer import SpecError, fmt
 from explorer.arch.codegen import loading_code
 from explorer.inspect.teaching import TWIN_EXPERIMENT
 from explorer.training.data import DATASETS
-from explorer.training.jobs import JobRegistry, JobSnapshot
+from explorer.training.job import JobSnapshot
+from explorer.training.jobs import JobRegistry
 from explorer.training.lr_range import range_curve
 from explorer.training.run_diff import differing_settings, run_labels
 from explorer.training.run_record import RunRecord
@@ -183,7 +184,8 @@ def _two(series: list[dict], title: str, fraction: bool = False):
         }
         for s in series
     ]
-    return charts.curves(runs, "v", title, fraction=fraction)
+    # losses on a log axis: an untrained plain twin's test loss can be 1e5 (its batch-norm statistics)
+    return charts.curves(runs, "v", title, fraction=fraction, log_y=not fraction)
 
 
 def epoch_metrics(epochs: list[dict]) -> None:

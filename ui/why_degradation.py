@@ -20,6 +20,7 @@ from explorer.training.data import DATASETS, OFFLINE_DATASET
 from explorer.training.estimate import queue_seconds
 from explorer.training.jobs import WORKERS_PER_DEVICE, JobRegistry
 from ui import charts, training
+from ui.lecture import lecture_requested
 from ui.why_residuals import experiment_charts, experiment_rows, launcher, run_depth
 
 METRICS = [("train_loss", "Training loss (live)", False)]
@@ -38,7 +39,8 @@ def _expected(jobs: JobRegistry, setup: DegradationSetup) -> str:
 def degradation(jobs: JobRegistry | None, gpu: bool) -> None:
     st.subheader("Deeper plain networks train worse; deeper ResNets do not (He et al. 2016, Fig. 1)")
     default = (GPU_DEGRADATION if gpu else CPU_DEGRADATION).dataset
-    live_col, recorded_col = st.columns(2)
+    # side by side at a desk; one under the other on a projector
+    live_col, recorded_col = (st.container(), st.container()) if lecture_requested() else st.columns(2)
     with live_col:
         st.markdown("**Live, here**")
         chosen, running = launcher(

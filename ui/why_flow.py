@@ -9,6 +9,7 @@ import streamlit as st
 from explorer.inspect.gradient_flow import LINE_POINTS, FlowMeasure, flow_readout, measure_flow
 from explorer.inspect.teaching import cifar_spec
 from ui import charts
+from ui.lecture import lecture_requested
 
 DEPTHS = [8, 14, 20, 32, 44, 56, 110]
 
@@ -50,22 +51,25 @@ def flow() -> None:
     names = (f"plain-{depth}", f"resnet-{depth}")
 
     def series(values: str) -> list:
+        if values == "signal":
+            return [(names[0], *plain.stream, "dash"), (names[1], *residual.stream, "solid")]
         return [(names[0], plain.depth_index, getattr(plain, values), "dash"),
                 (names[1], residual.depth_index, getattr(residual, values), "solid")]  # fmt: skip
 
-    c1, c2 = st.columns(2)
-    signal = charts.gradient_flow(
-        series("signal"), "RMS of the layer's input", "Forward: the signal entering each layer"
-    )
+    # side by side at a desk; one under the other on a projector, where two would cut their titles
+    c1, c2 = (st.container(), st.container()) if lecture_requested() else st.columns(2)
+    signal = charts.gradient_flow(series("signal"), "RMS", "Forward: the signal entering each block")
     c1.plotly_chart(signal, width="stretch", key="w_signal_chart")
-    c2.plotly_chart(charts.gradient_flow(series("grad_norm")), width="stretch", key="w_flow_chart")
+    grads = charts.gradient_flow(series("grad_norm"), "‖∂loss/∂W‖", "Backward: the gradient of each layer's weights")
+    c2.plotly_chart(grads, width="stretch", key="w_flow_chart")
     m1, m2 = st.columns(2)
     m1.metric(f"{names[0]}: correlation of neighbouring inputs' gradients", f"{plain.correlation:.2f}")
     m2.metric(f"{names[1]}: correlation of neighbouring inputs' gradients", f"{residual.correlation:.2f}")
     for sentence in flow_readout(plain, residual):
         st.markdown(sentence)
     st.caption(
-        "Layer 1 is the first convolution, at the input. One random batch with random labels; the "
+        "Layer 1 is the first convolution, at the input; the signal is read where it enters each block (the "
+        "first layer of each). One random batch with random labels; the "
         f"correlation is that of the input gradients of one output at {LINE_POINTS} inputs spaced "
         "evenly along a line (Balduzzi et al. 2017): 1 is a smooth landscape, 0 is white noise. Without batch "
         "norm the sizes are the initialisation's doing (Xavier is scaled for linear layers, Kaiming for ReLU "

@@ -37,7 +37,9 @@ class FlowMeasure:
     """One network at initialisation. Layer i is the i-th main-path conv (1 = at the input)."""
 
     layers: tuple[str, ...]  # conv names in forward order (main path only)
-    signal: tuple[float, ...]  # RMS of the activation entering each layer
+    # RMS of the activation entering each layer; inside a block its second conv's input is the
+    # branch's own (just normalised), so the residual stream is read at each block's first conv
+    signal: tuple[float, ...]
     grad_norm: tuple[float, ...]  # ||dL/dW|| of each layer's weight
     correlation: float  # mean correlation of the input gradients of neighbouring inputs (1: smooth, 0: noise)
 
@@ -46,9 +48,18 @@ class FlowMeasure:
         return tuple(range(1, len(self.layers) + 1))
 
     @property
+    def stream(self) -> tuple[tuple[int, ...], tuple[float, ...]]:
+        """(layer index, signal) where the signal enters each block, and the stem: what one block
+        passes to the next, without the branches' insides between."""
+        kept = [(i, s) for i, (name, s) in enumerate(zip(self.layers, self.signal, strict=True), 1)
+                if name == "conv1" or name.endswith(".conv1")]  # fmt: skip
+        return tuple(i for i, _ in kept), tuple(s for _, s in kept)
+
+    @property
     def signal_ratio(self) -> float:
-        """The signal entering the last layer against the signal entering the first."""
-        return self.signal[-1] / self.signal[0] if self.signal[0] else math.inf
+        """The signal entering the last block against the signal entering the first layer."""
+        _, signal = self.stream
+        return signal[-1] / signal[0] if signal[0] else math.inf
 
     @property
     def first_to_last_ratio(self) -> float:
@@ -149,7 +160,7 @@ def flow_readout(plain: FlowMeasure, residual: FlowMeasure) -> list[str]:
     way each network's signal goes and how the two networks compare, in either direction."""
     p_sig, r_sig = plain.signal_ratio, residual.signal_ratio
     forward = (
-        f"**Forward:** from the first layer to the last, the signal is multiplied by {ratio_text(p_sig)} in the "
+        f"**Forward:** from the first layer to the last block, the signal is multiplied by {ratio_text(p_sig)} in the "
         f"plain network (it {_trend(p_sig, 'collapses', 'grows')}) and by {ratio_text(r_sig)} in the residual one "
         f"(it {_trend(r_sig, 'collapses', 'grows')})."
     )

@@ -4,7 +4,7 @@ against what this machine was measured to do), testing, or how it ended."""
 from __future__ import annotations
 
 from .. import fmt
-from .jobs import JobSnapshot
+from .job import JobSnapshot
 
 SLOW = 1.5  # a run this many times slower than the estimate's speed says why
 

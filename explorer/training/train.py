@@ -29,13 +29,13 @@ from ..arch.spec import ResNetSpec, SpecError
 from .data import DATASETS, DeviceBatches, ImageData, load_dataset, subset
 from .devices import batch_dtype, check_compile_possible, device_name, pick_device, uses_channels_last, uses_cuda_graph
 from .distributed import World, leave, world_from_env
-from .estimate import TEST_COST
 from .evaluate import evaluate
 from .events import DoneEvent, EpochEvent, Event, InfoEvent, StartEvent, StepEvent
 from .lr_range import RANGE_STEPS, exploded, smoothed, verdict
 from .recipe import Recipe, RecipeError, adapt_spec
 from .stage_stats import StageStats, StageWatch
 from .steps import EagerStep, make_train_step
+from .timing import Clock, Pace
 
 log = logging.getLogger(__name__)
 Callback = Callable[[Event], None]
@@ -58,46 +58,6 @@ class RunResult:
 
 def _weights(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
-
-
-class _Clock:
-    """Elapsed time and an ETA from the fraction done."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
-
-    def eta(self, fraction: float) -> float | None:
-        return self.elapsed * (1 - fraction) / fraction if fraction > 0 else None
-
-
-@dataclass
-class _Pace:
-    """Where a run's time goes, for an ETA fooled neither by its set-up (data, building, the first
-    step's allocations) nor by its pauses to test: the steps left at the measured time per step, and
-    the evaluations left at the last one's time (before the first, at a third of a training image's
-    time per test image, estimate.TEST_COST)."""
-
-    steps_total: int
-    evaluations_total: int
-    test_images: int
-    train_seconds: float = 0.0
-    steps: int = 0
-    images: int = 0
-    eval_seconds: float | None = None
-    evaluations: int = 0
-
-    def eta(self) -> float | None:
-        if not self.steps or not self.images:
-            return None
-        per_eval = self.eval_seconds
-        if per_eval is None:
-            per_eval = self.test_images * TEST_COST * self.train_seconds / self.images
-        left = (self.steps_total - self.steps) * self.train_seconds / self.steps
-        return max(left + (self.evaluations_total - self.evaluations) * per_eval, 0.0)
 
 
 class _Stopped(Exception):
@@ -168,8 +128,8 @@ class Trainer:
         self._on_event = on_event or (lambda event: None)
         self.epochs: list[EpochEvent] = []
         self.step = 0  # steps taken so far
-        self.clock = _Clock()
-        self.pace: _Pace | None = None  # a training run's (a range test has its own short loop)
+        self.clock = Clock()
+        self.pace: Pace | None = None  # a training run's (a range test has its own short loop)
 
     def emit(self, event: Event) -> None:
         if self.world.is_main:
@@ -177,7 +137,7 @@ class Trainer:
 
     # ----- the run -----------------------------------------------------------------------------
     def run(self) -> RunResult:
-        self.clock = _Clock()
+        self.clock = Clock()
         try:
             s = self._set_up()
             result = self._range_test(s) if self.recipe.range_test else self._train(s)
@@ -314,7 +274,7 @@ class Trainer:
         r = self.recipe
         epochs = self._epochs(s.steps_per_epoch)
         total = r.steps or s.steps_per_epoch * r.epochs
-        self.pace = _Pace(total, epochs, len(s.batches.data.y_test))
+        self.pace = Pace(total, epochs, len(s.batches.data.y_test))
         test: dict[str, Any] = {}
         trained = 0.0  # seconds of training so far (evaluations not counted): the time budget's clock
         for epoch in range(1, epochs + 1):
