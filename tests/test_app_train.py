@@ -97,10 +97,10 @@ def _wait_for_experiment(prefix: str, timeout: float = 240) -> list:
 def test_degradation_and_lr_sweep_run_from_the_page(app, monkeypatch):
     import dataclasses
 
-    import ui.why_degradation
+    from explorer.inspect import teaching
 
-    small = dataclasses.replace(ui.why_degradation.CPU_DEGRADATION, epochs=2, resize=None, test_limit=None)
-    monkeypatch.setattr(ui.why_degradation, "CPU_DEGRADATION", small)  # the page's, on the digits: seconds
+    small = dataclasses.replace(teaching.CPU_DEGRADATION, epochs=2)
+    monkeypatch.setattr(teaching, "CPU_DEGRADATION", small)  # the page's version on the digits, in seconds
     app.run()
     app.switch_page("app_pages/why_residuals.py").run()
     app.selectbox(key="w_deg_data").set_value("digits")

@@ -105,6 +105,10 @@ def _check_page(at) -> None:
 def test_the_page_says_what_it_shows_at_its_defaults_and_over_its_controls(fresh):
     at = open_app(page="app_pages/why_residuals.py")
     assert not at.exception
+    identity = {m.label.split(":")[0]: m.value for m in at.metric if "max |block(x) − x|" in m.label}
+    said = next(m.value for m in at.markdown if m.value.startswith("Measured on a batch"))
+    assert identity["Residual block, last BN γ = 0"] == "0" and "computes ReLU(0 + x) = x exactly" in said
+    assert float(identity["The same block without its shortcut"]) > 0 and "loses its input entirely" in said
     _check_page(at)  # depth 56, width 16, Kaiming, batch norm: the default
     text = " ".join(m.value for m in at.markdown)
     assert "it is shattered" in text  # the difference shows at the defaults

@@ -87,10 +87,10 @@ def _depths(rows: list, setup: DegradationSetup) -> tuple[int, int]:
 
 
 def recorded() -> None:
-    """The app's own full-size run, from its data file: labelled as recorded, with its command,
-    device and date."""
+    """The app's own recorded run of a larger version (no GPU was at hand to record the full one),
+    from its data file: labelled as recorded, with its command, device and date."""
     run = recorded_run()
-    st.markdown("**Recorded full-size run** (not live)")
+    st.markdown("**Recorded once, larger** (not live)")
     if run is None:
         st.caption("No recorded run ships with this copy of the app.")
         return

@@ -1,5 +1,7 @@
 """He et al.'s Fig. 1 read off its runs: each network's final training loss, what the four show in
-words (computed from the numbers shown, in either direction), and the app's recorded full-size run.
+words (computed from the numbers shown, in either direction), and the app's recorded run (a larger
+version than a CPU trains during a lecture: explorer/data/degradation_recorded.json, made by
+benchmarks/degradation.py --json, which writes its command, device and date into it).
 
 The result (He et al. 2016, "Deep residual learning for image recognition", Sec. 4.1): a deeper plain
 network ends with a higher training error than a shallower one (degradation, which is not
@@ -59,7 +61,7 @@ def degradation_verdict(final: dict[str, float], depths: tuple[int, int]) -> str
 
 @dataclass(frozen=True)
 class RecordedRun:
-    """A full-size run of the experiment, shipped with the app: how it was made and what it gave."""
+    """A recorded run of the experiment, shipped with the app: how it was made and what it gave."""
 
     command: str
     device: str
