@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .teaching import DegradationSetup
+
 RECORDED_FILE = Path(__file__).resolve().parents[1] / "data" / "degradation_recorded.json"
 SHOWN_DIGITS = 3  # the loss as the page prints it; the words compare what is printed
 
@@ -80,8 +82,6 @@ def recorded_run(path: Path = RECORDED_FILE) -> RecordedRun | None:
     """The recorded run, or None where the file is missing (a checkout without it)."""
     if not path.exists():
         return None
-    from .teaching import DegradationSetup
-
     data = json.loads(path.read_text())
     setup = DegradationSetup(**{**data["setup"], "depths": tuple(data["setup"]["depths"])})
     return RecordedRun(
