@@ -16,12 +16,13 @@ from __future__ import annotations
 import argparse
 import math
 import tempfile
+import threading
 from pathlib import Path
 
 import torch
 
 import explorer
-from benchmarks.common import machine_load, number, parse_args, print_figure
+from benchmarks.common import cpu_seconds, machine_load, number, parse_args, print_figure
 from explorer.hall.budget import training_cost
 from explorer.hall.challenge import BATCH_SIZE
 from explorer.hall.settings import Settings
@@ -96,8 +97,31 @@ def steps_part(device: torch.device, cases: list[str]) -> list[float]:
         estimated = speed.step_seconds(explorer.plan_network(spec), batch) / batch
         ratios.append(estimated / timed)
         print(f"{name:>13} {side:>3} px, batch {batch:>3}: timed {timed * 1e3:8.3f} ms/image, "
-              f"estimated {estimated * 1e3:8.3f} ms/image, ratio {ratios[-1]:.2f}")  # fmt: skip
+              f"estimated {estimated * 1e3:8.3f} ms/image, ratio {ratios[-1]:.2f}", flush=True)  # fmt: skip
     return ratios
+
+
+class _CpuByRun:
+    """Each run's CPU time, read off its worker every half second while it trains: on a machine other
+    work loads, what the run would take on a quiet one (a worker has one thread)."""
+
+    def __init__(self, jobs: JobRegistry) -> None:
+        self.jobs, self.seconds, self.stopped = jobs, {}, threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        last: dict[int, float] = {}
+        while not self.stopped.wait(0.5):
+            slots = self.jobs.slots.get("cpu", [])
+            for slot, used in zip(slots, cpu_seconds([slot.pid for slot in slots]), strict=True):
+                if slot.job_id is not None and slot.pid in last:
+                    self.seconds[slot.job_id] = self.seconds.get(slot.job_id, 0.0) + used - last[slot.pid]
+                last[slot.pid] = used
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join()
 
 
 def runs_part(quick: bool, data_dir: str | None) -> list[float]:
@@ -105,24 +129,26 @@ def runs_part(quick: bool, data_dir: str | None) -> list[float]:
     ratios = []
     with tempfile.TemporaryDirectory() as home:
         jobs = JobRegistry(RunStore(Path(home) / "runs.sqlite"), data_dir=data_dir, settings=Settings())
+        cpu = _CpuByRun(jobs)
         try:
             jobs.speed("cpu", wait=180)
             for what, runs in page_runs(quick):
                 speed = jobs.speed("cpu")  # as the page shows it at the moment it starts them
                 estimates = [training_cost(spec, recipe, speed).estimate.run_seconds(recipe.range_test)
                              for _, spec, recipe in runs]  # fmt: skip
+                print(f"{what} (load {machine_load()}; the probe's speed corrected by "
+                      f"{jobs.calibration_factor('cpu'):.2f})", flush=True)  # fmt: skip
                 submitted = jobs.submit_all(runs, what)
                 for s in submitted:
                     jobs.wait(s.run_id)
-                shared = len(runs) > 1
-                print(f"  (the probe's speed corrected by {jobs.calibration_factor('cpu'):.2f} after these)")
                 for estimated, s in zip(estimates, submitted, strict=True):
                     run = jobs.store.get(s.run_id)
                     ratios.append(estimated / run.duration)
-                    print(f"{what[:38]:38s} {run.name[:26]:26s} estimated {estimated:6.1f} s, measured "
-                          f"{run.duration:6.1f} s, ratio {ratios[-1]:.2f}{', shared' if shared else ''} "
-                          f"({run.status})")  # fmt: skip
+                    print(f"  {run.name[:26]:26s} estimated {estimated:6.1f} s, measured {run.duration:6.1f} s "
+                          f"(CPU {cpu.seconds.get(s.run_id, 0.0):6.1f} s), ratio {ratios[-1]:.2f}"
+                          f"{', beside another' if len(runs) > 1 else ''}, {run.status}", flush=True)  # fmt: skip
         finally:
+            cpu.close()
             jobs.close()
     return ratios
 

@@ -154,7 +154,7 @@ def test_nothing_is_cut_off_on_a_projector(server, page):
     page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=30_000)
     assert page.evaluate(CUT_TEXT) == []
     for tab, heading in [
-        ("Gradient flow", "Gradients at initialisation"),
+        ("Gradient flow", "At initialisation: plain against residual"),
         ("Degradation", "Deeper plain networks train worse"),
         ("BN and the learning rate", "Does batch norm let you use"),
     ]:

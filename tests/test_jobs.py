@@ -251,7 +251,8 @@ def test_a_killed_worker_fails_its_run_and_a_new_one_takes_the_next(registry):
     doomed = registry.submit(MINI, LONG, "doomed").run_id
     after = registry.submit(MINI, QUICK, "after").run_id
     assert wait_until(lambda: registry.snapshot(doomed).steps)
-    os.kill(registry.slots["cpu"][0].pid, signal.SIGKILL)
+    worker = next(slot for slot in registry.slots["cpu"] if slot.job_id == doomed)  # one of the two
+    os.kill(worker.pid, signal.SIGKILL)
     assert registry.wait(doomed, SETTLE_SECONDS)
     snap = registry.snapshot(doomed)
     assert snap.status == "failed" and "the training process ended unexpectedly (killed by SIGKILL)" in snap.message

@@ -1,6 +1,7 @@
 """The training engine on the CPU with tiny data: learning, stopping, divergence, OOM, events."""
 
 import dataclasses
+import math
 import threading
 
 import pytest
@@ -214,3 +215,17 @@ def test_compile_without_a_compiler_fails_in_one_line(digits, monkeypatch):
     assert result.status == "failed"
     assert result.message.startswith("compile: torch.compile needs a C++ compiler") and "turn it off" in result.message
     assert isinstance(events[-1], DoneEvent) and events[-1].status == "failed"
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5, 8])
+def test_a_one_cycle_of_very_few_steps_trains(steps):
+    """OneCycleLR divided by zero when its warm-up ended at step 0 (4 steps, a quarter each)."""
+    from explorer.training.steps import make_schedule
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    schedule = make_schedule(opt, QUICK.but(lr=0.1), steps)
+    for _ in range(steps):
+        opt.step()
+        if schedule is not None:
+            schedule.step()
+    assert all(math.isfinite(group["lr"]) for group in opt.param_groups)

@@ -178,7 +178,7 @@ class Trainer:
             torch.backends.cudnn.benchmark = CUDNN_BENCHMARK
         if self.data is None:
             self.data = load_dataset(r.dataset, self.data_dir, progress=lambda m: self.emit(InfoEvent(m)))
-            self.data = subset(self.data, r.limit, r.test_limit)
+        self.data = subset(self.data, r.limit, r.test_limit)  # a no-op on data already cut to the recipe's
         data = self.data.to(device)
         channels_last = uses_channels_last(device)
         batches = DeviceBatches(data, r.input_size, batch_dtype(device), channels_last, augment=r.augment)
