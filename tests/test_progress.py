@@ -108,3 +108,14 @@ def test_finished_runs_correct_the_probes_speed(tmp_path):
 
 
 MINI = explorer.preset("resnet-mini")
+
+
+def test_a_challenge_entry_is_estimated_by_its_steps():
+    from explorer.hall.budget import training_cost
+    from explorer.hall.challenge import Challenge
+    from explorer.training.estimate import Speed
+
+    recipe = Challenge(1, "t", "fashion-mnist", 100_000, 300, 0.0, None).recipe
+    speed = Speed("cpu", 200, 1e-10, 2000, 1e-10, 1e-4)
+    est = training_cost(MINI, recipe, speed).estimate
+    assert est.steps == 300 and est.run_seconds() == pytest.approx(est.per_image * (300 * 128 + 10_000 / 3))

@@ -107,9 +107,8 @@ def estimate(plan: NetworkPlan, recipe: Recipe, speed: Speed) -> Estimate:
     """How long `recipe`'s run of `plan` (already fitted to the dataset) takes on `speed`'s device."""
     batch = min(recipe.batch_size, recipe.train_images)
     per_image = speed.step_seconds(plan, batch) / batch
-    return Estimate(
-        per_image, recipe.train_images, recipe.test_images, recipe.batch_size, recipe.epochs, recipe.time_limit
-    )
+    r = recipe
+    return Estimate(per_image, r.train_images, r.test_images, r.batch_size, r.epochs, r.time_limit, r.steps)
 
 
 def queue_seconds(runs: list[float], workers: int) -> float:
