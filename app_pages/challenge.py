@@ -22,8 +22,9 @@ st.subheader(current.title + ("" if current.open else " (closed)"))
 if lecture:
     challenge.leaderboard(board, current)
 st.markdown(
-    f"The task: **{current.task}**. Every entry trains with the same recipe (momentum SGD, lr 0.1, "
-    f"batch {current.recipe.batch_size}), so the board compares designs."
+    f"The task: **{current.task}**. Every entry trains with the same recipe (momentum SGD, one-cycle to lr 0.1, "
+    f"batch {current.recipe.batch_size}) for the same {current.steps:,} steps, however busy the server is, so "
+    "the board compares designs."
 )
 if current.open:
     challenge.entry_panel(board, current, jobs)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import training, why_residuals
+from ui import training, why_degradation, why_flow, why_residuals
 from ui.lecture import lecture_requested
 
 st.title("Why residuals?")
@@ -14,10 +14,10 @@ tabs = st.tabs(["The identity", "Gradient flow", "Degradation", "BN and the lear
 with tabs[0]:
     why_residuals.identity()
 with tabs[1]:
-    why_residuals.flow()
+    why_flow.flow()
 with tabs[2]:  # the experiments train: without a run history (a broken runs.sqlite) they say why, once
     jobs = training.registry()
-    why_residuals.degradation(jobs, training.gpu_available())
+    why_degradation.degradation(jobs, training.gpu_available())
 with tabs[3]:
     why_residuals.lr_sweep(jobs)
     st.divider()

@@ -9,6 +9,8 @@ quick mode and reads that line back.
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
 UNITS = ("x", " s", " ms", "%")
@@ -43,3 +45,22 @@ def print_figure(label: str, value: float, unit: str, detail: str) -> None:
     if unit not in UNITS:
         raise ValueError(f"unit {unit!r}: expected one of {UNITS}")
     print(f"{label}: {number(value)}{unit} ({detail})", flush=True)
+
+
+def machine_load() -> str:
+    """The load averages (1, 5, 15 minutes): how busy the machine was, for RESULTS.md."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def cpu_seconds(pids: list[int | None]) -> list[float]:
+    """Each process's CPU time so far (Linux /proc; 0 where it cannot be read). On a machine that
+    others load, a one-thread worker's CPU time is what its wall time would be on a quiet one."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds = []
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds.append((int(fields[11]) + int(fields[12])) / ticks)
+        except (OSError, IndexError, ValueError):
+            seconds.append(0.0)
+    return seconds

@@ -3,8 +3,9 @@
     python -m benchmarks.gradient_flow_speed
     python -m benchmarks.gradient_flow_speed --quick     # depth 20, one answer each: about a second
 
-Each answer builds the plain and the residual network and runs one forward and backward pass
-through each, as the page does on every change (median of 3, no cache). Last:
+Each answer builds the plain and the residual network and measures each as the page does on every
+change (median of 3, no cache): one forward and backward pass on a random batch (the signal and the
+weight gradients), then the input gradients along a line of 16 inputs (their correlation). Last:
 `slowest answer: <N> s (depth <d>, BN on|off, <init> init; target 2 s at depth 56)`.
 """
 
@@ -17,7 +18,8 @@ import time
 import torch
 
 from benchmarks.common import parse_args, print_figure
-from explorer.inspect.teaching import cifar_spec, gradient_flow
+from explorer.inspect.gradient_flow import measure_flow
+from explorer.inspect.teaching import cifar_spec
 
 
 def answer_seconds(depth: int, bn: bool, init: str, repeats: int) -> float:
@@ -25,7 +27,7 @@ def answer_seconds(depth: int, bn: bool, init: str, repeats: int) -> float:
     for _ in range(repeats):
         start = time.perf_counter()
         for residual in (False, True):
-            gradient_flow(cifar_spec(depth, 16, residual, batch_norm=bn), init)
+            measure_flow(cifar_spec(depth, 16, residual, batch_norm=bn), init)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

@@ -140,7 +140,7 @@ def test_why_residuals_page(app):
     assert not app.exception
     assert metric(app, "Residual block") == "0"  # the contrast, in the numbers themselves
     assert metric(app, "The same block without its shortcut") == "1.00"
-    assert any("Gradient at the first layer: **plain" in m.value for m in app.markdown)
+    assert any(m.value.startswith("**Shattering:** the gradients at neighbouring inputs") for m in app.markdown)
     app.toggle(key="w_bn").set_value(True).run()
     assert not app.exception
     assert app.get("graphviz_chart")  # the block built step by step

@@ -7,6 +7,7 @@ import time
 from streamlit.testing.v1 import AppTest
 
 import explorer
+from ui.charts import COLORS
 
 from .apptest import APP, figure, figures, metric, title
 from .waits import SETTLE_SECONDS, wait_until
@@ -93,7 +94,13 @@ def _wait_for_experiment(prefix: str, timeout: float = 240) -> list:
     return jobs.store.list(experiment=jobs.store.experiments(prefix)[0])
 
 
-def test_degradation_and_lr_sweep_run_from_the_page(app):
+def test_degradation_and_lr_sweep_run_from_the_page(app, monkeypatch):
+    import dataclasses
+
+    from explorer.inspect import teaching
+
+    small = dataclasses.replace(teaching.CPU_DEGRADATION, epochs=2)
+    monkeypatch.setattr(teaching, "CPU_DEGRADATION", small)  # the page's version on the digits, in seconds
     app.run()
     app.switch_page("app_pages/why_residuals.py").run()
     app.selectbox(key="w_deg_data").set_value("digits")
@@ -113,7 +120,9 @@ def test_degradation_and_lr_sweep_run_from_the_page(app):
     assert app.subheader[3].value == "Does batch norm let you use a larger learning rate?"  # a question, not a claim
     assert any(m.value.startswith("**Here, ") for m in app.markdown)  # the answer, read off the sweep
     titles = [title(f) for f in figures(app)]
-    assert any("Training error" in t for t in titles) and any("Final loss against learning rate" in t for t in titles)
+    assert any("Training loss (live)" in t for t in titles) and any(
+        "Final loss against learning rate" in t for t in titles
+    )
     app.selectbox(key="w_rt_data").set_value("digits")
     app.button(key="w_rt_start").click().run()  # the same question as two range tests
     tests = _wait_for_experiment("lr range tests")
@@ -280,7 +289,9 @@ def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stag
     plain = next(r for r in pair if r.id != job)
     assert plain.spec == {**jobs.store.get(job).spec, "residual": False}  # the same layers without shortcuts
     assert all(jobs.wait(r.id, SETTLE_SECONDS) for r in pair)
-    assert [r.status for r in jobs.store.list(experiment=pair[0].experiment)] == ["completed", "completed"]
+    pair = jobs.store.list(experiment=pair[0].experiment)
+    assert [r.status for r in pair] == ["completed", "completed"]
+    assert max(r.started for r in pair) < min(r.finished for r in pair)  # side by side, in two workers
     time.sleep(0.2)
     app.run()
     charts = {title(f): f for f in figures(app)}
@@ -295,9 +306,15 @@ def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stag
     ratio = charts["Update / weight per step, per stage"]
     assert ratio["layout"]["shapes"][0]["y0"] == 1e-3  # the healthy-update line
     loss = charts["Loss per step (smoothed 0.6)"]
-    assert [t["name"] for t in loss["data"] if t.get("showlegend") is not False] == [
-        "resnet-mini",
-        "resnet-mini, plain twin",
+    shown = [t for t in loss["data"] if t.get("showlegend") is not False]
+    assert [t["name"] for t in shown] == ["training loss", "training loss, plain twin"]  # whole in a legend
+    assert [(t["line"]["color"], t["line"]["dash"]) for t in shown] == [(COLORS[0], "solid"), (COLORS[0], "dash")]
+    accuracy = charts["Accuracy per epoch"]  # train and test keep their colours; the twin is dashed, not blue
+    assert [(t["name"], t["line"]["color"], t["line"]["dash"]) for t in accuracy["data"]] == [
+        ("train", COLORS[0], "solid"),
+        ("test", COLORS[1], "solid"),
+        ("train, plain twin", COLORS[0], "dash"),
+        ("test, plain twin", COLORS[1], "dash"),
     ]
     app.radio(key=f"live_{job}_x").set_value("elapsed").run()  # wall time on the x axis
     loss = figure(app, "Loss per step")

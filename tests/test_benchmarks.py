@@ -25,6 +25,7 @@ SCRIPTS = [  # (module, extra options, the last line's label and unit)
     ("stage_stats_overhead", [], "overhead", "%"),
     ("stem_speed", [], "ratio", "x"),
     ("step_speed", [], "speed-up over eager", "x"),
+    ("twin_demo", [], "twin", "x"),
     ("train_throughput", [], "ratio", "x"),
     ("train_throughput", ["--rounds", "1"], "ratio", "x"),  # the GPU suite's way: each side's epochs in a row
     ("weight_decay", [], "ratio", "x"),

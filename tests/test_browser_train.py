@@ -8,6 +8,7 @@ from tests.browser import (
     CUT_TEXT,
     ELAPSED,
     MARKS,
+    choose,
     expect_text,
     history_row,
     start_digits_run,
@@ -153,7 +154,7 @@ def test_nothing_is_cut_off_on_a_projector(server, page):
     page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=30_000)
     assert page.evaluate(CUT_TEXT) == []
     for tab, heading in [
-        ("Gradient flow", "Gradients at initialisation"),
+        ("Gradient flow", "At initialisation: plain against residual"),
         ("Degradation", "Deeper plain networks train worse"),
         ("BN and the learning rate", "Does batch norm let you use"),
     ]:
@@ -240,3 +241,31 @@ def test_students_cannot_stop_or_delete_each_others_runs_and_the_lecturer_can(ha
     lecturer.get_by_role("button", name="Delete 1 selected run(s)").click()
     lecturer.wait_for_url(lambda url: "job=" not in url)
     leave(lecturer)
+
+
+def test_the_projected_board_shows_entries_and_results_by_itself(server, browser):
+    """The lecturer's board, projected, finds a student's new entry and then its result with no click
+    (it refreshes every second, whether or not an entry was training when it was drawn)."""
+    from playwright.sync_api import expect
+
+    lecturer = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
+    lecturer.goto(f"{server}/challenge")
+    expect_text(lecturer, "Start a new challenge")
+    lecturer.get_by_label("Title").fill("Digits in 10 steps")
+    choose(lecturer, "Dataset", "Digits (offline)")
+    lecturer.get_by_role("spinbutton", name="Training steps (of 128 images)").fill("10")
+    lecturer.get_by_role("button", name="Start a new challenge").click()
+    expect_text(lecturer, "No entries yet.")
+    lecturer.goto(f"{server}/challenge?lecture=1")  # projected: the board first
+    expect_text(lecturer, "No entries yet.")
+    student = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    student.goto(f"{server}/challenge?preset=resnet-mini")
+    expect_text(student, "within the budget")
+    student.get_by_role("textbox", name="Display name").fill("Ada")
+    student.get_by_role("button", name="Enter this design").click()
+    expect_text(student, "Entered as run")
+    # the board polls twice a second when projected: 2 s at most on a quiet machine, a generous 6 s here
+    expect(lecturer.get_by_text("Ada").first).to_be_attached(timeout=6_000)  # a canvas table's hidden cell
+    expect(lecturer.get_by_text("1. Ada").first).to_be_attached(timeout=120_000)  # ranked once it finished
+    lecturer.context.close()
+    student.context.close()

@@ -8,7 +8,7 @@ import pytest
 from explorer import preset
 from explorer.arch.share import stages_to_text
 from explorer.arch.spec import SpecError
-from explorer.hall.challenge import MAX_ENTRIES, ChallengeStore, entry_params
+from explorer.hall.challenge import MAX_ENTRIES, ChallengeStore, entry_label, entry_params
 from explorer.training.events import EpochEvent
 from explorer.training.runs import RunStore
 
@@ -34,8 +34,31 @@ def test_the_budget_counts_the_network_as_the_challenge_trains_it(board):
     assert entry_params(preset("resnet-mini"), task) == 77_754  # 1 channel, 10 classes, 8 px
     with pytest.raises(SpecError, match="this design has 269,434 parameters on Digits .offline.; the challenge allows"):
         entry_params(preset("resnet20"), task)
-    assert task.recipe.time_limit == 30.0 and task.recipe.dataset == "digits"
-    assert task.task == "best Digits (offline) test accuracy with at most 80,000 parameters in 30 s of training"
+    # a number of steps, not of seconds: the same training for every entry, whatever the server's load
+    assert task.recipe.steps == 30 and task.recipe.time_limit is None and task.recipe.dataset == "digits"
+    assert task.task == (
+        "best Digits (offline) test accuracy with at most 80,000 parameters after 30 training steps of 128 images"
+    )
+
+
+def test_an_entry_is_labelled_by_what_it_is():
+    mini = preset("resnet-mini").with_input(1, 8, 8)
+    assert entry_label(mini) == "resnet-mini"
+    assert entry_label(dataclasses.replace(mini, residual=False)) == "resnet-mini, plain (no shortcuts)"
+    assert entry_label(dataclasses.replace(mini, conv_bias=True)) == "resnet-mini (edited: 1 changes)"
+
+
+def test_a_board_of_the_old_time_budget_is_replaced(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "runs.sqlite"
+    RunStore(path)
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE challenges (id INTEGER PRIMARY KEY, title TEXT, dataset TEXT, max_params INTEGER,"
+                   " seconds INTEGER, created REAL, closed REAL)")  # fmt: skip
+        db.execute("INSERT INTO challenges VALUES (1, 'old', 'digits', 1000, 60, 0, NULL)")
+    board = ChallengeStore(RunStore(path))
+    assert board.current() is None and board.start("New", "digits", 80_000, 50).steps == 50
 
 
 def test_names_entries_and_closing_are_checked(board):
@@ -50,7 +73,7 @@ def test_names_entries_and_closing_are_checked(board):
     board.close()
     with pytest.raises(SpecError, match="the challenge is closed"):
         board.check_entry(board.current(), "Grace", preset("resnet-mini"))
-    with pytest.raises(SpecError, match="seconds"):
+    with pytest.raises(SpecError, match="steps"):
         board.start("Too short", "digits", 80_000, 5)
     board.reset()
     assert board.current() is None
@@ -96,12 +119,12 @@ def test_a_lecturer_sets_a_challenge_and_students_enter_and_are_ranked(hall):
 
     lecturer = open_app(page="app_pages/challenge.py")
     lecturer.text_input(key="lecturer_key_typed").set_value("chalk").run()
-    lecturer.text_input(key="ch_title").set_value("Digits in ten seconds")
+    lecturer.text_input(key="ch_title").set_value("Digits in 40 steps")
     lecturer.selectbox(key="ch_dataset").set_value("digits")
     lecturer.number_input(key="ch_params").set_value(80_000)
-    lecturer.number_input(key="ch_seconds").set_value(10)
+    lecturer.number_input(key="ch_steps").set_value(40)
     lecturer.button(key="ch_start").click().run()
-    assert not lecturer.exception and lecturer.subheader[0].value == "Digits in ten seconds"
+    assert not lecturer.exception and lecturer.subheader[0].value == "Digits in 40 steps"
 
     too_big = open_app({"preset": "resnet20"}, "app_pages/challenge.py")
     assert any("269,434 parameters on Digits (offline); the challenge allows at most 80,000" in w.value
@@ -110,26 +133,27 @@ def test_a_lecturer_sets_a_challenge_and_students_enter_and_are_ranked(hall):
     too_big.button(key="ch_enter").click().run()
     assert any(e.value.startswith("Not entered: max_params:") for e in too_big.error)
 
-    ada = open_app({"preset": "resnet-mini"}, "app_pages/challenge.py")
-    assert any(c.value.startswith("✓ 77,754 parameters on Digits (offline)") for c in ada.caption)
+    ada = open_app({"preset": "resnet-mini", "residual": "0"}, "app_pages/challenge.py")
+    assert any(c.value.startswith("✓ 75,002 parameters on Digits (offline)") for c in ada.caption)  # no projections
     ada.text_input(key="ch_name").set_value("Ada")
     ada.button(key="ch_enter").click().run()
     assert not ada.exception
-    run_id = registry().store.list(experiment="challenge 1")[0].id
-    assert registry().store.get(run_id).recipe["time_limit"] == 10.0  # the challenge's one recipe
-    registry().stop(run_id, None, lecturer=True)  # the time budget itself: test_train's; here, the board
-    assert registry().wait(run_id, SETTLE_SECONDS)
+    run = registry().store.list(experiment="challenge 1")[0]
+    assert run.recipe["steps"] == 40 and run.name == "Ada: resnet-mini, plain (no shortcuts)"  # what it is
+    registry().stop(run.id, None, lecturer=True)  # the step budget itself: test_train's; here, the board
+    assert registry().wait(run.id, SETTLE_SECONDS)
     ada.run()
     board = ada.dataframe[0].value
     assert (
         list(board["name"]) == ["Ada"]
+        and list(board["network"]) == ["resnet-mini, plain (no shortcuts)"]
         and list(board["status"]) == ["stopped"]
-        and list(board["parameters"]) == [77_754]
+        and list(board["parameters"]) == [75_002]
     )
     assert board["rank"].isna().all()  # a stopped entry is listed, not ranked
 
     lecturer.button(key="ch_close").click().run()
-    assert lecturer.subheader[0].value == "Digits in ten seconds (closed)"
+    assert lecturer.subheader[0].value == "Digits in 40 steps (closed)"
     ada.run()
     assert not [b for b in ada.button if b.key == "ch_enter"]  # no entry form once closed
     lecturer.button(key="ch_reset").click().run()
@@ -151,8 +175,34 @@ def test_an_entrys_design_opens_in_design(hall):
     )
     bars = figure(viewer, "Leaderboard")["data"][0]
     assert bars["y"] == ["1. Ada"] and bars["text"] == ["90.00% · 77,754 params"]
+    assert list(board["network"]) == ["resnet-mini"]
     viewer.session_state["ch_board"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     viewer.run()
     viewer.button(key="ch_open").click().run()
     assert not viewer.exception
     assert viewer.session_state["spec"] == spec and viewer.number_input(key="d_classes").value == 10
+
+
+def test_the_board_axis_fits_the_entries():
+    from ui.charts import leaderboard_range
+
+    low, high = leaderboard_range([0.9917, 0.9861])
+    assert 0.97 < low < 0.9861 and 0.9917 < high < 1.0  # an axis of 2 points, where 0-100% drew them equal
+    assert leaderboard_range([0.5]) == [0.49, 0.505]  # one entry: a point either side
+    assert leaderboard_range([0.999, 0.2])[1] == 1.0 and leaderboard_range([0.001, 0.002])[0] == 0.0
+
+
+def test_the_board_polls_whether_or_not_an_entry_trains(hall):
+    """The projected board finds new entries by itself: its fragment always refreshes (Streamlit's
+    run_every never fires in AppTest, so the fragment's period is read off the page's element)."""
+    store = ChallengeStore(RunStore())
+    store.start("Digits", "digits", 80_000, 10)
+    viewer = open_app({"lecture": "1"}, "app_pages/challenge.py")
+    assert any("No entries yet" in c.value for c in viewer.caption)
+    run_id = _finished(store.runs, "Ada: resnet-mini", 0.9)  # a student enters elsewhere
+    store.enter(store.current(), "Ada", run_id, 77_754)
+    from ui import challenge
+
+    assert challenge.BOARD_POLL_SECONDS <= 1.0
+    viewer.run()  # the fragment's next refresh
+    assert list(viewer.dataframe[0].value["name"]) == ["Ada"]

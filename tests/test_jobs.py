@@ -13,7 +13,7 @@ import explorer
 import explorer.training.jobs
 from explorer.hall.budget import BudgetError
 from explorer.hall.settings import Settings
-from explorer.training.jobs import LECTURER, JobRegistry, Submitter
+from explorer.training.jobs import LECTURER, JobRegistry, Submitter, cpu_cores
 from explorer.training.recipe import Recipe
 from explorer.training.runs import RunStore
 from explorer.training.slots import resident_bytes
@@ -251,7 +251,8 @@ def test_a_killed_worker_fails_its_run_and_a_new_one_takes_the_next(registry):
     doomed = registry.submit(MINI, LONG, "doomed").run_id
     after = registry.submit(MINI, QUICK, "after").run_id
     assert wait_until(lambda: registry.snapshot(doomed).steps)
-    os.kill(registry.slots["cpu"][0].pid, signal.SIGKILL)
+    worker = next(slot for slot in registry.slots["cpu"] if slot.job_id == doomed)  # one of the two
+    os.kill(worker.pid, signal.SIGKILL)
     assert registry.wait(doomed, SETTLE_SECONDS)
     snap = registry.snapshot(doomed)
     assert snap.status == "failed" and "the training process ended unexpectedly (killed by SIGKILL)" in snap.message
@@ -260,14 +261,15 @@ def test_a_killed_worker_fails_its_run_and_a_new_one_takes_the_next(registry):
 
 
 def test_several_workers_share_one_queue_and_each_run_goes_to_a_free_one(tmp_path):
-    """As on a machine with several GPUs (one worker each), here with two CPU workers."""
-    jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), per_device=2, settings=Settings())
+    """Two CPU workers (a network and its plain twin side by side), each with its share of the cores."""
+    jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), settings=Settings())
     try:
         runs = [jobs.submit(MINI, LONG, f"run {i}").run_id for i in range(3)]
         assert wait_until(lambda: all(jobs.snapshot(r).start for r in runs[:2]))
         assert [jobs.snapshot(r).status for r in runs] == ["running", "running", "queued"]
         assert jobs.snapshot(runs[2]).position == 1
         assert len({slot.pid for slot in jobs.slots["cpu"]}) == 2  # two processes, one run each
+        assert [slot.threads for slot in jobs.slots["cpu"]] == [max(1, cpu_cores() // 2)] * 2
         jobs.stop(runs[1], lecturer=True)
         assert wait_until(lambda: jobs.snapshot(runs[2]).status == "running")  # the freed worker takes the next
         for run in runs:

@@ -1,4 +1,5 @@
-"""The Why-residuals measurements: gradient flow, the identity block, the experiments' definitions."""
+"""The Why-residuals measurements: the identity block, the experiments' definitions (gradient flow:
+test_gradient_flow.py)."""
 
 import dataclasses
 import math
@@ -8,12 +9,16 @@ import pytest
 import explorer
 from explorer import SpecError, analyze, build_model
 from explorer.inspect.teaching import (
+    CPU_DEGRADATION,
+    GPU_DEGRADATION,
+    TWIN_DEMO_RECIPE,
+    TWIN_DEMO_SPEC,
     block_walkthrough,
     bn_lr_verdict,
     bn_range_test_runs,
     cifar_spec,
     degradation_runs,
-    gradient_flow,
+    degradation_setup,
     identity_demo,
     lr_sweep_runs,
     random_quiz_spec,
@@ -29,31 +34,6 @@ def test_cifar_specs_are_he_et_al_networks():
         cifar_spec(21)
 
 
-def test_residual_gradients_reach_the_first_layer_at_depth_56():
-    """d2l's setting (Xavier init as d2l, no batch norm): the plain network's gradient has all
-    but vanished at its first layer; the residual network's has not."""
-    plain = gradient_flow(cifar_spec(56, 16, residual=False, batch_norm=False), init="xavier")
-    residual = gradient_flow(cifar_spec(56, 16, residual=True, batch_norm=False), init="xavier")
-    assert len(plain.grad_norm) == len(residual.grad_norm) == 55  # 55 convs + the fc = 56
-    assert residual.grad_norm[0] > 1e6 * plain.grad_norm[0]
-    assert plain.first_to_last_ratio < 0.5  # it shrinks on the way down
-    assert plain.layers[0] == "conv1" and plain.layers[-1] == "layer3.8.conv2"
-
-
-def test_with_batch_norm_the_plain_network_explodes_instead():
-    """With BN the deep plain network's gradient grows towards the input (Yang et al. 2019, "A mean
-    field theory of batch normalization"); the residual one stays within two orders of magnitude."""
-    plain = gradient_flow(cifar_spec(56, 16, residual=False))
-    residual = gradient_flow(cifar_spec(56, 16, residual=True))
-    assert plain.first_to_last_ratio > 1000
-    assert residual.first_to_last_ratio < 100
-
-
-def test_zero_init_gradient_flow_ignores_silent_last_layers():
-    flow = gradient_flow(cifar_spec(20, 8, zero_init_residual=True))
-    assert flow.grad_norm[-1] == 0.0 and 0 < flow.first_to_last_ratio < float("inf")
-
-
 def test_identity_block_is_exact_and_plain_block_loses_its_input():
     demo = identity_demo()
     assert demo.residual_max_error == 0.0
@@ -61,14 +41,30 @@ def test_identity_block_is_exact_and_plain_block_loses_its_input():
     assert demo.input_norm > 1
 
 
-def test_degradation_runs_share_one_recipe():
-    for gpu in (True, False):
-        runs = degradation_runs(gpu, "digits")
-        assert [name for name, _, _ in runs] == ["plain-20", "plain-56", "resnet-20", "resnet-56"]
-        assert len({recipe for _, _, recipe in runs}) == 1
-        assert [analyze(spec).depth for _, spec, _ in runs] == [20, 56, 20, 56]
-    cpu = degradation_runs(False, "digits")[0]
-    assert cpu[1].stem.width == 8 and cpu[2].limit == 4000  # the reduced version
+def test_degradation_runs_share_one_recipe_the_deep_pair_first():
+    """Two workers take the deep pair, then the shallow pair: the four finish about together."""
+    for setup in (GPU_DEGRADATION, CPU_DEGRADATION):
+        runs = degradation_runs(setup, "digits")
+        assert [name for name, _, _ in runs] == ["resnet-56", "plain-56", "resnet-20", "plain-20"]
+        assert len({recipe for _, _, recipe in runs}) == 1 and runs[0][2].dataset == "digits"
+        assert [analyze(spec).depth for _, spec, _ in runs] == [56, 56, 20, 20]
+    _, spec, recipe = degradation_runs(CPU_DEGRADATION)[0]
+    assert spec.stem.width == 8 and (recipe.dataset, recipe.limit, recipe.epochs) == ("digits", None, 30)
+    assert (recipe.schedule, recipe.augment, recipe.lr) == ("onecycle", False, 0.1)
+    assert CPU_DEGRADATION.described == "Digits (offline), width 8, the whole training set, 30 epochs"
+
+
+def test_each_dataset_gets_its_version_of_the_experiment():
+    assert degradation_setup("digits", gpu=False) == CPU_DEGRADATION
+    fashion = degradation_setup("fashion-mnist", gpu=False)
+    assert (fashion.resize, fashion.limit, fashion.test_limit, fashion.epochs) == (16, 4000, 2000, 8)
+    assert fashion.described == "Fashion-MNIST, width 8, 4,000 training images at 16 px, 8 epochs"
+    assert degradation_setup("mnist", gpu=True) == dataclasses.replace(GPU_DEGRADATION, dataset="mnist")
+
+
+def test_the_twin_demo_is_a_deep_narrow_resnet_on_a_small_recipe():
+    assert analyze(TWIN_DEMO_SPEC).depth == 56 and TWIN_DEMO_SPEC.stem.width == 8 and TWIN_DEMO_SPEC.residual
+    assert (TWIN_DEMO_RECIPE.limit, TWIN_DEMO_RECIPE.test_limit, TWIN_DEMO_RECIPE.resize) == (4000, 2000, 16)
 
 
 def test_lr_sweep_pairs_bn_and_no_bn():

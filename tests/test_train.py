@@ -1,6 +1,7 @@
 """The training engine on the CPU with tiny data: learning, stopping, divergence, OOM, events."""
 
 import dataclasses
+import math
 import threading
 
 import pytest
@@ -128,6 +129,19 @@ def test_a_time_budget_stops_training_at_a_logging_step_and_tests(digits):
         QUICK.but(time_limit=0.5)
 
 
+def test_a_step_budget_trains_exactly_that_many_steps_then_tests(digits):
+    """A challenge's budget: the same steps for every entry whatever the clock says; the schedule
+    spans them, and the run is tested after the last, partial epoch."""
+    events = []
+    result = train(MINI, QUICK.but(epochs=1, steps=30, log_every=7, test_limit=100), collect(events), data=digits)
+    assert result.status == "completed" and result.message.endswith("(the step budget: 30 steps of 64)")
+    begun, steps, epochs = of(events, StartEvent)[0], of(events, StepEvent), of(events, EpochEvent)
+    assert begun.epochs == 2 and begun.steps_per_epoch == 23 and begun.test_size == 100  # 1,437 images of 64
+    assert [s.step for s in steps] == [7, 14, 21, 23, 28, 30] and len(epochs) == 2
+    with pytest.raises(RecipeError, match="steps"):
+        QUICK.but(steps=0)
+
+
 def test_non_finite_loss_is_diverged_with_step_and_hint(digits):
     spec = dataclasses.replace(MINI, batch_norm=False)
     result = train(spec, QUICK.but(lr=10.0, schedule="constant", log_every=50), data=digits)
@@ -201,3 +215,17 @@ def test_compile_without_a_compiler_fails_in_one_line(digits, monkeypatch):
     assert result.status == "failed"
     assert result.message.startswith("compile: torch.compile needs a C++ compiler") and "turn it off" in result.message
     assert isinstance(events[-1], DoneEvent) and events[-1].status == "failed"
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5, 8])
+def test_a_one_cycle_of_very_few_steps_trains(steps):
+    """OneCycleLR divided by zero when its warm-up ended at step 0 (4 steps, a quarter each)."""
+    from explorer.training.steps import make_schedule
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    schedule = make_schedule(opt, QUICK.but(lr=0.1), steps)
+    for _ in range(steps):
+        opt.step()
+        if schedule is not None:
+            schedule.step()
+    assert all(math.isfinite(group["lr"]) for group in opt.param_groups)

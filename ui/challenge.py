@@ -8,13 +8,29 @@ import streamlit as st
 from explorer import SpecError, fmt, spec_from_dict
 from explorer.arch.presets import preset
 from explorer.arch.share import closest_preset, stages_to_text
-from explorer.hall.challenge import MAX_ENTRIES, Challenge, ChallengeStore, Standing, entry_params
+from explorer.hall.challenge import (
+    BATCH_SIZE,
+    MAX_ENTRIES,
+    Challenge,
+    ChallengeStore,
+    Standing,
+    entry_label,
+    entry_params,
+)
 from explorer.training.data import DATASETS
 from explorer.training.jobs import JobRegistry
+from explorer.training.recipe import adapt_spec
 from ui import access, charts, state, training
+from ui.lecture import lecture_requested
 
-BOARD_POLL_SECONDS = 2.0
-DEFAULT_TASK = ("Fashion-MNIST in a minute", "fashion-mnist", 100_000, 60)
+# The board looks for new entries and finished runs this often, whether or not any was training when
+# the page was drawn, so that a projected board shows them within 2 s by itself (measured in Chromium
+# with a 1 s period on the loaded 2-core VM: 1.9 s). Twice a second in lecture mode; every 2 s on a
+# student's screen, where thirty boards would otherwise cost the server thirty queries a second.
+BOARD_POLL_SECONDS = 0.5
+STUDENT_POLL_SECONDS = 2.0
+# 300 steps of 128 images: resnet-mini trains them in about a minute on one core (benchmarks/RESULTS.md)
+DEFAULT_TASK = ("Fashion-MNIST in 300 steps", "fashion-mnist", 100_000, 300)
 
 
 @st.cache_resource
@@ -31,20 +47,21 @@ def store(jobs: JobRegistry) -> ChallengeStore:
 def lecturer_panel(board: ChallengeStore, current: Challenge | None) -> None:
     """Set a challenge (replacing the board), close its entries, or clear it."""
     with st.expander("Lecturer: set the challenge", expanded=current is None):
-        title, dataset, params, seconds = DEFAULT_TASK
+        title, dataset, params, steps = DEFAULT_TASK
         with st.form("ch_set"):
             st.text_input("Title", value=title, key="ch_title", max_chars=80)
             c1, c2, c3 = st.columns(3)
             c1.selectbox("Dataset", list(DATASETS), key="ch_dataset", index=list(DATASETS).index(dataset),
                          format_func=lambda d: DATASETS[d].title)  # fmt: skip
             c2.number_input("At most parameters", min_value=1_000, max_value=100_000_000, value=params, key="ch_params")
-            c3.number_input("Seconds of training", min_value=10, max_value=3_600, value=seconds, key="ch_seconds")
+            c3.number_input(f"Training steps (of {BATCH_SIZE} images)", min_value=10, max_value=100_000, value=steps,
+                            key="ch_steps", help="The same for every entry, however busy the server is")  # fmt: skip
             started = st.form_submit_button("Start a new challenge", type="primary", key="ch_start",
                                             help="Clears the board: the entries' runs stay in the history")  # fmt: skip
         if started:
             try:
                 ss = st.session_state
-                board.start(ss.ch_title, ss.ch_dataset, int(ss.ch_params), int(ss.ch_seconds))
+                board.start(ss.ch_title, ss.ch_dataset, int(ss.ch_params), int(ss.ch_steps))
             except SpecError as exc:
                 st.error(f"Not started: {exc}")
             else:
@@ -83,10 +100,12 @@ def _enter(board: ChallengeStore, current: Challenge, jobs: JobRegistry, spec, b
     except SpecError as exc:
         st.error(f"Not entered: {exc}")
         return
-    submitted = training.submit(jobs, [(f"{name}: {base}", spec, current.recipe)], f"challenge {current.id}")
+    info = DATASETS[current.dataset]
+    label = entry_label(adapt_spec(spec, info, info.size)[0])  # what trains, plain or edited, not the base's name
+    submitted = training.submit(jobs, [(f"{name}: {label}", spec, current.recipe)], f"challenge {current.id}")
     if submitted:
         board.enter(current, name, submitted[0], params)
-        st.success(f"Entered as run {submitted[0]}: it is on the board below and trains for {current.seconds} s.")
+        st.success(f"Entered as run {submitted[0]}: it is on the board below and trains for {current.steps:,} steps.")
 
 
 def _open_in_design(spec: dict) -> None:
@@ -99,6 +118,7 @@ def _frame(standings: list[Standing]) -> pd.DataFrame:
         {
             "rank": [s.rank for s in standings],
             "name": [s.name for s in standings],
+            "network": [entry_label(spec_from_dict(s.spec)) for s in standings],
             "test accuracy": [s.test_acc * 100 if s.test_acc is not None else None for s in standings],
             "parameters": [s.params for s in standings],
             "status": [s.status for s in standings],
@@ -111,10 +131,8 @@ def _frame(standings: list[Standing]) -> pd.DataFrame:
 def leaderboard(board: ChallengeStore, current: Challenge) -> None:
     """The board, live while entries train: a bar per ranked entry, the table with every entry;
     selecting a row offers to open its design."""
-    standings = board.standings(current)
-    active = any(s.status in ("queued", "running") for s in standings)
 
-    @st.fragment(run_every=BOARD_POLL_SECONDS if active else None)
+    @st.fragment(run_every=BOARD_POLL_SECONDS if lecture_requested() else STUDENT_POLL_SECONDS)
     def live() -> None:
         rows = board.standings(current)
         if not rows:
@@ -144,8 +162,6 @@ def leaderboard(board: ChallengeStore, current: Challenge) -> None:
                 st.switch_page("app_pages/design.py")
         else:
             st.caption("Select a row to open that entry's design.")
-        if active and not any(s.status in ("queued", "running") for s in rows):
-            st.rerun()  # the last entry finished: stop polling
 
     live()
     if access.is_lecturer():

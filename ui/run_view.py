@@ -73,7 +73,12 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
         ):
             st.rerun()  # the whole page: the form is outside this fragment
 
-    @st.fragment(run_every=0.5 if running else None)
+    # once a second: each refresh redraws the charts in the browser, on the cores the run trains on
+    if not running and (snap := jobs.snapshot(job_id)) is not None:  # its twin may still be training
+        twin = training.twin_of(jobs, job_id, snap.experiment)
+        running = bool(twin and twin["active"])
+
+    @st.fragment(run_every=1.0 if running else None)
     def live() -> None:
         snap = jobs.snapshot(job_id)
         if snap is None:  # not in this server's registry: a stored run (the server restarted)
@@ -104,13 +109,16 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
         for line in snap.log[-3:]:
             st.caption(line)
         training.progress(snap)
+        twin = None
         if training.range_testing(snap):
             training.range_test(snap.steps, f"live_{snap.id}", finished=snap.finished)
         else:
             training.epoch_metrics(snap.epochs)
             twin = training.twin_of(jobs, snap.id, snap.experiment)
+            if twin:
+                st.caption(f"Its plain twin, {twin['name']}: {twin['status']}")
             training.live_curves(snap.name, snap.steps, snap.epochs, f"live_{snap.id}", twin)
-        if snap.finished and running:
+        if snap.finished and running and not (twin and twin["active"]):
             st.rerun()  # a full rerun: stop polling, show the results below
         if snap.status == "failed" and f"'{OFFLINE_DATASET}'" in snap.message:
             st.button("Train on the offline digits instead", key="t_offline", on_click=use_offline)

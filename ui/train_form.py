@@ -39,6 +39,7 @@ def recipe_from_form() -> Recipe:
         augment=bool(s.t_augment),
         compile=bool(s.t_compile),
         limit=int(s.t_limit) or None,
+        test_limit=int(s.get("t_test_limit") or 0) or None,
         seed=int(s.t_seed),
         init=s.t_init,
         device=s.t_device,

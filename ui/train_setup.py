@@ -11,7 +11,7 @@ import streamlit as st
 
 from explorer import PRESETS, ResNetSpec, SpecError, analyze, fmt, preset, spec_from_dict
 from explorer.arch.share import closest_preset
-from explorer.inspect.teaching import TWIN_EXPERIMENT, twin_runs
+from explorer.inspect.teaching import TWIN_DEMO_RECIPE, TWIN_DEMO_SPEC, TWIN_EXPERIMENT, twin_runs
 from explorer.training.data import DATASETS, OFFLINE_DATASET
 from explorer.training.devices import pick_device
 from explorer.training.jobs import JobRegistry
@@ -59,6 +59,14 @@ def use_cpu_suggestion() -> None:
     apply_recipe(CPU_RECIPE)
 
 
+def use_twin_demo() -> None:
+    """The demonstration of a shortcut's worth a CPU finishes in two minutes, into the form (the
+    design becomes its network, as "Train again" does): then "Start, with its plain twin"."""
+    st.session_state.spec, st.session_state.base = TWIN_DEMO_SPEC, closest_preset(TWIN_DEMO_SPEC)
+    st.session_state.t_network = CURRENT
+    apply_recipe(TWIN_DEMO_RECIPE)
+
+
 def train_again(jobs: JobRegistry, run_id: int) -> None:
     """Load a stored run's network (as trained, fitted to its dataset) and recipe into the form."""
     run = jobs.store.get(run_id)
@@ -104,6 +112,14 @@ def form(design: ResNetSpec, running: bool, lecture: bool) -> Setup:
             "on 20,000 images trains in under a minute on two cores and reaches about 90% on Fashion-MNIST."
         )
         c2.button("Use that", key="t_cpu", on_click=use_cpu_suggestion, disabled=running)
+        c1, c2 = (st.container(), st.container()) if lecture else st.columns([4, 1])
+        c1.info(
+            f"To see what shortcuts do: a {analyze(TWIN_DEMO_SPEC).depth}-layer ResNet at width "
+            f"{TWIN_DEMO_SPEC.stem.width} and its plain twin, side by side on {TWIN_DEMO_RECIPE.limit:,} "
+            f"{DATASETS[TWIN_DEMO_RECIPE.dataset].title} images at {TWIN_DEMO_RECIPE.resize} px (about a minute on "
+            'two cores, benchmarks/RESULTS.md). Then press "Start, with its plain twin".'
+        )
+        c2.button("Twin demo", key="t_twin_demo", on_click=use_twin_demo, disabled=running)
 
     network = st.selectbox(
         "Network",
@@ -163,7 +179,14 @@ def _recipe_widgets() -> None:
         c2.selectbox("Precision", PRECISIONS, key="t_precision")
         c3.selectbox("Init", ["torchvision", "xavier"], key="t_init", help="xavier: as d2l's train_ch6")
         c4.number_input("Seed", key="t_seed", min_value=0, step=1)
-        c1, c2 = st.columns(2)
+        c1, c2, c3 = st.columns([3, 3, 2])
+        c3.number_input(
+            "Test on N images (0 = all)",
+            key="t_test_limit",
+            min_value=0,
+            step=1000,
+            help="A fixed subset of the test images, tested after every epoch: quicker demonstrations",
+        )
         c1.toggle(
             "Augment the training images",
             key="t_augment",

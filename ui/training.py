@@ -14,11 +14,13 @@ from explorer import SpecError, fmt
 from explorer.arch.codegen import loading_code
 from explorer.inspect.teaching import TWIN_EXPERIMENT
 from explorer.training.data import DATASETS
-from explorer.training.jobs import JobRegistry, JobSnapshot
+from explorer.training.job import JobSnapshot
+from explorer.training.jobs import JobRegistry
 from explorer.training.lr_range import range_curve
 from explorer.training.run_diff import differing_settings, run_labels
 from explorer.training.run_record import RunRecord
 from explorer.training.runs import RunStore, StoreError
+from explorer.training.status import status_line
 from ui import access, charts
 from ui.try_it import try_it
 
@@ -46,18 +48,6 @@ def gpu_available() -> bool:
 def range_testing(snap: JobSnapshot) -> bool:
     """Whether a live run is a learning-rate range test (known once it has started)."""
     return snap.start is not None and snap.start.range_test
-
-
-def status_line(snap: JobSnapshot) -> str:
-    if snap.status == "queued":
-        return f"Queued on {snap.device}: position {snap.position} — it starts when the run ahead of it ends."
-    if snap.status == "running":
-        if snap.start is None:
-            return f"Starting on {snap.device}: loading the data."
-        eta = f", about {fmt.duration(snap.eta)} left" if snap.eta is not None else ""
-        doing = "Range-testing" if range_testing(snap) else "Training"
-        return f"{doing} on {snap.start.device}{eta}."
-    return f"{snap.status.capitalize()}: {snap.message}"
 
 
 def submit(jobs: JobRegistry, runs: list, experiment: str | None = None) -> list[int] | None:
@@ -96,15 +86,21 @@ def twin_of(jobs: JobRegistry, run_id: int, experiment: str | None) -> dict | No
     if other is None:
         return None
     if snap := jobs.snapshot(other.id):
-        return {"name": snap.name, "steps": snap.steps, "epochs": snap.epochs}
-    return {"name": other.name, "steps": jobs.store.steps(other.id), "epochs": jobs.store.epochs(other.id)}
+        return {"name": snap.name, "steps": snap.steps, "epochs": snap.epochs, "status": status_line(snap),
+                "active": not snap.finished}  # fmt: skip
+    steps, epochs = jobs.store.steps(other.id), jobs.store.epochs(other.id)
+    return {"name": other.name, "steps": steps, "epochs": epochs, "status": other.status, "active": False}
+
+
+TWIN_SUFFIX = "plain twin"  # in the legends: the network's lines are solid, its twin's dashed
 
 
 def live_curves(name: str, steps: list[dict], epochs: list[dict], key: str, twin: dict | None = None) -> None:
     """Per-step loss (smoothed, over steps or wall time), per-epoch accuracy and loss (train and
-    test), and inside training per stage, for one run and its plain twin if it has one; nothing
-    before its first step (a queued run, or one that failed before training: no empty axes)."""
-    if not steps and not epochs:
+    test), and inside training per stage, for one run and its plain twin if it has one (dashed, in
+    the same colours: train is always the first colour, test the second); nothing before its first
+    step (a queued run, or one that failed before training: no empty axes)."""
+    if not steps and not epochs and not (twin and (twin["steps"] or twin["epochs"])):
         return
     runs = [{"name": name, "steps": steps, "epochs": epochs}, *([twin] if twin else [])]
     c1, c2 = st.columns(2)
@@ -113,16 +109,24 @@ def live_curves(name: str, steps: list[dict], epochs: list[dict], key: str, twin
     )
     x = c2.radio("Steps against", ["step", "elapsed"], horizontal=True, key=f"{key}_x",
                  format_func=charts.X_TITLES.get)  # fmt: skip
-    c1, c2, c3 = st.columns(3)
-    step_runs = [{"name": run["name"], "rows": run["steps"]} for run in runs]
+    # with a twin: two charts a row, so that the legends (four entries) stay whole
+    c1, c2, c3 = st.columns(3) if not twin else [*st.columns(2), st.container()]
+    step_runs = [
+        {"name": "training loss" if i == 0 else f"training loss, {TWIN_SUFFIX}", "rows": run["steps"],
+         "dash": "dash" if i else "solid", "color": charts.COLORS[0]}
+        for i, run in enumerate(runs)
+    ]  # fmt: skip
     c1.plotly_chart(charts.step_loss(step_runs, smoothing, x), width="stretch", key=f"{key}_steps")
     for column, metric, title in ((c2, "acc", "Accuracy per epoch"), (c3, "loss", "Loss per epoch")):
         series = [
-            {"name": f"{part}{'' if len(runs) == 1 else ', ' + run['name']}", "rows": run["epochs"],
+            {"name": part if i == 0 else f"{part}, {TWIN_SUFFIX}", "rows": run["epochs"],
              "metric": f"{part}_{metric}", "dash": "dash" if i else "solid", "color": charts.COLORS[k]}
             for i, run in enumerate(runs) for k, part in enumerate(("train", "test"))
         ]  # fmt: skip
         column.plotly_chart(_two(series, title, fraction=metric == "acc"), width="stretch", key=f"{key}_{metric}")
+    if twin:
+        st.caption(f"Solid: {name}. Dashed: its plain twin, the same layers without shortcuts, trained at the "
+                   "same time on the same images in the same order.")  # fmt: skip
     inside_training(runs, key, x)
 
 
@@ -142,7 +146,7 @@ def inside_training(runs: list[dict], key: str, x: str = "step") -> None:
     st.caption(
         "Inside training, read every few steps: how large each stage's gradient is, and how far one step "
         "moves its weights against their size (about 1e-3 is healthy; far below, that stage barely learns)."
-        + (" Dashed: the plain twin, the same layers without shortcuts." if len(runs) > 1 else "")
+        + (" Dashed: the plain twin, the same layers without shortcuts." if any(r["steps"] for r in runs[1:]) else "")
     )
 
 
@@ -176,10 +180,12 @@ def _two(series: list[dict], title: str, fraction: bool = False):
             "name": s["name"],
             "rows": [{"epoch": r["epoch"], "v": r[s["metric"]]} for r in s["rows"]],
             "dash": s.get("dash"),
+            "color": s.get("color"),
         }
         for s in series
     ]
-    return charts.curves(runs, "v", title, fraction=fraction)
+    # losses on a log axis: an untrained plain twin's test loss can be 1e5 (its batch-norm statistics)
+    return charts.curves(runs, "v", title, fraction=fraction, log_y=not fraction)
 
 
 def epoch_metrics(epochs: list[dict]) -> None:

@@ -1,6 +1,7 @@
-"""The Why residuals? page's sections, one function each: the identity, gradient flow, the
-degradation experiment, batch norm and the learning rate, a block built step by step, a quiz.
-The experiments' numbers are read off their runs by explorer/inspect/experiments.py."""
+"""The Why residuals? page's sections, one function each: the identity, batch norm and the learning
+rate, a block built step by step, a quiz; and what the experiments share (a launcher, their runs'
+curves). Gradient flow is in ui/why_flow.py, the degradation experiment in ui/why_degradation.py;
+the experiments' numbers are read off their runs by explorer/inspect/experiments.py."""
 
 from __future__ import annotations
 
@@ -11,31 +12,21 @@ import streamlit as st
 from explorer import SpecError, analyze, fmt
 from explorer.inspect import experiments
 from explorer.inspect.teaching import (
+    SWEEP_LRS,
     block_walkthrough,
     bn_lr_verdict,
     bn_range_test_runs,
     cifar_spec,
-    degradation_runs,
-    gradient_flow,
     identity_demo,
     lr_sweep_runs,
     random_quiz_spec,
 )
-from explorer.training.data import DATASETS, OFFLINE_DATASET
+from explorer.training.data import DATASETS
 from explorer.training.jobs import JobRegistry
 from explorer.training.lr_range import range_curve
+from explorer.training.run_record import RunRecord
 from ui import charts, training
 from ui.blocks import walkthrough_dot
-
-
-@st.cache_data(show_spinner=False)
-def flows(depth: int, width: int, bn: bool, zero_init: bool, init: str) -> dict:
-    out = {}
-    for residual in (False, True):
-        spec = cifar_spec(depth, width, residual, batch_norm=bn, zero_init_residual=zero_init and residual)
-        flow = gradient_flow(spec, init)
-        out["residual" if residual else "plain"] = (flow.depth_index, flow.grad_norm, flow.first_to_last_ratio)
-    return out
 
 
 def launcher(
@@ -81,31 +72,61 @@ def experiment_label(jobs: JobRegistry, experiment: str) -> str:
     return f"{experiment} · {DATASETS[dataset].title}" if dataset in DATASETS else experiment
 
 
-def experiment_view(jobs: JobRegistry, experiment: str, metric_sets: list[tuple[str, str, bool]], key: str) -> bool:
-    """Overlay the curves of an experiment's runs (plain dashed); returns whether any still run."""
-    store = jobs.store
-    runs = sorted(store.list(experiment=experiment), key=lambda r: r.id)
-    live = [jobs.snapshot(r.id) for r in runs]
-    running = any(s is not None and not s.finished for s in live)
+def experiment_rows(jobs: JobRegistry, experiment: str) -> list[tuple[RunRecord, list[dict], str]]:
+    """An experiment's runs in the order they were queued, each with its epochs and status: live
+    from the registry while it is there, else as stored."""
+    runs = sorted(jobs.store.list(experiment=experiment), key=lambda r: r.id)
     rows = []
-    for run, snap in zip(runs, live, strict=True):
-        epochs = snap.epochs if snap is not None else store.epochs(run.id)
-        status = snap.status if snap is not None else run.status
-        rows.append((run, epochs, status))
+    for run in runs:
+        snap = jobs.snapshot(run.id)
+        epochs = snap.epochs if snap is not None else jobs.store.epochs(run.id)
+        rows.append((run, epochs, snap.status if snap is not None else run.status))
+    return rows
+
+
+def run_depth(run: RunRecord) -> int:
+    """A run's depth as He et al. count it for basic blocks: two convs per block, the stem and the fc."""
+    return 2 + 2 * sum(stage["blocks"] for stage in run.spec.get("stages", []))
+
+
+def experiment_charts(rows: list, metric_sets: list[tuple[str, str, bool]], key: str) -> None:
+    """Overlay the curves of an experiment's runs: a colour per depth, plain dashed, each metric
+    (name, title, as an error) on a chart of its own."""
     st.caption(" · ".join(f"{run.name}: {status}" for run, _, status in rows))
-    show_failures(runs)
+    show_failures([run for run, _, _ in rows])
+    depths = sorted({run_depth(run) for run, _, _ in rows})
     cols = st.columns(len(metric_sets))
     for col, (metric, title, error) in zip(cols, metric_sets, strict=True):
         series = [
             {
                 "name": run.name,
                 "dash": "dash" if experiments.is_plain(run) else "solid",
+                "color": charts.COLORS[depths.index(run_depth(run)) % len(charts.COLORS)],
                 "rows": [{"epoch": e["epoch"], "v": (1 - e[metric]) if error else e[metric]} for e in epochs],
             }
             for run, epochs, _ in rows
         ]
-        col.plotly_chart(charts.curves(series, "v", title, fraction=True), width="stretch", key=f"{key}_{metric}")
-    return running
+        figure = charts.curves(series, "v", title, fraction=error, log_y=not error)
+        col.plotly_chart(figure, width="stretch", key=f"{key}_{metric}")
+
+
+def identity_readout(demo, shown) -> str:
+    """The identity demo in words, read off its numbers (`shown` prints a value as the metrics do)."""
+    residual = (
+        "the residual block computes ReLU(0 + x) = x exactly: a deeper network can copy a shallower one for free"
+        if demo.residual_max_error == 0
+        else f"the residual block's output is within {shown(demo.residual_max_error)} of x"
+    )
+    plain = (
+        f"The plain block outputs ReLU(0) = 0 (‖block(x)‖ = {shown(demo.plain_output_norm)}) and loses its input "
+        "entirely, so its error is the input itself"
+        if demo.plain_output_norm == 0
+        else f"The plain block's output is off by up to {demo.plain_max_error:.2f}"
+    )
+    return (
+        f"Measured on a batch with ‖x‖ = {demo.input_norm:.1f}. With its branch's last batch norm at zero, "
+        f"{residual}. {plain}. This is what `zero_init_residual` uses (Goyal et al. 2017)."
+    )
 
 
 def identity() -> None:
@@ -115,80 +136,7 @@ def identity() -> None:
     error = lambda v: "0" if v == 0 else f"{v:.1e}"  # noqa: E731 - exactly zero reads as 0
     c1.metric("Residual block, last BN γ = 0: max |block(x) − x|", error(demo.residual_max_error))
     c2.metric("The same block without its shortcut: max |block(x) − x|", f"{demo.plain_max_error:.2f}")
-    st.markdown(
-        f"Measured on a batch with ‖x‖ = {demo.input_norm:.1f}. With its branch's last batch norm at zero, "
-        "the residual block computes ReLU(0 + x) = x: a deeper network can copy a shallower one for free. "
-        f"The plain block outputs ReLU(0) = 0 (‖block(x)‖ = {error(demo.plain_output_norm)}) and loses its input "
-        "entirely, so its error is the input itself. This is what `zero_init_residual` uses (Goyal et al. 2017)."
-    )
-
-
-def flow() -> None:
-    st.subheader("Gradients at initialisation: plain against residual")
-    c1, c2, c3 = st.columns([3, 3, 2])
-    depth = c1.select_slider("Depth (layers)", options=[8, 14, 20, 32, 44, 56, 110], value=56, key="w_depth")
-    width = c2.select_slider("Width", options=[8, 16, 32], value=16, key="w_width")
-    init = c3.selectbox("Init", ["xavier", "torchvision"], key="w_init", help="xavier: d2l's; torchvision: Kaiming")
-    switches = st.container(horizontal=True, gap="large")  # whole labels, side by side below
-    bn = switches.toggle("Batch norm", value=False, key="w_bn")
-    zero_init = switches.toggle(
-        "Zero-init last layer",
-        value=False,
-        key="w_zero",
-        help="Each residual branch's last layer (its BN, or its conv without BN) starts at zero, so every "
-        "block starts as the identity (Goyal et al. 2017)",
-    )
-    with st.spinner("One forward and backward pass through both networks…"):
-        result = flows(depth, width, bn, zero_init, init)
-    (p_index, p_norms, p_ratio), (r_index, r_norms, r_ratio) = result["plain"], result["residual"]
-    st.plotly_chart(
-        charts.gradient_flow(
-            [(f"plain-{depth}", p_index, p_norms, "dash"), (f"resnet-{depth}", r_index, r_norms, "solid")]
-        ),
-        width="stretch",
-        key="w_flow_chart",
-    )
-    st.markdown(
-        f"Gradient at the first layer: **plain {p_norms[0]:.1e}**, **residual {r_norms[0]:.1e}** "
-        f"(the first layer's gradient is {p_ratio:.1e} times the last layer's in the plain network, "
-        f"{r_ratio:.1e} times in the residual one). In the plain network the signal is multiplied by every "
-        "layer: with d2l's Xavier init and no batch norm it fades to almost nothing (vanishing gradients); "
-        "with batch norm the gradient grows towards the input instead (Yang et al. 2019). Every residual "
-        "block adds a path on which it passes unchanged, so the first layers still learn."
-    )
-
-
-def degradation(jobs: JobRegistry | None, gpu: bool) -> None:
-    st.subheader("Deeper plain networks train worse; deeper ResNets do not (He et al. 2016, Fig. 1)")
-    if gpu:
-        st.caption("Full version: width 16, whole training set, 10 epochs, one-cycle to lr 0.1 — about a minute.")
-    else:
-        st.info(
-            "No GPU here, so this is the reduced version: width 8 instead of 16, 4,000 training images, "
-            "4 epochs. It shows the plain networks' degradation in a few minutes; the residual side needs "
-            "the GPU version's longer schedule to show resnet-56 overtaking resnet-20."
-        )
-    chosen, deg_running = launcher(
-        jobs,
-        "degradation",
-        "Run plain-20/56 and resnet-20/56",
-        lambda data: degradation_runs(gpu, data),
-        "cifar10" if gpu else "fashion-mnist",
-        "w_deg",
-    )
-    if chosen:
-
-        @st.fragment(run_every=1.0 if deg_running else None)
-        def degradation_live() -> None:
-            metrics = [("train_acc", "Training error", True), ("test_acc", "Test error", True)]
-            if not experiment_view(jobs, chosen, metrics, "w_deg") and deg_running:
-                st.rerun()  # all four finished: stop polling
-
-        degradation_live()
-        st.caption(
-            f"Dashed: plain. If a download fails, choose '{OFFLINE_DATASET}' (offline). "
-            "Runs are stored in the run history (Train page)."
-        )
+    st.markdown(identity_readout(demo, error))
 
 
 def lr_sweep(jobs: JobRegistry | None) -> None:
@@ -198,7 +146,7 @@ def lr_sweep(jobs: JobRegistry | None) -> None:
         "resnet-20 at width 8, with and without batch norm, one epoch on up to 4,000 images at each learning "
         "rate; the final training loss of each run (diverged runs are drawn at the top)."
     )
-    lrs = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+    lrs = SWEEP_LRS
     chosen, running = launcher(
         jobs,
         "lr sweep",

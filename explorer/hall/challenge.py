@@ -1,9 +1,11 @@
-"""A class challenge: the lecturer sets a task (a dataset, a parameter budget, seconds of training),
+"""A class challenge: the lecturer sets a task (a dataset, a parameter budget, steps of training),
 students enter their designs under a display name, and a leaderboard ranks the runs as they finish.
 
 Entries are ordinary runs (same queue, budgets and ownership); the challenge and who entered which
 run live in two tables beside the run history (runs.sqlite), so the board survives a restart.
-Every entry trains with the challenge's one recipe, so the board compares designs alone.
+Every entry trains with the challenge's one recipe for the same number of steps, so the board
+compares designs alone: a budget of seconds gave one entry 35 epochs and another 126 in the same 20 s,
+depending on what else the server was doing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..arch.plan import plan_network
+from ..arch.presets import PRESETS
+from ..arch.share import closest_preset, spec_diff
 from ..arch.spec import ResNetSpec, SpecError
 from ..arch.validate import check_choice, check_int
 from ..training.data import DATASETS
@@ -29,7 +33,7 @@ CREATE TABLE IF NOT EXISTS challenges (
     title TEXT NOT NULL,
     dataset TEXT NOT NULL,
     max_params INTEGER NOT NULL,
-    seconds INTEGER NOT NULL,
+    steps INTEGER NOT NULL,        -- of BATCH_SIZE images each, for every entry
     created REAL NOT NULL,
     closed REAL                    -- no more entries after this; the board stays
 );
@@ -44,7 +48,6 @@ CREATE TABLE IF NOT EXISTS entries (
 MAX_NAME = 40  # characters of a display name
 MAX_ENTRIES = 3  # per display name and challenge: try a few designs, not a hundred
 BATCH_SIZE = 128
-LOG_EVERY = 5  # the time budget is checked where the loss is read: often, so no entry overruns much
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class Challenge:
     title: str
     dataset: str
     max_params: int
-    seconds: int
+    steps: int
     created: float
     closed: float | None
 
@@ -63,18 +66,18 @@ class Challenge:
 
     @property
     def recipe(self) -> Recipe:
-        """The one recipe every entry trains with: momentum SGD at a rate that suits most small
-        ResNets on these datasets (CPU_RECIPE's), for as many epochs as the seconds allow."""
+        """The one recipe every entry trains with: momentum SGD with one-cycle at a rate that suits
+        most small ResNets on these datasets (CPU_RECIPE's), for the challenge's steps."""
         return Recipe(
-            dataset=self.dataset, epochs=1000, batch_size=BATCH_SIZE, lr=0.1, optimizer="momentum",
-            weight_decay=5e-4, log_every=LOG_EVERY, time_limit=float(self.seconds),
+            dataset=self.dataset, batch_size=BATCH_SIZE, lr=0.1, optimizer="momentum", schedule="onecycle",
+            weight_decay=5e-4, steps=self.steps,
         )  # fmt: skip
 
     @property
     def task(self) -> str:
         return (
             f"best {DATASETS[self.dataset].title} test accuracy with at most {self.max_params:,} parameters "
-            f"in {self.seconds} s of training"
+            f"after {self.steps:,} training steps of {BATCH_SIZE} images"
         )
 
 
@@ -91,12 +94,12 @@ class Standing:
     spec: dict
 
 
-def check_challenge(title: str, dataset: str, max_params: int, seconds: int) -> None:
+def check_challenge(title: str, dataset: str, max_params: int, steps: int) -> None:
     if not isinstance(title, str) or not 0 < len(title.strip()) <= 80:
         raise SpecError("title", "give the challenge a title of 1 to 80 characters")
     check_choice("dataset", dataset, tuple(DATASETS))
     check_int("max_params", max_params, 1_000, 100_000_000)
-    check_int("seconds", seconds, 10, 3_600)
+    check_int("steps", steps, 10, 100_000)
 
 
 def entry_params(spec: ResNetSpec, challenge: Challenge) -> int:
@@ -113,6 +116,17 @@ def entry_params(spec: ResNetSpec, challenge: Challenge) -> int:
     return params
 
 
+def entry_label(spec: ResNetSpec) -> str:
+    """What an entry is, read off its design as it trains (fitted to the dataset): its closest preset,
+    and whether it is that preset, an edited copy, or a plain network (no shortcuts)."""
+    base = closest_preset(spec)
+    preset = PRESETS[base].with_input(spec.input.channels, spec.input.height, spec.input.width)
+    changes = spec_diff(preset.with_classes(spec.num_classes), spec)
+    if not spec.residual:
+        return f"{base}, plain (no shortcuts)" + (f", {len(changes) - 1} more edits" if len(changes) > 1 else "")
+    return f"{base} (edited: {len(changes)} changes)" if changes else base
+
+
 def check_name(name: str) -> str:
     name = " ".join(str(name).split())
     if not 0 < len(name) <= MAX_NAME:
@@ -126,6 +140,9 @@ class ChallengeStore:
     def __init__(self, runs: RunStore) -> None:
         self.runs = runs
         with self._connect() as db:
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(challenges)")}
+            if "seconds" in columns:  # a board of the old time budget: not comparable, so it goes
+                db.executescript("DROP TABLE IF EXISTS entries; DROP TABLE challenges;")
             db.executescript(SCHEMA)
 
     @property
@@ -148,15 +165,15 @@ class ChallengeStore:
             row = db.execute("SELECT * FROM challenges ORDER BY id DESC LIMIT 1").fetchone()
         return Challenge(**dict(row)) if row else None
 
-    def start(self, title: str, dataset: str, max_params: int, seconds: int) -> Challenge:
+    def start(self, title: str, dataset: str, max_params: int, steps: int) -> Challenge:
         """A new challenge; the previous one's board is cleared (one challenge at a time)."""
-        check_challenge(title, dataset, max_params, seconds)
+        check_challenge(title, dataset, max_params, steps)
         with self._connect() as db:
             db.execute("DELETE FROM entries")
             db.execute("DELETE FROM challenges")
             db.execute(
-                "INSERT INTO challenges (title, dataset, max_params, seconds, created) VALUES (?, ?, ?, ?, ?)",
-                (title.strip(), dataset, max_params, seconds, time.time()),
+                "INSERT INTO challenges (title, dataset, max_params, steps, created) VALUES (?, ?, ?, ?, ?)",
+                (title.strip(), dataset, max_params, steps, time.time()),
             )
         return self.current()  # type: ignore[return-value]
 

@@ -1,8 +1,8 @@
-"""The "Why residuals?" experiments: gradient flow, the identity argument, degradation, lr vs BN.
+"""The "Why residuals?" experiments: the identity argument, degradation, lr vs BN, the plain twin.
 
-d2l's claim is that f(x) = g(x) + x lets a deeper network contain the shallower one and
-keeps gradients alive where a plain network's fade, and that batch norm allows larger learning
-rates. Each function here measures one of those on real networks built from specs.
+d2l's claim is that f(x) = g(x) + x lets a deeper network contain the shallower one, and that
+batch norm allows larger learning rates. Each function here measures or defines one of those on
+real networks built from specs; gradient flow at initialisation is in gradient_flow.py.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
-from ..arch.model import build_model, init_weights
+from ..arch.model import build_model
 from ..arch.plan import plan_network
 from ..arch.spec import MAX_BLOCKS_PER_STAGE, InputSpec, ResNetSpec, StageSpec, StemSpec
 from ..arch.validate import SpecError, check_int
+from ..training.data import DATASETS
 from ..training.lr_range import test_name
 from ..training.recipe import RANGE_TEST, Recipe
 
@@ -39,42 +39,6 @@ def cifar_spec(depth: int, width: int = 16, residual: bool = True, **flags: obje
         residual=residual,
         **flags,
     )
-
-
-# ----- gradient flow at initialisation ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GradientFlow:
-    layers: tuple[str, ...]  # conv names in forward order (main path only)
-    depth_index: tuple[int, ...]  # 1 = the first conv
-    grad_norm: tuple[float, ...]  # ||dL/dW|| of each conv's weight
-
-    @property
-    def first_to_last_ratio(self) -> float:
-        """How much larger the first layer's gradient is than the last layer's (the last non-zero:
-        a zero-initialised branch passes no gradient to its own last conv)."""
-        last = next((g for g in reversed(self.grad_norm) if g > 0), 0.0)
-        return self.grad_norm[0] / last if last else float("inf")
-
-
-def gradient_flow(spec: ResNetSpec, init: str = "torchvision", batch: int = 16, seed: int = 0) -> GradientFlow:
-    """One forward/backward at initialisation on a random batch with random labels; the gradient
-    norm of every main-path conv weight, first layer to last. init: "torchvision" (Kaiming) or
-    "xavier" (what d2l's train_ch6 applies, under which a deep plain network's gradients vanish)."""
-    torch.manual_seed(seed)
-    model = build_model(spec).train()
-    if init == "xavier":
-        init_weights(model, "xavier")
-    x = torch.randn(batch, spec.input.channels, spec.input.height, spec.input.width)
-    y = torch.randint(0, spec.num_classes, (batch,))
-    F.cross_entropy(model(x), y).backward()
-    names, norms = [], []
-    for name, module in model.named_modules():
-        if isinstance(module, torch.nn.Conv2d) and "downsample" not in name:
-            names.append(name)
-            norms.append(float(module.weight.grad.norm()))
-    return GradientFlow(tuple(names), tuple(range(1, len(names) + 1)), tuple(norms))
 
 
 # ----- the identity argument -----------------------------------------------------------------------
@@ -108,31 +72,79 @@ def identity_demo(channels: int = 16, side: int = 8, batch: int = 4, seed: int =
 # ----- the degradation experiment (He et al. 2016, Fig. 1) ------------------------------------------
 
 
-def degradation_runs(
-    gpu: bool, dataset: str = "cifar10", depths: tuple[int, int] = (20, 56)
-) -> list[tuple[str, ResNetSpec, Recipe]]:
-    """plain-20, plain-56, resnet-20, resnet-56 with the same recipe. The GPU version is the
-    paper's widths on the full data for a short schedule; the CPU version is narrower (width 8) on a
-    4,000-image subset, which still shows the effect on the training error in a few minutes."""
-    width = 16 if gpu else 8
-    recipe = Recipe(
-        dataset=dataset,
-        epochs=10 if gpu else 4,
-        batch_size=256 if gpu else 128,
-        lr=0.1,  # He et al.: SGD, momentum 0.9, weight decay 1e-4, peak lr 0.1
-        optimizer="momentum",
-        weight_decay=1e-4,
-        schedule="onecycle",  # a short schedule needs annealing where the paper divides lr by 10
-        limit=None if gpu else 4000,
-        augment=False,  # the point is optimisation: training error with no augmentation
-        log_every=10,
-    )
+@dataclass(frozen=True)
+class DegradationSetup:
+    """One version of He et al.'s Fig. 1: what its four runs (plain and residual, shallow and deep)
+    share. The optimisation is the point, so no augmentation; SGD with momentum 0.9, weight decay
+    1e-4 and a peak lr of 0.1 as the paper, one-cycle because a short schedule needs annealing where
+    the paper divides the rate by 10 twice."""
+
+    dataset: str
+    width: int  # the first stage's channels (the paper's 16); then 2x and 4x
+    limit: int | None  # training images
+    test_limit: int | None  # test images evaluated after each epoch
+    epochs: int
+    batch_size: int
+    resize: int | None = None  # px; None: the dataset's own size
+    depths: tuple[int, int] = (20, 56)
+
+    def recipe(self, dataset: str | None = None) -> Recipe:
+        return Recipe(
+            dataset=dataset or self.dataset,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=0.1,
+            optimizer="momentum",
+            weight_decay=1e-4,
+            schedule="onecycle",
+            resize=self.resize,
+            limit=self.limit,
+            test_limit=self.test_limit,
+            augment=False,
+            log_every=10,
+        )
+
+    @property
+    def described(self) -> str:
+        images = f"{self.limit:,} training images" if self.limit else "the whole training set"
+        size = f" at {self.resize} px" if self.resize else ""
+        return f"{DATASETS[self.dataset].title}, width {self.width}, {images}{size}, {self.epochs} epochs"
+
+
+# The paper's widths on the whole training set: about a minute on a GPU (benchmarks/RESULTS.md).
+GPU_DEGRADATION = DegradationSetup("cifar10", 16, None, None, 10, 256)
+# Found by experiment on 2 cores (benchmarks/RESULTS.md, "The degradation experiment"), the four runs
+# two at a time: both halves of the result within the page's 5 minutes. On the offline digits (about
+# 90 s of CPU per worker), plain-56 ends at 1.21 against plain-20's 0.002 while both ResNets reach
+# 0.0003-0.0004; on 4,000 Fashion-MNIST images at 16 px (about 2.5 minutes), plain-56 1.04 against 0.40,
+# resnet-56 0.18 against resnet-20's 0.23.
+CPU_DEGRADATION = DegradationSetup("digits", 8, None, None, 30, 64)
+CPU_DEGRADATION_28PX = DegradationSetup("fashion-mnist", 8, 4000, 2000, 8, 128, resize=16)
+
+
+def degradation_setup(dataset: str, gpu: bool) -> DegradationSetup:
+    """The version of the experiment the page runs on `dataset`: the full one on a GPU; on a CPU the
+    digits' own, or the 28-px datasets' (and CIFAR-10's) at 16 px on a subset."""
+    if gpu:
+        return dataclasses.replace(GPU_DEGRADATION, dataset=dataset)
+    if dataset == CPU_DEGRADATION.dataset:
+        return CPU_DEGRADATION
+    return dataclasses.replace(CPU_DEGRADATION_28PX, dataset=dataset)
+
+
+def degradation_runs(setup: DegradationSetup, dataset: str | None = None) -> list[tuple[str, ResNetSpec, Recipe]]:
+    """resnet-56, plain-56, resnet-20, plain-20 with one recipe: the deep ones first, so that two
+    workers train the deep pair, then the shallow pair, side by side and finish together."""
+    recipe = setup.recipe(dataset)
     runs = []
-    for residual in (False, True):
-        for depth in depths:
+    for depth in sorted(setup.depths, reverse=True):
+        for residual in (True, False):
             name = f"{'resnet' if residual else 'plain'}-{depth}"
-            runs.append((name, cifar_spec(depth, width, residual), recipe))
+            runs.append((name, cifar_spec(depth, setup.width, residual), recipe))
     return runs
+
+
+SWEEP_LRS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # the Why residuals? page's sweep
 
 
 def lr_sweep_runs(
@@ -163,6 +175,16 @@ def bn_range_test_runs(
 # ----- a network and its plain twin, trained side by side (He et al. 2016, Fig. 4) ----------------
 TWIN_EXPERIMENT = "twin"  # experiment names begin so: "twin 2026-11-30 10:04:05"
 PLAIN_TWIN = "plain twin"
+
+
+# The twin demonstration a CPU offers (Train page): a deep, narrow CIFAR ResNet and its plain twin,
+# where the shortcut makes a visible difference within two minutes on two cores (found by experiment:
+# benchmarks/RESULTS.md, "The plain twin"): test accuracy 0.84 against 0.34 after about a minute.
+TWIN_DEMO_SPEC = cifar_spec(56, 8)
+TWIN_DEMO_RECIPE = Recipe(
+    dataset="fashion-mnist", epochs=5, batch_size=128, lr=0.1, optimizer="momentum", weight_decay=1e-4,
+    schedule="onecycle", resize=16, limit=4000, test_limit=2000,
+)  # fmt: skip
 
 
 def twin_runs(name: str, spec: ResNetSpec, recipe: Recipe) -> list[tuple[str, ResNetSpec, Recipe]]:

@@ -197,12 +197,22 @@ def load_dataset(
     return subset(data, limit)
 
 
-def subset(data: ImageData, limit: int | None) -> ImageData:
-    """The first `limit` training images of a fixed shuffle (classes stay balanced); test unchanged."""
-    if limit is None or limit >= len(data.y_train):
+def subset(data: ImageData, limit: int | None, test_limit: int | None = None) -> ImageData:
+    """The first `limit` training images and `test_limit` test images, each of a fixed shuffle
+    (classes stay balanced); None keeps the split whole. The normalisation stays the whole set's."""
+
+    def first(x: torch.Tensor, y: torch.Tensor, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        if n is None or n >= len(y):
+            return x, y
+        keep = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))[:n]
+        return x[keep], y[keep]
+
+    if (limit is None or limit >= len(data.y_train)) and (test_limit is None or test_limit >= len(data.y_test)):
         return data
-    keep = torch.randperm(len(data.y_train), generator=torch.Generator().manual_seed(0))[:limit]
-    return ImageData(data.info, data.x_train[keep], data.y_train[keep], data.x_test, data.y_test, data.mean, data.std)
+    return ImageData(
+        data.info, *first(data.x_train, data.y_train, limit), *first(data.x_test, data.y_test, test_limit),
+        data.mean, data.std,
+    )  # fmt: skip
 
 
 def to_channels_last(x: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from ..arch.layers import LayerPlan, NetworkPlan
 from ..arch.plan import plan_network
 from ..arch.spec import InputSpec, ResNetSpec, StageSpec, StemSpec
-from .data import DATASETS
 from .lr_range import RANGE_STEPS
 from .recipe import Recipe
 
@@ -37,6 +36,11 @@ class Speed:
     wide_k: float
     wide_seconds_per_mac: float
     seconds_per_layer: float
+
+    def scaled(self, factor: float) -> Speed:
+        """This speed, every cost multiplied by `factor` (what the runs since showed it to be)."""
+        return Speed(self.device, self.narrow_k, self.narrow_seconds_per_mac * factor, self.wide_k,
+                     self.wide_seconds_per_mac * factor, self.seconds_per_layer * factor)  # fmt: skip
 
     def seconds_per_mac(self, k: int) -> float:
         """Log-linear between the two measured widths, constant beyond them."""
@@ -74,6 +78,7 @@ class Estimate:
     batch_size: int
     epochs: int
     time_limit: float | None = None  # the recipe's: training stops there, then one evaluation
+    steps: int | None = None  # the recipe's step budget: that many steps, tested after each epoch begun
 
     @property
     def epoch_seconds(self) -> float:
@@ -88,6 +93,10 @@ class Estimate:
     def run_seconds(self, range_test: bool = False) -> float:
         if range_test:
             return self.range_test_seconds
+        if self.steps is not None:
+            batch = min(self.batch_size, self.train_images)
+            evaluations = -(-self.steps * batch // self.train_images)
+            return self.per_image * (self.steps * batch + evaluations * self.test_images * TEST_COST)
         if self.time_limit is not None:
             training = min(self.per_image * self.train_images * self.epochs, self.time_limit)
             return training + self.per_image * self.test_images * TEST_COST
@@ -96,10 +105,19 @@ class Estimate:
 
 def estimate(plan: NetworkPlan, recipe: Recipe, speed: Speed) -> Estimate:
     """How long `recipe`'s run of `plan` (already fitted to the dataset) takes on `speed`'s device."""
-    info = DATASETS[recipe.dataset]
     batch = min(recipe.batch_size, recipe.train_images)
     per_image = speed.step_seconds(plan, batch) / batch
-    return Estimate(per_image, recipe.train_images, info.test_size, recipe.batch_size, recipe.epochs, recipe.time_limit)
+    r = recipe
+    return Estimate(per_image, r.train_images, r.test_images, r.batch_size, r.epochs, r.time_limit, r.steps)
+
+
+def queue_seconds(runs: list[float], workers: int) -> float:
+    """How long runs of these lengths take, queued in this order, on `workers` workers that each
+    take the next run when free (the job registry's way)."""
+    free = [0.0] * max(workers, 1)
+    for seconds in runs:
+        free[free.index(min(free))] += seconds
+    return max(free)
 
 
 # ----- measuring a device (in a training worker, never in the server) ---------------------------------

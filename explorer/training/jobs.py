@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import secrets
 import sqlite3
+import statistics
 import threading
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch  # imported here, at module load, never first inside a worker thread
@@ -29,7 +31,8 @@ from ..hall.budget import BudgetError, Limits, TrainingCost, check_training, lim
 from ..hall.settings import Settings, how_to_set, load_settings
 from .devices import pick_device
 from .estimate import Speed
-from .events import DoneEvent, EpochEvent, Event, InfoEvent, StartEvent, StepEvent, as_dict
+from .events import EpochEvent, Event, StartEvent, StepEvent
+from .job import ACTIVE, Job, JobSnapshot
 from .recipe import Recipe
 from .runs import RunStore, StoreError, key_hash
 from .slots import MEASURED, Slot
@@ -37,8 +40,20 @@ from .train import RunResult
 from .worker import Order
 
 log = logging.getLogger(__name__)
-STEP_POINTS_KEPT = 2000  # enough for a smooth live curve; the store keeps every sampled step
-ACTIVE = ("queued", "running")
+# Worker processes per device (per GPU on cuda): a network and its plain twin train side by side,
+# from their first step (He et al.'s comparison, live), and an experiment's runs two at a time.
+# On a CPU the cores are split between them, one thread each on two cores (worker.set_process_state).
+WORKERS_PER_DEVICE = 2
+# A worker measures its device once, in a second and a half: a machine busy at that moment, or a
+# real run's costs beyond the probe's (preparing batches, testing), would skew every estimate for the
+# server's life. So each finished run's measured time per image, against what the probe predicted
+# for it, corrects the estimates of the runs after it (the median of the last few).
+CALIBRATION_RUNS = 5
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (a container's share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -58,107 +73,24 @@ class Submission:
     key: str  # what stopping, deleting or retraining the run takes; given once, stored as a hash
 
 
-@dataclass
-class JobSnapshot:
-    id: int
-    name: str
-    experiment: str | None
-    device: str
-    owner: str | None
-    status: str  # queued, running, completed, stopped, diverged, failed
-    position: int  # 1.. while queued (1 = next), 0 once running or finished
-    message: str
-    progress: float  # 0..1
-    elapsed: float | None
-    eta: float | None
-    start: StartEvent | None = None  # params, steps per epoch, the device's name, notes
-    steps: list[dict] = field(default_factory=list)  # StepEvent rows, for charts
-    epochs: list[dict] = field(default_factory=list)  # EpochEvent rows
-    log: list[str] = field(default_factory=list)  # info messages (downloads, adaptations)
-
-    @property
-    def finished(self) -> bool:
-        return self.status not in ACTIVE
-
-
-class Job:
-    def __init__(
-        self, run_id: int, name: str, spec: ResNetSpec, recipe: Recipe, device: str, experiment: str | None, owner: str
-    ) -> None:
-        self.id, self.name, self.spec, self.recipe = run_id, name, spec, recipe
-        self.device, self.experiment, self.owner = device, experiment, owner
-        self.lock = threading.Lock()
-        self.status, self.message = "queued", ""
-        self.start: StartEvent | None = None
-        self.steps: deque[StepEvent] = deque(maxlen=STEP_POINTS_KEPT)
-        self.epochs: list[EpochEvent] = []
-        self.log: list[str] = []
-        self.progress, self.elapsed, self.eta = 0.0, None, None
-        self.stop_requested = False
-        self.done = threading.Event()
-
-    def on_event(self, event: Event) -> None:
-        with self.lock:
-            if isinstance(event, InfoEvent):
-                self.log.append(event.message)
-            elif isinstance(event, StartEvent):
-                self.status, self.start = "running", event
-                self.log += [f"adapted: {note}" for note in event.adapted]
-            elif isinstance(event, StepEvent):
-                self.steps.append(event)
-                self.progress, self.elapsed, self.eta = event.progress, event.elapsed, event.eta
-            elif isinstance(event, EpochEvent):
-                self.epochs.append(event)
-                self.elapsed, self.eta = event.elapsed, event.eta
-            elif isinstance(event, DoneEvent):
-                # the status shows once the run is stored (settle): a page that sees the run
-                # finished reads its results, weights and all, from the store at once
-                self.elapsed, self.eta = event.elapsed, 0.0
-
-    def settle(self, status: str, message: str) -> None:
-        """The run is stored (or could not be): its final status shows, and waiters go on."""
-        with self.lock:
-            self.status, self.message, self.eta = status, message, 0.0
-        self.done.set()
-
-    def snapshot(self, position: int) -> JobSnapshot:
-        with self.lock:
-            return JobSnapshot(
-                self.id,
-                self.name,
-                self.experiment,
-                self.device,
-                self.owner,
-                self.status,
-                position,
-                self.message,
-                self.progress if self.status != "completed" else 1.0,
-                self.elapsed,
-                self.eta,
-                self.start,
-                [as_dict(s) for s in self.steps],
-                [as_dict(e) for e in self.epochs],
-                list(self.log),
-            )
-
-
 class JobRegistry:
     def __init__(
         self,
         store: RunStore,
         data_dir: str | Path | None = None,
-        per_device: int = 1,
+        per_device: int = WORKERS_PER_DEVICE,
         settings: Settings | None = None,
     ) -> None:
         self.store = store
         self.data_dir = str(data_dir) if data_dir else None
-        self.per_device = per_device  # worker processes per CPU or MPS device (one per GPU)
+        self.per_device = per_device  # worker processes per CPU or MPS device, and per GPU
         self.settings = settings or load_settings()
         self.lock = threading.Condition()
         self.jobs: dict[int, Job] = {}
         self.queues: dict[str, deque[Job]] = {}
         self.slots: dict[str, list[Slot]] = {}
         self._limits: dict[str, Limits] = {}
+        self.calibration: dict[str, deque[float]] = {}  # per device: finished runs' measured / probe's
         self.closed = False
         store.mark_interrupted()  # runs a killed server left behind
 
@@ -174,7 +106,14 @@ class JobRegistry:
         first = self._slots(device)[0]
         if device not in MEASURED and first.start_error is None:  # no waiting on a worker that cannot start
             first.ready.wait(wait)
-        return MEASURED.get(device)
+        measured = MEASURED.get(device)
+        return measured.scaled(self.calibration_factor(device)) if measured else None
+
+    def calibration_factor(self, device: str) -> float:
+        """How much slower than the probe predicted this device's recent runs trained (1: no run yet)."""
+        with self.lock:
+            ratios = list(self.calibration.get(device, ()))
+        return statistics.median(ratios) if ratios else 1.0
 
     def worker_problem(self, device: str = "cpu") -> str | None:
         """Why the device's worker cannot start, if it cannot (its runs fail with the same words)."""
@@ -201,16 +140,18 @@ class JobRegistry:
     ) -> list[Submission]:
         """Queue several runs (an experiment) at once, or none of them if any does not fit."""
         runs = list(runs)
-        for _, spec, recipe in runs:  # a student's time cap needs the measured speed: a new worker's first seconds
-            self.cost(spec, recipe, by, wait=0.0 if by.lecturer else 60.0)
+        # a student's time cap needs the measured speed: a new worker's first seconds
+        costs = [self.cost(spec, recipe, by, wait=0.0 if by.lecturer else 60.0) for _, spec, recipe in runs]
         devices = [pick_device(recipe.device).type for _, _, recipe in runs]
         with self.lock:
             self._check_quotas(len(runs), by)
             out = []
-            for (name, spec, recipe), device in zip(runs, devices, strict=True):
+            for (name, spec, recipe), device, cost in zip(runs, devices, costs, strict=True):
                 key = secrets.token_urlsafe(12)
                 run_id = self.store.create(name, spec.to_json(), recipe.to_json(), experiment, owner=by.owner, key=key)
                 job = Job(run_id, name, spec, recipe, device, experiment, by.owner)
+                job.expected_per_image = cost.estimate.per_image if cost.estimate else None
+                job.calibration = self.calibration_factor(device)
                 self.jobs[run_id] = job
                 self.queues.setdefault(device, deque()).append(job)
                 out.append(Submission(run_id, key))
@@ -311,10 +252,14 @@ class JobRegistry:
         """The device kind's worker slots, each with its feeding thread (started on first use)."""
         with self.lock:
             if device not in self.slots:
-                count = torch.cuda.device_count() if device == "cuda" else self.per_device
+                gpus = torch.cuda.device_count() if device == "cuda" else 1
+                threads = max(1, cpu_cores() // self.per_device) if device == "cpu" else None
                 checkpoints = self.store.checkpoints
                 limits = lambda: self.limits(device)  # noqa: E731 - the registry's, read at each use: no copy
-                self.slots[device] = [Slot(device, i, checkpoints, self.data_dir, limits) for i in range(count)]
+                self.slots[device] = [
+                    Slot(device, i, checkpoints, self.data_dir, limits, threads, device_index=i % gpus)
+                    for i in range(gpus * self.per_device)
+                ]
                 for slot in self.slots[device]:
                     name = f"explorer-feed-{slot.name}"
                     threading.Thread(target=self._feed, args=(slot,), name=name, daemon=True).start()
@@ -322,24 +267,36 @@ class JobRegistry:
 
     def _feed(self, slot: Slot) -> None:
         """Keep a worker alive and hand it the next queued run whenever it is free. Never dies:
-        every run it takes ends settled, whatever fails."""
+        every run it takes ends settled, whatever fails. The device's first worker starts at once
+        (it measures the device's speed); the others when a run is waiting for them."""
         while not self.closed:
-            try:
-                if not slot.alive:
-                    slot.start()
-                    slot.start_error = None
-            except Exception as exc:
-                log.exception("worker %s could not start", slot.name)
-                slot.start_error = f"the training process could not start: {exc}"
-                self._fail_queue(slot.device_type, slot.start_error)
+            if (slot.index == 0 or slot.process is not None) and not self._started(slot):
                 continue
             with self.lock:
                 while not self.queues.get(slot.device_type) and not self.closed:
                     self.lock.wait()
                 if self.closed:
                     return
-                job = self.queues[slot.device_type].popleft()
-            self._run(slot, job)
+                fresh = slot.process is None  # a second worker, at its first run: it starts first
+                job = None if fresh else self.queues[slot.device_type].popleft()
+            if job is None:
+                self._started(slot)
+            else:
+                self._run(slot, job)
+
+    def _started(self, slot: Slot) -> bool:
+        """Start the slot's worker if it is not running; False (its device's queue failed, saying
+        why) if it cannot start."""
+        try:
+            if not slot.alive:
+                slot.start()
+                slot.start_error = None
+            return True
+        except Exception as exc:
+            log.exception("worker %s could not start", slot.name)
+            slot.start_error = f"the training process could not start: {exc}"
+            self._fail_queue(slot.device_type, slot.start_error)
+            return False
 
     def _fail_queue(self, device: str, message: str) -> None:
         with self.lock:
@@ -385,4 +342,7 @@ class JobRegistry:
         except (sqlite3.Error, StoreError, OSError) as exc:
             log.exception("run %s could not be stored", job.id)
             status, message = "failed", f"the run ended ({status}) but could not be stored: {exc}"
+        if status == "completed" and job.observed_ratio is not None:
+            with self.lock:
+                self.calibration.setdefault(job.device, deque(maxlen=CALIBRATION_RUNS)).append(job.observed_ratio)
         job.settle(status, message)

@@ -38,6 +38,9 @@ class Recipe:
     resize: int | None = None  # px; None keeps the dataset's size; d2l's chapter trains at 96
     augment: bool = False  # random flip (where labels allow) and translation, on the device
     limit: int | None = None  # train on the first N images only (a fixed shuffle), for quick demos
+    # test on the first N test images only (a fixed shuffle): a demonstration's evaluation after
+    # every epoch would otherwise cost about as much as its training on a few thousand images
+    test_limit: int | None = None
     seed: int = 0  # same seed, same device: same run
     init: str = "torchvision"  # xavier: as d2l's train_ch6 re-initialises every conv and linear layer
     device: str = "auto"  # auto: cuda, then mps, then cpu
@@ -56,6 +59,10 @@ class Recipe:
     # Seconds of training (evaluation not counted) after which the run stops and is tested: a class
     # challenge's time budget. The loss reading steps (log_every) are where it is checked.
     time_limit: float | None = None
+    # Training steps (batches of batch_size) after which the run stops and is tested, whatever the
+    # epochs say: a budget that does not depend on the clock, so every challenge entry gets the same
+    # training however loaded the server is; the schedule spans these steps.
+    steps: int | None = None
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, tuple(DATASETS), RecipeError)
@@ -71,6 +78,8 @@ class Recipe:
         check_bool("augment", self.augment, RecipeError)
         if self.limit is not None:
             check_int("limit", self.limit, 10, 10_000_000, RecipeError)
+        if self.test_limit is not None:
+            check_int("test_limit", self.test_limit, 10, 10_000_000, RecipeError)
         check_int("seed", self.seed, 0, 2**31 - 1, RecipeError)
         check_choice("init", self.init, INITS, RecipeError)
         check_choice("device", self.device, DEVICES, RecipeError)
@@ -79,6 +88,8 @@ class Recipe:
         check_bool("compile", self.compile, RecipeError)
         if self.time_limit is not None:
             check_float("time_limit", self.time_limit, 1.0, 7 * 86400.0, RecipeError)
+        if self.steps is not None:
+            check_int("steps", self.steps, 1, 10_000_000, RecipeError)
         if self.weights is not None and (not isinstance(self.weights, str) or not 0 < len(self.weights) <= 4096):
             raise RecipeError("weights", f"expected the path of a checkpoint file, got {self.weights!r}")
 
@@ -92,6 +103,22 @@ class Recipe:
         """How many training images a run sees each epoch: the dataset's, or the limit's if fewer."""
         total = DATASETS[self.dataset].train_size
         return min(self.limit or total, total)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Batches in an epoch (a last partial batch counts: eager steps take it)."""
+        return -(-self.train_images // min(self.batch_size, self.train_images))
+
+    @property
+    def epochs_run(self) -> int:
+        """The epochs a run goes through: as many as its step budget takes, where it has one."""
+        return -(-self.steps // self.steps_per_epoch) if self.steps else self.epochs
+
+    @property
+    def test_images(self) -> int:
+        """How many test images each evaluation runs over."""
+        total = DATASETS[self.dataset].test_size
+        return min(self.test_limit or total, total)
 
     @property
     def input_size(self) -> int:

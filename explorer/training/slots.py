@@ -50,9 +50,18 @@ class Slot:
     """One device's worker process (cpu, or one GPU), with its pipe and its stop value."""
 
     def __init__(
-        self, device_type: str, index: int, checkpoints: Path, data_dir: str | None, limits: Callable[[], Limits]
+        self,
+        device_type: str,
+        index: int,
+        checkpoints: Path,
+        data_dir: str | None,
+        limits: Callable[[], Limits],
+        threads: int | None = None,
+        device_index: int = 0,
     ) -> None:
         self.device_type, self.index = device_type, index
+        self.threads = threads  # its share of the CPU cores (None: torch's default)
+        self.device_index = device_index  # which GPU, for a cuda worker
         self.name = f"{device_type}:{index}"
         self.checkpoints, self.data_dir, self.limits = checkpoints, data_dir, limits
         self.process: subprocess.Popen | None = None
@@ -78,9 +87,10 @@ class Slot:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
         budget = self.limits().checkpoint_bytes
         measure = "measure" if self.device_type not in MEASURED else "known"
-        args = [str(theirs.fileno()), self.device_type, str(self.index), str(self.checkpoints), self.data_dir or ""]
+        args = [str(theirs.fileno()), self.device_type, str(self.device_index), str(self.checkpoints)]
+        args += [self.data_dir or "", str(budget) if budget else "", measure, str(self.threads or "")]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "explorer.training.worker", *args, str(budget) if budget else "", measure],
+            [sys.executable, "-m", "explorer.training.worker", *args],
             pass_fds=(theirs.fileno(),),
             env=env,
             stdin=subprocess.DEVNULL,

@@ -119,10 +119,13 @@ def make_optimizer(model: nn.Module, recipe: Recipe, device: torch.device, graph
 
 
 def make_schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int) -> Any:
-    if recipe.schedule == "onecycle":
-        # momentum stays fixed (cycle_momentum=False): a captured graph could not follow it
+    if recipe.schedule == "onecycle" and total_steps >= 3:
+        # momentum stays fixed (cycle_momentum=False): a captured graph could not follow it. The warm-up
+        # takes a quarter of the steps, and at least two: OneCycleLR divides by zero on a warm-up that
+        # ends at step 0 (a run of 4 steps). Fewer than 3 steps: no cycle, the lr stays at its peak.
+        warm_up = max(0.25, 2 / total_steps)
         return torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=recipe.lr, total_steps=total_steps, pct_start=0.25, cycle_momentum=False
+            opt, max_lr=recipe.lr, total_steps=total_steps, pct_start=warm_up, cycle_momentum=False
         )
     if recipe.range_test:
         return torch.optim.lr_scheduler.LambdaLR(opt, lambda index: lr_factor(index, recipe.lr))

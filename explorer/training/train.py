@@ -26,7 +26,7 @@ from torch import nn
 from ..arch.checkpoint import load_for_fine_tuning, read_weights
 from ..arch.model import build_model, init_weights
 from ..arch.spec import ResNetSpec, SpecError
-from .data import DATASETS, DeviceBatches, ImageData, load_dataset
+from .data import DATASETS, DeviceBatches, ImageData, load_dataset, subset
 from .devices import batch_dtype, check_compile_possible, device_name, pick_device, uses_channels_last, uses_cuda_graph
 from .distributed import World, leave, world_from_env
 from .evaluate import evaluate
@@ -35,6 +35,7 @@ from .lr_range import RANGE_STEPS, exploded, smoothed, verdict
 from .recipe import Recipe, RecipeError, adapt_spec
 from .stage_stats import StageStats, StageWatch
 from .steps import EagerStep, make_train_step
+from .timing import Clock, Pace
 
 log = logging.getLogger(__name__)
 Callback = Callable[[Event], None]
@@ -57,20 +58,6 @@ class RunResult:
 
 def _weights(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
-
-
-class _Clock:
-    """Elapsed time and an ETA from the fraction done."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
-
-    def eta(self, fraction: float) -> float | None:
-        return self.elapsed * (1 - fraction) / fraction if fraction > 0 else None
 
 
 class _Stopped(Exception):
@@ -141,7 +128,8 @@ class Trainer:
         self._on_event = on_event or (lambda event: None)
         self.epochs: list[EpochEvent] = []
         self.step = 0  # steps taken so far
-        self.clock = _Clock()
+        self.clock = Clock()
+        self.pace: Pace | None = None  # a training run's (a range test has its own short loop)
 
     def emit(self, event: Event) -> None:
         if self.world.is_main:
@@ -149,7 +137,7 @@ class Trainer:
 
     # ----- the run -----------------------------------------------------------------------------
     def run(self) -> RunResult:
-        self.clock = _Clock()
+        self.clock = Clock()
         try:
             s = self._set_up()
             result = self._range_test(s) if self.recipe.range_test else self._train(s)
@@ -189,7 +177,8 @@ class Trainer:
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = CUDNN_BENCHMARK
         if self.data is None:
-            self.data = load_dataset(r.dataset, self.data_dir, r.limit, progress=lambda m: self.emit(InfoEvent(m)))
+            self.data = load_dataset(r.dataset, self.data_dir, progress=lambda m: self.emit(InfoEvent(m)))
+        self.data = subset(self.data, r.limit, r.test_limit)  # a no-op on data already cut to the recipe's
         data = self.data.to(device)
         channels_last = uses_channels_last(device)
         batches = DeviceBatches(data, r.input_size, batch_dtype(device), channels_last, augment=r.augment)
@@ -209,7 +198,7 @@ class Trainer:
         # (each epoch reshuffles, so no image is left out for good)
         fixed_shape = graphed or r.compile
         steps_per_epoch = batches.steps_per_epoch(r.batch_size, self.world.size, drop_last=fixed_shape)
-        total_steps = RANGE_STEPS if r.range_test else steps_per_epoch * r.epochs
+        total_steps = RANGE_STEPS if r.range_test else r.steps or steps_per_epoch * r.epochs
         step = make_train_step(model, r, device, self.world, total_steps)
         self.opt = step.opt
         self.emit(
@@ -224,7 +213,7 @@ class Trainer:
                 train_size=len(data.y_train),
                 test_size=len(data.y_test),
                 steps_per_epoch=steps_per_epoch,
-                epochs=-(-RANGE_STEPS // steps_per_epoch) if r.range_test else r.epochs,
+                epochs=-(-RANGE_STEPS // steps_per_epoch) if r.range_test else self._epochs(steps_per_epoch),
                 cuda_graph=graphed,
                 compiled=r.compile,
             )
@@ -276,42 +265,58 @@ class Trainer:
         )
         return float(loss_sum) / float(count), float(any_bad) > 0
 
+    def _epochs(self, steps_per_epoch: int) -> int:
+        """The epochs the run goes through: the recipe's, or as many as its step budget takes."""
+        steps = self.recipe.steps
+        return -(-steps // steps_per_epoch) if steps else self.recipe.epochs
+
     def _train(self, s: _Setup) -> RunResult:
         r = self.recipe
-        total = s.steps_per_epoch * r.epochs
+        epochs = self._epochs(s.steps_per_epoch)
+        total = r.steps or s.steps_per_epoch * r.epochs
+        self.pace = Pace(total, epochs, len(s.batches.data.y_test))
         test: dict[str, Any] = {}
         trained = 0.0  # seconds of training so far (evaluations not counted): the time budget's clock
-        for epoch in range(1, r.epochs + 1):
+        for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             epoch_loss, epoch_correct, epoch_images = s.zero.clone(), s.zero.clone(), 0
             window = _Window(s.zero.clone())
-            out_of_time = False
+            budget_spent = False
             for loss, correct, n in self._steps(s):
                 window.loss += loss * n
                 window.images += n
                 epoch_correct += correct
                 epoch_images += n
-                if self._logs_at(self.step, s):
+                steps_spent = r.steps is not None and self.step >= r.steps
+                if self._logs_at(self.step, s) or steps_spent:
                     mean, bad = self._read_window(s, window)
                     if bad:  # this process's first bad step, or (another's) by now
                         first = int(s.first_bad) if int(s.first_bad) >= 0 else self.step
                         raise _Diverged(
                             f"loss became non-finite at step {first} (lr {r.lr:g}): lower the learning rate"
                         )
+                    self.pace.train_seconds = trained + time.perf_counter() - start
+                    self.pace.steps, self.pace.images = self.step, self.pace.images + window.images
                     now = self._emit_step(epoch, mean, window, self.step / total, s.stages)
                     s.stages = ()
                     epoch_loss += window.loss
                     window = _Window(s.zero.clone(), start=now)
-                    out_of_time = self._time_is_up(trained + now - start)
-                    if out_of_time:
+                    budget_spent = steps_spent or self._time_is_up(trained + now - start)
+                    if budget_spent:
                         break
             seconds = time.perf_counter() - start
             trained += seconds
-            test = self._evaluate(s, final=epoch == r.epochs or out_of_time)
+            test = self._evaluate(s, final=epoch == epochs or budget_spent)
+            self.pace.eval_seconds = time.perf_counter() - start - seconds
+            self.pace.evaluations += 1
             self._emit_epoch(epoch, (epoch_loss + window.loss, epoch_correct, epoch_images), seconds, test)
-            if out_of_time:
+            if budget_spent:
                 break
-        budget = f" (the time budget: {trained:.0f} s of training, {self.step} steps)" if out_of_time else ""
+        budget = ""
+        if r.steps is not None:
+            budget = f" (the step budget: {self.step} steps of {r.batch_size})"
+        elif budget_spent:
+            budget = f" (the time budget: {trained:.0f} s of training, {self.step} steps)"
         return RunResult(
             "completed",
             f"test accuracy {test['acc']:.4f} after {len(self.epochs)} epochs" + budget,
@@ -343,7 +348,7 @@ class Trainer:
             test_acc=test["acc"],
             images_per_sec=float(count) / seconds,
             elapsed=self.clock.elapsed,
-            eta=self.clock.eta(epoch / self.recipe.epochs),
+            eta=self.pace.eta(),
         )
         self.epochs.append(record)
         self.emit(record)
@@ -378,7 +383,7 @@ class Trainer:
                 images_per_sec=window.images * self.world.size / max(now - window.start, 1e-9),
                 progress=done,
                 elapsed=self.clock.elapsed,
-                eta=self.clock.eta(done),
+                eta=self.pace.eta() if self.pace is not None else self.clock.eta(done),
                 stages=stages,
             )
         )

@@ -128,11 +128,15 @@ class _StopFlag:
         return self.inbox.stopped_run == self.run_id or self.inbox.server_gone
 
 
-def set_process_state(device_type: str, low_priority: bool = True) -> None:
+def set_process_state(device_type: str, low_priority: bool = True, threads: int | None = None) -> None:
     """The CPU state a training process keeps for its whole life, set before any thread pool
-    exists, so that every thread it makes inherits it."""
+    exists, so that every thread it makes inherits it. `threads`: its share of the cores (one each
+    for two workers on two cores: measured there, a run's two OpenMP threads beside another busy
+    process took 8x longer per step than one thread, spinning on each other's core)."""
     import torch
 
+    if threads:
+        torch.set_num_threads(threads)
     if device_type == "cpu":
         if low_priority:
             with contextlib.suppress(OSError):  # a process may not be allowed to lower itself
@@ -175,7 +179,11 @@ def _train(order: Order, inbox: _Inbox, datasets: _Datasets, weights: Path, budg
     spec = spec_from_json(order.spec_json)
     recipe = recipe_from_dict(json.loads(order.recipe_json))
     try:
-        data = subset(datasets.get(recipe.dataset, lambda message: inbox.tell(InfoEvent(message))), recipe.limit)
+        data = subset(
+            datasets.get(recipe.dataset, lambda message: inbox.tell(InfoEvent(message))),
+            recipe.limit,
+            recipe.test_limit,
+        )
     except SpecError as exc:  # a dataset that cannot be had: the run fails, the worker goes on
         return RunResult("failed", str(exc))
     result = Trainer(spec, recipe, inbox.tell, inbox.stop_flag(order.run_id), data).run()
@@ -197,9 +205,10 @@ def serve(
     data_dir: str | None,
     budget: int | None,
     measure: bool,
+    threads: int | None = None,
 ) -> None:
     """The worker's life: set up, say Ready, then train each order until the server goes."""
-    set_process_state(device_type)
+    set_process_state(device_type, threads=threads)
     import torch
 
     from .estimate import measure_speed
@@ -225,13 +234,16 @@ def serve(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m explorer.training.worker FD DEVICE INDEX CHECKPOINTS DATA_DIR BUDGET MEASURE`, as the
-    registry starts it: a fresh interpreter that imports nothing of the server's (not even its main
+    """`python -m explorer.training.worker FD DEVICE INDEX CHECKPOINTS DATA_DIR BUDGET MEASURE THREADS`, as
+    the registry starts it: a fresh interpreter that imports nothing of the server's (not even its main
     script, as multiprocessing's spawn would), with one end of a socket pair as its pipe."""
-    fd, device_type, index, checkpoints, data_dir, budget, measure = argv or sys.argv[1:]
+    fd, device_type, index, checkpoints, data_dir, budget, measure, threads = argv or sys.argv[1:]
     budget_bytes = int(budget) if budget else None
     conn = Connection(int(fd))
-    serve(conn, device_type, int(index), Path(checkpoints), data_dir or None, budget_bytes, measure == "measure")
+    serve(
+        conn, device_type, int(index), Path(checkpoints), data_dir or None, budget_bytes, measure == "measure",
+        int(threads) if threads else None,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
