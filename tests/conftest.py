@@ -52,11 +52,17 @@ def app(fresh):
 
 # ----- the browser tests' server and Chromium (tests/browser.py) -------------------------------------
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server_home(tmp_path_factory) -> Path:
+    """The data folder of the module's `server` (its run history, its checkpoints)."""
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="module")
+def server(server_home):
     """The app as one user runs it on a laptop: 127.0.0.1, no lecturer key (that user may do anything)."""
     from tests.browser import serve
 
-    yield from serve(tmp_path_factory.mktemp("home"))
+    yield from serve(server_home)
 
 
 @pytest.fixture(scope="module")
