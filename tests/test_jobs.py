@@ -77,18 +77,19 @@ def settings(registry, monkeypatch):
     return use
 
 
-def test_queue_runs_one_at_a_time_with_positions(registry):
+def test_queued_runs_wait_for_a_free_worker_with_positions(registry):
     store = registry.store
-    first = registry.submit(MINI, LONG, "first").run_id
-    second = registry.submit(MINI, QUICK, "second").run_id
+    first, *others = (registry.submit(MINI, LONG, "first").run_id for _ in range(registry.per_device))
+    second = registry.submit(MINI, QUICK, "second").run_id  # every worker is busy: these two wait
     third = registry.submit(MINI, QUICK, "third").run_id
-    assert wait_until(lambda: registry.snapshot(first).status == "running")
+    assert wait_until(lambda: all(registry.snapshot(r).status == "running" for r in (first, *others)))
     assert registry.snapshot(first).position == 0
     assert registry.snapshot(second).position == 1 and registry.snapshot(second).status == "queued"
     assert registry.snapshot(third).position == 2
     registry.stop(third, lecturer=True)  # a queued run leaves the queue at once
     assert registry.snapshot(third).status == "stopped" and store.get(third).status == "stopped"
-    registry.stop(first, lecturer=True)
+    for run in (first, *others):
+        registry.stop(run, lecturer=True)
     assert registry.wait(first, SETTLE_SECONDS) and registry.snapshot(first).status == "stopped"
     assert registry.wait(second, SETTLE_SECONDS)
     snap = registry.snapshot(second)
