@@ -154,7 +154,8 @@ def code(spec_json: str, title: str) -> None:
     """The standalone PyTorch source of the design."""
     source = cache.code(spec_json, title)
     st.download_button("Download net.py", source, file_name="net.py", mime="text/x-python", key="d_code_dl")
-    st.code(source, language="python")
+    # wrapped, not scrolled sideways: a scrolling box would need focus to be read by keyboard (axe-core)
+    st.code(source, language="python", wrap_lines=True)
 
 
 def import_export(spec: ResNetSpec, a: Analysis, spec_json: str) -> None:

@@ -213,7 +213,8 @@ def results(store: RunStore, run: RunRecord) -> None:
             image = item["image"].numpy()
             image = image[0] if image.shape[0] == 1 else np.transpose(image, (1, 2, 0))
             caption = f"{labels[item['true']]} → {labels[item['pred']]}"
-            cols[i % 8].image(image, caption=caption, width="stretch", clamp=True)
+            alt = f"Test image of {labels[item['true']]}, predicted {labels[item['pred']]}"
+            cols[i % 8].image(image, caption=caption, width="stretch", clamp=True, alt=alt)
     try_it(run)
     take_away(run)
 

@@ -1,0 +1,57 @@
+"""WCAG 2.1 AA in a real browser: axe-core (npm, pinned in package.json) on every page, at a desk's
+1280x800 and on a projector's 1024x768 at 150% in lecture mode; no serious or critical violation.
+
+One page load per page and size (browser tests are the suite's slowest): the Design page's other
+views are checked on the same load, by clicking them."""
+
+import pytest
+
+from tests.browser import MARKS, ROOT, expect_text
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+pytestmark = [
+    *MARKS,
+    pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: `npm ci` at the repository root"),
+]
+PAGES = {  # url path: what shows once the page has drawn
+    "": "Parameters",
+    "train": "Run history",
+    "compare": "Compare two networks",
+    "why-residuals": "Why residual",
+}
+VIEWS = ["Layers", "Charts", "PyTorch code", "Import / export"]
+RUN = """async () => {
+  const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+  const result = await axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] });
+  return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => ({ id: v.id, impact: v.impact,
+                   nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ") + " " + n.failureSummary) }));
+}"""
+
+
+def _violations(page, where: str) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    return [f"{where}: {v['id']} ({v['impact']}): {v['nodes']}" for v in page.evaluate(RUN)]
+
+
+@pytest.mark.parametrize(
+    ("size", "scale", "lecture"),
+    [((1280, 800), 1, "0"), ((683, 512), 1.5, "1")],
+    ids=["desk", "projector-lecture"],
+)
+def test_every_page_has_no_serious_or_critical_violation(server, browser, size, scale, lecture):
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, device_scale_factor=scale)
+    page = context.new_page()
+    found = []
+    for path, shown in PAGES.items():
+        page.goto(f"{server}/{path}?lecture={lecture}")
+        expect_text(page, shown)
+        page.wait_for_timeout(700)  # the charts and the diagram drawn
+        found += _violations(page, path or "design")
+        if path == "":
+            for view in VIEWS:
+                page.get_by_text(view, exact=True).first.click()
+                page.wait_for_timeout(700)
+                found += _violations(page, f"design/{view}")
+    context.close()
+    assert found == []
