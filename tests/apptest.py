@@ -33,7 +33,7 @@ def figures(at: AppTest) -> list[dict]:
 
 
 def title(figure: dict) -> str:
-    return figure["layout"].get("title", {}).get("text", "")
+    return figure["layout"].get("title", {}).get("text", "").replace("<br>", " ")  # wrapped for narrow charts
 
 
 def figure(at: AppTest, title_start: str) -> dict:

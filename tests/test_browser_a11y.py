@@ -18,6 +18,7 @@ PAGES = {  # url path: what shows once the page has drawn
     "train": "Run history",
     "compare": "Compare two networks",
     "why-residuals": "Why residual",
+    "challenge": "Class challenge",
 }
 VIEWS = ["Layers", "Charts", "PyTorch code", "Import / export"]
 RUN = """async () => {

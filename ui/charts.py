@@ -28,14 +28,48 @@ def _font() -> dict[str, int]:
     return {"size": LECTURE_FONT_SIZE if _lecture() else FONT_SIZE}
 
 
+TITLE_CHARS, LECTURE_TITLE_CHARS = 44, 30  # a title's line: ~350 px of a column at 16 px, ~330 at 20 px
+
+
+def wrap_title(title: str, width: int) -> str:
+    """A title on lines of at most `width` characters (Plotly never wraps: "Loss per step (smoothed 0")."""
+    lines: list[str] = []
+    for word in title.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
+def _readable_axes(fig: go.Figure, lecture: bool) -> None:
+    """Small values as 1e-4, not Plotly's SI "100μ"; on a projector fewer ticks, so that step numbers
+    do not run together ("0153045…150") and a log axis keeps room between its labels."""
+    fig.update_xaxes(exponentformat="e")
+    fig.update_yaxes(exponentformat="e")
+    if lecture:
+        fig.for_each_xaxis(lambda axis: axis.update(nticks=6) if axis.type != "category" else None)
+        fig.for_each_yaxis(lambda axis: axis.update(nticks=5) if axis.tickvals is None else None)
+
+
 def _layout(fig: go.Figure, height: int = 380, **extra: Any) -> go.Figure:
-    if _lecture():  # Streamlit's chart theme sets small labels of its own: projector-sized here
+    lecture = _lecture()
+    if lecture:  # Streamlit's chart theme sets small labels of its own: projector-sized here
         fig.update_xaxes(tickfont=_font(), title_font=_font())
         fig.update_yaxes(tickfont=_font(), title_font=_font())
         fig.update_layout(legend_font=_font())
+    _readable_axes(fig, lecture)
+    title = extra.pop("title", None)
+    lines = 0
+    if title:
+        wrapped = wrap_title(title, LECTURE_TITLE_CHARS if lecture else TITLE_CHARS)
+        lines = wrapped.count("<br>")
+        extra["title"] = {"text": wrapped, "x": 0, "xanchor": "left"}
     fig.update_layout(
+        # the toolbar stands on the right edge, not on the title's line (it covered "Accuracy per epoch")
+        modebar={"orientation": "v"},
         height=height,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        margin={"l": 10, "r": 30, "t": 50 + 26 * lines, "b": 10},
         font=_font(),
         # under the plot, anchored to the figure's bottom edge: Plotly then makes room for it, where a
         # legend placed relative to the plot area lands on the x-axis title when the chart is narrow

@@ -11,7 +11,7 @@ from explorer.arch.presets import preset
 from explorer.arch.reference import timm_twin, verified_against
 from explorer.arch.share import spec_diff
 from explorer.hall.budget import check_build, check_design
-from ui import access, cache, charts, checkpoint, design_controls, diagram_view
+from ui import access, cache, chart_text, charts, checkpoint, design_controls, diagram_view
 from ui.look_inside import look_inside
 
 
@@ -146,8 +146,8 @@ def layers(spec_json: str) -> None:
 
 def charts_view(base: str, a: Analysis) -> None:
     """Parameters and MACs per stage; spatial size against channels."""
-    st.plotly_chart(charts.stage_bars([(base, a)]), width="stretch", key="d_stage_chart")
-    st.plotly_chart(charts.shape_flow(a), width="stretch", key="d_flow_chart")
+    chart_text.plot(st, charts.stage_bars([(base, a)]), "d_stage_chart")
+    chart_text.plot(st, charts.shape_flow(a), "d_flow_chart")
 
 
 def code(spec_json: str, title: str) -> None:

@@ -25,7 +25,7 @@ from explorer.inspect.predict import (
 )
 from explorer.training.data import DATASETS, DatasetError, load_dataset
 from explorer.training.run_record import RunRecord
-from ui import access, charts
+from ui import access, chart_text, charts
 
 PICTURE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]  # the name only: the content is checked too
 SHOWN_SIDE = 168  # px: the image as the network sees it, scaled up by whole pixels
@@ -147,9 +147,7 @@ def try_it(run: RunRecord) -> None:
     if truth is not None:
         said += f"; the test set says **{dataset.classes[truth]}**" + (" ✓" if truth == best else " ✗")
     right.markdown(said + ".")
-    right.plotly_chart(
-        charts.class_probabilities(probabilities, dataset.classes, truth), width="stretch", key=f"try_{run.id}"
-    )
+    chart_text.plot(right, charts.class_probabilities(probabilities, dataset.classes, truth), f"try_{run.id}")
     inside(run, predictor, item)
 
 
