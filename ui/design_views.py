@@ -44,7 +44,6 @@ LECTURE_TOTALS_CSS = """
   .st-key-d_view [data-testid="stMarkdownContainer"] p { font-size: 1rem; }
   .st-key-d_view [data-testid="stRadioGroup"] { gap: 0.2rem 0.6rem !important; }
   .st-key-d_view [data-testid="stRadioOption"] { margin-right: 0 !important; padding-right: 0 !important; }
-  .rx-diagram .bar button, .rx-diagram .bar .level { font-size: 0.75rem; }
 </style>
 """
 
