@@ -13,6 +13,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import Analysis, fmt
 from explorer.training.lr_range import RANGE_END, RANGE_START, RangeCurve, smoothed
+from ui.chart_axes import LECTURE_TITLE_CHARS, TITLE_CHARS, readable_axes, wrap_title
 
 FONT_SIZE, LECTURE_FONT_SIZE = 16, 20  # px; lecture mode's page type is 22 px
 COLORS = ["#d9480f", "#2a7ab9", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
@@ -28,37 +29,13 @@ def _font() -> dict[str, int]:
     return {"size": LECTURE_FONT_SIZE if _lecture() else FONT_SIZE}
 
 
-TITLE_CHARS, LECTURE_TITLE_CHARS = 44, 30  # a title's line: ~350 px of a column at 16 px, ~330 at 20 px
-
-
-def wrap_title(title: str, width: int) -> str:
-    """A title on lines of at most `width` characters (Plotly never wraps: "Loss per step (smoothed 0")."""
-    lines: list[str] = []
-    for word in title.split(" "):
-        if lines and len(lines[-1]) + 1 + len(word) <= width:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return "<br>".join(lines)
-
-
-def _readable_axes(fig: go.Figure, lecture: bool) -> None:
-    """Small values as 1e-4, not Plotly's SI "100μ"; on a projector fewer ticks, so that step numbers
-    do not run together ("0153045…150") and a log axis keeps room between its labels."""
-    fig.update_xaxes(exponentformat="e")
-    fig.update_yaxes(exponentformat="e")
-    if lecture:
-        fig.for_each_xaxis(lambda axis: axis.update(nticks=6) if axis.type != "category" else None)
-        fig.for_each_yaxis(lambda axis: axis.update(nticks=5) if axis.tickvals is None else None)
-
-
 def _layout(fig: go.Figure, height: int = 380, **extra: Any) -> go.Figure:
     lecture = _lecture()
     if lecture:  # Streamlit's chart theme sets small labels of its own: projector-sized here
         fig.update_xaxes(tickfont=_font(), title_font=_font())
         fig.update_yaxes(tickfont=_font(), title_font=_font())
         fig.update_layout(legend_font=_font())
-    _readable_axes(fig, lecture)
+    readable_axes(fig, lecture)
     title = extra.pop("title", None)
     lines = 0
     if title:
