@@ -299,6 +299,9 @@ HISTORY_COLUMNS = {
     "test acc": st.column_config.NumberColumn(format="%.4f"),
     "params": st.column_config.NumberColumn(format="localized"),
     "duration": st.column_config.NumberColumn(format="%.1f s"),
+    # sized by their header, not by one-digit values: issue 23's projector read "epc"
+    "epochs": st.column_config.NumberColumn(width="small"),
+    "lr": st.column_config.NumberColumn(width="small"),
 }
 
 
