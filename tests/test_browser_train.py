@@ -176,7 +176,7 @@ def test_nothing_is_cut_off_on_a_projector(server, finished, page):
     expect_text(page, "Draw every block")
     assert page.evaluate(CUT_TEXT) == []  # neither "Draw every block" nor "11,178,378" cut
     page.goto(f"{server}/compare")  # the sidebar open: the seven columns of both networks' stages
-    expect_text(page, "Highlighted: stages whose")
+    expect_text(page, "Highlighted: the stages that differ")
     assert tables_scrolling_sideways(page) == []
 
 
