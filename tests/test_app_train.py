@@ -273,6 +273,10 @@ def test_the_train_form_lives_in_the_url_so_a_reload_keeps_it(app):
 
 
 def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stage(app):
+    from ui.training import registry
+
+    slots = registry().start_workers("cpu")  # as the server's warm-up does: both workers up first
+    assert wait_until(lambda: all(slot.ready.is_set() for slot in slots))
     app.run()
     app.switch_page("app_pages/train.py").run()
     app.selectbox(key="t_network").set_value("resnet-mini").run()
@@ -281,8 +285,6 @@ def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stag
     app.number_input(key="t_limit").set_value(640)
     app.button(key="t_twin").click().run()
     assert not app.exception
-    from ui.training import registry
-
     jobs = registry()
     job = app.session_state["t_job"]
     pair = jobs.store.list(experiment=jobs.store.get(job).experiment)

@@ -43,15 +43,16 @@ def registry() -> JobRegistry | None:
 
 
 def warm_up() -> None:
-    """Start the training device's first worker now, in the background (it imports torch and measures
-    the device): the Train page's first visit then finds it ready. Once per server process."""
+    """Start the training device's workers now, in the background (each imports torch; the first
+    measures the device): the Train page's first visit then finds them ready, and a network and its
+    plain twin train side by side from their first step. Once per server process."""
     if not access.settings().warm_up_workers:
         return
     try:
         jobs = _registry()
     except StoreError:  # said on the Train page, where it matters
         return
-    jobs.speed(pick_device().type)  # no wait: the worker's feeding thread starts it
+    jobs.start_workers(pick_device().type)  # no wait: the workers' feeding threads start them
 
 
 def gpu_available() -> bool:
