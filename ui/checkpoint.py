@@ -13,11 +13,12 @@ from pathlib import Path
 import streamlit as st
 
 from explorer import PRESETS, SpecError, build_model, fmt, load_state_dict, plan_network, spec_from_state_dict
-from explorer.arch.checkpoint import matching_names, read_weights
+from explorer.arch.checkpoint import matching_names
 from explorer.arch.export import to_onnx
 from explorer.arch.presets import FAMILY
 from explorer.arch.share import closest_preset
 from explorer.arch.spec import ResNetSpec
+from explorer.arch.weights_file import read_weights, read_weights_file
 from explorer.hall.budget import check_build
 from explorer.hall.uploads import store_upload
 from explorer.inspect.predict import (
@@ -79,7 +80,7 @@ def open_weights() -> None:
 def _predictor(stored: str, _spec: ResNetSpec) -> Predictor:
     """Cached by the stored file (named by its content's hash). Sessions share it: the predictor
     locks its model for each call."""
-    tensors = read_weights(Path(stored).read_bytes(), Path(stored).name)
+    tensors = read_weights_file(stored, access.limits().build_bytes)  # memory-mapped where torch allows
     return Predictor(_spec, tensors, IMAGENET_MEAN[: _spec.input.channels], IMAGENET_STD[: _spec.input.channels])
 
 
