@@ -8,8 +8,6 @@ session beyond them, so a class of uploads costs the server what the files weigh
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from explorer import PRESETS, SpecError, build_model, fmt, load_state_dict, plan_network, spec_from_state_dict

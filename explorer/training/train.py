@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 from ..arch.checkpoint import load_for_fine_tuning
-from ..arch.weights_file import read_weights_file
 from ..arch.model import build_model, init_weights
 from ..arch.spec import ResNetSpec, SpecError
+from ..arch.weights_file import read_weights_file
 from .data import DATASETS, DeviceBatches, ImageData, load_dataset, subset
 from .devices import batch_dtype, check_compile_possible, device_name, pick_device, uses_channels_last, uses_cuda_graph
 from .distributed import World, leave, world_from_env
