@@ -3,16 +3,15 @@ and the run history, each offering only what this session may do to a run (its k
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import streamlit as st
 
+from explorer import SpecError
+from explorer.links import run_id
 from explorer.training.data import OFFLINE_DATASET
 from explorer.training.jobs import JobRegistry
 from ui import access, training
-
-MAX_RUN_ID = 2**63 - 1  # SQLite's integers
 
 
 def followed_run(jobs: JobRegistry) -> int | None:
@@ -20,15 +19,17 @@ def followed_run(jobs: JobRegistry) -> int | None:
     (a reload, a link). A `job` that is not a run here gets a sentence, never a traceback."""
     params = st.query_params
     if "job" in params and "t_job" not in st.session_state:
-        text = params["job"]
-        if not re.fullmatch(r"\d{1,19}", text) or int(text) > MAX_RUN_ID:
-            st.warning(f"Ignoring ?job={text[:40]!r}: not a run number.")
-        elif jobs.snapshot(int(text)) is None and jobs.store.get(int(text)) is None:
-            st.warning(f"There is no run {int(text)} here: it was deleted, or it belongs to another server.")
+        try:
+            number = run_id(params["job"])
+        except SpecError:
+            st.warning(f"Ignoring ?job={params['job'][:40]!r}: not a run number.")
         else:
-            st.session_state.t_job = int(text)
-            if (key := params.get("key")) and jobs.may_control(int(text), key, lecturer=False):
-                access.remember_key(int(text), key)
+            if jobs.snapshot(number) is None and jobs.store.get(number) is None:
+                st.warning(f"There is no run {number} here: it was deleted, or it belongs to another server.")
+            else:
+                st.session_state.t_job = number
+                if (key := params.get("key")) and jobs.may_control(number, key, lecturer=False):
+                    access.remember_key(number, key)
         if "t_job" not in st.session_state:
             for name in ("job", "key"):
                 params.pop(name, None)
