@@ -12,7 +12,7 @@ from explorer.hall.challenge import MAX_ENTRIES, ChallengeStore, entry_label, en
 from explorer.training.events import EpochEvent
 from explorer.training.runs import RunStore
 
-from .apptest import figure, open_app
+from .apptest import figure, open_app, shown
 from .waits import SETTLE_SECONDS
 
 
@@ -127,11 +127,11 @@ def test_a_lecturer_sets_a_challenge_and_students_enter_and_are_ranked(hall):
     assert not lecturer.exception and lecturer.subheader[0].value == "Digits in 40 steps"
 
     too_big = open_app({"preset": "resnet20"}, "app_pages/challenge.py")
-    assert any("269,434 parameters on Digits (offline); the challenge allows at most 80,000" in w.value
+    assert any("269,434 parameters on Digits (offline); the challenge allows at most 80,000" in shown(w.value)
                for w in too_big.warning)  # fmt: skip
     too_big.text_input(key="ch_name").set_value("Bob")
     too_big.button(key="ch_enter").click().run()
-    assert any(e.value.startswith("Not entered: max_params:") for e in too_big.error)
+    assert any(shown(e.value).startswith("Not entered: max_params:") for e in too_big.error)
 
     ada = open_app({"preset": "resnet-mini", "residual": "0"}, "app_pages/challenge.py")
     assert any(c.value.startswith("✓ 75,002 parameters on Digits (offline)") for c in ada.caption)  # no projections

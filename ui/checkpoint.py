@@ -29,6 +29,7 @@ from explorer.inspect.predict import (
     open_picture,
 )
 from ui import access, state
+from ui.text import plain
 from ui.try_it import PICTURE_TYPES
 
 WEIGHT_TYPES = ["pt", "pth", "bin", "safetensors"]
@@ -63,13 +64,13 @@ def open_weights() -> None:
     try:  # every tensor's name and shape is checked against the design's own (spec_from_state_dict)
         spec, _ = _read(file.getvalue(), file.name)
     except SpecError as exc:
-        st.session_state.d_weights_error = f"{file.name}: {exc}"
+        st.session_state.d_weights_error = plain(f"{file.name}: {exc}")
         return
     state.load_into_widgets(spec, closest_preset(spec))
     budget = access.limits().checkpoint_bytes // 4  # a quarter of the runs' checkpoint budget
     st.session_state.d_weights_file = (str(store_upload(file.getvalue(), file.name, budget)), file.name, spec)
     st.session_state.d_weights_note = (
-        f"{file.name} is {describe(spec)}. Its design is in the controls now; on the Train page, runs of "
+        f"{plain(file.name)} is {describe(spec)}. Its design is in the controls now; on the Train page, runs of "
         "this design can start from these weights (the classifier starts fresh for a dataset's own classes)."
     )
 
@@ -97,7 +98,7 @@ def try_panel() -> None:
     try:
         image = centre_square(open_picture(upload), spec.input.channels, spec.input.height)
     except PictureError as exc:
-        st.error(f"{upload.name}: {exc}")
+        st.error(plain(f"{upload.name}: {exc}"))
         return
     chances = _predictor(stored, spec).probabilities(image)[0]
     names = imagenet_classes() if spec.num_classes == 1000 else [f"class {i}" for i in range(spec.num_classes)]
@@ -149,11 +150,11 @@ def onnx_panel(spec: ResNetSpec) -> None:
             checkpoint, tensors = _read(file.getvalue(), file.name)
             if checkpoint == spec.with_input_of(checkpoint):
                 load_state_dict(model, tensors)
-                source = f"the weights of {file.name}"
+                source = f"the weights of {plain(file.name)}"
         with st.spinner("Exporting…"):
             data = to_onnx(model, spec)
     except SpecError as exc:
-        st.error(f"Not exported: {exc}")
+        st.error(f"Not exported: {plain(exc)}")
         return
     st.download_button(f"Download net.onnx ({fmt.nbytes(len(data))}, {source})", data, file_name="net.onnx",
                        mime="application/octet-stream", key="d_onnx_dl")  # fmt: skip

@@ -16,6 +16,7 @@ from explorer.hall.budget import check_build, check_design
 from explorer.inspect.look_inside import part_names
 from ui import access, cache, charts, checkpoint, design_controls, diagram_view
 from ui.look_inside import look_inside
+from ui.text import plain
 
 
 def totals(spec: ResNetSpec, a: Analysis, base: str, lecture: bool) -> list[str]:
@@ -34,7 +35,7 @@ def totals(spec: ResNetSpec, a: Analysis, base: str, lecture: bool) -> list[str]
     try:
         check_design(a.plan, access.limits())
     except SpecError as exc:
-        st.warning(f"**Too large to build or train on this server** (its numbers here are arithmetic): {exc}")
+        st.warning(f"**Too large to build or train on this server** (its numbers here are arithmetic): {plain(exc)}")
     ref = verified_against(a.plan)
     if ref:
         st.success(
@@ -158,7 +159,7 @@ def import_export(spec: ResNetSpec, a: Analysis, spec_json: str) -> None:
             try:  # torchinfo builds the network in this server's process: only if it fits
                 check_build(a.plan, access.limits())
             except SpecError as exc:
-                st.error(f"Not built here: {exc}")
+                st.error(f"Not built here: {plain(exc)}")
             else:
                 with st.spinner("Running a forward pass through torchinfo…"):
                     st.code(cache.torchinfo_summary(spec_json), language=None)

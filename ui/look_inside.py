@@ -19,6 +19,7 @@ from explorer.inspect.predict import can_predict
 from explorer.training.data import DatasetError
 from explorer.training.run_record import RunRecord
 from ui import access, training
+from ui.text import plain
 from ui.try_it import MAPS_COLUMNS, MAPS_SHOWN, maps_picture, run_predictor, test_split
 
 AT_INIT = "at initialisation"
@@ -128,7 +129,7 @@ def look_inside(spec_json: str, plan: NetworkPlan) -> None:
     try:  # the server builds it for this: only if it fits
         check_build(plan, access.limits())
     except SpecError as exc:
-        st.caption(f"Not run here: {exc}")
+        st.caption(f"Not run here: {plain(exc)}")
         return
     runs = {run.id: run for run in _trained_runs(spec_json)}
     # one above the other: side by side, the panel's half-width cut "at initialisation" short

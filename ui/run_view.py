@@ -12,6 +12,7 @@ from explorer.links import run_id
 from explorer.training.data import OFFLINE_DATASET
 from explorer.training.jobs import JobRegistry
 from ui import access, training
+from ui.text import plain
 
 
 def followed_run(jobs: JobRegistry) -> int | None:
@@ -22,7 +23,7 @@ def followed_run(jobs: JobRegistry) -> int | None:
         try:
             number = run_id(params["job"])
         except SpecError:
-            st.warning(f"Ignoring ?job={params['job'][:40]!r}: not a run number.")
+            st.warning(f"Ignoring ?job={plain(repr(params['job'][:40]))}: not a run number.")
         else:
             if jobs.snapshot(number) is None and jobs.store.get(number) is None:
                 st.warning(f"There is no run {number} here: it was deleted, or it belongs to another server.")
@@ -87,8 +88,8 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
             if run is None:
                 st.warning(f"Run {job_id} does not exist (deleted?).")
                 return
-            st.subheader(f"Run {run.id}: {run.name}")
-            st.write(f"{run.status.capitalize()}: {run.message}")
+            st.subheader(f"Run {run.id}: {plain(run.name)}")
+            st.write(f"{run.status.capitalize()}: {plain(run.message)}")
             again_button(run.id)
             if run.range_test:
                 training.range_test(store.steps(run.id), f"stored_{run.id}", finished=True)
@@ -98,9 +99,9 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
             training.live_curves(run.name, store.steps(run.id), store.epochs(run.id), f"stored_{run.id}", twin)
             training.results(store, run)
             return
-        st.subheader(f"Run {snap.id}: {snap.name}")
+        st.subheader(f"Run {snap.id}: {plain(snap.name)}")
         c1, c2 = st.columns([5, 1])
-        c1.write(training.status_line(snap))
+        c1.write(plain(training.status_line(snap)))
         if not snap.finished and training.may_control(jobs, snap.id):
             c2.button("Stop", key="t_stop", on_click=_stop, args=(jobs, snap.id), type="secondary")
         elif snap.finished and store.get(snap.id) is not None:
@@ -108,7 +109,7 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
         if not training.may_control(jobs, snap.id):
             st.caption("Another session's run: shown read-only.")
         for line in snap.log[-3:]:
-            st.caption(line)
+            st.caption(plain(line))
         training.progress(snap)
         twin = None
         if training.range_testing(snap):
@@ -117,7 +118,7 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
             training.epoch_metrics(snap.epochs)
             twin = training.twin_of(jobs, snap.id, snap.experiment)
             if twin:
-                st.caption(f"Its plain twin, {twin['name']}: {twin['status']}")
+                st.caption(f"Its plain twin, {plain(twin['name'])}: {twin['status']}")
             training.live_curves(snap.name, snap.steps, snap.epochs, f"live_{snap.id}", twin)
         if snap.finished and running and not (twin and twin["active"]):
             st.rerun()  # a full rerun: stop polling, show the results below
@@ -139,7 +140,7 @@ def queue(jobs: JobRegistry) -> None:
     with st.expander(f"{'Server queue' if lecturer else 'Your runs'}: {len(active)} queued or running"):
         for snap in sorted(active, key=lambda s: (s.position == 0 and s.status == "queued", s.position, s.id)):
             c1, c2, c3 = st.columns([4, 1, 1], vertical_alignment="center")
-            c1.write(f"#{snap.id} {snap.name} — {training.status_line(snap)}")
+            c1.write(f"#{snap.id} {plain(snap.name)} — {plain(training.status_line(snap))}")
             c2.button("Open", key=f"t_q_open_{snap.id}", on_click=follow, args=(snap.id,))
             if training.may_control(jobs, snap.id):
                 c3.button("Stop", key=f"t_q_stop_{snap.id}", on_click=_stop, args=(jobs, snap.id))

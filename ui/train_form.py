@@ -10,6 +10,7 @@ import streamlit as st
 
 from explorer import PRESETS, SpecError
 from explorer.training.recipe import Recipe, recipe_from_link
+from ui.text import plain
 
 URL_KEY = "recipe"
 MAX_URL_CHARS = 2000
@@ -65,5 +66,5 @@ def read_url() -> tuple[str, Recipe] | None:
     try:
         return recipe_from_link(text, PRESETS, CURRENT, MAX_URL_CHARS)
     except SpecError as exc:
-        st.warning(f"The link's training settings could not be used ({exc}); the form has the suggested ones.")
+        st.warning(f"The link's training settings could not be used ({plain(exc)}); the form has the suggested ones.")
         return None

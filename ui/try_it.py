@@ -26,6 +26,7 @@ from explorer.inspect.predict import (
 from explorer.training.data import DATASETS, DatasetError, load_dataset
 from explorer.training.run_record import RunRecord
 from ui import access, charts
+from ui.text import plain
 
 PICTURE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]  # the name only: the content is checked too
 SHOWN_SIDE = 168  # px: the image as the network sees it, scaled up by whole pixels
@@ -77,7 +78,7 @@ def try_it(run: RunRecord) -> None:
     try:  # the server builds it for this: only if it fits (a lecturer's run may be larger)
         check_build(plan_network(spec_from_dict(run.spec)), access.limits())
     except SpecError as exc:
-        st.caption(f"Try it is not offered for this run: {exc}")
+        st.caption(f"Try it is not offered for this run: {plain(exc)}")
         return
     st.markdown("**Try it on an image**")
     # the sources in a row of their own and the answer below: at lecture size on a 1024-px
@@ -99,7 +100,7 @@ def try_it(run: RunRecord) -> None:
         try:
             inverted, as_is, negative = _read_picture(upload.getvalue(), dataset.name)
         except PictureError as exc:
-            st.error(f"{upload.name} cannot be tried: {exc}.")
+            st.error(f"{plain(upload.name)} cannot be tried: {plain(exc)}.")
             return
         invert = dataset.light_on_dark and choices.toggle(
             "Invert it",
@@ -112,7 +113,7 @@ def try_it(run: RunRecord) -> None:
         try:
             x_test, y_test = test_split(dataset.name)
         except DatasetError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
             return
         index = st.session_state[index_key] % len(y_test)
         item, truth = x_test[index : index + 1], int(y_test[index])
