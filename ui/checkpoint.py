@@ -28,9 +28,9 @@ from explorer.inspect.predict import (
     imagenet_classes,
     open_picture,
 )
-from ui import access, state
+from ui import access, state, uploads
 from ui.text import plain
-from ui.try_it import PICTURE_TYPES
+from ui.try_it import PICTURE_MB, PICTURE_TYPES
 
 WEIGHT_TYPES = ["pt", "pth", "bin", "safetensors"]
 MAX_UPLOAD_MB = 512  # server.maxUploadSize in .streamlit/config.toml; the build budget may say less
@@ -60,6 +60,9 @@ def open_weights() -> None:
     file = st.session_state.get("d_weights")
     st.session_state.d_weights_note = st.session_state.d_weights_error = None
     if file is None:
+        return
+    if why := uploads.refusal(file, weights_limit_mb()):
+        st.session_state.d_weights_error = plain(why)
         return
     try:  # every tensor's name and shape is checked against the design's own (spec_from_state_dict)
         spec, _ = _read(file.getvalue(), file.name)
@@ -91,8 +94,11 @@ def try_panel() -> None:
         return
     stored, name, spec = opened
     upload = st.file_uploader(
-        f"Try {name} on a picture", type=PICTURE_TYPES, key="d_weights_picture", max_upload_size=12
+        f"Try {name} on a picture", type=PICTURE_TYPES, key="d_weights_picture", max_upload_size=PICTURE_MB
     )
+    if why := uploads.refusal(upload, PICTURE_MB):
+        st.error(plain(why))
+        return
     if upload is None:
         return
     try:
@@ -121,8 +127,13 @@ def weights_for(design: ResNetSpec) -> tuple[str, str] | None:
     return None
 
 
+def weights_limit_mb() -> int:
+    """The checkpoint uploader's limit: the server's cap, or the build budget where that is less."""
+    return min(MAX_UPLOAD_MB, max(1, access.limits().build_bytes // 2**20))
+
+
 def weights_panel() -> None:
-    limit = min(MAX_UPLOAD_MB, max(1, access.limits().build_bytes // 2**20))
+    limit = weights_limit_mb()
     st.file_uploader(
         "Open a checkpoint (.pt, .pth, .safetensors)",
         type=WEIGHT_TYPES,

@@ -24,7 +24,7 @@ from explorer.arch.spec import (
     STEMS,
     STRIDE_ON,
 )
-from ui import state
+from ui import state, uploads
 from ui.text import plain
 
 
@@ -34,6 +34,7 @@ def load_upload() -> None:
         return
     try:
         if file.size > MAX_JSON_BYTES:
+            uploads.drop(file)  # from the server's memory now, not when the session ends
             raise SpecError("spec", f"{file.size:,} bytes; a spec file may be at most {MAX_JSON_BYTES:,}")
         spec = spec_from_json(file.getvalue())
         check(spec)

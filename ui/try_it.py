@@ -25,9 +25,10 @@ from explorer.inspect.predict import (
 )
 from explorer.training.data import DATASETS, DatasetError, load_dataset
 from explorer.training.run_record import RunRecord
-from ui import access, charts
+from ui import access, charts, uploads
 from ui.text import plain
 
+PICTURE_MB = 12  # a phone's photo
 PICTURE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]  # the name only: the content is checked too
 SHOWN_SIDE = 168  # px: the image as the network sees it, scaled up by whole pixels
 MAPS_SHOWN, MAPS_COLUMNS, MAPS_WIDTH = 16, 8, 760  # channels of a stage drawn, per row, px across
@@ -85,8 +86,11 @@ def try_it(run: RunRecord) -> None:
     # projector a third of the width cuts the uploader's file types and the button's label
     source, choices = st.columns([3, 2], vertical_alignment="center")
     upload = source.file_uploader(
-        "A picture of your own", type=PICTURE_TYPES, key=f"try_upload_{run.id}", max_upload_size=12
-    )  # MB: a phone's photo
+        "A picture of your own", type=PICTURE_TYPES, key=f"try_upload_{run.id}", max_upload_size=PICTURE_MB
+    )
+    if why := uploads.refusal(upload, PICTURE_MB):  # the browser's limit is the browser's: checked here
+        source.error(plain(why))
+        upload = None
     # the picture shown is the one asked for last: a new upload, or a click for a test image
     index_key, shown_key = f"try_index_{run.id}", f"try_shown_{run.id}"
     if upload is not None and st.session_state.get(f"try_seen_{run.id}") != upload.file_id:
