@@ -44,6 +44,7 @@ class Limits:
     batch_pixels: int
     run_seconds: float
     runs_per_session: int
+    runs_per_address: int
     queue_size: int
     checkpoint_bytes: int
     worker_bytes: int
@@ -66,6 +67,7 @@ def limits(settings: Settings | None = None, device: str = "cpu") -> Limits:
         batch_pixels=int(s.max_batch_megapixels * 1e6),
         run_seconds=s.max_run_minutes * 60,
         runs_per_session=s.runs_per_session,
+        runs_per_address=s.runs_per_address,
         queue_size=s.queue_size,
         checkpoint_bytes=disk,
         worker_bytes=int(s.worker_memory_gib * GIB) or ram * 3 // 4,
