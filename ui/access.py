@@ -53,6 +53,8 @@ def client_address() -> str | None:
     """The client's address, None for the server's own machine (Streamlit reports a loopback
     connection as None); behind a proxy on this machine, the proxy's client (see the module)."""
     address = st.context.ip_address
+    if not isinstance(address, str):  # no client at all (AppTest hands a stand-in): the server's own
+        address = None
     forwarded = st.context.headers.get("X-Forwarded-For")
     if address is None and forwarded:
         if not settings().trusted_proxy:
@@ -72,6 +74,13 @@ def owner() -> str:
     if "owner" not in st.session_state:
         st.session_state.owner = secrets.token_hex(8)
     return st.session_state.owner
+
+
+def person() -> str:
+    """Who this is across tabs: the client's address on a LAN; this session on the server's own
+    machine or behind an untrusted proxy, where addresses tell no one apart."""
+    address = client_address()
+    return address if address not in (None, BEHIND_PROXY) else f"session {owner()}"
 
 
 def submitter() -> Submitter:

@@ -97,7 +97,7 @@ def entry_panel(board: ChallengeStore, current: Challenge, jobs: JobRegistry) ->
 
 def _enter(board: ChallengeStore, current: Challenge, jobs: JobRegistry, spec, base: str) -> None:
     try:
-        name, params = board.check_entry(current, st.session_state.get("ch_name") or "", spec)
+        name, params = board.check_entry(current, st.session_state.get("ch_name") or "", spec, access.person())
     except SpecError as exc:
         st.error(f"Not entered: {plain(exc)}")
         return
@@ -105,7 +105,7 @@ def _enter(board: ChallengeStore, current: Challenge, jobs: JobRegistry, spec, b
     label = entry_label(adapt_spec(spec, info, info.size)[0])  # what trains, plain or edited, not the base's name
     submitted = training.submit(jobs, [(f"{name}: {label}", spec, current.recipe)], f"challenge {current.id}")
     if submitted:
-        board.enter(current, name, submitted[0], params)
+        board.enter(current, name, submitted[0], params, access.person())
         st.success(f"Entered as run {submitted[0]}: it is on the board below and trains for {current.steps:,} steps.")
 
 
@@ -161,6 +161,12 @@ def leaderboard(board: ChallengeStore, current: Challenge) -> None:
             if st.button(f"Open {plain(entry.name)}'s design in Design", key="ch_open", icon=":material/account_tree:"):
                 _open_in_design(entry.spec)
                 st.switch_page("app_pages/design.py")
+            if access.is_lecturer() and st.button(
+                f"Remove {plain(entry.name)}'s entry", key="ch_remove", icon=":material/delete:",
+                help="Off the board (a rude name, say); its run stays in the history",
+            ):  # fmt: skip
+                board.remove(current, entry.run_id)
+                st.rerun()
         else:
             st.caption("Select a row to open that entry's design.")
 
