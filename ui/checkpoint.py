@@ -29,6 +29,7 @@ from explorer.inspect.predict import (
     open_picture,
 )
 from ui import access, state, uploads
+from ui.admission import heavy, plan_bytes
 from ui.text import plain
 from ui.try_it import PICTURE_MB, PICTURE_TYPES
 
@@ -47,6 +48,13 @@ def describe(spec: ResNetSpec) -> str:
 
 
 def _read(data: bytes, name: str) -> tuple[ResNetSpec, dict]:
+    """The checkpoint's spec and tensors, once the server's budget admits them (about the file's
+    size: the archive's unpacked size is checked against the build budget before loading)."""
+    with heavy(len(data), "Opening the checkpoint"):
+        return _read_admitted(data, name)
+
+
+def _read_admitted(data: bytes, name: str) -> tuple[ResNetSpec, dict]:
     """The checkpoint's spec and tensors, within the server's budget (SpecError otherwise)."""
     lim = access.limits()
     tensors = read_weights(data, name, lim.build_bytes)
@@ -106,7 +114,8 @@ def try_panel() -> None:
     except PictureError as exc:
         st.error(plain(f"{upload.name}: {exc}"))
         return
-    chances = _predictor(stored, spec).probabilities(image)[0]
+    with heavy(plan_bytes(plan_network(spec)), "Try it"):
+        chances = _predictor(stored, spec).probabilities(image)[0]
     names = imagenet_classes() if spec.num_classes == 1000 else [f"class {i}" for i in range(spec.num_classes)]
     top = chances.topk(min(5, spec.num_classes))
     st.image(
@@ -154,16 +163,19 @@ def onnx_panel(spec: ResNetSpec) -> None:
     if not st.button("Build the ONNX file", key="d_onnx", help="For Netron or ONNX Runtime"):
         return
     try:
-        check_build(plan_network(spec), access.limits())
-        model = build_model(spec).eval()
-        source = "initialised weights"
-        if file is not None:
-            checkpoint, tensors = _read(file.getvalue(), file.name)
-            if checkpoint == spec.with_input_of(checkpoint):
-                load_state_dict(model, tensors)
-                source = f"the weights of {plain(file.name)}"
-        with st.spinner("Exporting…"):
-            data = to_onnx(model, spec)
+        plan = plan_network(spec)
+        check_build(plan, access.limits())
+        opened = 0 if file is None else file.size  # the checkpoint's tensors, held beside the module's
+        with heavy(plan_bytes(plan, copies=2) + opened, "The ONNX export"):
+            model = build_model(spec).eval()
+            source = "initialised weights"
+            if file is not None:
+                checkpoint, tensors = _read_admitted(file.getvalue(), file.name)
+                if checkpoint == spec.with_input_of(checkpoint):
+                    load_state_dict(model, tensors)
+                    source = f"the weights of {plain(file.name)}"
+            with st.spinner("Exporting…"):
+                data = to_onnx(model, spec)
     except SpecError as exc:
         st.error(f"Not exported: {plain(exc)}")
         return

@@ -15,6 +15,7 @@ from explorer.arch.share import spec_diff
 from explorer.hall.budget import check_build, check_design
 from explorer.inspect.look_inside import part_names
 from ui import access, cache, charts, checkpoint, design_controls, diagram_view
+from ui.admission import heavy, plan_bytes
 from ui.look_inside import look_inside
 from ui.text import plain
 
@@ -161,5 +162,5 @@ def import_export(spec: ResNetSpec, a: Analysis, spec_json: str) -> None:
             except SpecError as exc:
                 st.error(f"Not built here: {plain(exc)}")
             else:
-                with st.spinner("Running a forward pass through torchinfo…"):
+                with heavy(plan_bytes(a.plan), "torchinfo"), st.spinner("Running a forward pass through torchinfo…"):
                     st.code(cache.torchinfo_summary(spec_json), language=None)

@@ -23,9 +23,10 @@ from explorer.inspect.predict import (
     looks_inverted,
     open_picture,
 )
-from explorer.training.data import DATASETS, DatasetError, load_dataset
+from explorer.training.data import DATASETS, DatasetError, DatasetInfo, load_dataset
 from explorer.training.run_record import RunRecord
 from ui import access, charts, uploads
+from ui.admission import heavy, plan_bytes
 from ui.text import plain
 
 PICTURE_MB = 12  # a phone's photo
@@ -124,6 +125,12 @@ def try_it(run: RunRecord) -> None:
     else:
         st.caption("Upload a picture, or draw one of the test images.")
         return
+    with heavy(plan_bytes(plan_network(spec_from_dict(run.spec))), "Try it"):  # forward and backward passes
+        _answer(run, dataset, item, truth)
+
+
+def _answer(run: RunRecord, dataset: DatasetInfo, item: torch.Tensor, truth: int | None) -> None:
+    """The picture as the network gets it, its Grad-CAM, the probabilities and a look inside."""
     left, right = st.columns([1, 2])
     predictor = run_predictor(run)
     probabilities = predictor.probabilities(item)[0].tolist()

@@ -9,6 +9,7 @@ and the setting that raises it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from .. import fmt, paths
@@ -39,6 +40,8 @@ class Limits:
 
     max_params: int
     build_bytes: int
+    server_bytes: int  # all heavy work in the server's process at once
+    heavy_slots: int  # heavy computations at once in the server's process
     train_bytes: int
     macs_per_image: int
     batch_pixels: int
@@ -62,6 +65,8 @@ def limits(settings: Settings | None = None, device: str = "cpu") -> Limits:
     return Limits(
         max_params=s.max_params or build // FLOAT32,
         build_bytes=build,
+        server_bytes=max(build, int(s.server_memory_gib * GIB) or 2 * build),
+        heavy_slots=s.heavy_at_once or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1),
         train_bytes=train,
         macs_per_image=int(s.max_gmacs_per_image * 1e9),
         batch_pixels=int(s.max_batch_megapixels * 1e6),

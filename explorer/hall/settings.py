@@ -39,6 +39,11 @@ class Settings:
     # What the server process may spend building a network itself (torchinfo, Try it): weights and
     # one image's activations. Kept small: every student's session lives in that process.
     build_memory_gib: float = 0.0  # 0: a tenth of the RAM
+    # What all the heavy work in the server's process together may take at once (look inside,
+    # ONNX export, torchinfo, Try it, opening checkpoints), and how many such computations run at
+    # once; the rest wait their turn (explorer/hall/admission.py).
+    server_memory_gib: float = 0.0  # 0: twice the build memory (two of the largest builds at once)
+    heavy_at_once: int = 0  # 0: one per core the server may use
     max_params: int = 0  # 0: as many fp32 weights as the build memory holds
     max_gmacs_per_image: float = 200.0  # a forward pass in the server: ~10 s on two cores at most
     max_batch_megapixels: float = 268.0  # input pixels x batch: 256 colour images of 584x584 px
@@ -58,6 +63,8 @@ class Settings:
 _RANGES: dict[str, tuple[float, float]] = {
     "train_memory_gib": (0.0, 1e6),
     "build_memory_gib": (0.0, 1e6),
+    "server_memory_gib": (0.0, 1e6),
+    "heavy_at_once": (0, 1000),
     "max_params": (0, 10**13),
     "max_gmacs_per_image": (0.001, 1e7),
     "max_batch_megapixels": (0.001, 1e7),
