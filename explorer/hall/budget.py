@@ -53,6 +53,11 @@ class Limits:
     worker_bytes: int
 
 
+def server_cores() -> int:
+    """The cores this process may run on (a container's share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def limits(settings: Settings | None = None, device: str = "cpu") -> Limits:
     """Settings with their machine-following defaults filled in for a run on `device` (cpu, cuda,
     mps): the training memory is the GPU's own on cuda."""
@@ -66,7 +71,7 @@ def limits(settings: Settings | None = None, device: str = "cpu") -> Limits:
         max_params=s.max_params or build // FLOAT32,
         build_bytes=build,
         server_bytes=max(build, int(s.server_memory_gib * GIB) or 2 * build),
-        heavy_slots=s.heavy_at_once or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1),
+        heavy_slots=s.heavy_at_once or max(1, server_cores() // 2),
         train_bytes=train,
         macs_per_image=int(s.max_gmacs_per_image * 1e9),
         batch_pixels=int(s.max_batch_megapixels * 1e6),

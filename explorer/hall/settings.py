@@ -43,7 +43,7 @@ class Settings:
     # ONNX export, torchinfo, Try it, opening checkpoints), and how many such computations run at
     # once; the rest wait their turn (explorer/hall/admission.py).
     server_memory_gib: float = 0.0  # 0: twice the build memory (two of the largest builds at once)
-    heavy_at_once: int = 0  # 0: one per core the server may use
+    heavy_at_once: int = 0  # 0: one per two cores the server may use (the pages keep the other)
     max_params: int = 0  # 0: as many fp32 weights as the build memory holds
     max_gmacs_per_image: float = 200.0  # a forward pass in the server: ~10 s on two cores at most
     max_batch_megapixels: float = 268.0  # input pixels x batch: 256 colour images of 584x584 px
