@@ -22,8 +22,10 @@ from ui import access
 @st.cache_resource
 def admission() -> Admission:
     """The server's one budget for heavy work (locked inside: sessions share it). Heavy work gets
-    half the cores' threads: on two cores, resnet152 at 448 px computing on both took the other
-    students' page changes to a p95 of 1.9 s (benchmarks/RESULTS.md, the hostile class)."""
+    half the cores' threads, so that the pages keep the rest. That is not enough: with the ONNX
+    export and torchinfo of resnet152 at 448 px running here, the other students' page changes had
+    a p95 of 4.2 s on two (busy) cores (benchmarks/RESULTS.md, the hostile class): such work
+    belongs in a worker process, as training does."""
     lim = access.limits()
     torch.set_num_threads(max(1, server_cores() // 2))  # the server's own process: training is in workers
     return Admission(lim.server_bytes, lim.heavy_slots)
