@@ -6,6 +6,7 @@ import threading
 import pytest
 
 from explorer import PRESETS, plan_network
+from explorer.arch.spec import SpecError
 from explorer.hall.admission import Admission
 from explorer.hall.budget import BudgetError, build_bytes
 from ui.admission import plan_bytes
@@ -83,3 +84,21 @@ def test_the_estimate_is_the_plans_arithmetic():
     plan = plan_network(PRESETS["resnet50"])
     assert plan_bytes(plan) == build_bytes(plan) == (plan.params + plan.activation_elements()) * 4
     assert plan_bytes(plan, copies=2) == build_bytes(plan) + plan.params * 4
+
+
+def test_torchinfo_and_the_onnx_export_run_in_a_process_of_their_own(tmp_path):
+    from explorer.arch.export import to_onnx
+    from explorer.arch.model import build_model
+    from explorer.hall.offload import Offload
+
+    spec = PRESETS["resnet-mini"]
+    pool = Offload(1)
+    try:
+        assert f"Total params: {plan_network(spec).params:,}" in pool.torchinfo(spec.to_json())
+        assert len(pool.onnx(spec.to_json())) == len(to_onnx(build_model(spec), spec))  # the same graph
+        (tmp_path / "noise.pt").write_bytes(b"GIF89a")
+        with pytest.raises(SpecError) as err:
+            pool.onnx(spec.to_json(), str(tmp_path / "noise.pt"))
+        assert str(err.value) == "onnx: weights: noise.pt is truncated or not a PyTorch checkpoint"
+    finally:
+        pool.close()

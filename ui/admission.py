@@ -16,6 +16,7 @@ import torch
 from explorer.arch.layers import NetworkPlan
 from explorer.hall.admission import Admission
 from explorer.hall.budget import build_bytes, server_cores
+from explorer.hall.offload import Offload
 from ui import access
 
 
@@ -35,6 +36,12 @@ def plan_bytes(plan: NetworkPlan, copies: int = 1) -> int:
     """What building the plan's network and one image's forward pass take, `copies` times (an
     ONNX export holds the weights twice: the module's and the file's)."""
     return build_bytes(plan) + (copies - 1) * plan.params * 4
+
+
+@st.cache_resource(on_release=lambda pool: pool.close())  # a cleared cache leaves no idle process
+def offload() -> Offload:
+    """The processes torchinfo and the ONNX export run in (as many as the heavy work's slots)."""
+    return Offload(access.limits().heavy_slots)
 
 
 @contextmanager

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import PRESETS, SpecError, build_model, fmt, load_state_dict, plan_network, spec_from_state_dict
+from explorer import PRESETS, SpecError, fmt, plan_network, spec_from_state_dict
 from explorer.arch.checkpoint import matching_names
-from explorer.arch.export import to_onnx
 from explorer.arch.presets import FAMILY
 from explorer.arch.share import closest_preset
 from explorer.arch.spec import ResNetSpec
@@ -29,7 +28,7 @@ from explorer.inspect.predict import (
     open_picture,
 )
 from ui import access, state, uploads
-from ui.admission import heavy, plan_bytes
+from ui.admission import heavy, offload, plan_bytes
 from ui.text import plain
 from ui.try_it import PICTURE_MB, PICTURE_TYPES
 
@@ -50,14 +49,9 @@ def describe(spec: ResNetSpec) -> str:
 def _read(data: bytes, name: str) -> tuple[ResNetSpec, dict]:
     """The checkpoint's spec and tensors, once the server's budget admits them (about the file's
     size: the archive's unpacked size is checked against the build budget before loading)."""
-    with heavy(len(data), "Opening the checkpoint"):
-        return _read_admitted(data, name)
-
-
-def _read_admitted(data: bytes, name: str) -> tuple[ResNetSpec, dict]:
-    """The checkpoint's spec and tensors, within the server's budget (SpecError otherwise)."""
     lim = access.limits()
-    tensors = read_weights(data, name, lim.build_bytes)
+    with heavy(len(data), "Opening the checkpoint"):
+        tensors = read_weights(data, name, lim.build_bytes)
     spec = spec_from_state_dict(tensors)
     check_build(plan_network(spec), lim)
     return spec, tensors
@@ -159,23 +153,15 @@ def weights_panel() -> None:
 
 def onnx_panel(spec: ResNetSpec) -> None:
     """ONNX of the design: with the open checkpoint's weights where it is this design, else as initialised."""
-    file = st.session_state.get("d_weights")
     if not st.button("Build the ONNX file", key="d_onnx", help="For Netron or ONNX Runtime"):
         return
+    opened = weights_for(spec)  # the open checkpoint, stored on disk, where it is this design
+    source = f"the weights of {plain(opened[1])}" if opened else "initialised weights"
     try:
         plan = plan_network(spec)
         check_build(plan, access.limits())
-        opened = 0 if file is None else file.size  # the checkpoint's tensors, held beside the module's
-        with heavy(plan_bytes(plan, copies=2) + opened, "The ONNX export"):
-            model = build_model(spec).eval()
-            source = "initialised weights"
-            if file is not None:
-                checkpoint, tensors = _read_admitted(file.getvalue(), file.name)
-                if checkpoint == spec.with_input_of(checkpoint):
-                    load_state_dict(model, tensors)
-                    source = f"the weights of {plain(file.name)}"
-            with st.spinner("Exporting…"):
-                data = to_onnx(model, spec)
+        with heavy(plan_bytes(plan, copies=2), "The ONNX export"), st.spinner("Exporting…"):
+            data = offload().onnx(spec.to_json(), opened[0] if opened else None)  # in a process of its own
     except SpecError as exc:
         st.error(f"Not exported: {plain(exc)}")
         return

@@ -157,10 +157,11 @@ def import_export(spec: ResNetSpec, a: Analysis, spec_json: str) -> None:
         st.subheader("torchinfo summary")
         st.caption("Builds the model and runs a real forward pass — seconds for large networks.")
         if st.button("Run torchinfo", key="d_torchinfo"):
-            try:  # torchinfo builds the network in this server's process: only if it fits
+            try:  # torchinfo builds the network (in a process of its own): only if it fits
                 check_build(a.plan, access.limits())
+                with heavy(plan_bytes(a.plan), "torchinfo"), st.spinner("Running a forward pass through torchinfo…"):
+                    summary = cache.torchinfo_summary(spec_json)
             except SpecError as exc:
                 st.error(f"Not built here: {plain(exc)}")
             else:
-                with heavy(plan_bytes(a.plan), "torchinfo"), st.spinner("Running a forward pass through torchinfo…"):
-                    st.code(cache.torchinfo_summary(spec_json), language=None)
+                st.code(summary, language=None)
