@@ -22,11 +22,11 @@ from ui import access
 
 @st.cache_resource
 def admission() -> Admission:
-    """The server's one budget for heavy work (locked inside: sessions share it). Heavy work gets
-    half the cores' threads, so that the pages keep the rest. That is not enough: with the ONNX
-    export and torchinfo of resnet152 at 448 px running here, the other students' page changes had
-    a p95 of 4.2 s on two (busy) cores (benchmarks/RESULTS.md, the hostile class): such work
-    belongs in a worker process, as training does."""
+    """The server's one budget for heavy work (locked inside: sessions share it). What still runs
+    in the server's process (look inside, Try it, opening a checkpoint) gets half the cores'
+    threads, so that the pages keep the rest; torchinfo and the ONNX export run in a process of
+    their own (offload below), which halved the other students' p95 under a hostile class
+    (benchmarks/RESULTS.md)."""
     lim = access.limits()
     torch.set_num_threads(max(1, server_cores() // 2))  # the server's own process: training is in workers
     return Admission(lim.server_bytes, lim.heavy_slots)
