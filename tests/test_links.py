@@ -95,13 +95,13 @@ PAGES = {  # what each page says of the links above (the challenge and Why resid
 def test_hostile_links_give_sentences_on_every_page(fresh, page):
     from streamlit.testing.v1 import AppTest
 
-    from tests.apptest import APP
+    from tests.apptest import APP, shown
 
     at = AppTest.from_file(APP, default_timeout=60)
     for key, value in HOSTILE_LINKS.items():
         at.query_params[key] = value
     at.switch_page(f"app_pages/{page}.py").run()  # the link's page is the session's first
     assert not at.exception
-    warnings = [w.value for w in at.warning]
+    warnings = [shown(w.value) for w in at.warning]  # as a reader sees them: link values are escaped
     for start in PAGES[page]:
         assert any(w.startswith(start) for w in warnings), (start, warnings)
