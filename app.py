@@ -7,7 +7,7 @@ folder's page alone, without this router (no wide layout, a different menu).
 
 import streamlit as st
 
-from ui import follow, uploads
+from ui import follow, training, uploads
 from ui.access import client_address, lecturer_sidebar
 from ui.checkpoint import weights_limit_mb
 from ui.lecture import lecture_requested, lecture_toggle
@@ -38,3 +38,4 @@ lecturer_sidebar()  # the lecturer key, on every page, where the server has one
 follow.follow({page.url_path: page for page in pages}, navigation.url_path)  # ?follow=1: the lecturer's screen
 navigation.run()
 follow.publish(navigation.url_path)  # the lecturer's design and page, as this run left them
+training.warm_up()  # the training worker starts while the first page is read: Train opens at once

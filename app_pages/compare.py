@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer import PRESETS, SpecError
 from explorer.hall.budget import check_design
-from ui import access, cache, charts, compare_sides, state
+from ui import access, cache, chart_text, charts, compare_sides, state
 from ui.text import plain
 
 design = state.current_spec()
@@ -31,11 +31,7 @@ st.subheader("Totals")
 compare_sides.totals(name_a, a, name_b, b)
 st.subheader("Stage by stage")
 compare_sides.stage_table(a, b)
-st.plotly_chart(charts.stage_bars([(name_a, a), (name_b, b)]), width="stretch", key="c_bars")
+chart_text.plot(st, charts.stage_bars([(name_a, a), (name_b, b)]), "c_bars")
 
 st.subheader("Diagrams")
-left, right = st.columns(2)
-left.caption(name_a)
-left.graphviz_chart(cache.diagram(spec_a.to_json(indent=None), False), width="stretch")
-right.caption(name_b)
-right.graphviz_chart(cache.diagram(spec_b.to_json(indent=None), False), width="stretch")
+compare_sides.diagrams((name_a, spec_a.to_json(indent=None)), (name_b, spec_b.to_json(indent=None)))

@@ -15,17 +15,19 @@ state.url_warning()
 state.ensure_widgets()
 edited = design_controls.sidebar(lecture)
 
-st.title("ResNet Explorer")
 base = st.session_state.base
 design_controls.network_from_controls(edited, base)
 spec = st.session_state.spec
 spec_json = spec.to_json(indent=None)
 a = cache.analysis(spec_json)
-diff = design_views.totals(spec, a, base, lecture)
-# the Train page takes this design, whatever network it showed last (?network=design)
-st.page_link(
-    "app_pages/train.py", label="Train this network", icon=":material/monitoring:", query_params={"network": "design"}
-)
+diff = design_views.edits(spec, base)
+with st.container(key="d_head"):
+    if lecture:
+        st.markdown(design_views.LECTURE_TOTALS_CSS, unsafe_allow_html=True)
+    st.title("ResNet Explorer")
+    design_views.totals(a)
+if not lecture:
+    design_views.notes(a, base, diff)
 
 view = st.radio("View", design_views.VIEWS, horizontal=True, key="d_view", label_visibility="collapsed")
 if view == "Diagram":
@@ -38,3 +40,5 @@ elif view == "PyTorch code":
     design_views.code(spec_json, base if not diff else f"{base} (edited)")
 else:
     design_views.import_export(spec, a, spec_json)
+if lecture:  # below the view: the first screen holds the totals and the diagram
+    design_views.notes(a, base, diff)

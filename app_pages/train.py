@@ -4,7 +4,7 @@ from functools import partial
 
 import streamlit as st
 
-from ui import run_view, state, train_setup, training
+from ui import follow, run_view, state, train_setup, training
 from ui.lecture import lecture_requested
 
 lecture = lecture_requested()  # the router drew the switch
@@ -21,8 +21,10 @@ job_id = run_view.followed_run(jobs)
 snap = jobs.snapshot(job_id) if job_id is not None else None
 running = snap is not None and not snap.finished
 
-# ----- the form: on a projector, a run's curves take the first screen, so it folds away then --------
-with st.expander("Network and recipe", expanded=False) if lecture and running else st.container():
+# ----- the form: on a projector, a run's curves take the first screen, so it folds away then; a ----
+# following student watches the lecturer's run first ----------------------------------------------
+fold = (lecture and running) or (follow.following() and job_id is not None)
+with st.expander("Network and recipe", expanded=False) if fold else st.container():
     setup = train_setup.form(design, running, lecture)
     if setup.recipe:
         train_setup.estimate(jobs, setup)

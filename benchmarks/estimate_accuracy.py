@@ -4,6 +4,7 @@ launch on a CPU, trained in the job registry's workers, alone and two at a time.
 
     python -m benchmarks.estimate_accuracy [--device cpu|cuda] [--data-dir DIR]
     python -m benchmarks.estimate_accuracy --quick       # resnet-mini at 8 px, two tiny runs: seconds
+    python -m benchmarks.estimate_accuracy --data-dir DIR --only twin degradation   # some pages' runs
 
 Prints each network's time per image both ways and their ratio (estimated / timed), then each page's
 run: its estimate, its measured duration (from its start to its end, as the history shows it), their
@@ -124,8 +125,9 @@ class _CpuByRun:
         self.thread.join()
 
 
-def runs_part(quick: bool, data_dir: str | None) -> list[float]:
-    """Each page's runs through a registry (two workers), one thing at a time."""
+def runs_part(quick: bool, data_dir: str | None, only: list[str] | None = None) -> list[float]:
+    """Each page's runs through a registry (two workers), one thing at a time (those whose
+    description contains one of `only`'s words, if given)."""
     ratios = []
     with tempfile.TemporaryDirectory() as home:
         jobs = JobRegistry(RunStore(Path(home) / "runs.sqlite"), data_dir=data_dir, settings=Settings())
@@ -133,6 +135,8 @@ def runs_part(quick: bool, data_dir: str | None) -> list[float]:
         try:
             jobs.speed("cpu", wait=180)
             for what, runs in page_runs(quick):
+                if only and not any(word.lower() in what.lower() for word in only):
+                    continue
                 speed = jobs.speed("cpu")  # as the page shows it at the moment it starts them
                 estimates = [training_cost(spec, recipe, speed).estimate.run_seconds(recipe.range_test)
                              for _, spec, recipe in runs]  # fmt: skip
@@ -159,11 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", nargs="+", default=CASES, metavar="PRESET:SIDE:BATCH")
     parser.add_argument("--data-dir", default=None, help="where Fashion-MNIST is (the pages' runs)")
     parser.add_argument("--no-runs", action="store_true", help="the steps only")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="WORD",
+        help="the pages' runs whose "
+        "description has one of these words (twin, degradation, sweep, range, entry, recipe)",
+    )
     args = parse_args(parser, argv, quick={"cases": CASES[:1]})
     print(f"load before: {machine_load()}")
     set_process_state(args.device, low_priority=False, threads=1 if args.device == "cpu" else None)
     steps = steps_part(torch.device(args.device), args.cases)  # one thread: as a worker of two on two cores
-    runs = [] if args.no_runs or args.device != "cpu" else runs_part(args.quick, args.data_dir)
+    runs = [] if args.no_runs or args.device != "cpu" else runs_part(args.quick, args.data_dir, args.only)
     print(f"load after: {machine_load()}")
     worst = max(runs or steps, key=lambda r: abs(math.log(r)))
     span = f"steps {number(min(steps))}x to {number(max(steps))}x over {len(steps)} networks"

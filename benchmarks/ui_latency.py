@@ -1,4 +1,4 @@
-"""How long a control change takes to show its new parameter total in a real browser.
+"""How long a control change takes to show its new parameter total and diagram in a real browser.
 
     python -m benchmarks.ui_latency [--changes 10] [--preset d2l-resnet18]
     python -m benchmarks.ui_latency --quick      # one change each: the start of the server and Chromium, and seconds
@@ -6,8 +6,9 @@
 Serves the app (`streamlit run app.py`; --url names a server already running instead), opens the
 Design page in Debian's Chromium (Playwright), and changes the number of classes `--changes` times,
 timing each from the key press to the new total on screen (polled every animation frame): once with
-the Layers view on screen, once with the Diagram view (the diagram is laid out in the browser).
-Prints the medians, and last
+the Layers view on screen, once with the Diagram view, where it also times the redrawn diagram (its
+head reads the new class count) and the longest frozen interval (Chromium's long tasks). Then the
+first visit of Train: the click to its run history on screen. Prints the medians, and last
 `ratio: <N>x (Diagram view / Layers view, median seconds to the new total, <preset>)`.
 """
 
@@ -29,7 +30,13 @@ from explorer import fmt
 from tests.browser import ARGS, CHROMIUM, serve
 
 METRIC = '[data-testid="stMetricValue"]'
+DIAGRAM = ".rx-diagram svg"
 VIEWS = ("Layers", "Diagram")
+# the page's longest task since the last reset: how long the browser's main thread stood frozen
+LONG_TASKS = """window.__longest = 0;
+new PerformanceObserver((list) => {
+  for (const task of list.getEntries()) window.__longest = Math.max(window.__longest, task.duration);
+}).observe({ type: "longtask", buffered: true });"""
 
 
 @contextmanager
@@ -48,40 +55,61 @@ def _total(spec: explorer.ResNetSpec, classes: int) -> str:
     return fmt.count(explorer.analyze(spec.with_classes(classes)).total_params)
 
 
-def _time_changes(page, spec: explorer.ResNetSpec, view: str, changes: int) -> list[float]:
+def _time_changes(page, spec: explorer.ResNetSpec, view: str, changes: int) -> dict[str, list[float]]:
+    """Seconds to the new total per change; in the Diagram view also to the new diagram, and the
+    longest task (s) from the key press to both on screen."""
     page.get_by_text(view, exact=True).first.click()
     if view == "Diagram":
-        page.locator('[data-testid="stGraphVizChart"] svg').first.wait_for(timeout=60_000)
+        page.locator(DIAGRAM).first.wait_for(timeout=60_000)
     box = page.get_by_label("Classes")
-    seconds = []
+    found: dict[str, list[float]] = {"total": [], "diagram": [], "frozen": []}
     for i in range(changes):
         classes = 11 + i + (100 if view == "Diagram" else 0)
         expected = _total(spec, classes)
         box.fill(str(classes))
+        page.evaluate("() => { window.__longest = 0; }")
         start = time.perf_counter()
         box.press("Enter")
         page.wait_for_function(
             "([sel, text]) => document.querySelector(sel)?.innerText === text", arg=[METRIC, expected], polling="raf"
         )
-        seconds.append(time.perf_counter() - start)
+        found["total"].append(time.perf_counter() - start)
+        if view == "Diagram":
+            page.wait_for_function(
+                "([sel, text]) => document.querySelector(sel)?.textContent.includes(text)",
+                arg=[DIAGRAM, f"{classes} class scores"],
+                polling="raf",
+            )
+            found["diagram"].append(time.perf_counter() - start)
+            found["frozen"].append(page.evaluate("() => window.__longest") / 1000)
         if i + 1 < changes:
-            time.sleep(0.5)  # let the diagram finish before the next change
-    return seconds
+            time.sleep(0.5)
+    return found
+
+
+def _first_train_visit(page) -> float:
+    """Seconds from the click on Train in the menu to its run history on screen (a first visit)."""
+    start = time.perf_counter()
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Train", exact=True).click()
+    page.get_by_text("Run history").first.wait_for(timeout=60_000)
+    return time.perf_counter() - start
 
 
 def latencies(
     preset: str, changes: int, views: tuple[str, ...] = VIEWS, url: str | None = None
-) -> dict[str, list[float]]:
-    """Seconds from each key press to the new total on screen, per view, in Chromium at 1280x800, on
-    the app served at `url` (a server of its own when None)."""
+) -> dict[str, dict[str, list[float]]]:
+    """Per view, seconds from each key press to the new total (and diagram) on screen, in Chromium at
+    1280x800, on the app served at `url` (a server of its own when None); "Train": its first visit."""
     spec = explorer.preset(preset)
     with nullcontext(url) if url else served() as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.add_init_script(LONG_TASKS)
             page.goto(f"{url}/?preset={preset}")
             page.locator(METRIC).first.wait_for(timeout=60_000)
-            return {view: _time_changes(page, spec, view, changes) for view in views}
+            found = {view: _time_changes(page, spec, view, changes) for view in views}
+            return found | {"Train": {"first visit": [_first_train_visit(page)]}}
         finally:
             browser.close()
 
@@ -93,10 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="a server already running (http://host:port) instead of starting one")
     args = parse_args(parser, argv, quick={"changes": 1})
     seconds = latencies(args.preset, args.changes, url=args.url)
-    layers, diagram = statistics.median(seconds["Layers"]), statistics.median(seconds["Diagram"])
+    layers, diagram = statistics.median(seconds["Layers"]["total"]), statistics.median(seconds["Diagram"]["total"])
+    drawn, frozen = seconds["Diagram"]["diagram"], seconds["Diagram"]["frozen"]
     print(f"network:                 {args.preset}, {args.changes} changes of the class count each")
-    print(f"Layers view on screen:   median {layers:.3f} s (max {max(seconds['Layers']):.3f})")
-    print(f"Diagram view on screen:  median {diagram:.3f} s (max {max(seconds['Diagram']):.3f})")
+    print(f"Layers view, new total:  median {layers:.3f} s (max {max(seconds['Layers']['total']):.3f})")
+    print(f"Diagram view, new total: median {diagram:.3f} s (max {max(seconds['Diagram']['total']):.3f})")
+    print(f"the new diagram:         median {statistics.median(drawn):.3f} s (max {max(drawn):.3f})")
+    print(f"longest frozen interval: {max(frozen) * 1000:.0f} ms (Chromium's long tasks, Diagram view)")
+    print(f"first visit of Train:    {seconds['Train']['first visit'][0]:.3f} s")
     detail = f"Diagram view / Layers view, median seconds to the new total, {args.preset}"
     print_figure("ratio", diagram / layers, "x", detail)
     return 0

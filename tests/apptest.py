@@ -40,9 +40,14 @@ def figures(at: AppTest) -> list[dict]:
 
 
 def title(figure: dict) -> str:
-    return figure["layout"].get("title", {}).get("text", "")
+    return figure["layout"].get("title", {}).get("text", "").replace("<br>", " ")  # wrapped for narrow charts
 
 
 def figure(at: AppTest, title_start: str) -> dict:
     """The figure whose title starts with `title_start`."""
     return next(f for f in figures(at) if title(f).startswith(title_start))
+
+
+def diagrams(at: AppTest) -> list[str]:
+    """The SVG of each diagram on the page (ui/diagram_view.py's component carries it as data)."""
+    return [json.loads(c.proto.json)["svg"] for c in at.get("bidi_component") if "svg" in json.loads(c.proto.json)]

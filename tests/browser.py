@@ -129,3 +129,14 @@ def tables_scrolling_sideways(page) -> list[int]:
         ".map(e => e.scrollWidth - e.clientWidth)"
     )
     return [w for w in widths if w > 0]
+
+
+def train_stored_run(home: Path, epochs: int) -> int:
+    """A finished resnet-mini run on the digits, trained by the CLI into a server's run history (the
+    browser tests that only look at a finished run need not wait for one to train through a page)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "explorer", "train", "--preset", "resnet-mini", "--dataset", "digits",
+         "--epochs", str(epochs), "--db", str(home / "runs.sqlite"), "--data-dir", str(home / "datasets")],
+        cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return int(re.search(r"run (\d+)", out.stderr + out.stdout).group(1))

@@ -10,6 +10,8 @@ def pytest_configure(config) -> None:
     """Two cores here and two test processes (pytest-xdist, pyproject's addopts): one torch thread each,
     set before any test module imports torch (the servers and workers the tests start inherit it).
     Two threads each, spinning on two cores, made the suite slower than one process."""
+    # no training worker started by every app the tests open (the Train tests start their own runs)
+    os.environ.setdefault("RESNET_EXPLORER_WARM_UP_WORKERS", "0")
     if hasattr(config, "workerinput"):
         os.environ.setdefault("OMP_NUM_THREADS", "1")
     elif not config.getoption("numprocesses", None):  # one process (-n 0): it may have both cores
@@ -52,11 +54,17 @@ def app(fresh):
 
 # ----- the browser tests' server and Chromium (tests/browser.py) -------------------------------------
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server_home(tmp_path_factory) -> Path:
+    """The data folder of the module's `server` (its run history, its checkpoints)."""
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="module")
+def server(server_home):
     """The app as one user runs it on a laptop: 127.0.0.1, no lecturer key (that user may do anything)."""
     from tests.browser import serve
 
-    yield from serve(tmp_path_factory.mktemp("home"))
+    yield from serve(server_home)
 
 
 @pytest.fixture(scope="module")

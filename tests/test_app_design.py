@@ -1,12 +1,13 @@
 """The Design, Compare and Why residuals? pages through Streamlit's AppTest: controls change
 numbers, links carry designs, errors show."""
 
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 import explorer
 from explorer.arch.share import to_query
 
-from .apptest import APP, figures, metric, shown
+from .apptest import APP, diagrams, figures, metric, shown
 
 
 def test_design_default_is_the_seed_network(app):
@@ -15,8 +16,9 @@ def test_design_default_is_the_seed_network(app):
     assert metric(app, "Parameters") == "11,178,378"
     assert metric(app, "MACs") == "0.319 G"
     assert "d2l-resnet18" in app.caption[0].value or any("d2l-resnet18" in c.value for c in app.caption)
-    dot = app.get("graphviz_chart")[0].proto.spec
-    assert "identity" in dot and "1x1 projection (128, /2)" in dot
+    svg = diagrams(app)[0]
+    assert ">identity</text>" in svg and ">1x1 projection</text>" in svg and ">(128, /2)</text>" in svg
+    assert any("- layer2.0: 3×3 conv, 128, /2, BN, ReLU" in m.value for m in app.markdown)  # the outline
     stages = app.dataframe[0].value  # under a billion MACs: in millions, so the head's 5,120 is not 0.000
     analysis = explorer.analyze(explorer.preset("d2l-resnet18"))
     assert list(stages["MMACs"]) == [s.macs / 1e6 for s in analysis.stages] and stages["MMACs"].iloc[-1] == 0.00512
@@ -26,8 +28,8 @@ def test_the_diagram_pages_by_stage_and_looks_inside_the_head(app):
     app.run()
     app.selectbox(key="d_preset").set_value("resnet152").run()
     app.selectbox(key="d_page").set_value("layer3").run()
-    dot = app.get("graphviz_chart")[0].proto.spec
-    assert '"from layer2"' in dot and '"to layer4"' in dot and 'id="stem"' not in dot
+    svg = diagrams(app)[0]
+    assert ">from layer2</text>" in svg and ">to layer4</text>" in svg and 'data-part="stem"' not in svg
     app.selectbox(key="d_look").set_value("head").run()
     assert not app.exception
     assert any("fc: 2048×1000 + 1000 = 2,049,000" in c.value for c in app.code)
@@ -123,15 +125,39 @@ def test_compare_page(app):
     app.run()
     app.switch_page("app_pages/compare.py").run()
     assert not app.exception
-    assert metric(app, "Parameters") == "11,689,512"  # B: resnet18
+    assert metric(app, "Parameters, A") == "11,178,378"  # both networks' totals: A, the design
+    assert metric(app, "Parameters, B") == "11,689,512"  # B: resnet18
     stages = app.dataframe[0].value
     assert list(stages.columns) == ["stage", "A output", "B output", "A params", "B params", "A GMACs", "B GMACs"]
     assert stages["B GMACs"][0] == explorer.analyze(explorer.preset("resnet18")).stages[0].macs / 1e9
     app.text_input(key="c_stages_B").set_value("3x64s1,4x128s2,6x256s2,3x512s2").run()
-    assert metric(app, "Parameters") == "21,797,672"  # resnet34's stages
-    assert len(app.get("graphviz_chart")) == 2
+    assert metric(app, "Parameters, B") == "21,797,672"  # resnet34's stages
+    assert len(diagrams(app)) == 2
     app.text_input(key="c_stages_B").set_value("3x64").run()
     assert any("Network B is not valid" in e.value for e in app.error)
+
+
+def test_compare_marks_only_what_differs():
+    """resnet18 against resnet34: the four stages' parameters and MACs differ, not the stem's or the
+    head's, no output shape; resnet18 against itself with 10 classes: only the head differs."""
+    from ui.compare_sides import differing_cells
+
+    def table(a: str, b: str, classes: int = 1000) -> pd.DataFrame:
+        sa, sb = explorer.analyze(explorer.preset(a)), explorer.analyze(explorer.preset(b).with_classes(classes))
+        return pd.DataFrame(
+            [
+                {"stage": x.name, "A output": x.output_shape, "B output": y.output_shape}
+                | {"A params": x.params, "B params": y.params, "A GMACs": x.macs / 1e9, "B GMACs": y.macs / 1e9}
+                for x, y in zip(sa.stages, sb.stages, strict=True)
+            ]
+        )
+
+    cells = differing_cells(table("resnet18", "resnet34"), "GMACs")
+    assert cells[:5] == [(1, "stage"), (1, "A params"), (1, "B params"), (1, "A GMACs"), (1, "B GMACs")]
+    assert len(cells) == 4 * 5 and {row for row, _ in cells} == {1, 2, 3, 4}
+    assert not any("output" in column for _, column in cells)
+    head = differing_cells(table("resnet18", "resnet18", classes=10), "GMACs")
+    assert {row for row, _ in head} == {5} and (5, "A output") in head
 
 
 def test_why_residuals_page(app):

@@ -101,6 +101,7 @@ def test_degradation_and_lr_sweep_run_from_the_page(app, monkeypatch):
 
     small = dataclasses.replace(teaching.CPU_DEGRADATION, epochs=2)
     monkeypatch.setattr(teaching, "CPU_DEGRADATION", small)  # the page's version on the digits, in seconds
+    monkeypatch.setattr("ui.why_residuals.SWEEP_LRS", (0.1, 1.0, 3.0))  # half the page's sweep: 6 runs, not 12
     app.run()
     app.switch_page("app_pages/why_residuals.py").run()
     app.selectbox(key="w_deg_data").set_value("digits")
@@ -111,7 +112,7 @@ def test_degradation_and_lr_sweep_run_from_the_page(app, monkeypatch):
     app.selectbox(key="w_lr_data").set_value("digits")
     app.button(key="w_lr_start").click().run()
     sweep = _wait_for_experiment("lr sweep")
-    assert len(sweep) == 12 and {r.status for r in sweep} <= {"completed", "diverged"}
+    assert len(sweep) == 6 and {r.status for r in sweep} <= {"completed", "diverged"}
     app.run()
     assert not app.exception
     assert app.selectbox(key="w_deg_exp").options[0].endswith(" · Digits (offline)")  # what it trained on
@@ -272,6 +273,10 @@ def test_the_train_form_lives_in_the_url_so_a_reload_keeps_it(app):
 
 
 def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stage(app):
+    from ui.training import registry
+
+    slots = registry().start_workers("cpu")  # as the server's warm-up does: both workers up first
+    assert wait_until(lambda: all(slot.ready.is_set() for slot in slots))
     app.run()
     app.switch_page("app_pages/train.py").run()
     app.selectbox(key="t_network").set_value("resnet-mini").run()
@@ -280,8 +285,6 @@ def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stag
     app.number_input(key="t_limit").set_value(640)
     app.button(key="t_twin").click().run()
     assert not app.exception
-    from ui.training import registry
-
     jobs = registry()
     job = app.session_state["t_job"]
     pair = jobs.store.list(experiment=jobs.store.get(job).experiment)

@@ -30,6 +30,40 @@ def test_broadcast_versions_only_changes():
     assert second.spec == preset("resnet18")
 
 
+def test_a_new_lecture_wakes_each_follower_at_once_and_forgets_the_gone():
+    hub = Broadcast()
+    woken = {"a": 0, "b": 0}
+
+    def wake(name: str, alive: bool = True):
+        def call() -> bool:
+            woken[name] += 1
+            return alive
+
+        return call
+
+    hub.subscribe("a", wake("a"))
+    hub.subscribe("b", wake("b", alive=False))  # its tab is closed
+    hub.publish(preset("resnet18"), "resnet18", "")
+    hub.publish(preset("resnet18"), "resnet18", "")  # no change: nobody woken
+    hub.publish(preset("resnet18"), "resnet18", "train", run=7)  # the lecturer's run is news too
+    assert woken == {"a": 2, "b": 1} and hub.latest().run == 7
+    hub.unsubscribe("a")
+    hub.publish(preset("resnet50"), "resnet50", "")
+    assert woken == {"a": 2, "b": 1}
+
+
+def test_a_follower_keeps_follow_in_its_address_and_watches_the_lecturers_run(sessions):
+    lecturer = sessions()
+    student = sessions(follow="1")
+    lecturer.selectbox(key="d_preset").set_value("resnet50").run()
+    student.run()
+    assert student.query_params["follow"] == "1"  # the Design page writes the design and keeps following
+    lecturer.session_state["t_job"] = 3  # the run the lecturer's Train page shows
+    lecturer.run()
+    student.run()
+    assert student.session_state["t_job"] == 3
+
+
 def test_students_follow_the_lecturers_design_and_page_and_fork_it(sessions):
     lecturer = sessions()  # a one-user server (127.0.0.1, no key): its user is the lecturer
     student = sessions(follow="1")

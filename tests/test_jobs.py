@@ -77,18 +77,19 @@ def settings(registry, monkeypatch):
     return use
 
 
-def test_queue_runs_one_at_a_time_with_positions(registry):
+def test_queued_runs_wait_for_a_free_worker_with_positions(registry):
     store = registry.store
-    first = registry.submit(MINI, LONG, "first").run_id
-    second = registry.submit(MINI, QUICK, "second").run_id
+    first, *others = (registry.submit(MINI, LONG, "first").run_id for _ in range(registry.per_device))
+    second = registry.submit(MINI, QUICK, "second").run_id  # every worker is busy: these two wait
     third = registry.submit(MINI, QUICK, "third").run_id
-    assert wait_until(lambda: registry.snapshot(first).status == "running")
+    assert wait_until(lambda: all(registry.snapshot(r).status == "running" for r in (first, *others)))
     assert registry.snapshot(first).position == 0
     assert registry.snapshot(second).position == 1 and registry.snapshot(second).status == "queued"
     assert registry.snapshot(third).position == 2
     registry.stop(third, lecturer=True)  # a queued run leaves the queue at once
     assert registry.snapshot(third).status == "stopped" and store.get(third).status == "stopped"
-    registry.stop(first, lecturer=True)
+    for run in (first, *others):
+        registry.stop(run, lecturer=True)
     assert registry.wait(first, SETTLE_SECONDS) and registry.snapshot(first).status == "stopped"
     assert registry.wait(second, SETTLE_SECONDS)
     snap = registry.snapshot(second)
@@ -113,13 +114,16 @@ def test_the_worker_flushes_denormals_in_every_thread_it_computes_on(registry):
 
 def test_only_ended_runs_are_deleted_and_then_forgotten(registry):
     store = registry.store
-    running = registry.submit(MINI, LONG, "long").run_id
-    queued = registry.submit(MINI, QUICK, "next").run_id
+    assert wait_until(lambda: not registry.active())  # an earlier test's runs have settled
+    running, *others = (registry.submit(MINI, LONG, "long").run_id for _ in range(registry.per_device))
+    queued = registry.submit(MINI, QUICK, "next").run_id  # every worker is busy: it waits
     assert not registry.delete(running, lecturer=True) and not registry.delete(queued, lecturer=True)
     registry.stop(queued, lecturer=True)  # a queued run stopped at once has ended
     assert registry.delete(queued, lecturer=True) and store.get(queued) is None and registry.snapshot(queued) is None
     assert wait_until(lambda: registry.snapshot(running).steps)  # it has trained a little
-    registry.stop(running, lecturer=True)
+    for run in (running, *others):
+        registry.stop(run, lecturer=True)
+    assert all(registry.wait(run, SETTLE_SECONDS) for run in others)
     assert registry.wait(running, SETTLE_SECONDS)
     checkpoint = Path(store.get(running).checkpoint)  # a stopped run keeps its weights
     assert checkpoint.exists() and registry.delete(running, lecturer=True)
@@ -147,6 +151,7 @@ def test_quotas_per_session_and_for_the_whole_queue(registry, settings):
     settings(runs_per_session=2, queue_size=5)
     jobs = registry
     student, other = Submitter("student"), Submitter("other")
+    assert wait_until(lambda: not jobs.active())  # the queue's count starts empty
     before = len(jobs.store.list())
     jobs.submit(MINI, LONG, "one", by=student)
     jobs.submit(MINI, LONG, "two", by=student)

@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from explorer import Analysis, analyze_plan, fmt, plan_network, spec_from_json, to_code
-from explorer.arch.diagram import to_dot
+from explorer.arch.diagram import outline
+from explorer.arch.diagram_svg import to_svg
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -48,7 +49,14 @@ def stage_table(spec_json: str) -> pd.DataFrame:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def diagram(spec_json: str, expand: bool, direction: str = "TB", stage: str | None = None) -> str:
-    return to_dot(plan_network(spec_from_json(spec_json)), expand=expand, direction=direction, stage=stage)
+    """The diagram as SVG, laid out here (milliseconds) so that the browser only paints it."""
+    return to_svg(plan_network(spec_from_json(spec_json)), expand=expand, direction=direction, stage=stage)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def diagram_outline(spec_json: str) -> str:
+    """The diagram as a Markdown list of stages and blocks: its text alternative."""
+    return "\n".join(outline(plan_network(spec_from_json(spec_json))))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -20,7 +20,7 @@ from explorer.hall.challenge import (
 from explorer.training.data import DATASETS
 from explorer.training.jobs import JobRegistry
 from explorer.training.recipe import adapt_spec
-from ui import access, charts, state, training
+from ui import access, chart_text, charts, state, training
 from ui.lecture import lecture_requested
 from ui.text import plain
 
@@ -141,7 +141,7 @@ def leaderboard(board: ChallengeStore, current: Challenge) -> None:
             return
         ranked = [s for s in rows if s.rank is not None]
         if ranked:
-            st.plotly_chart(charts.leaderboard(ranked), width="stretch", key="ch_chart")
+            chart_text.plot(st, charts.leaderboard(ranked), "ch_chart")
         picked = st.dataframe(
             _frame(rows),
             hide_index=True,

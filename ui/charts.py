@@ -13,6 +13,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import Analysis, fmt
 from explorer.training.lr_range import RANGE_END, RANGE_START, RangeCurve, smoothed
+from ui.chart_axes import LECTURE_TITLE_CHARS, TITLE_CHARS, readable_axes, wrap_title
 from ui.text import plotly_text
 
 FONT_SIZE, LECTURE_FONT_SIZE = 16, 20  # px; lecture mode's page type is 22 px
@@ -30,13 +31,23 @@ def _font() -> dict[str, int]:
 
 
 def _layout(fig: go.Figure, height: int = 380, **extra: Any) -> go.Figure:
-    if _lecture():  # Streamlit's chart theme sets small labels of its own: projector-sized here
+    lecture = _lecture()
+    if lecture:  # Streamlit's chart theme sets small labels of its own: projector-sized here
         fig.update_xaxes(tickfont=_font(), title_font=_font())
         fig.update_yaxes(tickfont=_font(), title_font=_font())
         fig.update_layout(legend_font=_font())
+    readable_axes(fig, lecture)
+    title = extra.pop("title", None)
+    lines = 0
+    if title:
+        wrapped = wrap_title(title, LECTURE_TITLE_CHARS if lecture else TITLE_CHARS)
+        lines = wrapped.count("<br>")
+        extra["title"] = {"text": wrapped, "x": 0, "xanchor": "left"}
     fig.update_layout(
+        # the toolbar stands on the right edge, not on the title's line (it covered "Accuracy per epoch")
+        modebar={"orientation": "v"},
         height=height,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        margin={"l": 10, "r": 30, "t": 50 + 26 * lines, "b": 10},
         font=_font(),
         # under the plot, anchored to the figure's bottom edge: Plotly then makes room for it, where a
         # legend placed relative to the plot area lands on the x-axis title when the chart is narrow

@@ -113,7 +113,10 @@ def try_panel() -> None:
     names = imagenet_classes() if spec.num_classes == 1000 else [f"class {i}" for i in range(spec.num_classes)]
     top = chances.topk(min(5, spec.num_classes))
     st.image(
-        image[0].permute(1, 2, 0).squeeze(-1).numpy(), caption=f"As {name} gets it: {spec.input.height} px", width=160
+        image[0].permute(1, 2, 0).squeeze(-1).numpy(),
+        caption=f"As {name} gets it: {spec.input.height} px",
+        width=160,
+        alt="The uploaded picture, as the network gets it",
     )
     st.dataframe(
         {"class": [names[i] for i in top.indices.tolist()], "probability": top.values.tolist()},

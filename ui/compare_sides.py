@@ -11,10 +11,11 @@ import streamlit as st
 from explorer import PRESETS, Analysis, ResNetSpec, SpecError, check, fmt
 from explorer.arch.share import stages_from_text, stages_to_text
 from explorer.arch.spec import BLOCKS, SHORTCUTS, input_from_text
-from ui import state
+from ui import cache, diagram_view, state
 from ui.text import plain
 
 CURRENT = "Current design"
+DIFFERS_CSS = "background-color: #fff3bf"
 
 
 def source_spec(name: str) -> ResNetSpec:
@@ -71,7 +72,7 @@ def side_panel(side: str, default: str) -> tuple[str, ResNetSpec | None]:
 
 
 def totals(name_a: str, a: Analysis, name_b: str, b: Analysis) -> None:
-    """B's totals, each with its ratio to A's (no arrow: a ratio, not a change)."""
+    """Both networks' totals, A above B, B's with its ratio to A's (no arrow: a ratio, not a change)."""
     cols = st.columns(4)
     for col, label, va, vb, show in [
         (cols[0], "Parameters", a.total_params, b.total_params, fmt.count),
@@ -80,9 +81,20 @@ def totals(name_a: str, a: Analysis, name_b: str, b: Analysis) -> None:
         (cols[3], "Activations per image", a.activation_bytes(1), b.activation_bytes(1), fmt.nbytes),
     ]:
         ratio = f"{vb / va:.2f}x" if va else "—"
+        col.metric(f"{label}, A", show(va))
         # a ratio, not a change: no arrow (an up arrow on "1.00x" read as growth)
-        col.metric(label, show(vb), delta=f"{ratio} of A ({show(va)})", delta_color="off", delta_arrow="off")
-    st.caption(f"Values are B = {name_b}; the small line compares with A = {name_a}.")
+        col.metric(f"{label}, B", show(vb), delta=f"{ratio} of A", delta_color="off", delta_arrow="off")
+    st.caption(f"A = {name_a}; B = {name_b}.")
+
+
+def differing_cells(table: pd.DataFrame, unit: str) -> list[tuple[int, str]]:
+    """(row, column) of each A/B pair of cells that differ, and of the stage's name where any does."""
+    cells = []
+    for i, row in table.iterrows():
+        pairs = [what for what in ("output", "params", unit) if row[f"A {what}"] != row[f"B {what}"]]
+        cells += [(int(i), "stage")] if pairs else []
+        cells += [(int(i), f"{side} {what}") for what in pairs for side in "AB"]
+    return cells
 
 
 def stage_table(a: Analysis, b: Analysis) -> None:
@@ -108,12 +120,13 @@ def stage_table(a: Analysis, b: Analysis) -> None:
         )
     table = pd.DataFrame(rows)
 
-    def mark_differences(row: pd.Series) -> list[str]:
-        differs = any(row[f"A {what}"] != row[f"B {what}"] for what in ("output", "params", unit.name))
-        return ["background-color: #fff3bf" if differs else ""] * len(row)
+    marked = differing_cells(table, unit.name)
+
+    def mark_differences(column: pd.Series) -> list[str]:
+        return [DIFFERS_CSS if (i, column.name) in marked else "" for i in column.index]
 
     st.dataframe(
-        table.style.apply(mark_differences, axis=1).format(
+        table.style.apply(mark_differences, axis=0).format(
             {
                 "A params": "{:,}",
                 "B params": "{:,}",
@@ -123,4 +136,14 @@ def stage_table(a: Analysis, b: Analysis) -> None:
         hide_index=True,
         width="stretch",
     )
-    st.caption("Highlighted: stages whose shape, parameters or MACs differ.")
+    st.caption("Highlighted: the stages that differ, and in them what differs (shape, parameters or MACs).")
+
+
+def diagrams(side_a: tuple[str, str], side_b: tuple[str, str]) -> None:
+    """The two diagrams side by side, each (name, spec JSON) filling its column's width."""
+    for column, (name, spec_json), key in zip(
+        st.columns(2), (side_a, side_b), ("c_diagram_a", "c_diagram_b"), strict=True
+    ):
+        with column:
+            st.caption(name)
+            diagram_view.diagram(cache.diagram(spec_json, False), key, name.replace(" ", "_"), "fit")

@@ -3,8 +3,6 @@ diagram with the part looked into, the layer table, the charts, the PyTorch code
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from explorer import Analysis, ResNetSpec, SpecError, fmt
@@ -13,26 +11,52 @@ from explorer.arch.presets import preset
 from explorer.arch.reference import timm_twin, verified_against
 from explorer.arch.share import spec_diff
 from explorer.hall.budget import check_build, check_design
-from explorer.inspect.look_inside import part_names
-from ui import access, cache, charts, checkpoint, design_controls, diagram_view
+from ui import access, cache, chart_text, charts, checkpoint, design_controls, diagram_view
 from ui.admission import heavy, plan_bytes
 from ui.look_inside import look_inside
 from ui.text import plain
 
 
-def totals(spec: ResNetSpec, a: Analysis, base: str, lecture: bool) -> list[str]:
-    """The numbers that matter, the server's limit if it is passed, the verified marks, and how the
-    design differs from its preset (returned: empty for the preset itself)."""
+def totals(a: Analysis) -> None:
+    """The numbers that matter, above the views."""
     batch = st.sidebar.number_input(
         "Batch size (memory estimate)", min_value=1, max_value=65536, value=256, key="d_batch"
     )
-    # on a projector, two big numbers per row; on a desk, four in a row: at 1280 px beside the wide
-    # sidebar the row is 710 px, and each column keeps 150 px (BASE_CSS) only with these weights
-    c1, c2, c3, c4 = [*st.columns(2), *st.columns(2)] if lecture else st.columns([1.3, 1, 1, 1])
+    # four in a row: at 1280 px beside the wide sidebar the row is 710 px, and each column keeps 150 px
+    # (BASE_CSS) only with these weights; on a projector in lecture mode compact (LECTURE_TOTALS_CSS)
+    c1, c2, c3, c4 = st.columns([1.3, 1, 1, 1])
     c1.metric("Parameters", fmt.count(a.total_params), help=f"trainable: {fmt.count(a.trainable_params)}")
     c2.metric("MACs per image", fmt.macs_short(a.macs), help=f"{fmt.count(a.macs)} multiply-adds")
     c3.metric("Output", "B×" + "x".join(map(str, a.output_shape)), help=f"{a.depth} weighted layers deep")
     c4.metric(f"Activations, batch {batch}", fmt.nbytes(a.activation_bytes(batch)), help="float32, estimate")
+
+
+# Lecture mode: the first screen of a 1024x768 projector at 150% (683x512 CSS px) holds the totals and
+# the top of the diagram (issue 23: the four big totals filled it). The notes go below the view.
+LECTURE_TOTALS_CSS = """
+<style>
+  .st-key-d_head h1 { font-size: 1.8rem !important; padding: 0 0 0.25rem 0; }
+  /* "25,557,032" is 157 px at 1.3rem of 22 px: four in a row fit 640 px (the first column 178 px) */
+  .st-key-d_head [data-testid="stHorizontalBlock"] > div { min-width: 0 !important; }
+  .st-key-d_head [data-testid="stMetricValue"], .st-key-d_head [data-testid="stMetricValue"] * {
+    font-size: 1.3rem !important; }
+  .st-key-d_head [data-testid="stMetricLabel"] * { font-size: 0.9rem !important; }
+  .st-key-d_head [data-testid="stVerticalBlock"] { row-gap: 0.5rem; }
+  /* the five views on one line */
+  .st-key-d_view [data-testid="stMarkdownContainer"] p { font-size: 1rem; }
+  .st-key-d_view [data-testid="stRadioGroup"] { gap: 0.2rem 0.6rem !important; }
+  .st-key-d_view [data-testid="stRadioOption"] { margin-right: 0 !important; padding-right: 0 !important; }
+</style>
+"""
+
+
+def edits(spec: ResNetSpec, base: str) -> list[str]:
+    """How the design differs from its preset (empty for the preset itself)."""
+    return spec_diff(preset(base), spec)
+
+
+def notes(a: Analysis, base: str, diff: list[str]) -> None:
+    """The server's limit if it is passed, the verified marks, how the design differs from its preset."""
     try:
         check_design(a.plan, access.limits())
     except SpecError as exc:
@@ -43,27 +67,29 @@ def totals(spec: ResNetSpec, a: Analysis, base: str, lecture: bool) -> list[str]
             f"✓ Verified: torchvision publishes {ref.name} with {fmt.count(ref.params)} parameters and "
             f"{ref.gmacs:.3f} GMACs; this network has exactly that."
         )
-    if twin := timm_twin(spec):
+    if twin := timm_twin(a.plan.spec):
         st.success(
             f"✓ Verified against timm's **{twin}**: its weights load strictly and give the same outputs; "
             f"parameters and MACs equal its own count (`python -m explorer.arch.timm_family`)."
         )
-    diff = spec_diff(preset(base), spec)
     if diff:
         st.info(f"Edited from **{base}**: " + "; ".join(f"`{d}`" for d in diff))
     else:
         st.caption(f"This is the preset **{base}**. The address bar holds the design: copy it to share.")
-    return diff
+    # the Train page takes this design, whatever network it showed last (?network=design)
+    train = "app_pages/train.py"
+    st.page_link(train, label="Train this network", icon=":material/monitoring:", query_params={"network": "design"})
 
 
 VIEWS = ["Diagram", "Layers", "Charts", "PyTorch code", "Import / export"]
-PAINT_FIRST_SECONDS = 0.05  # see diagram() below
 
 
 def diagram(spec_json: str, a: Analysis, lecture: bool, name: str) -> None:
     """The block diagram (click a part to look inside it) beside the part's panel and the stage table."""
-    # at lecture size on a 1024-px projector three in a row cut the toggles' labels: two rows
-    c1, c2, c3 = [*st.columns(2), st.container()] if lecture else st.columns([1, 1, 1.2], vertical_alignment="center")
+    # in lecture mode the switches go to the (folded) sidebar: the diagram starts on the first screen
+    options = st.sidebar.expander("Diagram", expanded=True) if lecture else st.container()
+    with options:
+        c1, c2, c3 = [st.container()] * 3 if lecture else st.columns([1, 1, 1.2], vertical_alignment="center")
     expand = c1.toggle("Draw every block", key="d_expand", help="Collapsed: a stage's identical blocks as 'block xN'")
     across = c2.toggle("Left to right", key="d_across", help="Wide and short, for slides")
     stages = [stage.name for stage in a.plan.stages]
@@ -79,20 +105,15 @@ def diagram(spec_json: str, a: Analysis, lecture: bool, name: str) -> None:
     # lecture type makes the stage table ~430 px wide: on a 1024-px projector it needs the larger share
     # (left to right, the diagram needs the page's width: the table goes below it)
     left, right = (st.container(), st.container()) if across else st.columns([1, 1.3] if lecture else [1.2, 1])
-    dot = cache.diagram(spec_json, expand, "LR" if across else "TB", None if page == "all" else page)
-    if st.session_state.get("d_drawn") != dot:
-        # The browser lays the diagram out on its main thread (~0.5 s for d2l-resnet18): sent in
-        # the same message as the totals it holds them back (0.68 s to show a new total). A pause
-        # before sending a changed diagram lets the totals paint first: 0.12 s (benchmarks/ui_latency.py).
-        time.sleep(PAINT_FIRST_SECONDS)
-        st.session_state.d_drawn = dot
+    svg = cache.diagram(spec_json, expand, "LR" if across else "TB", None if page == "all" else page)
+    zoom = "fit" if across else diagram_view.LECTURE_ZOOM if lecture else diagram_view.DESK_ZOOM
     with left:
-        diagram_view.diagram_controls(
-            part_names(a.plan), st.session_state.get("d_look"), "d_clicks", "d_look", name, "d_look_panel"
-        )
-        st.graphviz_chart(dot, width="stretch" if lecture and not across else "content")
-    kinds = sorted({SHORTCUT_LABEL[b.shortcut] for b in a.plan.blocks})
-    left.caption("Skip connections: " + ", ".join(kinds) + ". Edges carry tensor shapes (channels x height x width).")
+        look = st.session_state.get("d_look")
+        diagram_view.diagram(svg, "d_clicks", name, zoom, look, target="d_look", panel="d_look_panel")
+        kinds = sorted({SHORTCUT_LABEL[b.shortcut] for b in a.plan.blocks})
+        st.caption(f"Skip connections: {', '.join(kinds)}. Edges carry tensor shapes (channels x height x width).")
+        with st.expander("The diagram as text"):  # what a screen reader reads instead of the picture
+            st.markdown(cache.diagram_outline(spec_json))
     with right:  # beside the diagram, where the click was: no scrolling to see what it shows
         with st.container(border=True, key="d_look_panel"):
             look_inside(spec_json, a.plan)
@@ -126,15 +147,16 @@ def layers(spec_json: str) -> None:
 
 def charts_view(base: str, a: Analysis) -> None:
     """Parameters and MACs per stage; spatial size against channels."""
-    st.plotly_chart(charts.stage_bars([(base, a)]), width="stretch", key="d_stage_chart")
-    st.plotly_chart(charts.shape_flow(a), width="stretch", key="d_flow_chart")
+    chart_text.plot(st, charts.stage_bars([(base, a)]), "d_stage_chart")
+    chart_text.plot(st, charts.shape_flow(a), "d_flow_chart")
 
 
 def code(spec_json: str, title: str) -> None:
     """The standalone PyTorch source of the design."""
     source = cache.code(spec_json, title)
     st.download_button("Download net.py", source, file_name="net.py", mime="text/x-python", key="d_code_dl")
-    st.code(source, language="python")
+    # wrapped, not scrolled sideways: a scrolling box would need focus to be read by keyboard (axe-core)
+    st.code(source, language="python", wrap_lines=True)
 
 
 def import_export(spec: ResNetSpec, a: Analysis, spec_json: str) -> None:

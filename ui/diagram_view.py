@@ -1,129 +1,134 @@
-"""The diagram made clickable, zoomable and pannable in the browser.
+"""The block diagram in the page: painted, zoomed, clicked and walked by keyboard.
 
-st.graphviz_chart draws the DOT in the page (Graphviz compiled to WebAssembly) and offers neither
-clicks nor zoom. This component (st.components.v2: its script runs in the page, not in an iframe)
-finds the drawn SVG, makes each part whose SVG id the diagram set (stem, blocks, head) answer a
-click with its module name, outlines the part being looked into, and adds zoom buttons; dragging
-a diagram larger than its box pans it. The click comes back as the trigger value `picked`.
+The server lays the diagram out (explorer/arch/diagram_svg.py, cached per design): the browser only
+paints an <svg>. Graphviz in the browser had frozen the page for 0.8-0.9 s after each change of a
+ResNet-50 (issue 23). This component (st.components.v2: its script runs in the page, not in an
+iframe) holds the SVG, scales it so that 100% sets its text at the page's body size (22 px in
+lecture mode), and makes each part (stem, blocks, head) answer a click, Enter or Space with its
+module name; the arrow keys move between parts. The click comes back as the trigger value `picked`.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-ZOOMS = (0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0)  # the steps of the - and + buttons
-PNG_SCALE = 3  # a 300-pt wide diagram becomes 1,200 px: sharp on a 1080p slide
+ZOOMS = (0.25, 0.5, 0.67, 0.75, 0.85, 1.0, 1.25, 1.5, 2.0, 3.0)  # the steps of the - and + buttons
+PNG_SCALE = 3  # a 300-px wide diagram becomes 900 px: sharp on a 1080p slide
 MAX_PNG_SIDE = 16_000  # px: browsers refuse larger canvases
+DESK_ZOOM = 0.75  # 12-px text beside a 16-px page: the diagram's boxes are dense, a page of them fits
+LECTURE_ZOOM = 1.25  # the size of lecture mode's paragraphs (1.25rem, ui/lecture.py): read from the back
 
 _HTML = """
-<div class="bar">
-  <button data-zoom="-1" title="Zoom out">−</button><span class="level">100%</span>
-  <button data-zoom="1" title="Zoom in">+</button><button data-zoom="0" title="Whole diagram on one screen">Fit</button>
-  <button class="save" data-save="svg">Download SVG</button><button class="save" data-save="png">Download PNG</button>
+<div class="rx-diagram">
+  <div class="bar">
+    <button data-zoom="-1" title="Zoom out" aria-label="Zoom out">−</button><span class="level">100%</span>
+    <button data-zoom="1" title="Zoom in" aria-label="Zoom in">+</button><button data-zoom="0"
+      title="Fill the width">Fit</button>
+    <button class="save" data-save="svg">Download SVG</button><button class="save" data-save="png">Download PNG</button>
+    <span class="hint">Click a block (or Tab, Enter) to look inside it.</span>
+  </div>
+  <div class="canvas" tabindex="-1"></div>
 </div>
-<div class="hint">Click a block to look inside it; drag to pan.</div>
 """
 
+# scoped to .rx-diagram: the component's styles are not isolated (so the page's lecture type reaches it)
 _CSS = """
-/* in rem, so lecture mode's larger root type reaches the toolbar too */
-.bar { display: flex; flex-wrap: wrap; align-items: center; gap: 0.4rem; font-family: inherit; }
-.save { font-size: 0.875rem; margin-left: 0.4rem; }
-button { font: inherit; font-size: 0.95rem; min-width: 2.1rem; padding: 0.125rem 0.6rem; cursor: pointer;
-         background: white; border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem; color: rgb(49, 51, 63); }
-button:hover { border-color: #d9480f; color: #d9480f; }
-.level { min-width: 2.75rem; text-align: center; font-size: 0.875rem; }
-.hint { font-size: 0.8rem; color: rgb(110, 110, 110); margin-top: 0.25rem; font-family: inherit; }
+.rx-diagram .bar { display: flex; flex-wrap: wrap; align-items: center; gap: 0.4rem; font-family: inherit; }
+.rx-diagram .save { font-size: 0.875rem; margin-left: 0.4rem; }
+.rx-diagram button { font: inherit; font-size: 0.95rem; min-width: 2.1rem; padding: 0.125rem 0.6rem;
+  cursor: pointer; background: white; border: 1px solid rgba(49, 51, 63, 0.4); border-radius: 0.5rem;
+  color: rgb(49, 51, 63); }
+.rx-diagram button:hover { border-color: #b83c0c; color: #b83c0c; }
+.rx-diagram .level { min-width: 2.75rem; text-align: center; font-size: 0.875rem; }
+.rx-diagram .hint { font-size: 0.8rem; color: rgb(85, 87, 97); margin-left: 0.4rem; font-family: inherit; }
+.rx-diagram .canvas { margin-top: 0.4rem; }
+.rx-diagram .canvas { overflow: auto; max-width: 100%; }
+.rx-diagram .canvas svg { display: block; max-width: none; }
+.rx-diagram g.part { cursor: pointer; }
+.rx-diagram g.part:focus { outline: none; }
+.rx-diagram g.part:focus-visible rect.frame { stroke: #1c58b8; stroke-width: 4px; }
+.rx-diagram g.part.picked rect.frame { stroke: #b83c0c; stroke-width: 3px; }
 """
 
 _JS = """
 export default function ({ parentElement, data, setTriggerValue }) {
-  const ZOOMS = data.zooms;
-  const state = (window.__diagramView = window.__diagramView || { zoom: 1.0 });
-  clearInterval(state.timer);  // one timer per page: a rerun's new data replaces the old
-  state.data = data;
-  state.pick = setTriggerValue;
-  const level = parentElement.querySelector(".level");
-  function chart() {
-    const all = document.querySelectorAll('[data-testid="stGraphVizChart"]');
-    return all.length ? all[all.length - 1] : null;
+  const views = (window.__rxDiagrams = window.__rxDiagrams || {});
+  const state = (views[data.key] = views[data.key] || {});
+  const root = parentElement.querySelector(".rx-diagram");
+  const box = root.querySelector(".canvas");
+  const level = root.querySelector(".level");
+  if (state.mode !== data.mode) { state.mode = data.mode; state.zoom = data.zoom; }  // a new default
+  if (box.dataset.svg !== data.svg) {  // painted, not laid out: the server did the layout
+    const focused = document.activeElement && document.activeElement.dataset
+      ? document.activeElement.dataset.part : null;
+    box.innerHTML = data.svg;
+    box.dataset.svg = data.svg;
+    const again = focused && box.querySelector('g.part[data-part="' + CSS.escape(focused) + '"]');
+    if (again) again.focus({ preventScroll: true });
   }
-  function apply(svg, box) {
-    // the natural size is the viewBox in points; zoom scales it, the chart's box scrolls
-    if (!svg.dataset.w) { svg.dataset.w = svg.viewBox.baseVal.width; svg.dataset.h = svg.viewBox.baseVal.height; }
+  const svg = box.querySelector("svg");
+  const parts = Array.from(box.querySelectorAll("g.part"));
+  function bodyPx() { return parseFloat(getComputedStyle(document.documentElement).fontSize) || 16; }
+  function apply() {
+    const w = svg.viewBox.baseVal.width, h = svg.viewBox.baseVal.height;
+    const unit = bodyPx() / Number(svg.dataset.font);  // px per unit at 100%
     let zoom = state.zoom;
-    if (zoom === "fit") {
-      const room = Math.max(200, window.innerHeight - box.getBoundingClientRect().top - 24);
-      zoom = Math.min(1.0, room / svg.dataset.h, box.parentElement.clientWidth / svg.dataset.w);
-    }
-    svg.setAttribute("width", svg.dataset.w * zoom + "pt");
-    svg.setAttribute("height", svg.dataset.h * zoom + "pt");
-    svg.style.maxWidth = "none";
-    // a diagram wider than the page (left to right, or zoomed in) scrolls inside its box
-    box.style.overflow = "auto";
-    box.style.maxHeight = zoom > 1 ? "80vh" : "none";
-    box.style.cursor = box.scrollWidth > box.clientWidth || zoom > 1 ? "grab" : "auto";
+    if (zoom === "fit") zoom = Math.max(0.05, (box.clientWidth - 2) / (w * unit));
+    svg.setAttribute("width", (w * unit * zoom).toFixed(1));
+    svg.setAttribute("height", (h * unit * zoom).toFixed(1));
+    box.style.cursor = box.scrollWidth > box.clientWidth + 1 ? "grab" : "auto";
     level.textContent = Math.round(zoom * 100) + "%";
   }
-  function reveal() {
-    // a narrow page (a projector at 150%) stacks the panel below the diagram: after a click, go to it
-    if (!state.scrollTo || Date.now() - state.scrollTo < 600) return;  // wait for the redrawn panel
-    state.scrollTo = null;
-    const panel = document.querySelector(".st-key-" + state.data.panel);
-    const box = chart();
-    if (!panel || !box) return;
-    const top = panel.getBoundingClientRect().top;
-    const stacked = top >= box.getBoundingClientRect().bottom - 1;
-    if (stacked && top > window.innerHeight * 0.5) panel.scrollIntoView({ block: "start" });
+  function pick(part) {
+    state.pending = part.dataset.part;
+    setTriggerValue("picked", part.dataset.part);
   }
-  function wire() {
-    reveal();
-    const box = chart();
-    const svg = box && box.querySelector("svg");
-    if (!svg || !svg.viewBox.baseVal || !svg.viewBox.baseVal.width) return;
-    apply(svg, box);
-    svg.querySelectorAll("g.node").forEach((node) => {
-      if (!state.data.parts.includes(node.id)) return;
-      const shape = node.querySelector("path, polygon");
-      if (shape) {
-        const picked = node.id === state.data.picked;
-        shape.setAttribute("stroke", picked ? "#d9480f" : "black");
-        shape.setAttribute("stroke-width", picked ? "3" : "1");
+  parts.forEach((part, i) => {
+    part.classList.toggle("picked", part.dataset.part === data.picked);
+    part.setAttribute("aria-pressed", part.dataset.part === data.picked ? "true" : "false");
+    part.onclick = (event) => { if (box.dataset.dragged !== "1") pick(part); };
+    part.onkeydown = (event) => {
+      const step = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1 }[event.key];
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); pick(part); }
+      else if (step) {
+        event.preventDefault();
+        const next = parts[Math.max(0, Math.min(parts.length - 1, i + step))];
+        next.focus();
+        next.scrollIntoView({ block: "nearest", inline: "nearest" });
       }
-      if (node.dataset.wired) return;
-      node.dataset.wired = "1";
-      node.style.cursor = "pointer";
-      node.addEventListener("click", (event) => {
-        if (box.dataset.dragged === "1") return;  // the end of a pan, not a click
-        event.stopPropagation();
-        state.scrollTo = Date.now();  // bring the part's panel into view once the page has redrawn it
-        state.pick("picked", node.id);
-      });
-    });
-    if (!box.dataset.pan) {
-      box.dataset.pan = "1";
-      let start = null;
-      box.addEventListener("mousedown", (e) => {
-        start = { x: e.clientX, y: e.clientY, left: box.scrollLeft, top: box.scrollTop };
-        box.dataset.dragged = "0";
-      });
-      window.addEventListener("mousemove", (e) => {
-        if (!start) return;
-        const dx = e.clientX - start.x, dy = e.clientY - start.y;
-        if (Math.abs(dx) + Math.abs(dy) > 4) box.dataset.dragged = "1";
-        box.scrollLeft = start.left - dx;
-        box.scrollTop = start.top - dy;
-      });
-      window.addEventListener("mouseup", () => { start = null; });
-    }
+    };
+  });
+  // after a pick the page redraws the part's panel: bring it on screen (stacked below the diagram on
+  // a narrow page; scrolled away beside a long one) if it is not there
+  if (state.pending && state.pending === data.picked) {
+    state.pending = null;
+    setTimeout(() => {
+      const panel = document.querySelector(".st-key-" + data.panel);
+      if (!panel) return;
+      const r = panel.getBoundingClientRect();
+      if (r.top < 0 || r.top > window.innerHeight * 0.6) panel.scrollIntoView({ block: "start" });
+    }, 250);
   }
-  function serialise(svg) {
+  if (!box.dataset.pan) {  // dragging a diagram larger than its box pans it
+    box.dataset.pan = "1";
+    let start = null;
+    box.addEventListener("mousedown", (e) => {
+      start = { x: e.clientX, y: e.clientY, left: box.scrollLeft, top: box.scrollTop };
+      box.dataset.dragged = "0";
+    });
+    window.addEventListener("mousemove", (e) => {
+      if (!start) return;
+      const dx = e.clientX - start.x, dy = e.clientY - start.y;
+      if (Math.abs(dx) + Math.abs(dy) > 4) box.dataset.dragged = "1";
+      box.scrollLeft = start.left - dx;
+      box.scrollTop = start.top - dy;
+    });
+    window.addEventListener("mouseup", () => { start = null; });
+  }
+  function serialise() {
     const copy = svg.cloneNode(true);
-    const box = svg.viewBox.baseVal;
-    copy.setAttribute("xmlns", "http://www.w3.org/2000/svg");
-    copy.setAttribute("xmlns:xlink", "http://www.w3.org/1999/xlink");
-    copy.setAttribute("width", box.width);
-    copy.setAttribute("height", box.height);
-    copy.removeAttribute("style");
+    copy.setAttribute("width", svg.viewBox.baseVal.width);
+    copy.setAttribute("height", svg.viewBox.baseVal.height);
     return new XMLSerializer().serializeToString(copy);
   }
   function save(blob, name) {
@@ -135,65 +140,71 @@ export default function ({ parentElement, data, setTriggerValue }) {
     link.remove();
   }
   function download(kind) {
-    const svg = chart() && chart().querySelector("svg");
-    if (!svg) return;
-    const name = state.data.name;
-    if (kind === "svg") return save(new Blob([serialise(svg)], { type: "image/svg+xml" }), name + ".svg");
-    const box = svg.viewBox.baseVal;
-    const scale = Math.min(data.scale, data.max_side / Math.max(box.width, box.height));
+    if (kind === "svg") return save(new Blob([serialise()], { type: "image/svg+xml" }), data.name + ".svg");
+    const w = svg.viewBox.baseVal.width, h = svg.viewBox.baseVal.height;
+    const scale = Math.min(data.scale, data.max_side / Math.max(w, h));
     const image = new Image();
     image.onload = () => {
       const canvas = document.createElement("canvas");
-      canvas.width = Math.round(box.width * scale);
-      canvas.height = Math.round(box.height * scale);
+      canvas.width = Math.round(w * scale);
+      canvas.height = Math.round(h * scale);
       const pen = canvas.getContext("2d");
       pen.fillStyle = "white";
       pen.fillRect(0, 0, canvas.width, canvas.height);
       pen.drawImage(image, 0, 0, canvas.width, canvas.height);
-      canvas.toBlob((blob) => save(blob, name + ".png"), "image/png");
+      canvas.toBlob((blob) => save(blob, data.name + ".png"), "image/png");
     };
-    image.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(serialise(svg));
+    image.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(serialise());
   }
-  parentElement.querySelectorAll("button.save").forEach((button) => {
-    button.onclick = () => download(button.dataset.save);
-  });
-  parentElement.querySelectorAll("button[data-zoom]").forEach((button) => {
+  root.querySelectorAll("button.save").forEach((button) => { button.onclick = () => download(button.dataset.save); });
+  root.querySelectorAll("button[data-zoom]").forEach((button) => {
     button.onclick = () => {
       const step = Number(button.dataset.zoom);
       if (step === 0) { state.zoom = "fit"; }
       else {
-        const now = state.zoom === "fit" ? 1.0 : state.zoom;
-        const at = ZOOMS.findIndex((z) => z >= now - 1e-9);
-        state.zoom = ZOOMS[Math.max(0, Math.min(ZOOMS.length - 1, (at < 0 ? ZOOMS.length - 1 : at) + step))];
+        const now = state.zoom === "fit" ? Number(level.textContent.replace("%", "")) / 100 : state.zoom;
+        const at = step > 0 ? data.zooms.findIndex((z) => z > now + 1e-9)
+                            : data.zooms.findLastIndex((z) => z < now - 1e-9);
+        if (at >= 0) state.zoom = data.zooms[at];
       }
-      wire();
+      apply();
     };
   });
-  wire();
-  state.timer = setInterval(wire, 400);  // the chart is redrawn after each change of the design
-  return () => clearInterval(state.timer);
+  apply();
+  const watch = new ResizeObserver(() => { if (state.zoom === "fit") apply(); });  // Fit follows the width
+  watch.observe(box);
+  return () => watch.disconnect();
 }
 """
 
-_component = st.components.v2.component("diagram_view", html=_HTML, css=_CSS, js=_JS)
+_component = st.components.v2.component("diagram_view", html=_HTML, css=_CSS, js=_JS, isolate_styles=False)
 
 
-def diagram_controls(parts: list[str], picked: str | None, key: str, target: str, name: str, panel: str) -> None:
-    """Zoom and download buttons for the diagram drawn next on the page (saved as `name`.svg/.png),
-    and clicks on its parts: a click puts the part's module name ("layer2.0") in
-    st.session_state[target] before the rerun it causes, and brings the container keyed `panel`
-    into view if it is off screen."""
+def diagram(svg: str, key: str, name: str, zoom: float | str, picked: str | None = None,
+            target: str | None = None, panel: str = "") -> None:  # fmt: skip
+    """The server-drawn diagram `svg` with zoom and download buttons (saved as `name`.svg/.png) at
+    `zoom` (1.0: text at the page's body size; "fit": the width it has). With `target`, a click (or
+    Enter) on a part puts its module name ("layer2.0") in st.session_state[target] before the rerun
+    it causes, and brings the container keyed `panel` on screen if it is not."""
+
+    def on_pick() -> None:
+        if target is not None:
+            st.session_state[target] = st.session_state[key].get("picked")
+
     _component(
         data={
-            "parts": parts,
+            "svg": svg,
+            "key": key,
+            "mode": f"{zoom}",
+            "zoom": zoom,
             "picked": picked,
             "zooms": list(ZOOMS),
             "name": name,
             "panel": panel,
             "scale": PNG_SCALE,
             "max_side": MAX_PNG_SIDE,
-        },  # fmt: skip
+        },
         key=key,
-        on_picked_change=lambda: st.session_state.update({target: st.session_state[key].get("picked")}),
+        on_picked_change=on_pick,
         height="content",
     )

@@ -39,6 +39,9 @@ def _rows_of(css: str) -> str:
 # is ~680 px wide).
 BASE_CSS = _rows_of("""
 <style>
+  /* the page's <style> blocks take no room: each was an empty row with a 1rem gap (66 px in lecture
+     mode at the top of every page) */
+  [data-testid="stElementContainer"]:has(> [data-testid="stMarkdown"] style) { display: none; }
   .block-container { padding-top: 2.5rem; }
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) { flex-wrap: wrap; row-gap: 0.5rem; }
   [data-testid="stHorizontalBlock"]:has([data-testid="stMetric"]) > div { min-width: 150px; }
@@ -53,17 +56,24 @@ BASE_CSS = _rows_of("""
   /* a metric's label wraps rather than being cut: "max |block(x) − x|" is the point of the label */
   [data-testid="stMetricLabel"] p { white-space: normal !important; }
   /* a narrow page (a 1024-px projector at 150% zoom is 683 px): the diagram and the stage table
-     beside it stack, each the page's full width, so the diagram keeps its natural size */
+     beside it stack, each the page's full width, so the diagram keeps its size */
   @media (max-width: 800px) {
-    [data-testid="stHorizontalBlock"]:has([data-testid="stGraphVizChart"]) { flex-wrap: wrap; }
-    [data-testid="stHorizontalBlock"]:has([data-testid="stGraphVizChart"]) > [data-testid="stColumn"] {
-      min-width: 100%;
-    }
+    [data-testid="stHorizontalBlock"]:has(.rx-diagram) { flex-wrap: wrap; }
+    [data-testid="stHorizontalBlock"]:has(.rx-diagram) > [data-testid="stColumn"] { min-width: 100%; }
   }
-  /* Streamlit sets the diagram's text in rem, so lecture type (22-px root) made it a third larger
-     than the room Graphviz laid out for it: skip labels ran onto their arcs. The desk size (0.6 of
-     16 px) in the diagram's own units keeps every label in its place; the diagram scales as a whole. */
-  [data-testid="stGraphVizChart"] svg text { font-size: 9.6px !important; }
+  /* beside a long diagram the part's panel stays on screen while the page scrolls to the block
+     clicked (issue 23: after a click on layer4.0 the whole panel was above the view) */
+  @media (min-width: 801px) {
+    [data-testid="stColumn"]:has(.st-key-d_look_panel) { position: sticky; top: 3.75rem; align-self: flex-start; }
+  }
+  .st-key-d_look_panel { scroll-margin-top: 4rem; }
+  /* the code's colours at WCAG 2.1 AA (4.5:1 on its #fcfcfb): Streamlit's were 2.1:1 (booleans) to
+     3.9:1 (keywords); these are 5.6:1 or more */
+  [data-testid="stCode"] .token.string, [data-testid="stCode"] .token.boolean { color: #177233 !important; }
+  [data-testid="stCode"] :is(.token.keyword, .token.function, .token.class-name) { color: #0b5cad !important; }
+  [data-testid="stCode"] :is(.token.punctuation, .token.comment) { color: #5c5f6e !important; }
+  [data-testid="stCode"] .token.operator { color: #b3400a !important; }
+  [data-testid="stCode"] .token.number { color: #0b6e60 !important; }
   /* tabs wrap onto a second row rather than hiding behind a scroll arrow (Why residuals? at 150%) */
   [data-testid="stTabs"] [role="tablist"] { flex-wrap: wrap; row-gap: 0.25rem; }
 </style>

@@ -108,7 +108,10 @@ def _pictures(spec_json: str, name: str, run: RunRecord | None, plan: NetworkPla
     maps = torch.from_numpy(out)
     channels, height, width = maps.shape
     strongest = maps.mean(dim=(1, 2)).argsort(descending=True)[:MAPS_SHOWN].tolist()
-    st.image(maps_picture(tile(maps[strongest], columns=MAPS_COLUMNS)))
+    st.image(
+        maps_picture(tile(maps[strongest], columns=MAPS_COLUMNS)),
+        alt=f"Feature maps of {name}: {len(strongest)} channels of {height}×{width} as a grid",
+    )
     st.caption(
         f"What {name} gives for {sample}, {weights}: {channels} channels of {height}×{width}; "
         + ("the " + str(len(strongest)) if channels > MAPS_SHOWN else "all")

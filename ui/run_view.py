@@ -106,11 +106,11 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
             c2.button("Stop", key="t_stop", on_click=_stop, args=(jobs, snap.id), type="secondary")
         elif snap.finished and store.get(snap.id) is not None:
             again_button(snap.id)
+        training.progress(snap)  # on a projector's first screen, however long the status line
         if not training.may_control(jobs, snap.id):
             st.caption("Another session's run: shown read-only.")
         for line in snap.log[-3:]:
             st.caption(plain(line))
-        training.progress(snap)
         twin = None
         if training.range_testing(snap):
             training.range_test(snap.steps, f"live_{snap.id}", finished=snap.finished)

@@ -196,10 +196,11 @@ def spec_from_widgets(frame: pd.DataFrame) -> ResNetSpec:
 
 
 def write_url(spec: ResNetSpec, base: str) -> None:
-    """Put the design in the address bar, keeping the page's other parameters (lecture, job)."""
+    """Put the design in the address bar, keeping the page's other parameters (lecture, job, follow:
+    a reload of a following student's page follows on)."""
     wanted = to_query(spec, base)
     for key in list(st.query_params):
-        if key not in wanted and key not in ("lecture", "job", "key"):
+        if key not in wanted and key not in ("lecture", "job", "key", "follow"):
             del st.query_params[key]
     for key, value in wanted.items():
         if st.query_params.get(key) != value:

@@ -14,6 +14,7 @@ from explorer import SpecError, fmt
 from explorer.arch.codegen import loading_code
 from explorer.inspect.teaching import TWIN_EXPERIMENT
 from explorer.training.data import DATASETS
+from explorer.training.devices import pick_device
 from explorer.training.job import JobSnapshot
 from explorer.training.jobs import JobRegistry
 from explorer.training.lr_range import range_curve
@@ -21,7 +22,7 @@ from explorer.training.run_diff import differing_settings, run_labels
 from explorer.training.run_record import RunRecord
 from explorer.training.runs import RunStore, StoreError
 from explorer.training.status import status_line
-from ui import access, charts
+from ui import access, chart_text, charts
 from ui.text import plain
 from ui.try_it import try_it
 
@@ -40,6 +41,19 @@ def registry() -> JobRegistry | None:
     except StoreError as exc:
         st.error(f"{plain(exc)} Training and the run history are unavailable until then.")
         return None
+
+
+def warm_up() -> None:
+    """Start the training device's workers now, in the background (each imports torch; the first
+    measures the device): the Train page's first visit then finds them ready, and a network and its
+    plain twin train side by side from their first step. Once per server process."""
+    if not access.settings().warm_up_workers:
+        return
+    try:
+        jobs = _registry()
+    except StoreError:  # said on the Train page, where it matters
+        return
+    jobs.start_workers(pick_device().type)  # no wait: the workers' feeding threads start them
 
 
 def gpu_available() -> bool:
@@ -117,14 +131,14 @@ def live_curves(name: str, steps: list[dict], epochs: list[dict], key: str, twin
          "dash": "dash" if i else "solid", "color": charts.COLORS[0]}
         for i, run in enumerate(runs)
     ]  # fmt: skip
-    c1.plotly_chart(charts.step_loss(step_runs, smoothing, x), width="stretch", key=f"{key}_steps")
+    chart_text.plot(c1, charts.step_loss(step_runs, smoothing, x), f"{key}_steps")
     for column, metric, title in ((c2, "acc", "Accuracy per epoch"), (c3, "loss", "Loss per epoch")):
         series = [
             {"name": part if i == 0 else f"{part}, {TWIN_SUFFIX}", "rows": run["epochs"],
              "metric": f"{part}_{metric}", "dash": "dash" if i else "solid", "color": charts.COLORS[k]}
             for i, run in enumerate(runs) for k, part in enumerate(("train", "test"))
         ]  # fmt: skip
-        column.plotly_chart(_two(series, title, fraction=metric == "acc"), width="stretch", key=f"{key}_{metric}")
+        chart_text.plot(column, _two(series, title, fraction=metric == "acc"), f"{key}_{metric}")
     if twin:
         st.caption(f"Solid: {plain(name)}. Dashed: its plain twin, the same layers without shortcuts, trained at the "
                    "same time on the same images in the same order.")  # fmt: skip
@@ -141,9 +155,9 @@ def inside_training(runs: list[dict], key: str, x: str = "step") -> None:
         return  # a run stored before these were measured
     c1, c2 = st.columns(2)
     grad = charts.stage_training(series, "grad_norm", "Gradient norm per stage", x)
-    c1.plotly_chart(grad, width="stretch", key=f"{key}_grad")
+    chart_text.plot(c1, grad, f"{key}_grad")
     ratio = charts.stage_training(series, "update_ratio", "Update / weight per step, per stage", x)
-    c2.plotly_chart(ratio, width="stretch", key=f"{key}_ratio")
+    chart_text.plot(c2, ratio, f"{key}_ratio")
     st.caption(
         "Inside training, read every few steps: how large each stage's gradient is, and how far one step "
         "moves its weights against their size (about 1e-3 is healthy; far below, that stage barely learns)."
@@ -162,7 +176,7 @@ def range_test(steps: list[dict], key: str, finished: bool) -> None:
     if curve is None:
         st.caption("The curve appears after ten steps." if not finished else "Too few steps to read a curve.")
         return
-    st.plotly_chart(charts.lr_range(curve, finished), width="stretch", key=f"{key}_range")
+    chart_text.plot(st, charts.lr_range(curve, finished), f"{key}_range")
     if finished:
         suggested = float(f"{curve.suggested_lr:.2g}")
         st.markdown(
@@ -205,7 +219,7 @@ def results(store: RunStore, run: RunRecord) -> None:
     dataset = DATASETS.get(run.recipe.get("dataset", ""))
     labels = dataset.classes if dataset else [str(i) for i in range(len(run.confusion or []))]
     if run.confusion:
-        st.plotly_chart(charts.confusion(run.confusion, labels), width="stretch", key=f"confusion_{run.id}")
+        chart_text.plot(st, charts.confusion(run.confusion, labels), f"confusion_{run.id}")
     wrong = store.misclassified(run.id)
     if wrong:
         st.markdown("**Test images it got wrong** (true → predicted)")
@@ -214,7 +228,8 @@ def results(store: RunStore, run: RunRecord) -> None:
             image = item["image"].numpy()
             image = image[0] if image.shape[0] == 1 else np.transpose(image, (1, 2, 0))
             caption = f"{labels[item['true']]} → {labels[item['pred']]}"
-            cols[i % 8].image(image, caption=caption, width="stretch", clamp=True)
+            alt = f"Test image of {labels[item['true']]}, predicted {labels[item['pred']]}"
+            cols[i % 8].image(image, caption=caption, width="stretch", clamp=True, alt=alt)
     try_it(run)
     take_away(run)
 
@@ -286,6 +301,9 @@ HISTORY_COLUMNS = {
     "test acc": st.column_config.NumberColumn(format="%.4f"),
     "params": st.column_config.NumberColumn(format="localized"),
     "duration": st.column_config.NumberColumn(format="%.1f s"),
+    # sized by their header, not by one-digit values: issue 23's projector read "epc"
+    "epochs": st.column_config.NumberColumn(width="small"),
+    "lr": st.column_config.NumberColumn(width="small"),
 }
 
 
@@ -300,7 +318,7 @@ def overlay(store: RunStore, runs: list[RunRecord], key: str) -> None:
     labels = dict(zip((r.id for r in runs), run_labels(runs), strict=True))
     tests = [(labels[r.id], curve) for r in runs if r.range_test and (curve := range_curve(store.steps(r.id)))]
     if tests:  # range tests have no epochs: their curves against the learning rate
-        st.plotly_chart(charts.lr_ranges(tests), width="stretch", key=f"{key}_ranges")
+        chart_text.plot(st, charts.lr_ranges(tests), f"{key}_ranges")
     runs = [r for r in runs if not r.range_test]
     series = [{"name": labels[r.id], "rows": store.epochs(r.id)} for r in runs]
     empty = [f"#{r.id} ({r.status})" for r, s in zip(runs, series, strict=True) if not s["rows"]]
@@ -310,7 +328,5 @@ def overlay(store: RunStore, runs: list[RunRecord], key: str) -> None:
     if not series:
         return
     c1, c2 = st.columns(2)
-    c1.plotly_chart(
-        charts.curves(series, "test_acc", "Test accuracy", fraction=True), width="stretch", key=f"{key}_acc"
-    )
-    c2.plotly_chart(charts.curves(series, "train_loss", "Training loss", log_y=True), width="stretch", key=f"{key}_l")
+    chart_text.plot(c1, charts.curves(series, "test_acc", "Test accuracy", fraction=True), f"{key}_acc")
+    chart_text.plot(c2, charts.curves(series, "train_loss", "Training loss", log_y=True), f"{key}_l")

@@ -25,7 +25,7 @@ from explorer.inspect.predict import (
 )
 from explorer.training.data import DATASETS, DatasetError, DatasetInfo, load_dataset
 from explorer.training.run_record import RunRecord
-from ui import access, charts, uploads
+from ui import access, chart_text, charts, uploads
 from ui.admission import heavy, plan_bytes
 from ui.text import plain
 
@@ -141,21 +141,25 @@ def _answer(run: RunRecord, dataset: DatasetInfo, item: torch.Tensor, truth: int
     side = predictor.spec.input.height
     resized = f", resized to {side}" if side != dataset.size else ""
     # widths given: an image otherwise stretches to a caption wider than itself
-    left.image(shown, caption=f"As the network gets it: {dataset.size} px{resized}", width=shown.shape[1])
+    left.image(
+        shown,
+        caption=f"As the network gets it: {dataset.size} px{resized}",
+        width=shown.shape[1],
+        alt=f"The picture, {dataset.size} px, as the network gets it",
+    )
     best = int(np.argmax(probabilities))
     cam = predictor.grad_cam(item, best)
     left.image(
         _overlay(shown, cam),
         caption=f"Bright: where it found {dataset.classes[best]} (Grad-CAM, {cam.shape[0]}×{cam.shape[1]})",
         width=shown.shape[1],
+        alt=f"The image with a heat map over where the network found {dataset.classes[best]}",
     )
     said = f"It says **{dataset.classes[best]}** ({probabilities[best]:.0%})"
     if truth is not None:
         said += f"; the test set says **{dataset.classes[truth]}**" + (" ✓" if truth == best else " ✗")
     right.markdown(said + ".")
-    right.plotly_chart(
-        charts.class_probabilities(probabilities, dataset.classes, truth), width="stretch", key=f"try_{run.id}"
-    )
+    chart_text.plot(right, charts.class_probabilities(probabilities, dataset.classes, truth), f"try_{run.id}")
     inside(run, predictor, item)
 
 
@@ -201,7 +205,7 @@ def inside(run: RunRecord, predictor: Predictor, item: torch.Tensor) -> None:
         count, channels, k = filters.shape[0], filters.shape[1], filters.shape[-1]
         columns = MAPS_COLUMNS if count <= MAPS_SHOWN else 2 * MAPS_COLUMNS  # 64 filters: 4 rows
         grid = tile(filters[:, 0] if channels == 1 else filters[:, :3], columns=columns)
-        st.image(maps_picture(grid))
+        st.image(maps_picture(grid), alt=f"The first convolution's {count} filters, {k}×{k} each, as a grid")
         st.caption(
             f"The {count} trained {k}×{k} filters of the first convolution"
             + ("" if channels in (1, 3) else " (their first three input channels)")
@@ -211,7 +215,10 @@ def inside(run: RunRecord, predictor: Predictor, item: torch.Tensor) -> None:
     shown = next(m for m in maps if m.name == chosen)
     channels, height, width = shown.shape
     strongest = shown.strongest(MAPS_SHOWN)
-    st.image(maps_picture(tile(shown.maps[strongest], columns=MAPS_COLUMNS)))
+    st.image(
+        maps_picture(tile(shown.maps[strongest], columns=MAPS_COLUMNS)),
+        alt=f"Feature maps of {chosen}: {len(strongest)} channels of {height}×{width} as a grid",
+    )
     stem = "; ".join(diagram.stem_steps(predictor.plan.stem, predictor.plan.spec))
     where = f"after {stem}" if chosen == "stem" else "after its last block"
     st.caption(

@@ -19,7 +19,7 @@ from explorer.inspect.teaching import (
 from explorer.training.data import DATASETS, OFFLINE_DATASET
 from explorer.training.estimate import queue_seconds
 from explorer.training.jobs import WORKERS_PER_DEVICE, JobRegistry
-from ui import charts, training
+from ui import chart_text, charts, training
 from ui.lecture import lecture_requested
 from ui.why_residuals import experiment_charts, experiment_rows, launcher, run_depth
 
@@ -103,8 +103,6 @@ def recorded() -> None:
         }
         for name, epochs in run.epochs.items()
     ]
-    st.plotly_chart(
-        charts.curves(series, "v", "Training loss (recorded)", log_y=True), width="stretch", key="w_deg_recorded"
-    )
+    chart_text.plot(st, charts.curves(series, "v", "Training loss (recorded)", log_y=True), "w_deg_recorded")
     st.markdown(degradation_verdict(run.final, run.depths))
     st.caption(f"Recorded on {run.device}, {run.date}: {run.described}. `{run.command}`")

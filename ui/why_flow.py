@@ -8,7 +8,7 @@ import streamlit as st
 
 from explorer.inspect.gradient_flow import LINE_POINTS, FlowMeasure, flow_readout, measure_flow
 from explorer.inspect.teaching import cifar_spec
-from ui import charts
+from ui import chart_text, charts
 from ui.lecture import lecture_requested
 
 DEPTHS = [8, 14, 20, 32, 44, 56, 110]
@@ -59,9 +59,9 @@ def flow() -> None:
     # side by side at a desk; one under the other on a projector, where two would cut their titles
     c1, c2 = (st.container(), st.container()) if lecture_requested() else st.columns(2)
     signal = charts.gradient_flow(series("signal"), "RMS", "Forward: the signal entering each block")
-    c1.plotly_chart(signal, width="stretch", key="w_signal_chart")
+    chart_text.plot(c1, signal, "w_signal_chart")
     grads = charts.gradient_flow(series("grad_norm"), "‖∂loss/∂W‖", "Backward: the gradient of each layer's weights")
-    c2.plotly_chart(grads, width="stretch", key="w_flow_chart")
+    chart_text.plot(c2, grads, "w_flow_chart")
     m1, m2 = st.columns(2)
     m1.metric(f"{names[0]}: correlation of neighbouring inputs' gradients", f"{plain.correlation:.2f}")
     m2.metric(f"{names[1]}: correlation of neighbouring inputs' gradients", f"{residual.correlation:.2f}")

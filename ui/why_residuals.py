@@ -25,7 +25,7 @@ from explorer.training.data import DATASETS
 from explorer.training.jobs import JobRegistry
 from explorer.training.lr_range import range_curve
 from explorer.training.run_record import RunRecord
-from ui import charts, training
+from ui import chart_text, charts, training
 from ui.blocks import walkthrough_dot
 from ui.text import plain
 
@@ -108,7 +108,7 @@ def experiment_charts(rows: list, metric_sets: list[tuple[str, str, bool]], key:
             for run, epochs, _ in rows
         ]
         figure = charts.curves(series, "v", title, fraction=error, log_y=not error)
-        col.plotly_chart(figure, width="stretch", key=f"{key}_{metric}")
+        chart_text.plot(col, figure, f"{key}_{metric}")
 
 
 def identity_readout(demo, shown) -> str:
@@ -173,7 +173,7 @@ def lr_sweep(jobs: JobRegistry | None) -> None:
         series = [(group, lrs, losses) for group, (lrs, losses) in points.items() if lrs]
         if series:
             chance = experiments.chance_loss(len(DATASETS[runs[0].recipe["dataset"]].classes))
-            st.plotly_chart(charts.final_vs_lr(series, chance), width="stretch", key="w_lr_chart")
+            chart_text.plot(st, charts.final_vs_lr(series, chance), "w_lr_chart")
             st.markdown(experiments.sweep_readout(points, chance))
             if done == len(runs):  # the verdict only once every rate has been tried
                 limits = (experiments.stable_limit(*points[g]) for g in (experiments.BN, experiments.NO_BN))
@@ -215,7 +215,7 @@ def range_tests(jobs: JobRegistry | None) -> None:
             (experiments.norm_group(run), curve) for run in runs if (curve := range_curve(jobs.store.steps(run.id)))
         ]
         if tests:
-            st.plotly_chart(charts.lr_ranges(tests), width="stretch", key="w_rt_chart")
+            chart_text.plot(st, charts.lr_ranges(tests), "w_rt_chart")
         if tests and not running:
             st.markdown(experiments.range_readout(tests))
             limits = {name: experiments.range_limit(c) for name, c in tests}

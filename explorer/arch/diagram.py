@@ -7,6 +7,8 @@ block and one "block xN" for the identical rest, so ResNet-152 fits a projector 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from .. import fmt
 from .layers import SHORTCUT_LABEL, BlockPlan, LayerPlan, NetworkPlan, StagePlan
 from .spec import ResNetSpec
@@ -87,8 +89,38 @@ def _shortcut_label(block: BlockPlan) -> str:
     return label
 
 
+def _unquote(value: str) -> str:
+    return value[1:-1].replace('\\"', '"') if value.startswith('"') else value
+
+
+@dataclass(frozen=True)
+class Node:
+    """A drawn box (or the "+" circle): its text lines and its DOT attributes, unquoted."""
+
+    name: str
+    lines: tuple[str, ...]
+    attrs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    label: str
+    attrs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def skip(self) -> bool:
+        """A skip connection: drawn beside the chain, not along it."""
+        return self.attrs.get("constraint") == "false"
+
+
 class _Dot:
+    """Writes the DOT text and records the same nodes and edges for the server-side SVG (diagram_svg)."""
+
     def __init__(self, direction: str) -> None:
+        self.nodes: list[Node] = []
+        self.edges: list[Edge] = []
         self.lines = [
             "digraph resnet {",
             f'  rankdir={direction}; nodesep=0.25; ranksep=0.22; bgcolor="transparent";',
@@ -102,12 +134,14 @@ class _Dot:
         name = f"n{self.count}"
         extra = "".join(f", {k}={v}" for k, v in attrs.items())
         self.lines.append(f"  {name} [label={_quote(label)}{extra}];")
+        self.nodes.append(Node(name, tuple(label.split("\\n")), {k: _unquote(v) for k, v in attrs.items()}))
         return name
 
     def edge(self, a: str, b: str, label: str = "", **attrs: str) -> None:
         extra = "".join(f", {k}={v}" for k, v in attrs.items())
         text = f"label={_quote(' ' + label + ' ')}" if label else 'label=""'
         self.lines.append(f"  {a} -> {b} [{text}{extra}];")
+        self.edges.append(Edge(a, b, label, {k: _unquote(v) for k, v in attrs.items()}))
 
     def text(self) -> str:
         return "\n".join([*self.lines, "}"])
@@ -162,6 +196,11 @@ def to_dot(plan: NetworkPlan, expand: bool = False, direction: str = "TB", stage
     """DOT source of the block diagram: stem, stages (collapsed unless `expand`), head; or, with
     `stage` ("layer3"), that stage's blocks alone between what comes in and what goes on (a deep
     network's diagram a page at a time). `direction`: TB (top to bottom) or LR (for slides)."""
+    return graph(plan, expand, direction, stage).text()
+
+
+def graph(plan: NetworkPlan, expand: bool = False, direction: str = "TB", stage: str | None = None) -> _Dot:
+    """The diagram's nodes (in the order of the chain, input first) and edges, as to_dot draws them."""
     if direction not in ("TB", "LR"):
         raise ValueError(f"direction must be TB or LR, got {direction!r}")
     dot = _Dot(direction)
@@ -178,10 +217,10 @@ def to_dot(plan: NetworkPlan, expand: bool = False, direction: str = "TB", stage
     dot.edge(source, head, fmt.shape(plan.head.in_shape))
     out = dot.node(f"{spec.num_classes} class scores", shape="box", style="rounded")
     dot.edge(head, out)
-    return dot.text()
+    return dot
 
 
-def _one_stage(dot: _Dot, plan: NetworkPlan, name: str, expand: bool) -> str:
+def _one_stage(dot: _Dot, plan: NetworkPlan, name: str, expand: bool) -> _Dot:
     names = [part.name for part in plan.stages]
     if name not in names:
         raise ValueError(f"stage must be one of {', '.join(names)}, got {name!r}")
@@ -192,4 +231,23 @@ def _one_stage(dot: _Dot, plan: NetworkPlan, name: str, expand: bool) -> str:
     source = dot.node(f"from {before}", shape="box", style="rounded")
     source = _draw_stage(dot, source, stage, expand, plan.spec)
     dot.edge(source, dot.node(f"to {after}", shape="box", style="rounded"), fmt.shape(stage.out_shape))
-    return dot.text()
+    return dot
+
+
+def outline(plan: NetworkPlan) -> list[str]:
+    """The diagram as a nested Markdown list, every block written out: what a screen reader reads
+    instead of the picture (WCAG 2.1 1.1.1, a text alternative)."""
+    spec = plan.spec
+    lines = [
+        f"- input: {fmt.shape(plan.stem.in_shape)}",
+        f"- stem: {'; '.join(stem_steps(plan.stem, spec))}; out {fmt.shape(plan.stem.out_shape)}",
+    ]
+    for stage in plan.stages:
+        count = f"{len(stage.blocks)} block{'s' if len(stage.blocks) > 1 else ''}"
+        lines.append(f"- {stage.name}: {count}, out {fmt.shape(stage.out_shape)}")
+        for block in stage.blocks:
+            main = "; ".join(_main_path_label(block, spec).split("\\n"))
+            skip = "no skip" if block.shortcut == "none" else "skip: " + _shortcut_label(block)
+            lines.append(f"  - {block.name}: {main}; {skip}; out {fmt.shape(block.out_shape)}")
+    lines.append(f"- head: {'; '.join(_lines(plan.head.layers, spec))}; out {spec.num_classes} class scores")
+    return lines

@@ -92,6 +92,7 @@ class JobRegistry:
         self.slots: dict[str, list[Slot]] = {}
         self._limits: dict[str, Limits] = {}
         self.calibration: dict[str, deque[float]] = {}  # per device: finished runs' measured / probe's
+        self.eager: set[str] = set()  # devices whose every worker starts now, not at its first run
         self.closed = False
         store.mark_interrupted()  # runs a killed server left behind
 
@@ -247,6 +248,16 @@ class JobRegistry:
         job = self.jobs.get(job_id)
         return job.done.wait(timeout) if job else True
 
+    def start_workers(self, device: str) -> list[Slot]:
+        """Start every worker of the device now, in the background, rather than each at its first run:
+        a network and its plain twin then both train from their first second (a worker's start is
+        seconds: it imports torch), and the first visit of Train finds the speed measured."""
+        slots = self._slots(device)
+        with self.lock:
+            self.eager.add(device)
+            self.lock.notify_all()
+        return slots
+
     def close(self) -> None:
         """Stop the worker processes (the server is going, or a test ends)."""
         with self.lock:
@@ -277,21 +288,28 @@ class JobRegistry:
     def _feed(self, slot: Slot) -> None:
         """Keep a worker alive and hand it the next queued run whenever it is free. Never dies:
         every run it takes ends settled, whatever fails. The device's first worker starts at once
-        (it measures the device's speed); the others when a run is waiting for them."""
+        (it measures the device's speed); the others when a run is waiting for them, or at once if
+        the device's workers were started (`start_workers`)."""
         while not self.closed:
-            if (slot.index == 0 or slot.process is not None) and not self._started(slot):
+            if (slot.index == 0 or slot.process is not None or self._to_start(slot)) and not self._started(slot):
                 continue
             with self.lock:
-                while not self.queues.get(slot.device_type) and not self.closed:
+                while not self.queues.get(slot.device_type) and not self.closed and not self._to_start(slot):
                     self.lock.wait()
                 if self.closed:
                     return
+                if not self.queues.get(slot.device_type):
+                    continue  # woken to start: the loop's top starts it
                 fresh = slot.process is None  # a second worker, at its first run: it starts first
                 job = None if fresh else self.queues[slot.device_type].popleft()
             if job is None:
                 self._started(slot)
             else:
                 self._run(slot, job)
+
+    def _to_start(self, slot: Slot) -> bool:
+        """A worker to start before any run asks for it (one that failed to start waits for a run)."""
+        return slot.device_type in self.eager and slot.process is None and slot.start_error is None
 
     def _started(self, slot: Slot) -> bool:
         """Start the slot's worker if it is not running; False (its device's queue failed, saying

@@ -1,0 +1,77 @@
+"""A lecture hall in a real browser: students own their runs, the lecturer may stop and delete any, and
+the projected challenge board finds entries by itself. (Apart from test_browser_train.py so that the
+two test processes share the browser tests' minutes.)"""
+
+import re
+
+from tests.browser import MARKS, choose, expect_text, history_row, start_digits_run
+
+pytestmark = MARKS
+
+
+def test_students_cannot_stop_or_delete_each_others_runs_and_the_lecturer_can(hall_server, browser):
+    from playwright.sync_api import expect
+
+    def session():
+        return browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+
+    def leave(page):  # one browser less drawing live curves on two cores
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.context.close()
+
+    alice = session()
+    start_digits_run(hall_server, alice, epochs=300, batch_size=16)
+    expect(alice.get_by_role("button", name="Stop")).to_be_visible(timeout=60_000)  # hers
+    job = re.search(r"job=(\d+)", alice.url).group(1)
+    assert re.search(r"key=[\w-]{16}", alice.url)  # her reattach link carries the key
+    leave(alice)
+    bob = session()
+    bob.goto(f"{hall_server}/train?job={job}")  # the link without the key
+    expect_text(bob, "Another session's run: shown read-only.")
+    expect_text(bob, "Training on cpu", timeout=60_000)
+    assert bob.get_by_role("button", name="Stop").count() == 0
+    history_row(bob, 0)
+    expect_text(bob, "only they, or the lecturer, may delete them")
+    assert bob.get_by_role("button", name=re.compile("^Delete")).count() == 0
+    leave(bob)
+    lecturer = session()
+    lecturer.goto(f"{hall_server}/train?job={job}")
+    expect_text(lecturer, "Another session's run: shown read-only.")
+    key = lecturer.get_by_label("Lecturer key", exact=True).and_(lecturer.locator("input"))
+    key.fill("chalk")
+    key.press("Enter")
+    expect_text(lecturer, "Lecturer: you may stop and delete any run")
+    lecturer.get_by_role("button", name="Stop").first.click()
+    expect_text(lecturer, "Stopped: stopped at step", timeout=30_000)
+    history_row(lecturer, 0)
+    lecturer.get_by_role("button", name="Delete 1 selected run(s)").click()
+    lecturer.wait_for_url(lambda url: "job=" not in url)
+    leave(lecturer)
+
+
+def test_the_projected_board_shows_entries_and_results_by_itself(server, browser):
+    """The lecturer's board, projected, finds a student's new entry and then its result with no click
+    (it refreshes every second, whether or not an entry was training when it was drawn)."""
+    from playwright.sync_api import expect
+
+    lecturer = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
+    lecturer.goto(f"{server}/challenge")
+    expect_text(lecturer, "Start a new challenge")
+    lecturer.get_by_label("Title").fill("Digits in 10 steps")
+    choose(lecturer, "Dataset", "Digits (offline)")
+    lecturer.get_by_role("spinbutton", name="Training steps (of 128 images)").fill("10")
+    lecturer.get_by_role("button", name="Start a new challenge").click()
+    expect_text(lecturer, "No entries yet.")
+    lecturer.goto(f"{server}/challenge?lecture=1")  # projected: the board first
+    expect_text(lecturer, "No entries yet.")
+    student = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    student.goto(f"{server}/challenge?preset=resnet-mini")
+    expect_text(student, "within the budget")
+    student.get_by_role("textbox", name="Display name").fill("Ada")
+    student.get_by_role("button", name="Enter this design").click()
+    expect_text(student, "Entered as run")
+    # the board polls twice a second when projected: 2 s at most on a quiet machine, a generous 6 s here
+    expect(lecturer.get_by_text("Ada").first).to_be_attached(timeout=6_000)  # a canvas table's hidden cell
+    expect(lecturer.get_by_text("1. Ada").first).to_be_attached(timeout=120_000)  # ranked once it finished
+    lecturer.context.close()
+    student.context.close()
