@@ -7,8 +7,9 @@ folder's page alone, without this router (no wide layout, a different menu).
 
 import streamlit as st
 
-from ui import follow, training
-from ui.access import lecturer_sidebar
+from ui import follow, training, uploads
+from ui.access import client_address, lecturer_sidebar
+from ui.checkpoint import weights_limit_mb
 from ui.lecture import lecture_requested, lecture_toggle
 
 st.set_page_config(
@@ -28,6 +29,8 @@ pages = [
     st.Page("app_pages/challenge.py", title="Challenge", icon=":material/emoji_events:", url_path="challenge"),
 ]
 navigation = st.navigation(pages)
+uploads.install_guard(weights_limit_mb())  # sizes checked as files arrive, whatever the browser was told
+uploads.register_person(client_address())
 # the frame every page shares: the lecture switch (the Design page's sidebar is wider: it holds the
 # stage table), the lecturer key, following the lecturer
 lecture_toggle(wide_sidebar=navigation.url_path == "")

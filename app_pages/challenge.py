@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui import access, challenge, training
 from ui.lecture import lecture_requested
+from ui.text import plain
 
 lecture = lecture_requested()  # the router drew the switch
 st.title("Class challenge")
@@ -17,7 +18,7 @@ if current is None:
         challenge.lecturer_panel(board, current)
     st.info("No challenge is set yet: the lecturer sets one on this page.")
     st.stop()
-st.subheader(current.title + ("" if current.open else " (closed)"))
+st.subheader(plain(current.title) + ("" if current.open else " (closed)"))
 # projected, the board is what the class watches: first; on a student's screen, the entry form first
 if lecture:
     challenge.leaderboard(board, current)

@@ -5,6 +5,7 @@ import streamlit as st
 from explorer import PRESETS, SpecError
 from explorer.hall.budget import check_design
 from ui import access, cache, chart_text, charts, compare_sides, state
+from ui.text import plain
 
 design = state.current_spec()
 st.title("Compare two networks")
@@ -24,7 +25,7 @@ for label, analysis in ((name_a, a), (name_b, b)):
     try:
         check_design(analysis.plan, access.limits())
     except SpecError as exc:
-        st.warning(f"**{label}** is too large to build or train on this server (compared by arithmetic): {exc}")
+        st.warning(f"**{label}** is too large to build or train on this server (compared by arithmetic): {plain(exc)}")
 
 st.subheader("Totals")
 compare_sides.totals(name_a, a, name_b, b)

@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -40,12 +41,13 @@ from websockets.asyncio.client import connect
 
 import explorer
 from benchmarks.common import parse_args, print_figure
+from benchmarks.hostile import HostileTally, hostile, resident_bytes
 from explorer.training.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
 LECTURER_KEY = "bench"
-POSITION = re.compile(r"Queued on \w+: position (\d+)")
+POSITION = re.compile(r"Queued on \w+\\?: position (\d+)")  # the status line is escaped Markdown
 TIMEOUT = 30.0  # s: an answer slower than this counts as an error
 
 
@@ -67,6 +69,8 @@ class Session:
         self.url = url.replace("http", "ws") + "/_stcore/stream"
         self.pages: dict[str, str] = {}  # page name -> script hash
         self.ws = None
+        self.session_id = ""  # the server's id for this tab (uploads go to /_stcore/upload_file/<it>/...)
+        self.timeout = TIMEOUT  # s to wait for the next message
 
     async def open(self, query: str = "") -> Page:
         self.ws = await connect(self.url, subprotocols=["streamlit"], max_size=None, open_timeout=TIMEOUT)
@@ -92,9 +96,11 @@ class Session:
         drawn = Page()
         while True:
             forward = ForwardMsg()
-            forward.ParseFromString(await asyncio.wait_for(self.ws.recv(), TIMEOUT))
+            forward.ParseFromString(await asyncio.wait_for(self.ws.recv(), self.timeout))
             kind = forward.WhichOneof("type")
-            if kind == "navigation":
+            if kind == "new_session":
+                self.session_id = forward.new_session.initialize.session_id
+            elif kind == "navigation":
                 self.pages = {p.page_name: p.page_script_hash for p in forward.navigation.app_pages}
             elif kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
                 _read(forward.delta.new_element, drawn)
@@ -145,11 +151,12 @@ async def submit_run(session: Session, tally: Tally, epochs: int, lecturer: bool
         ids["t_epochs"]: ("int_value", epochs),
         ids["t_start"]: ("trigger_value", True),
     }
-    page = await session.rerun("Train", "", form)  # Start: it queues and the page reruns to follow it
-    page = await session.rerun("Train", "", {})
+    started = await session.rerun("Train", "", form)  # Start: it queues (or says why not) ...
+    page = await session.rerun("Train", "", {})  # ... and the page reruns to follow it
     runs = [int(m.group(1)) for t in page.texts if (m := re.match(r"#*\s*Run (\d+):", t))]
     shown = [int(m.group(1)) for t in page.texts if (m := POSITION.search(t))]
-    errors = [t for t in page.texts if t.startswith("Not started")] + page.exceptions
+    said = started.texts + page.texts
+    errors = [t for t in said if t.startswith("Not started")] + started.exceptions + page.exceptions
     if errors or not runs:
         tally.errors.append(f"submit: {errors or 'no run followed'}")
     elif not lecturer:
@@ -186,14 +193,14 @@ async def student(url: str, tally: Tally, until: float, interval: float, submits
             await session.close()
 
 
-def start_server(home: Path, app: Path) -> tuple[subprocess.Popen, str]:
+def start_server(home: Path, app: Path, address: str = "127.0.0.1") -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "RESNET_EXPLORER_HOME": str(home), "RESNET_EXPLORER_LECTURER_KEY": LECTURER_KEY}
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", "--server.port", str(port),
-         "--server.address=127.0.0.1", "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
+         f"--server.address={address}", "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
         cwd=app, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -207,7 +214,7 @@ def start_server(home: Path, app: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("streamlit did not start")
 
 
-async def lecture(url: str, args: argparse.Namespace) -> Tally:
+async def lecture(url: str, args: argparse.Namespace, bad: HostileTally | None = None) -> Tally:
     tally, rng = Tally(), random.Random(args.seed)
     lecturer = Session(url)
     await lecturer.open()  # the server's first page: imports, the worker's start
@@ -219,7 +226,8 @@ async def lecture(url: str, args: argparse.Namespace) -> Tally:
         *(
             student(url, tally, until, args.interval, i in submitting, random.Random(rng.random()))
             for i in range(args.students)
-        )
+        ),
+        *(hostile(url, bad, until, random.Random(rng.random())) for _ in range(args.hostile if bad else 0)),
     )
     await lecturer.close()
     return tally
@@ -229,9 +237,81 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
+@dataclass
+class Outcome:
+    tally: Tally
+    bad: HostileTally
+    stored: dict = field(default_factory=dict)  # run id -> RunRecord
+    trained: int = 0  # epochs of the lecturer's run
+    idle_rss: int = 0  # the server's memory after the first page, bytes
+    peak_rss: int = 0
+
+
+async def _first_page(url: str) -> None:
+    session = Session(url)
+    await session.open()
+    await session.close()
+
+
+def _watch_memory(pid: int, outcome: Outcome, stop: threading.Event) -> None:
+    while not stop.wait(0.1):  # the server's resident memory ten times a second
+        outcome.peak_rss = max(outcome.peak_rss, resident_bytes(pid))
+
+
+def _serve_and_measure(args: argparse.Namespace) -> Outcome:
+    outcome = Outcome(Tally(), HostileTally())
+    if args.url:
+        outcome.tally = asyncio.run(lecture(args.url, args))
+        return outcome
+    with tempfile.TemporaryDirectory() as home:
+        # hostile clients come through the LAN address: the server then listens on every interface
+        server, url = start_server(Path(home), args.app, "0.0.0.0" if args.hostile else "127.0.0.1")
+        url = url.replace("0.0.0.0", "127.0.0.1")
+        stop = threading.Event()
+        try:
+            asyncio.run(_first_page(url))  # torch imported, the worker started: the server at rest
+            outcome.idle_rss = resident_bytes(server.pid)
+            threading.Thread(target=_watch_memory, args=(server.pid, outcome, stop), daemon=True).start()
+            outcome.tally = asyncio.run(lecture(url, args, outcome.bad))
+            store = RunStore(Path(home) / "runs.sqlite")
+            outcome.stored = {run.id: run for run in store.list()}
+            outcome.trained = len(store.epochs(min(outcome.stored))) if args.train and outcome.stored else 0
+        finally:
+            stop.set()
+            server.terminate()
+            server.wait(30)
+    return outcome
+
+
+def _report_hostile(args: argparse.Namespace, outcome: Outcome) -> None:
+    """What the hostile clients did and were refused, and the server's memory against its budget:
+    the heavy-work budget, plus one person's uploads (the hostile clients share one address)."""
+    if not args.hostile:
+        return
+    from explorer.hall.budget import limits
+    from explorer.hall.settings import load_settings
+    from ui.checkpoint import MAX_UPLOAD_MB
+    from ui.uploads import MIB, SMALL_FILES_MB
+
+    lim = limits(load_settings())
+    uploads = (min(MAX_UPLOAD_MB, lim.build_bytes // MIB) + SMALL_FILES_MB) * MIB
+    budget = outcome.idle_rss + lim.server_bytes + uploads
+    bad = outcome.bad
+    print(
+        f"hostile {args.hostile}: "
+        + ", ".join(f"{k} {v} ({bad.refused.get(k, 0)} refused)" for k, v in bad.done.items())
+    )
+    print(f"hostile bugs: {len(bad.bugs)}" + "".join(f"\n  {b}" for b in bad.bugs[:10]))
+    within = "within" if outcome.peak_rss <= budget else "OVER"
+    print(f"server memory: idle {explorer.fmt.nbytes(outcome.idle_rss)}, peak {explorer.fmt.nbytes(outcome.peak_rss)}; "
+          f"budget {explorer.fmt.nbytes(budget)} (idle + heavy work {explorer.fmt.nbytes(lim.server_bytes)} "
+          f"+ one person's uploads {explorer.fmt.nbytes(uploads)}): {within}")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=30)
+    parser.add_argument("--hostile", type=int, default=0, help="hostile clients besides (benchmarks/hostile.py)")
     parser.add_argument("--train", action="store_true", help="a CPU run trains meanwhile; some students submit runs")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of changing controls")
     parser.add_argument("--interval", type=float, default=4.0, help="mean seconds between one student's changes")
@@ -243,39 +323,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--url", help="a server already running (http://host:port) instead of starting one")
     args = parse_args(parser, argv, quick={"students": 2, "duration": 1.0, "interval": 0.3})
-    if args.url and args.train:
-        parser.error("--train reads the run history of the server it starts: not with --url")
-    stored, trained = {}, 0
-    if args.url:
-        tally = asyncio.run(lecture(args.url, args))
-    else:
-        with tempfile.TemporaryDirectory() as home:
-            server, url = start_server(Path(home), args.app)
-            try:
-                tally = asyncio.run(lecture(url, args))
-                store = RunStore(Path(home) / "runs.sqlite")
-                stored = {run.id: run for run in store.list()}
-                trained = len(store.epochs(min(stored))) if args.train and stored else 0  # the lecturer's run
-            finally:
-                server.terminate()
-                server.wait(30)
+    if args.url and (args.train or args.hostile):
+        parser.error("--train and --hostile read the server it starts: not with --url")
+    outcome = _serve_and_measure(args)
+    tally, stored = outcome.tally, outcome.stored
     if not tally.changes:
         raise SystemExit("no change came back: " + "; ".join(tally.errors[:5]))
     lost = [run_id for run_id, _ in tally.runs if run_id not in stored]
     by_id = sorted(tally.runs)
-    positions_right = [pos for _, pos in by_id] == list(range(1, len(by_id) + 1))
+    positions = [pos for _, pos in by_id]
+    # alone, the students' runs are 1, 2, 3...; with hostile tabs' runs queued among them, rising
+    positions_right = (
+        positions == sorted(set(positions)) if args.hostile else positions == list(range(1, len(by_id) + 1))
+    )
     print(f"students {args.students}, {args.duration:.0f} s, a change every ~{args.interval:g} s each"
           + (f", a CPU run training, {len(tally.runs)} runs submitted by students" if args.train else ""))  # fmt: skip
     print(f"page loads: {len(tally.loads)}, p50 {statistics.median(tally.loads):.3f} s, max {max(tally.loads):.3f} s")
     print(f"changes: {len(tally.changes)}, p50 {statistics.median(tally.changes):.3f} s, "
           f"p95 {percentile(tally.changes, 95):.3f} s, max {max(tally.changes):.3f} s")  # fmt: skip
     if args.train:
-        print(f"the lecturer's CPU run: {trained} epochs trained meanwhile ({stored[min(stored)].status})")
+        print(f"the lecturer's CPU run: {outcome.trained} epochs trained meanwhile ({stored[min(stored)].status})")
         print(f"runs: {len(tally.runs)} submitted, {len(lost)} lost, queue positions "
               f"{[pos for _, pos in by_id]} {'right' if positions_right else 'WRONG'}")  # fmt: skip
     print(f"errors: {len(tally.errors)}" + "".join(f"\n  {e}" for e in tally.errors[:10]))
+    _report_hostile(args, outcome)
     training = ", a CPU run training" if args.train else ""
-    detail = f"a control change to its new total, {args.students} students{training}"
+    hostile_part = f", {args.hostile} hostile" if args.hostile else ""
+    detail = f"a control change to its new total, {args.students} students{hostile_part}{training}"
     print_figure("p95", percentile(tally.changes, 95), " s", detail)
     return 0
 

@@ -4,6 +4,7 @@ AppTest instances in one process share the server's cached objects (the job regi
 broadcast), as the browser sessions of one server do: several of them are several students."""
 
 import json
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -20,6 +21,12 @@ def open_app(params: dict | None = None, page: str | None = None) -> AppTest:
     if page:
         at.switch_page(page).run()
     return at
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of an element's Markdown where ui.text.plain escaped a name or a message:
+    the characters, without the backslashes before punctuation."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
 
 
 def metric(at: AppTest, label: str) -> str:

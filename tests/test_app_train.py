@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 import explorer
 from ui.charts import COLORS
 
-from .apptest import APP, figure, figures, metric, title
+from .apptest import APP, figure, figures, metric, shown, title
 from .waits import SETTLE_SECONDS, wait_until
 
 
@@ -269,7 +269,7 @@ def test_the_train_form_lives_in_the_url_so_a_reload_keeps_it(app):
     broken.query_params["recipe"] = '{"epochs": 0}'
     broken.switch_page("app_pages/train.py").run()
     assert not broken.exception
-    assert any("epochs: 0 is out of range" in w.value for w in broken.warning)
+    assert any("epochs: 0 is out of range" in shown(w.value) for w in broken.warning)
 
 
 def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stage(app):

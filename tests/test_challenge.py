@@ -8,11 +8,11 @@ import pytest
 from explorer import preset
 from explorer.arch.share import stages_to_text
 from explorer.arch.spec import SpecError
-from explorer.hall.challenge import MAX_ENTRIES, ChallengeStore, entry_label, entry_params
+from explorer.hall.challenge import MAX_ENTRIES, ChallengeStore, check_name, entry_label, entry_params, name_key
 from explorer.training.events import EpochEvent
 from explorer.training.runs import RunStore
 
-from .apptest import figure, open_app
+from .apptest import figure, open_app, shown
 from .waits import SETTLE_SECONDS
 
 
@@ -127,11 +127,11 @@ def test_a_lecturer_sets_a_challenge_and_students_enter_and_are_ranked(hall):
     assert not lecturer.exception and lecturer.subheader[0].value == "Digits in 40 steps"
 
     too_big = open_app({"preset": "resnet20"}, "app_pages/challenge.py")
-    assert any("269,434 parameters on Digits (offline); the challenge allows at most 80,000" in w.value
+    assert any("269,434 parameters on Digits (offline); the challenge allows at most 80,000" in shown(w.value)
                for w in too_big.warning)  # fmt: skip
     too_big.text_input(key="ch_name").set_value("Bob")
     too_big.button(key="ch_enter").click().run()
-    assert any(e.value.startswith("Not entered: max_params:") for e in too_big.error)
+    assert any(shown(e.value).startswith("Not entered: max_params:") for e in too_big.error)
 
     ada = open_app({"preset": "resnet-mini", "residual": "0"}, "app_pages/challenge.py")
     assert any(c.value.startswith("✓ 75,002 parameters on Digits (offline)") for c in ada.caption)  # no projections
@@ -206,3 +206,39 @@ def test_the_board_polls_whether_or_not_an_entry_trains(hall):
     assert challenge.BOARD_POLL_SECONDS <= 1.0
     viewer.run()  # the fragment's next refresh
     assert list(viewer.dataframe[0].value["name"]) == ["Ada"]
+
+
+@pytest.mark.parametrize("alias", ["Alice", "alice\u200b", "ＡＬＩＣＥ", "al\u200dice", "\u200eaLiCe", "ALICE"])
+def test_names_are_compared_as_people_read_them(alias):
+    assert name_key(check_name(alias)) == "alice"
+
+
+def test_a_name_of_mixed_scripts_is_refused():
+    with pytest.raises(SpecError) as err:
+        check_name("\u0391lice")  # a Greek capital alpha, then Latin letters
+    assert str(err.value) == "display name: letters of one script, please ('Αlice' mixes GREEK and LATIN)"
+    assert check_name("Ἀλίκη 2") == "Ἀλίκη 2" and check_name("李 さくら") == "李 さくら"  # one script each
+
+
+def test_a_name_belongs_to_whoever_entered_under_it_first(board):
+    task = board.start("Digits", "digits", 80_000, 30)
+    mini = preset("resnet-mini")
+    board.enter(task, "Alice", 1, 77_754, person="10.0.0.7")
+    for alias in ("alice", "Alice\u200b", "ＡＬＩＣＥ"):  # a classmate cannot enter under her name
+        with pytest.raises(SpecError, match=r"^display name: .* is taken on this board by someone else"):
+            board.check_entry(task, alias, mini, person="10.0.0.8")
+    assert board.check_entry(task, "alice", mini, person="10.0.0.7") == ("alice", 77_754)  # she can, from any tab
+    board.remove(task, 1)  # the lecturer takes an entry off the board
+    assert board.check_entry(task, "alice", mini, person="10.0.0.8") == ("alice", 77_754)
+
+
+def test_the_lecturer_removes_an_entry_from_the_board(fresh):
+    store = ChallengeStore(RunStore())
+    task = store.start("Digits", "digits", 80_000, 10)
+    store.enter(task, "Rude name", _finished(store.runs, "Rude name: resnet-mini", 0.9), 77_754, person="10.0.0.8")
+    lecturer = open_app(page="app_pages/challenge.py")  # the server's own machine, no key: the lecturer
+    lecturer.session_state["ch_board"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    lecturer.run()
+    lecturer.button(key="ch_remove").click().run()
+    assert not lecturer.exception and store.standings(task) == []
+    assert any("No entries yet" in c.value for c in lecturer.caption)

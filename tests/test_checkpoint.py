@@ -10,9 +10,10 @@ import torchvision
 
 import explorer
 from explorer import PRESETS, build_model, load_state_dict, plan_network, spec_from_state_dict
-from explorer.arch.checkpoint import matching_names, read_weights, tensor_shapes, unwrap
+from explorer.arch.checkpoint import matching_names, tensor_shapes, unwrap
 from explorer.arch.presets import FAMILY, TORCHVISION_PRESETS
 from explorer.arch.spec import SpecError
+from explorer.arch.weights_file import read_weights
 from explorer.cli import main
 
 

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.training.slots import resident_bytes
 
-from .apptest import APP, diagrams, open_app
+from .apptest import APP, diagrams, open_app, shown
 from .waits import SETTLE_SECONDS, wait_until
 
 HUGE = {"preset": "resnet18", "stages": "500x8192s1,500x8192s1"}  # about 1.2e12 parameters
@@ -16,7 +16,8 @@ PAGES = ["app_pages/design.py", "app_pages/train.py", "app_pages/compare.py", "a
 
 
 def texts(at, kind: str) -> list[str]:
-    return [e.value for e in getattr(at, kind)]
+    """The elements' text as a reader sees it (names and messages are escaped Markdown: ui.text)."""
+    return [shown(e.value) for e in getattr(at, kind)]
 
 
 def test_a_link_to_a_huge_network_is_arithmetic_on_every_page(fresh):
@@ -192,7 +193,8 @@ def test_a_run_that_failed_before_training_draws_no_empty_charts(fresh, home):
     run_id = store.create("offline", "{}", Recipe(dataset="kmnist").to_json())
     store.finish(run_id, RunResult("failed", "kmnist could not be downloaded (offline?)"))
     at = open_app({"job": str(run_id)}, "app_pages/train.py")
-    assert not at.exception and "Failed: kmnist could not be downloaded (offline?)" in [m.value for m in at.markdown]
+    assert not at.exception
+    assert "Failed: kmnist could not be downloaded (offline?)" in [shown(m.value) for m in at.markdown]
     assert at.get("plotly_chart") == []  # the reason, not three empty axes
 
 

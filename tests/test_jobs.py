@@ -172,6 +172,24 @@ def test_quotas_per_session_and_for_the_whole_queue(registry, settings):
         assert jobs.stop(sub.run_id, key=sub.key) and jobs.wait(sub.run_id, SETTLE_SECONDS)
 
 
+def test_new_tabs_are_not_new_people_the_address_is_counted(registry, settings):
+    """Issue 22: one person filled the queue from new tabs; sessions of one address share a quota."""
+    settings(runs_per_session=2, runs_per_address=3, queue_size=50)
+    tabs = [Submitter(f"tab{i}", address="10.0.0.7") for i in range(3)]
+    subs = [registry.submit(MINI, LONG, "one", by=tabs[0]), registry.submit(MINI, LONG, "two", by=tabs[1])]
+    subs.append(registry.submit(MINI, LONG, "three", by=tabs[2]))
+    with pytest.raises(BudgetError) as err:
+        registry.submit(MINI, QUICK, "four", by=Submitter("tab3", address="10.0.0.7"))
+    assert str(err.value).startswith(
+        "runs_per_address: 3 run(s) from your computer (10.0.0.7) are queued or running, in all its tabs; "
+        "it may have 3 at once"
+    )
+    subs.append(registry.submit(MINI, QUICK, "a neighbour's", by=Submitter("n", address="10.0.0.8")))
+    subs.append(registry.submit(MINI, QUICK, "the machine's own", by=Submitter("local", address=None)))
+    for sub in subs:
+        assert registry.stop(sub.run_id, key=sub.key) and registry.wait(sub.run_id, SETTLE_SECONDS)
+
+
 def test_a_students_run_is_capped_by_its_estimated_time_the_lecturers_is_not(registry, settings):
     settings(max_run_minutes=0.5)
     long_run = QUICK.but(epochs=1000)  # resnet-mini on the digits: ~0.2 s an epoch here, ~3 min in all

@@ -66,12 +66,8 @@ def code(spec_json: str, title: str) -> str:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def torchinfo_summary(spec_json: str) -> str:
-    """torchinfo's own table: builds the model and runs a real forward pass (seconds for big nets)."""
-    import torchinfo
+    """torchinfo's own table: builds the model and runs a real forward pass (seconds for big nets),
+    in a process of its own (explorer/hall/offload.py)."""
+    from ui.admission import offload
 
-    from explorer import build_model
-
-    spec = spec_from_json(spec_json)
-    model = build_model(spec).eval()
-    size = (1, spec.input.channels, spec.input.height, spec.input.width)
-    return str(torchinfo.summary(model, input_size=size, verbose=0, depth=4, col_names=("output_size", "num_params")))
+    return offload().torchinfo(spec_json)

@@ -22,6 +22,7 @@ from explorer.training.jobs import JobRegistry
 from explorer.training.recipe import adapt_spec
 from ui import access, chart_text, charts, state, training
 from ui.lecture import lecture_requested
+from ui.text import plain
 
 # The board looks for new entries and finished runs this often, whether or not any was training when
 # the page was drawn, so that a projected board shows them within 2 s by itself (measured in Chromium
@@ -63,7 +64,7 @@ def lecturer_panel(board: ChallengeStore, current: Challenge | None) -> None:
                 ss = st.session_state
                 board.start(ss.ch_title, ss.ch_dataset, int(ss.ch_params), int(ss.ch_steps))
             except SpecError as exc:
-                st.error(f"Not started: {exc}")
+                st.error(f"Not started: {plain(exc)}")
             else:
                 st.rerun()
         if current is not None:
@@ -83,7 +84,7 @@ def entry_panel(board: ChallengeStore, current: Challenge, jobs: JobRegistry) ->
     try:
         params = entry_params(spec, current)
     except SpecError as exc:
-        st.warning(f"Not within the challenge. {exc}")
+        st.warning(f"Not within the challenge. {plain(exc)}")
     else:
         st.caption(f"✓ {fmt.count(params)} parameters on {DATASETS[current.dataset].title}: within the budget.")
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
@@ -96,15 +97,15 @@ def entry_panel(board: ChallengeStore, current: Challenge, jobs: JobRegistry) ->
 
 def _enter(board: ChallengeStore, current: Challenge, jobs: JobRegistry, spec, base: str) -> None:
     try:
-        name, params = board.check_entry(current, st.session_state.get("ch_name") or "", spec)
+        name, params = board.check_entry(current, st.session_state.get("ch_name") or "", spec, access.person())
     except SpecError as exc:
-        st.error(f"Not entered: {exc}")
+        st.error(f"Not entered: {plain(exc)}")
         return
     info = DATASETS[current.dataset]
     label = entry_label(adapt_spec(spec, info, info.size)[0])  # what trains, plain or edited, not the base's name
     submitted = training.submit(jobs, [(f"{name}: {label}", spec, current.recipe)], f"challenge {current.id}")
     if submitted:
-        board.enter(current, name, submitted[0], params)
+        board.enter(current, name, submitted[0], params, access.person())
         st.success(f"Entered as run {submitted[0]}: it is on the board below and trains for {current.steps:,} steps.")
 
 
@@ -157,9 +158,15 @@ def leaderboard(board: ChallengeStore, current: Challenge) -> None:
         chosen = picked.selection.rows
         if chosen:
             entry = rows[chosen[0]]
-            if st.button(f"Open {entry.name}'s design in Design", key="ch_open", icon=":material/account_tree:"):
+            if st.button(f"Open {plain(entry.name)}'s design in Design", key="ch_open", icon=":material/account_tree:"):
                 _open_in_design(entry.spec)
                 st.switch_page("app_pages/design.py")
+            if access.is_lecturer() and st.button(
+                f"Remove {plain(entry.name)}'s entry", key="ch_remove", icon=":material/delete:",
+                help="Off the board (a rude name, say); its run stays in the history",
+            ):  # fmt: skip
+                board.remove(current, entry.run_id)
+                st.rerun()
         else:
             st.caption("Select a row to open that entry's design.")
 

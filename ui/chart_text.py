@@ -8,6 +8,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from ui.text import plain
+
 MAX_SERIES_SAID = 6  # a sentence names at most this many series; the table has them all
 
 
@@ -73,6 +75,6 @@ def data_table(fig: go.Figure) -> pd.DataFrame:
 def plot(where: Any, fig: go.Figure, key: str) -> None:
     """The chart in `where` (st, a column), its description below, its data on request."""
     where.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
-    where.caption(describe(fig))
+    where.caption(plain(describe(fig)))  # series are named after runs and entries: text stays text
     if where.toggle("Data as a table", key=f"{key}_table", help="Every plotted point, for a screen reader or a copy"):
         where.dataframe(data_table(fig), hide_index=True, width="stretch")

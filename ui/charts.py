@@ -14,6 +14,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from explorer import Analysis, fmt
 from explorer.training.lr_range import RANGE_END, RANGE_START, RangeCurve, smoothed
 from ui.chart_axes import LECTURE_TITLE_CHARS, TITLE_CHARS, readable_axes, wrap_title
+from ui.text import plotly_text
 
 FONT_SIZE, LECTURE_FONT_SIZE = 16, 20  # px; lecture mode's page type is 22 px
 COLORS = ["#d9480f", "#2a7ab9", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d"]
@@ -142,7 +143,7 @@ def curves(
         fig.add_scatter(
             x=[r[x] for r in rows],
             y=[r[metric] for r in rows],
-            name=run["name"],
+            name=plotly_text(run["name"]),
             mode="lines+markers" if x == "epoch" else "lines",
             line={"color": run.get("color") or COLORS[i % len(COLORS)], "width": 3, "dash": run.get("dash") or "solid"},
         )
@@ -169,9 +170,9 @@ def step_loss(runs: Sequence[dict[str, Any]], smoothing: float, x: str = "step")
         rows = [r for r in run["rows"] if r.get("loss") is not None]
         xs, losses, color = [r[x] for r in rows], [r["loss"] for r in rows], run.get("color") or COLORS[i % len(COLORS)]
         if smoothing > 0:
-            fig.add_scatter(x=xs, y=losses, name=run["name"], showlegend=False, opacity=0.3, mode="lines",
+            fig.add_scatter(x=xs, y=losses, name=plotly_text(run["name"]), showlegend=False, opacity=0.3, mode="lines",
                             line={"color": color, "width": 1.5}, hoverinfo="skip")  # fmt: skip
-        fig.add_scatter(x=xs, y=smoothed(losses, smoothing) if smoothing > 0 else losses, name=run["name"],
+        fig.add_scatter(x=xs, y=smoothed(losses, smoothing) if smoothing > 0 else losses, name=plotly_text(run["name"]),
                         mode="lines", line={"color": color, "width": 3, "dash": run.get("dash", "solid")})  # fmt: skip
     fig.update_xaxes(title_text=X_TITLES[x])
     _log_y(fig, [r["loss"] for run in runs for r in run["rows"] if r.get("loss") is not None])
@@ -195,7 +196,7 @@ def stage_training(runs: Sequence[dict[str, Any]], metric: str, title: str, x: s
                 name=stage,  # one legend entry per stage: a twin's lines are its dashed copies
                 legendgroup=stage,
                 showlegend=i == 0,
-                hovertemplate=f"{stage}, {run['name']}: %{{y:.3g}}<extra></extra>",
+                hovertemplate=f"{stage}, {plotly_text(run['name'])}: %{{y:.3g}}<extra></extra>",
                 mode="lines",
                 line={"color": COLORS[j % len(COLORS)], "width": 2.5, "dash": run.get("dash", "solid")},
             )
@@ -218,7 +219,7 @@ def leaderboard_range(accuracies: Sequence[float]) -> list[float]:
 
 def leaderboard(standings: Sequence[Any]) -> go.Figure:
     """The ranked entries (challenge.Standing) as horizontal bars of test accuracy, best on top."""
-    labels = [f"{s.rank}. {s.name}" for s in standings]
+    labels = [f"{s.rank}. {plotly_text(s.name)}" for s in standings]
     fig = go.Figure(
         go.Bar(
             x=[s.test_acc for s in standings],

@@ -8,16 +8,14 @@ session beyond them, so a class of uploads costs the server what the files weigh
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
-from explorer import PRESETS, SpecError, build_model, fmt, load_state_dict, plan_network, spec_from_state_dict
-from explorer.arch.checkpoint import matching_names, read_weights
-from explorer.arch.export import to_onnx
+from explorer import PRESETS, SpecError, fmt, plan_network, spec_from_state_dict
+from explorer.arch.checkpoint import matching_names
 from explorer.arch.presets import FAMILY
 from explorer.arch.share import closest_preset
 from explorer.arch.spec import ResNetSpec
+from explorer.arch.weights_file import read_weights, read_weights_file
 from explorer.hall.budget import check_build
 from explorer.hall.uploads import store_upload
 from explorer.inspect.predict import (
@@ -29,8 +27,10 @@ from explorer.inspect.predict import (
     imagenet_classes,
     open_picture,
 )
-from ui import access, state
-from ui.try_it import PICTURE_TYPES
+from ui import access, state, uploads
+from ui.admission import heavy, offload, plan_bytes
+from ui.text import plain
+from ui.try_it import PICTURE_MB, PICTURE_TYPES
 
 WEIGHT_TYPES = ["pt", "pth", "bin", "safetensors"]
 MAX_UPLOAD_MB = 512  # server.maxUploadSize in .streamlit/config.toml; the build budget may say less
@@ -47,9 +47,11 @@ def describe(spec: ResNetSpec) -> str:
 
 
 def _read(data: bytes, name: str) -> tuple[ResNetSpec, dict]:
-    """The checkpoint's spec and tensors, within the server's budget (SpecError otherwise)."""
+    """The checkpoint's spec and tensors, once the server's budget admits them (about the file's
+    size: the archive's unpacked size is checked against the build budget before loading)."""
     lim = access.limits()
-    tensors = read_weights(data, name, lim.build_bytes)
+    with heavy(len(data), "Opening the checkpoint"):
+        tensors = read_weights(data, name, lim.build_bytes)
     spec = spec_from_state_dict(tensors)
     check_build(plan_network(spec), lim)
     return spec, tensors
@@ -61,16 +63,19 @@ def open_weights() -> None:
     st.session_state.d_weights_note = st.session_state.d_weights_error = None
     if file is None:
         return
+    if why := uploads.refusal(file, weights_limit_mb()):
+        st.session_state.d_weights_error = plain(why)
+        return
     try:  # every tensor's name and shape is checked against the design's own (spec_from_state_dict)
         spec, _ = _read(file.getvalue(), file.name)
     except SpecError as exc:
-        st.session_state.d_weights_error = f"{file.name}: {exc}"
+        st.session_state.d_weights_error = plain(f"{file.name}: {exc}")
         return
     state.load_into_widgets(spec, closest_preset(spec))
     budget = access.limits().checkpoint_bytes // 4  # a quarter of the runs' checkpoint budget
     st.session_state.d_weights_file = (str(store_upload(file.getvalue(), file.name, budget)), file.name, spec)
     st.session_state.d_weights_note = (
-        f"{file.name} is {describe(spec)}. Its design is in the controls now; on the Train page, runs of "
+        f"{plain(file.name)} is {describe(spec)}. Its design is in the controls now; on the Train page, runs of "
         "this design can start from these weights (the classifier starts fresh for a dataset's own classes)."
     )
 
@@ -79,7 +84,7 @@ def open_weights() -> None:
 def _predictor(stored: str, _spec: ResNetSpec) -> Predictor:
     """Cached by the stored file (named by its content's hash). Sessions share it: the predictor
     locks its model for each call."""
-    tensors = read_weights(Path(stored).read_bytes(), Path(stored).name)
+    tensors = read_weights_file(stored, access.limits().build_bytes)  # memory-mapped where torch allows
     return Predictor(_spec, tensors, IMAGENET_MEAN[: _spec.input.channels], IMAGENET_STD[: _spec.input.channels])
 
 
@@ -91,16 +96,20 @@ def try_panel() -> None:
         return
     stored, name, spec = opened
     upload = st.file_uploader(
-        f"Try {name} on a picture", type=PICTURE_TYPES, key="d_weights_picture", max_upload_size=12
+        f"Try {name} on a picture", type=PICTURE_TYPES, key="d_weights_picture", max_upload_size=PICTURE_MB
     )
+    if why := uploads.refusal(upload, PICTURE_MB):
+        st.error(plain(why))
+        return
     if upload is None:
         return
     try:
         image = centre_square(open_picture(upload), spec.input.channels, spec.input.height)
     except PictureError as exc:
-        st.error(f"{upload.name}: {exc}")
+        st.error(plain(f"{upload.name}: {exc}"))
         return
-    chances = _predictor(stored, spec).probabilities(image)[0]
+    with heavy(plan_bytes(plan_network(spec)), "Try it"):
+        chances = _predictor(stored, spec).probabilities(image)[0]
     names = imagenet_classes() if spec.num_classes == 1000 else [f"class {i}" for i in range(spec.num_classes)]
     top = chances.topk(min(5, spec.num_classes))
     st.image(
@@ -124,8 +133,13 @@ def weights_for(design: ResNetSpec) -> tuple[str, str] | None:
     return None
 
 
+def weights_limit_mb() -> int:
+    """The checkpoint uploader's limit: the server's cap, or the build budget where that is less."""
+    return min(MAX_UPLOAD_MB, max(1, access.limits().build_bytes // 2**20))
+
+
 def weights_panel() -> None:
-    limit = min(MAX_UPLOAD_MB, max(1, access.limits().build_bytes // 2**20))
+    limit = weights_limit_mb()
     st.file_uploader(
         "Open a checkpoint (.pt, .pth, .safetensors)",
         type=WEIGHT_TYPES,
@@ -142,22 +156,17 @@ def weights_panel() -> None:
 
 def onnx_panel(spec: ResNetSpec) -> None:
     """ONNX of the design: with the open checkpoint's weights where it is this design, else as initialised."""
-    file = st.session_state.get("d_weights")
     if not st.button("Build the ONNX file", key="d_onnx", help="For Netron or ONNX Runtime"):
         return
+    opened = weights_for(spec)  # the open checkpoint, stored on disk, where it is this design
+    source = f"the weights of {plain(opened[1])}" if opened else "initialised weights"
     try:
-        check_build(plan_network(spec), access.limits())
-        model = build_model(spec).eval()
-        source = "initialised weights"
-        if file is not None:
-            checkpoint, tensors = _read(file.getvalue(), file.name)
-            if checkpoint == spec.with_input_of(checkpoint):
-                load_state_dict(model, tensors)
-                source = f"the weights of {file.name}"
-        with st.spinner("Exporting…"):
-            data = to_onnx(model, spec)
+        plan = plan_network(spec)
+        check_build(plan, access.limits())
+        with heavy(plan_bytes(plan, copies=2), "The ONNX export"), st.spinner("Exporting…"):
+            data = offload().onnx(spec.to_json(), opened[0] if opened else None)  # in a process of its own
     except SpecError as exc:
-        st.error(f"Not exported: {exc}")
+        st.error(f"Not exported: {plain(exc)}")
         return
     st.download_button(f"Download net.onnx ({fmt.nbytes(len(data))}, {source})", data, file_name="net.onnx",
                        mime="application/octet-stream", key="d_onnx_dl")  # fmt: skip

@@ -12,6 +12,7 @@ from explorer import PRESETS, Analysis, ResNetSpec, SpecError, check, fmt
 from explorer.arch.share import stages_from_text, stages_to_text
 from explorer.arch.spec import BLOCKS, SHORTCUTS, input_from_text
 from ui import cache, diagram_view, state
+from ui.text import plain
 
 CURRENT = "Current design"
 DIFFERS_CSS = "background-color: #fff3bf"
@@ -64,7 +65,7 @@ def side_panel(side: str, default: str) -> tuple[str, ResNetSpec | None]:
         spec = edited_spec(side)
         check(spec)
     except SpecError as exc:
-        st.error(f"Network {side} is not valid: {exc}")
+        st.error(f"Network {side} is not valid: {plain(exc)}")
         return name, None
     label = name if spec == source_spec(name) else f"{name} (edited)"
     return label, spec

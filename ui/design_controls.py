@@ -24,7 +24,8 @@ from explorer.arch.spec import (
     STEMS,
     STRIDE_ON,
 )
-from ui import state
+from ui import state, uploads
+from ui.text import plain
 
 
 def load_upload() -> None:
@@ -33,11 +34,12 @@ def load_upload() -> None:
         return
     try:
         if file.size > MAX_JSON_BYTES:
+            uploads.drop(file)  # from the server's memory now, not when the session ends
             raise SpecError("spec", f"{file.size:,} bytes; a spec file may be at most {MAX_JSON_BYTES:,}")
         spec = spec_from_json(file.getvalue())
         check(spec)
     except SpecError as exc:
-        st.session_state.d_upload_error = f"{file.name}: {exc}"
+        st.session_state.d_upload_error = plain(f"{file.name}: {exc}")
         return
     state.load_into_widgets(spec, closest_preset(spec))
     st.session_state.d_upload_error = None
@@ -158,7 +160,7 @@ def network_from_controls(edited: pd.DataFrame, base: str) -> None:
         candidate = state.spec_from_widgets(edited)
         check(candidate)
     except ShapeMismatchError as exc:
-        st.error(f"**F(x) + x does not fit in block {exc.block}.**  \n{exc}")
+        st.error(f"**F(x) + x does not fit in block {exc.block}.**  \n{plain(exc)}")
         with st.container(border=True):
             st.markdown(
                 f"A residual block outputs **F(x) + x**. In `{exc.block}` the branch F changes the tensor from "
@@ -175,7 +177,7 @@ def network_from_controls(edited: pd.DataFrame, base: str) -> None:
             )
         candidate = None
     except SpecError as exc:
-        st.error(f"**Not a valid network:** {exc}")
+        st.error(f"**Not a valid network:** {plain(exc)}")
         candidate = None
     if candidate is not None:
         st.session_state.spec = candidate

@@ -12,7 +12,9 @@ from explorer.arch.reference import timm_twin, verified_against
 from explorer.arch.share import spec_diff
 from explorer.hall.budget import check_build, check_design
 from ui import access, cache, chart_text, charts, checkpoint, design_controls, diagram_view
+from ui.admission import heavy, plan_bytes
 from ui.look_inside import look_inside
+from ui.text import plain
 
 
 def totals(a: Analysis) -> None:
@@ -58,7 +60,7 @@ def notes(a: Analysis, base: str, diff: list[str]) -> None:
     try:
         check_design(a.plan, access.limits())
     except SpecError as exc:
-        st.warning(f"**Too large to build or train on this server** (its numbers here are arithmetic): {exc}")
+        st.warning(f"**Too large to build or train on this server** (its numbers here are arithmetic): {plain(exc)}")
     ref = verified_against(a.plan)
     if ref:
         st.success(
@@ -177,10 +179,11 @@ def import_export(spec: ResNetSpec, a: Analysis, spec_json: str) -> None:
         st.subheader("torchinfo summary")
         st.caption("Builds the model and runs a real forward pass — seconds for large networks.")
         if st.button("Run torchinfo", key="d_torchinfo"):
-            try:  # torchinfo builds the network in this server's process: only if it fits
+            try:  # torchinfo builds the network (in a process of its own): only if it fits
                 check_build(a.plan, access.limits())
+                with heavy(plan_bytes(a.plan), "torchinfo"), st.spinner("Running a forward pass through torchinfo…"):
+                    summary = cache.torchinfo_summary(spec_json)
             except SpecError as exc:
-                st.error(f"Not built here: {exc}")
+                st.error(f"Not built here: {plain(exc)}")
             else:
-                with st.spinner("Running a forward pass through torchinfo…"):
-                    st.code(cache.torchinfo_summary(spec_json), language=None)
+                st.code(summary, language=None)

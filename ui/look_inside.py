@@ -19,6 +19,8 @@ from explorer.inspect.predict import can_predict
 from explorer.training.data import DatasetError
 from explorer.training.run_record import RunRecord
 from ui import access, training
+from ui.admission import heavy, plan_bytes
+from ui.text import plain
 from ui.try_it import MAPS_COLUMNS, MAPS_SHOWN, maps_picture, run_predictor, test_split
 
 AT_INIT = "at initialisation"
@@ -94,8 +96,8 @@ def _choose_output(plan: NetworkPlan, part: str) -> str:
     )
 
 
-def _pictures(spec_json: str, name: str, run: RunRecord | None) -> None:
-    with st.spinner("Running the sample through the network…"):
+def _pictures(spec_json: str, name: str, run: RunRecord | None, plan: NetworkPlan) -> None:
+    with heavy(plan_bytes(plan), "Looking inside"), st.spinner("Running the sample through the network…"):
         out, sample = _output_of(spec_json, name, run.id if run else 0)
     weights = AT_INIT if run is None else f"run #{run.id}'s trained weights"
     if out.ndim == 1:  # the head: one score per class
@@ -131,7 +133,7 @@ def look_inside(spec_json: str, plan: NetworkPlan) -> None:
     try:  # the server builds it for this: only if it fits
         check_build(plan, access.limits())
     except SpecError as exc:
-        st.caption(f"Not run here: {exc}")
+        st.caption(f"Not run here: {plain(exc)}")
         return
     runs = {run.id: run for run in _trained_runs(spec_json)}
     # one above the other: side by side, the panel's half-width cut "at initialisation" short
@@ -143,4 +145,4 @@ def look_inside(spec_json: str, plan: NetworkPlan) -> None:
         help="Runs of exactly this design that finished and kept their weights",
     )
     output = _choose_output(plan, st.session_state.d_look)
-    _pictures(spec_json, output, runs.get(picked))
+    _pictures(spec_json, output, runs.get(picked), plan)

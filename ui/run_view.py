@@ -3,16 +3,16 @@ and the run history, each offering only what this session may do to a run (its k
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import streamlit as st
 
+from explorer import SpecError
+from explorer.links import run_id
 from explorer.training.data import OFFLINE_DATASET
 from explorer.training.jobs import JobRegistry
 from ui import access, training
-
-MAX_RUN_ID = 2**63 - 1  # SQLite's integers
+from ui.text import plain
 
 
 def followed_run(jobs: JobRegistry) -> int | None:
@@ -20,15 +20,17 @@ def followed_run(jobs: JobRegistry) -> int | None:
     (a reload, a link). A `job` that is not a run here gets a sentence, never a traceback."""
     params = st.query_params
     if "job" in params and "t_job" not in st.session_state:
-        text = params["job"]
-        if not re.fullmatch(r"\d{1,19}", text) or int(text) > MAX_RUN_ID:
-            st.warning(f"Ignoring ?job={text[:40]!r}: not a run number.")
-        elif jobs.snapshot(int(text)) is None and jobs.store.get(int(text)) is None:
-            st.warning(f"There is no run {int(text)} here: it was deleted, or it belongs to another server.")
+        try:
+            number = run_id(params["job"])
+        except SpecError:
+            st.warning(f"Ignoring ?job={plain(repr(params['job'][:40]))}: not a run number.")
         else:
-            st.session_state.t_job = int(text)
-            if (key := params.get("key")) and jobs.may_control(int(text), key, lecturer=False):
-                access.remember_key(int(text), key)
+            if jobs.snapshot(number) is None and jobs.store.get(number) is None:
+                st.warning(f"There is no run {number} here: it was deleted, or it belongs to another server.")
+            else:
+                st.session_state.t_job = number
+                if (key := params.get("key")) and jobs.may_control(number, key, lecturer=False):
+                    access.remember_key(number, key)
         if "t_job" not in st.session_state:
             for name in ("job", "key"):
                 params.pop(name, None)
@@ -86,8 +88,8 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
             if run is None:
                 st.warning(f"Run {job_id} does not exist (deleted?).")
                 return
-            st.subheader(f"Run {run.id}: {run.name}")
-            st.write(f"{run.status.capitalize()}: {run.message}")
+            st.subheader(f"Run {run.id}: {plain(run.name)}")
+            st.write(f"{run.status.capitalize()}: {plain(run.message)}")
             again_button(run.id)
             if run.range_test:
                 training.range_test(store.steps(run.id), f"stored_{run.id}", finished=True)
@@ -97,9 +99,9 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
             training.live_curves(run.name, store.steps(run.id), store.epochs(run.id), f"stored_{run.id}", twin)
             training.results(store, run)
             return
-        st.subheader(f"Run {snap.id}: {snap.name}")
+        st.subheader(f"Run {snap.id}: {plain(snap.name)}")
         c1, c2 = st.columns([5, 1])
-        c1.write(training.status_line(snap))
+        c1.write(plain(training.status_line(snap)))
         if not snap.finished and training.may_control(jobs, snap.id):
             c2.button("Stop", key="t_stop", on_click=_stop, args=(jobs, snap.id), type="secondary")
         elif snap.finished and store.get(snap.id) is not None:
@@ -108,7 +110,7 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
         if not training.may_control(jobs, snap.id):
             st.caption("Another session's run: shown read-only.")
         for line in snap.log[-3:]:
-            st.caption(line)
+            st.caption(plain(line))
         twin = None
         if training.range_testing(snap):
             training.range_test(snap.steps, f"live_{snap.id}", finished=snap.finished)
@@ -116,7 +118,7 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
             training.epoch_metrics(snap.epochs)
             twin = training.twin_of(jobs, snap.id, snap.experiment)
             if twin:
-                st.caption(f"Its plain twin, {twin['name']}: {twin['status']}")
+                st.caption(f"Its plain twin, {plain(twin['name'])}: {twin['status']}")
             training.live_curves(snap.name, snap.steps, snap.epochs, f"live_{snap.id}", twin)
         if snap.finished and running and not (twin and twin["active"]):
             st.rerun()  # a full rerun: stop polling, show the results below
@@ -138,7 +140,7 @@ def queue(jobs: JobRegistry) -> None:
     with st.expander(f"{'Server queue' if lecturer else 'Your runs'}: {len(active)} queued or running"):
         for snap in sorted(active, key=lambda s: (s.position == 0 and s.status == "queued", s.position, s.id)):
             c1, c2, c3 = st.columns([4, 1, 1], vertical_alignment="center")
-            c1.write(f"#{snap.id} {snap.name} — {training.status_line(snap)}")
+            c1.write(f"#{snap.id} {plain(snap.name)} — {plain(training.status_line(snap))}")
             c2.button("Open", key=f"t_q_open_{snap.id}", on_click=follow, args=(snap.id,))
             if training.may_control(jobs, snap.id):
                 c3.button("Stop", key=f"t_q_stop_{snap.id}", on_click=_stop, args=(jobs, snap.id))

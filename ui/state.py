@@ -26,6 +26,7 @@ from explorer import (
 )
 from explorer.arch.share import from_query, to_query
 from explorer.arch.spec import BOTTLENECKS
+from ui.text import plain
 
 NETWORK_DEFAULT = "network"  # the stage table's shortcut column: use the network's shortcut
 STAGE_COLUMNS = ["blocks", "channels", "stride", "shortcut"]
@@ -97,7 +98,7 @@ def spec_from_url() -> tuple[ResNetSpec, str, str | None, ResNetSpec | None]:
 def url_warning() -> None:
     """Say once, on whichever page a session starts, what was wrong with its link."""
     if problem := st.session_state.pop("url_problem", None):
-        st.warning(f"The link's network could not be used ({problem}). Showing {current_base()} instead.")
+        st.warning(f"The link's network could not be used ({plain(problem)}). Showing {current_base()} instead.")
 
 
 def stages_frame(spec: ResNetSpec) -> pd.DataFrame:

@@ -9,7 +9,8 @@ from dataclasses import asdict
 import streamlit as st
 
 from explorer import PRESETS, SpecError
-from explorer.training.recipe import Recipe, recipe_from_dict
+from explorer.training.recipe import Recipe, recipe_from_link
+from ui.text import plain
 
 URL_KEY = "recipe"
 MAX_URL_CHARS = 2000
@@ -63,19 +64,7 @@ def read_url() -> tuple[str, Recipe] | None:
     if not text:
         return None
     try:
-        if len(text) > MAX_URL_CHARS:
-            raise SpecError(URL_KEY, f"{len(text):,} characters; at most {MAX_URL_CHARS:,}")
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise SpecError(URL_KEY, 'not a recipe (expected JSON such as {"epochs":5})') from None
-        if not isinstance(data, dict):
-            raise SpecError(URL_KEY, 'not a recipe (expected JSON such as {"epochs":5})')
-        network = data.pop("network", CURRENT)
-        if network != CURRENT and network not in PRESETS:
-            raise SpecError(f"{URL_KEY}.network", f"unknown network {network!r}")
-        data.pop("weights", None)  # a path on the server: never from a link
-        return network, recipe_from_dict(data)
+        return recipe_from_link(text, PRESETS, CURRENT, MAX_URL_CHARS)
     except SpecError as exc:
-        st.warning(f"The link's training settings could not be used ({exc}); the form has the suggested ones.")
+        st.warning(f"The link's training settings could not be used ({plain(exc)}); the form has the suggested ones.")
         return None

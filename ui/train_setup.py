@@ -28,6 +28,7 @@ from explorer.training.recipe import (
     suggested_recipe,
 )
 from ui import access, checkpoint, state, training
+from ui.text import plain
 from ui.train_form import CURRENT, apply_recipe, read_url, recipe_from_form, write_url
 
 
@@ -149,7 +150,7 @@ def form(design: ResNetSpec, running: bool, lecture: bool) -> Setup:
         st.session_state.t_saved = (network, recipe)
         write_url(network, recipe)
     except SpecError as exc:
-        st.error(f"Cannot train with these settings: {exc}")
+        st.error(f"Cannot train with these settings: {plain(exc)}")
         recipe = None
     return Setup(name, spec, recipe, start, with_twin, find_lr)
 
@@ -230,9 +231,9 @@ def estimate(jobs: JobRegistry, setup: Setup) -> None:
         with st.spinner("Measuring this machine's training speed (once, as the server's worker starts)…"):
             cost = jobs.cost(spec, recipe, access.submitter(), wait=30)
         if problem := jobs.worker_problem(pick_device(recipe.device).type):
-            st.error(f"Training is unavailable here: {problem}.")
+            st.error(f"Training is unavailable here: {plain(problem)}.")
     except SpecError as exc:
-        st.error(f"Not trainable on this server as set: {exc}")
+        st.error(f"Not trainable on this server as set: {plain(exc)}")
     else:
         if run_time := cost.estimate:
             compiled = (

@@ -23,6 +23,7 @@ from explorer.training.run_record import RunRecord
 from explorer.training.runs import RunStore, StoreError
 from explorer.training.status import status_line
 from ui import access, chart_text, charts
+from ui.text import plain
 from ui.try_it import try_it
 
 
@@ -38,7 +39,7 @@ def registry() -> JobRegistry | None:
     try:
         return _registry()
     except StoreError as exc:
-        st.error(f"{exc} Training and the run history are unavailable until then.")
+        st.error(f"{plain(exc)} Training and the run history are unavailable until then.")
         return None
 
 
@@ -70,7 +71,7 @@ def submit(jobs: JobRegistry, runs: list, experiment: str | None = None) -> list
     try:
         submitted = jobs.submit_all(runs, experiment, access.submitter())
     except SpecError as exc:
-        st.error(f"Not started: {exc}")
+        st.error(f"Not started: {plain(exc)}")
         return None
     for submission in submitted:
         access.remember_key(submission.run_id, submission.key)
@@ -139,7 +140,7 @@ def live_curves(name: str, steps: list[dict], epochs: list[dict], key: str, twin
         ]  # fmt: skip
         chart_text.plot(column, _two(series, title, fraction=metric == "acc"), f"{key}_{metric}")
     if twin:
-        st.caption(f"Solid: {name}. Dashed: its plain twin, the same layers without shortcuts, trained at the "
+        st.caption(f"Solid: {plain(name)}. Dashed: its plain twin, the same layers without shortcuts, trained at the "
                    "same time on the same images in the same order.")  # fmt: skip
     inside_training(runs, key, x)
 

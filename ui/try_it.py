@@ -23,10 +23,13 @@ from explorer.inspect.predict import (
     looks_inverted,
     open_picture,
 )
-from explorer.training.data import DATASETS, DatasetError, load_dataset
+from explorer.training.data import DATASETS, DatasetError, DatasetInfo, load_dataset
 from explorer.training.run_record import RunRecord
-from ui import access, chart_text, charts
+from ui import access, chart_text, charts, uploads
+from ui.admission import heavy, plan_bytes
+from ui.text import plain
 
+PICTURE_MB = 12  # a phone's photo
 PICTURE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]  # the name only: the content is checked too
 SHOWN_SIDE = 168  # px: the image as the network sees it, scaled up by whole pixels
 MAPS_SHOWN, MAPS_COLUMNS, MAPS_WIDTH = 16, 8, 760  # channels of a stage drawn, per row, px across
@@ -77,15 +80,18 @@ def try_it(run: RunRecord) -> None:
     try:  # the server builds it for this: only if it fits (a lecturer's run may be larger)
         check_build(plan_network(spec_from_dict(run.spec)), access.limits())
     except SpecError as exc:
-        st.caption(f"Try it is not offered for this run: {exc}")
+        st.caption(f"Try it is not offered for this run: {plain(exc)}")
         return
     st.markdown("**Try it on an image**")
     # the sources in a row of their own and the answer below: at lecture size on a 1024-px
     # projector a third of the width cuts the uploader's file types and the button's label
     source, choices = st.columns([3, 2], vertical_alignment="center")
     upload = source.file_uploader(
-        "A picture of your own", type=PICTURE_TYPES, key=f"try_upload_{run.id}", max_upload_size=12
-    )  # MB: a phone's photo
+        "A picture of your own", type=PICTURE_TYPES, key=f"try_upload_{run.id}", max_upload_size=PICTURE_MB
+    )
+    if why := uploads.refusal(upload, PICTURE_MB):  # the browser's limit is the browser's: checked here
+        source.error(plain(why))
+        upload = None
     # the picture shown is the one asked for last: a new upload, or a click for a test image
     index_key, shown_key = f"try_index_{run.id}", f"try_shown_{run.id}"
     if upload is not None and st.session_state.get(f"try_seen_{run.id}") != upload.file_id:
@@ -99,7 +105,7 @@ def try_it(run: RunRecord) -> None:
         try:
             inverted, as_is, negative = _read_picture(upload.getvalue(), dataset.name)
         except PictureError as exc:
-            st.error(f"{upload.name} cannot be tried: {exc}.")
+            st.error(f"{plain(upload.name)} cannot be tried: {plain(exc)}.")
             return
         invert = dataset.light_on_dark and choices.toggle(
             "Invert it",
@@ -112,13 +118,19 @@ def try_it(run: RunRecord) -> None:
         try:
             x_test, y_test = test_split(dataset.name)
         except DatasetError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
             return
         index = st.session_state[index_key] % len(y_test)
         item, truth = x_test[index : index + 1], int(y_test[index])
     else:
         st.caption("Upload a picture, or draw one of the test images.")
         return
+    with heavy(plan_bytes(plan_network(spec_from_dict(run.spec))), "Try it"):  # forward and backward passes
+        _answer(run, dataset, item, truth)
+
+
+def _answer(run: RunRecord, dataset: DatasetInfo, item: torch.Tensor, truth: int | None) -> None:
+    """The picture as the network gets it, its Grad-CAM, the probabilities and a look inside."""
     left, right = st.columns([1, 2])
     predictor = run_predictor(run)
     probabilities = predictor.probabilities(item)[0].tolist()

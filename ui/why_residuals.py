@@ -27,6 +27,7 @@ from explorer.training.lr_range import range_curve
 from explorer.training.run_record import RunRecord
 from ui import chart_text, charts, training
 from ui.blocks import walkthrough_dot
+from ui.text import plain
 
 
 def launcher(
@@ -92,7 +93,7 @@ def run_depth(run: RunRecord) -> int:
 def experiment_charts(rows: list, metric_sets: list[tuple[str, str, bool]], key: str) -> None:
     """Overlay the curves of an experiment's runs: a colour per depth, plain dashed, each metric
     (name, title, as an error) on a chart of its own."""
-    st.caption(" · ".join(f"{run.name}: {status}" for run, _, status in rows))
+    st.caption(" · ".join(f"{plain(run.name)}: {status}" for run, _, status in rows))
     show_failures([run for run, _, _ in rows])
     depths = sorted({run_depth(run) for run, _, _ in rows})
     cols = st.columns(len(metric_sets))
@@ -206,7 +207,9 @@ def range_tests(jobs: JobRegistry | None) -> None:
     def live() -> None:
         runs = sorted(jobs.store.list(experiment=chosen), key=lambda r: r.id)
         snaps = [jobs.snapshot(run.id) for run in runs]  # queued and running say so at once
-        st.caption(" · ".join(f"{r.name}: {s.status if s else r.status}" for r, s in zip(runs, snaps, strict=True)))
+        st.caption(
+            " · ".join(f"{plain(r.name)}: {s.status if s else r.status}" for r, s in zip(runs, snaps, strict=True))
+        )
         show_failures(runs)
         tests = [
             (experiments.norm_group(run), curve) for run in runs if (curve := range_curve(jobs.store.steps(run.id)))
@@ -234,7 +237,7 @@ def build_a_block(lecture: bool) -> None:
     try:
         steps = block_walkthrough(int(cin), int(cout), int(stride), int(side))
     except SpecError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         steps = []
     if steps:
         shown = st.slider("Step", 1, len(steps), 1 if lecture else len(steps), key="w_step")

@@ -8,8 +8,6 @@ What weights cannot say (activation, anti-aliasing, dilation, input size) takes 
 
 from __future__ import annotations
 
-import io
-import pickle
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -295,36 +293,6 @@ def load_state_dict(model: nn.Module, state_dict: StateDict) -> nn.Module:
     mapped = _match(model.state_dict(), unwrap(state_dict))
     model.load_state_dict(mapped, strict=True)
     return model
-
-
-def read_weights(data: bytes, filename: str = "", max_bytes: int | None = None) -> dict[str, Any]:
-    """The state_dict in a .pt/.pth file (torch.load with weights_only=True: no code runs) or a
-    .safetensors file. Every failure is one sentence (SpecError on the field "weights")."""
-    name = filename or "the file"
-    if max_bytes is not None and len(data) > max_bytes:
-        raise SpecError("weights", f"the file is {len(data):,} bytes; this server reads at most {max_bytes:,}")
-    if len(data) > 8 and data[8:9] == b"{":  # safetensors: 8-byte header length, then the JSON header
-        try:
-            from safetensors.torch import load
-        except ImportError:
-            raise SpecError("weights", "reading .safetensors needs the safetensors package") from None
-        try:
-            return unwrap(load(data))
-        except Exception as exc:  # safetensors raises its own SafetensorError for every bad file
-            raise SpecError("weights", f"{name} is not a readable safetensors file ({exc})") from None
-    try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "Weights only load failed" not in str(exc):  # torch's words for a refused global
-            raise SpecError("weights", f"{name} is truncated or not a PyTorch checkpoint") from None
-        raise SpecError(
-            "weights",
-            f"{name} holds pickled objects other than tensors (code could run on loading); "
-            "save the model's state_dict() instead",
-        ) from None
-    except Exception:  # a damaged file fails anywhere in the unpickler or the zip reader
-        raise SpecError("weights", f"{name} is truncated or not a PyTorch checkpoint") from None
-    return unwrap(obj)
 
 
 def _weights_layout(spec: ResNetSpec) -> dict[str, Any]:

@@ -12,11 +12,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..links import whole_number
 from .presets import DEFAULT_PRESET, PRESETS, preset
 from .spec import SHORTCUTS, ResNetSpec, SpecError, StageSpec, StemSpec, input_from_text
 
 MAX_PARAM_CHARS = 2000
-_STAGE = re.compile(r"^(\d{1,4})x(\d{1,5})s(\d)(?:-(identity|[ABCD]))?$")
+_STAGE = re.compile(r"^([0-9]{1,4})x([0-9]{1,5})s([0-9])(?:-(identity|[ABCD]))?$")  # ASCII digits: int() reads them
 _FLAGS = {
     "residual": "residual",
     "bias": "conv_bias",
@@ -80,9 +81,7 @@ def _flag(text: str, name: str) -> bool:
 
 
 def _int(text: str, name: str) -> int:
-    if not re.fullmatch(r"\d{1,7}", text):
-        raise SpecError(name, f"expected a whole number, got {text!r}")
-    return int(text)
+    return whole_number(text, name)
 
 
 def to_query(spec: ResNetSpec, base: str = DEFAULT_PRESET) -> dict[str, str]:
@@ -135,7 +134,7 @@ def _option(key: str, field: str, text: str) -> Any:
     if field in _INT_OPTIONS:
         return None if field == "output_stride" and text == "none" else _int(text, key)
     if field in _FLOAT_OPTIONS:
-        if not re.fullmatch(r"\d{1,3}(\.\d{1,6})?", text):
+        if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,6})?", text):
             raise SpecError(key, f"expected a number such as 0.1, got {text!r}")
         return float(text)
     return text

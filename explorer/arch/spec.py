@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from ..links import is_whole_number
 from .validate import SpecError, check_bool, check_choice, check_float, check_int, check_keys
 
 # Documented ranges (docs/configuration.md). They keep a typo from asking for a 10^9-px input
@@ -76,7 +77,7 @@ class InputSpec:
 def input_from_text(text: str, field_name: str = "input") -> InputSpec:
     """'3,224,224' -> InputSpec(3, 224, 224): the one C,H,W parser of the CLI, URLs and pages."""
     parts = [p.strip() for p in str(text).split(",")]
-    if len(parts) != 3 or not all(p.isdigit() and len(p) <= 7 for p in parts):
+    if len(parts) != 3 or not all(is_whole_number(p) for p in parts):  # ASCII: int('²') fails
         raise SpecError(field_name, f"expected C,H,W as three whole numbers such as 3,224,224, got {text!r}")
     return InputSpec(*(int(p) for p in parts))
 

@@ -7,9 +7,10 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from ..arch.checkpoint import matching_names, read_weights, spec_from_state_dict
+from ..arch.checkpoint import matching_names, spec_from_state_dict
 from ..arch.presets import FAMILY, PRESETS, preset
 from ..arch.spec import MAX_JSON_BYTES, ResNetSpec, SpecError, input_from_text, spec_from_json
+from ..arch.weights_file import read_weights_file
 from ..hall.budget import limits
 
 
@@ -39,10 +40,12 @@ def load_spec_file(path: str) -> ResNetSpec:
 
 def spec_from_weights(path: str) -> tuple[str, ResNetSpec]:
     """The network a checkpoint file holds, named after the preset or timm model it matches."""
-    # read whole: within the budget the server builds within
-    data = read_file(path, "weights", limits().build_bytes, "this machine reads at most")
     file = Path(path)
-    spec = spec_from_state_dict(read_weights(data, file.name))
+    try:  # the file, and its archive unpacked, within the budget the server builds within; memory-mapped
+        tensors = read_weights_file(file, limits().build_bytes)
+    except OSError as exc:
+        raise UsageError(f"cannot read weights {path}: {exc.strerror or exc}") from None
+    spec = spec_from_state_dict(tensors)
     names = matching_names(spec, FAMILY | PRESETS)
     return (names[0] if names else file.stem), spec
 

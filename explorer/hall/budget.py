@@ -9,6 +9,7 @@ and the setting that raises it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from .. import fmt, paths
@@ -39,14 +40,22 @@ class Limits:
 
     max_params: int
     build_bytes: int
+    server_bytes: int  # all heavy work in the server's process at once
+    heavy_slots: int  # heavy computations at once in the server's process
     train_bytes: int
     macs_per_image: int
     batch_pixels: int
     run_seconds: float
     runs_per_session: int
+    runs_per_address: int
     queue_size: int
     checkpoint_bytes: int
     worker_bytes: int
+
+
+def server_cores() -> int:
+    """The cores this process may run on (a container's share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def limits(settings: Settings | None = None, device: str = "cpu") -> Limits:
@@ -61,11 +70,14 @@ def limits(settings: Settings | None = None, device: str = "cpu") -> Limits:
     return Limits(
         max_params=s.max_params or build // FLOAT32,
         build_bytes=build,
+        server_bytes=max(build, int(s.server_memory_gib * GIB) or 2 * build),
+        heavy_slots=s.heavy_at_once or max(1, server_cores() // 2),
         train_bytes=train,
         macs_per_image=int(s.max_gmacs_per_image * 1e9),
         batch_pixels=int(s.max_batch_megapixels * 1e6),
         run_seconds=s.max_run_minutes * 60,
         runs_per_session=s.runs_per_session,
+        runs_per_address=s.runs_per_address,
         queue_size=s.queue_size,
         checkpoint_bytes=disk,
         worker_bytes=int(s.worker_memory_gib * GIB) or ram * 3 // 4,

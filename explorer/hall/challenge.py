@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ CREATE TABLE IF NOT EXISTS entries (
     run_id INTEGER NOT NULL,
     display_name TEXT NOT NULL,
     params INTEGER NOT NULL,
+    name_key TEXT,                 -- the name as compared (name_key): one person's on a board
+    person TEXT,                   -- who first entered under it
     PRIMARY KEY (challenge_id, run_id)
 );
 """
@@ -128,10 +131,39 @@ def entry_label(spec: ResNetSpec) -> str:
 
 
 def check_name(name: str) -> str:
-    name = " ".join(str(name).split())
+    name = " ".join(_visible(str(name)).split())
     if not 0 < len(name) <= MAX_NAME:
         raise SpecError("display name", f"a display name of 1 to {MAX_NAME} characters, please")
+    scripts = sorted({_script(c) for c in name} - {None})
+    if len(scripts) > 1:  # 'Αlice' with a Greek capital alpha passes for 'Alice' on a projector
+        raise SpecError("display name", f"letters of one script, please ({name!r} mixes {' and '.join(scripts)})")
     return name
+
+
+def name_key(name: str) -> str:
+    """What two names are compared by: NFKC (full-width and ligatures to plain letters), case
+    folded, invisible characters removed: 'alice', 'Alice' and 'Ａｌｉｃｅ' are one name."""
+    return " ".join(unicodedata.normalize("NFKC", _visible(name)).casefold().split())
+
+
+_IGNORABLE = {0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, *range(0x180B, 0x1810), *range(0xFE00, 0xFE10)}
+_SCRIPT_GROUPS = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK", "IDEOGRAPHIC": "CJK"}  # written together
+
+
+def _visible(text: str) -> str:
+    """Without format and control characters (zero-width spaces and joiners, direction marks) and
+    the other default-ignorable code points, which show nothing."""
+    return "".join(
+        c for c in text if unicodedata.category(c) not in ("Cf", "Cc", "Co", "Cs", "Cn") and ord(c) not in _IGNORABLE
+    )
+
+
+def _script(char: str) -> str | None:
+    """A letter's script, from its Unicode name's first word (LATIN, GREEK, CYRILLIC, CJK...)."""
+    if not unicodedata.category(char).startswith("L"):
+        return None  # digits, spaces and punctuation go with any script
+    word = unicodedata.name(unicodedata.normalize("NFKC", char)[0], "UNKNOWN").split()[0]
+    return _SCRIPT_GROUPS.get(word, word)
 
 
 class ChallengeStore:
@@ -144,6 +176,10 @@ class ChallengeStore:
             if "seconds" in columns:  # a board of the old time budget: not comparable, so it goes
                 db.executescript("DROP TABLE IF EXISTS entries; DROP TABLE challenges;")
             db.executescript(SCHEMA)
+            entry_columns = {row["name"] for row in db.execute("PRAGMA table_info(entries)")}
+            for column in ("name_key", "person"):  # a board from before names had owners
+                if column not in entry_columns:
+                    db.execute(f"ALTER TABLE entries ADD COLUMN {column} TEXT")
 
     @property
     def path(self) -> Path:
@@ -187,23 +223,35 @@ class ChallengeStore:
             db.execute("DELETE FROM entries")
             db.execute("DELETE FROM challenges")
 
-    def check_entry(self, challenge: Challenge, name: str, spec: ResNetSpec) -> tuple[str, int]:
-        """The cleaned display name and the design's parameters, if it may enter; else SpecError."""
+    def check_entry(self, challenge: Challenge, name: str, spec: ResNetSpec, person: str = "") -> tuple[str, int]:
+        """The cleaned display name and the design's parameters, if `person` may enter under it
+        (a name belongs to whoever first entered under it); else SpecError."""
         if not challenge.open:
             raise SpecError("challenge", "the challenge is closed: no more entries")
         name = check_name(name)
         params = entry_params(spec, challenge)
         with self._connect() as db:
-            count = db.execute(
-                "SELECT COUNT(*) FROM entries WHERE challenge_id=? AND display_name=?", (challenge.id, name)
-            ).fetchone()[0]
-        if count >= MAX_ENTRIES:
-            raise SpecError("entries", f"{name} has entered {count} designs; at most {MAX_ENTRIES} each")
+            rows = db.execute(
+                "SELECT person FROM entries WHERE challenge_id=? AND name_key=? ORDER BY run_id",
+                (challenge.id, name_key(name)),
+            ).fetchall()
+        if rows and rows[0]["person"] not in (None, person):  # None: entered before names had owners
+            raise SpecError("display name", f"{name} is taken on this board by someone else: choose another name")
+        if len(rows) >= MAX_ENTRIES:
+            raise SpecError("entries", f"{name} has entered {len(rows)} designs; at most {MAX_ENTRIES} each")
         return name, params
 
-    def enter(self, challenge: Challenge, name: str, run_id: int, params: int) -> None:
+    def enter(self, challenge: Challenge, name: str, run_id: int, params: int, person: str = "") -> None:
         with self._connect() as db:
-            db.execute("INSERT INTO entries VALUES (?, ?, ?, ?)", (challenge.id, run_id, name, params))
+            db.execute(
+                "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)",
+                (challenge.id, run_id, name, params, name_key(name), person),
+            )
+
+    def remove(self, challenge: Challenge, run_id: int) -> None:
+        """Take an entry off the board (the lecturer's; its run stays in the history)."""
+        with self._connect() as db:
+            db.execute("DELETE FROM entries WHERE challenge_id=? AND run_id=?", (challenge.id, run_id))
 
     def standings(self, challenge: Challenge) -> list[Standing]:
         """The board: finished entries by test accuracy (fewer parameters first on a tie, then the

@@ -30,7 +30,8 @@ class SettingsError(SpecError):
 @dataclass(frozen=True)
 class Settings:
     # Typed once in the sidebar, it lets a lecturer stop and delete any run and skip the quotas.
-    # None: no lecturer; a server on 127.0.0.1 then treats its one user as the lecturer.
+    # None: the lecturer is whoever uses the server's own machine (a loopback client), never a
+    # client on the LAN, whatever address the server listens on.
     lecturer_key: str | None = None
     # What one training run may take of its device's memory (RAM on a CPU, the GPU's own memory):
     # weights, gradients, optimizer state and the batch's activations, estimated from the plan.
@@ -38,11 +39,22 @@ class Settings:
     # What the server process may spend building a network itself (torchinfo, Try it): weights and
     # one image's activations. Kept small: every student's session lives in that process.
     build_memory_gib: float = 0.0  # 0: a tenth of the RAM
+    # What all the heavy work in the server's process together may take at once (look inside,
+    # ONNX export, torchinfo, Try it, opening checkpoints), and how many such computations run at
+    # once; the rest wait their turn (explorer/hall/admission.py).
+    server_memory_gib: float = 0.0  # 0: twice the build memory (two of the largest builds at once)
+    heavy_at_once: int = 0  # 0: one per two cores the server may use (the pages keep the other)
     max_params: int = 0  # 0: as many fp32 weights as the build memory holds
     max_gmacs_per_image: float = 200.0  # a forward pass in the server: ~10 s on two cores at most
     max_batch_megapixels: float = 268.0  # input pixels x batch: 256 colour images of 584x584 px
     max_run_minutes: float = 30.0  # estimated length of one student's run (the lecturer's are not capped)
     runs_per_session: int = 2  # queued or running runs one browser session may have (the lecturer: any)
+    # ... and all the sessions of one client address together: new tabs are not new people. Raise it
+    # where several people share an address (behind NAT); the server's own machine is not counted.
+    runs_per_address: int = 4
+    # 1: the server sits behind a reverse proxy on this machine that sets X-Forwarded-For, and the
+    # client's address is read from it. 0: a proxied client is no one in particular (never loopback).
+    trusted_proxy: int = 0
     queue_size: int = 50  # queued or running runs on the whole server
     checkpoint_disk_gib: float = 0.0  # 0: a fifth of the data folder's disk, at most 20 GiB
     worker_memory_gib: float = 0.0  # 0: three quarters of the RAM; a worker past it is stopped
@@ -54,11 +66,15 @@ class Settings:
 _RANGES: dict[str, tuple[float, float]] = {
     "train_memory_gib": (0.0, 1e6),
     "build_memory_gib": (0.0, 1e6),
+    "server_memory_gib": (0.0, 1e6),
+    "heavy_at_once": (0, 1000),
     "max_params": (0, 10**13),
     "max_gmacs_per_image": (0.001, 1e7),
     "max_batch_megapixels": (0.001, 1e7),
     "max_run_minutes": (0.1, 1e6),
     "runs_per_session": (1, 10_000),
+    "runs_per_address": (1, 10_000),
+    "trusted_proxy": (0, 1),
     "queue_size": (1, 100_000),
     "checkpoint_disk_gib": (0.0, 1e6),
     "worker_memory_gib": (0.0, 1e6),

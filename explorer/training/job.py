@@ -45,6 +45,7 @@ class Job:
     ) -> None:
         self.id, self.name, self.spec, self.recipe = run_id, name, spec, recipe
         self.device, self.experiment, self.owner = device, experiment, owner
+        self.address: str | None = None  # the client's, for the per-address quota
         self.lock = threading.Lock()
         self.status, self.message = "queued", ""
         self.start: StartEvent | None = None

@@ -62,6 +62,7 @@ class Submitter:
 
     owner: str | None = None
     lecturer: bool = False
+    address: str | None = None  # the client's address; None: the server's own machine (not counted)
 
 
 LECTURER = Submitter("lecturer", lecturer=True)  # a one-user server's user, tests, scripts
@@ -151,6 +152,7 @@ class JobRegistry:
                 key = secrets.token_urlsafe(12)
                 run_id = self.store.create(name, spec.to_json(), recipe.to_json(), experiment, owner=by.owner, key=key)
                 job = Job(run_id, name, spec, recipe, device, experiment, by.owner)
+                job.address = by.address
                 job.expected_per_image = cost.estimate.per_image if cost.estimate else None
                 job.calibration = self.calibration_factor(device)
                 self.jobs[run_id] = job
@@ -178,6 +180,13 @@ class JobRegistry:
                 f"you have {mine} run(s) queued or running and asked for {asked}; each browser may have "
                 f"{lim.runs_per_session} at once: wait for one to end, or stop one "
                 f"(the lecturer may raise {how_to_set('runs_per_session')})",
+            )
+        ours = sum(job.address == by.address for job in active)
+        if not by.lecturer and by.address is not None and ours + count > lim.runs_per_address:
+            raise BudgetError(
+                "runs_per_address",
+                f"{ours} run(s) from your computer ({by.address}) are queued or running, in all its tabs; "
+                f"it may have {lim.runs_per_address} at once (the lecturer may raise {how_to_set('runs_per_address')})",
             )
 
     def may_control(self, run_id: int, key: str | None, lecturer: bool) -> bool:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ..arch.spec import ResNetSpec
 from ..arch.validate import SpecError, check_bool, check_choice, check_float, check_int, check_keys
+from ..links import json_from_link
 from .data import DATASETS, DatasetInfo
 
 OPTIMIZERS = ("sgd", "momentum", "adamw")
@@ -149,6 +151,21 @@ def adapt_spec(spec: ResNetSpec, info: DatasetInfo, size: int) -> tuple[ResNetSp
 
 def recipe_from_dict(data: Any) -> Recipe:
     return Recipe(**check_keys("recipe", data, set(Recipe.__dataclass_fields__), RecipeError))
+
+
+def recipe_from_link(text: str, networks: Collection[str], current: str, max_chars: int = 2000) -> tuple[str, Recipe]:
+    """`?recipe={"network":"resnet20","epochs":5}`: the network (one of `networks`, or `current`
+    where the link names none) and the recipe; RecipeError in a sentence for anything else. A
+    checkpoint's path is a file on the server: never taken from a link."""
+    example = '{"epochs":5}'
+    data = json_from_link(text, "recipe", max_chars, example)
+    if not isinstance(data, dict):
+        raise RecipeError("recipe", f"not a recipe (expected JSON such as {example})")
+    network = data.pop("network", current)
+    if network != current and (not isinstance(network, str) or network not in networks):
+        raise RecipeError("recipe.network", f"unknown network {str(network)[:40]!r}")
+    data.pop("weights", None)
+    return network, recipe_from_dict(data)
 
 
 # d2l's recipe (d2l.ai: lr, num_epochs, batch_size = 0.05, 10, 256; resize=96; train_ch6

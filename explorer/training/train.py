@@ -23,9 +23,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..arch.checkpoint import load_for_fine_tuning, read_weights
+from ..arch.checkpoint import load_for_fine_tuning
 from ..arch.model import build_model, init_weights
 from ..arch.spec import ResNetSpec, SpecError
+from ..arch.weights_file import read_weights_file
 from .data import DATASETS, DeviceBatches, ImageData, load_dataset, subset
 from .devices import batch_dtype, check_compile_possible, device_name, pick_device, uses_channels_last, uses_cuda_graph
 from .distributed import World, leave, world_from_env
@@ -95,11 +96,10 @@ class _Setup:
 
 
 def _read_checkpoint(path: str) -> dict[str, torch.Tensor]:
-    try:
-        data = Path(path).read_bytes()
+    try:  # memory-mapped where torch allows: the worker keeps no second copy of the weights
+        return read_weights_file(path)
     except OSError as exc:
         raise RecipeError("weights", f"cannot read {path}: {exc.strerror or exc}") from None
-    return read_weights(data, Path(path).name)
 
 
 class Trainer:

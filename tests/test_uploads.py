@@ -1,0 +1,71 @@
+"""Uploads are checked on the server (issue 22): a file larger than any uploader accepts, or one
+that takes a person past the per-person total, is refused as it arrives and never stored; an
+uploader's own limit is measured on the bytes received, and a refused file is dropped at once."""
+
+import tomllib
+from types import SimpleNamespace
+
+import pytest
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+from streamlit.runtime.uploaded_file_manager import UploadedFileRec
+
+from ui import uploads
+from ui.checkpoint import MAX_UPLOAD_MB
+from ui.uploads import MIB, UploadGuard, UploadRefused, refusal
+
+
+class Sized(bytes):
+    """Stands for a file's bytes of a given length without allocating them."""
+
+    def __new__(cls, size: int):
+        obj = super().__new__(cls)
+        obj.size = size
+        return obj
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def _rec(file_id: str, size: int) -> UploadedFileRec:
+    return UploadedFileRec(file_id=file_id, name=f"{file_id}.png", type="image/png", data=Sized(size))
+
+
+@pytest.fixture
+def guard():
+    people = {"tab1": "10.0.0.7", "tab2": "10.0.0.7", "other": "10.0.0.8"}
+    manager = MemoryUploadedFileManager("/_stcore/upload_file")
+    return UploadGuard(manager, 100 * MIB, 120 * MIB, lambda session: people.get(session, session))
+
+
+def test_a_file_larger_than_any_uploader_takes_is_never_stored(guard):
+    with pytest.raises(UploadRefused) as err:
+        guard.add_file("tab1", _rec("huge", 200 * MIB))
+    assert str(err.value) == "200.0 MiB is larger than any file this server opens (100.0 MiB)"
+    assert guard.manager.file_storage["tab1"] == {}
+
+
+def test_a_persons_tabs_share_one_total(guard):
+    guard.add_file("tab1", _rec("a", 90 * MIB))
+    guard.add_file("other", _rec("b", 90 * MIB))  # another address: its own total
+    with pytest.raises(UploadRefused) as err:
+        guard.add_file("tab2", _rec("c", 40 * MIB))  # a new tab of the same person
+    assert str(err.value) == (
+        "your uploads would hold 130.0 MiB on the server; each person may hold 120.0 MiB: remove a file first"
+    )
+    guard.add_file("tab1", _rec("a", 100 * MIB))  # replacing a file counts it once
+    assert len(guard.manager.file_storage["tab1"]["a"].data) == 100 * MIB
+
+
+def test_a_200_mb_picture_is_refused_and_dropped_at_once(monkeypatch):
+    dropped = []
+    monkeypatch.setattr(uploads, "drop", dropped.append)
+    picture = SimpleNamespace(name="cat.png", size=200 * MIB, file_id="f1")
+    assert refusal(picture, 12) == "cat.png is 200.0 MiB; this box takes files up to 12.0 MiB"
+    assert dropped == [picture]
+    assert refusal(SimpleNamespace(name="ok.png", size=12 * MIB, file_id="f2"), 12) is None
+    assert refusal(None, 12) is None and dropped == [picture]
+
+
+def test_the_http_cap_is_the_largest_uploader_limit(root):
+    config = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == MAX_UPLOAD_MB
