@@ -9,11 +9,11 @@ ResNets' state_dicts load into the matching spec with strict=True.
 from __future__ import annotations
 
 import math
+import sys
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import FrozenBatchNorm2d
 
 from .layers import BlockPlan, LayerPlan, NetworkPlan, StagePlan
 from .plan import plan_network
@@ -118,6 +118,10 @@ def _norm(spec: ResNetSpec, channels: int) -> nn.Module:
     if spec.norm == "group":
         return nn.GroupNorm(GROUP_NORM_GROUPS, channels)
     if spec.norm == "frozen":
+        # imported here: torchvision's import is 1.6 s of every process that builds a network (each
+        # training worker, each CLI command), and only frozen norms need it
+        from torchvision.ops import FrozenBatchNorm2d
+
         return FrozenBatchNorm2d(channels)
     return nn.BatchNorm2d(channels)
 
@@ -213,7 +217,7 @@ class Block(nn.Module):
         """Start the branch at zero so the block begins as its shortcut (Goyal et al. 2017): the
         last norm's scale, or the last conv where the branch ends in one (pre-activation)."""
         modules = [_lookup(self, path) for path in self._main]
-        last = next(m for m in reversed(modules) if isinstance(m, (*NORM_TYPES, nn.Conv2d)))
+        last = next(m for m in reversed(modules) if _is_norm(m) or isinstance(m, nn.Conv2d))
         nn.init.zeros_(last.weight)
 
 
@@ -223,7 +227,13 @@ def _lookup(root: nn.Module, path: tuple[str, ...]) -> nn.Module:
     return root
 
 
-NORM_TYPES = (nn.BatchNorm2d, nn.GroupNorm, FrozenBatchNorm2d)
+def _is_norm(module: nn.Module) -> bool:
+    """A norm layer with a scale and a shift; a frozen one only where torchvision was imported,
+    as it must have been to build one (see _norm)."""
+    if isinstance(module, nn.BatchNorm2d | nn.GroupNorm):
+        return True
+    misc = sys.modules.get("torchvision.ops.misc")
+    return misc is not None and isinstance(module, misc.FrozenBatchNorm2d)
 
 
 class ResNet(nn.Module):
@@ -278,7 +288,7 @@ def init_weights(model: nn.Module, scheme: str = "torchvision", generator: torch
                 nn.init.xavier_uniform_(m.weight, generator=generator)
             elif isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
-        elif isinstance(m, NORM_TYPES):
+        elif _is_norm(m):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
     spec = getattr(model, "spec", None)
