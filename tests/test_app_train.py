@@ -281,7 +281,7 @@ def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stag
     app.switch_page("app_pages/train.py").run()
     app.selectbox(key="t_network").set_value("resnet-mini").run()
     app.selectbox(key="t_dataset").set_value("digits")
-    app.number_input(key="t_epochs").set_value(1)
+    app.number_input(key="t_epochs").set_value(4)  # long enough to overlap however the two start
     app.number_input(key="t_limit").set_value(640)
     app.button(key="t_twin").click().run()
     assert not app.exception
