@@ -4,7 +4,7 @@ and resnet-20/56 with one recipe, through the job registry's worker processes (t
     python -m benchmarks.degradation                               # the page's version for this machine
     python -m benchmarks.degradation --width 8 --limit 4000 --resize 16 --epochs 8   # a candidate
     python -m benchmarks.degradation --full --json explorer/inspect/degradation_recorded.json
-    python -m benchmarks.degradation --quick     # digits, 256 images, 1 epoch: a few seconds
+    python -m benchmarks.degradation --quick     # plain/resnet-8 and -14 on 256 digits, 1 epoch: seconds
 
 Prints each network's final training loss and error, the wall time from submitting the four runs to
 the last one ending, the machine's load before and after, and whether the paper's result shows:
@@ -40,6 +40,8 @@ def _setup(args: argparse.Namespace):
     base = GPU_DEGRADATION if args.full else CPU_DEGRADATION
     changes = {k: getattr(args, k) for k in ("width", "limit", "test_limit", "epochs", "batch_size", "resize")}
     changes = {k: v for k, v in changes.items() if v is not None}
+    if args.depths:
+        changes["depths"] = tuple(sorted(args.depths))
     return dataclasses.replace(base, dataset=args.dataset or base.dataset, **changes)
 
 
@@ -51,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None)
     for option in ("width", "limit", "test-limit", "epochs", "batch-size", "resize"):
         parser.add_argument(f"--{option}", type=int, default=None, help="default: the version's own")
+    parser.add_argument("--depths", type=int, nargs=2, default=None, metavar=("SHALLOW", "DEEP"), help="6n+2 each")
     parser.add_argument("--json", default=None, help="also write the results to this file (the recorded run)")
-    quick = {"device": "cpu", "dataset": "digits", "limit": 256, "test_limit": 100, "epochs": 1, "resize": 8}
+    quick = {"device": "cpu", "dataset": "digits", "limit": 256, "test_limit": 100, "epochs": 1, "resize": 8,
+             "depths": [8, 14]}  # fmt: skip
     args = parse_args(parser, argv, quick=quick)
     setup = _setup(args)
     runs = [

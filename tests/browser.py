@@ -58,8 +58,17 @@ def serve(home: Path, **env: str):
         wait_healthy(url, proc)
         yield url
     finally:  # also when the generator is closed early or a test fails: no server left behind
-        proc.terminate()
-        proc.wait(10)
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Ask the server to end (it stops its workers); kill it if a loaded machine keeps it longer."""
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def healthy(url: str) -> bool:
@@ -105,6 +114,12 @@ def start_digits_run(server, page, epochs: int, batch_size: int | None = None, b
         page.get_by_label("Batch size").press("Tab")
         expect_text(page, f"Estimated here for Digits (offline), batch {batch_size}:")  # each edit, re-estimated
     page.get_by_role("button", name=button, exact=True).click()
+
+
+def stop_button(page):
+    """The run's Stop button. Not Streamlit's own "Stop" in the header, shown while a script runs
+    (seen on a loaded machine: two buttons of that name)."""
+    return page.get_by_test_id("stMain").get_by_role("button", name="Stop", exact=True)
 
 
 ELAPSED = re.compile(r"elapsed [\d.:]+")  # "elapsed 3.2 s", "elapsed 1:05"

@@ -99,20 +99,21 @@ def test_degradation_and_lr_sweep_run_from_the_page(app, monkeypatch):
 
     from explorer.inspect import teaching
 
-    small = dataclasses.replace(teaching.CPU_DEGRADATION, epochs=2)
-    monkeypatch.setattr(teaching, "CPU_DEGRADATION", small)  # the page's version on the digits, in seconds
-    monkeypatch.setattr("ui.why_residuals.SWEEP_LRS", (0.1, 1.0, 3.0))  # half the page's sweep: 6 runs, not 12
+    # The page's version on the digits, shrunk to seconds: the page reads its depths from its runs.
+    small = dataclasses.replace(teaching.CPU_DEGRADATION, epochs=1, limit=512, test_limit=256, depths=(8, 14))
+    monkeypatch.setattr(teaching, "CPU_DEGRADATION", small)
+    monkeypatch.setattr("ui.why_residuals.SWEEP_LRS", (0.1, 3.0))  # a third of the page's sweep: 4 runs, not 12
     app.run()
     app.switch_page("app_pages/why_residuals.py").run()
     app.selectbox(key="w_deg_data").set_value("digits")
     app.button(key="w_deg_start").click().run()
     runs = _wait_for_experiment("degradation")
-    assert sorted(r.name for r in runs) == ["plain-20", "plain-56", "resnet-20", "resnet-56"]
+    assert sorted(r.name for r in runs) == ["plain-14", "plain-8", "resnet-14", "resnet-8"]
     assert {r.status for r in runs} == {"completed"}
     app.selectbox(key="w_lr_data").set_value("digits")
     app.button(key="w_lr_start").click().run()
     sweep = _wait_for_experiment("lr sweep")
-    assert len(sweep) == 6 and {r.status for r in sweep} <= {"completed", "diverged"}
+    assert len(sweep) == 4 and {r.status for r in sweep} <= {"completed", "diverged"}
     app.run()
     assert not app.exception
     assert app.selectbox(key="w_deg_exp").options[0].endswith(" · Digits (offline)")  # what it trained on

@@ -19,7 +19,7 @@ pytestmark = MARKS
 def test_first_visitor_of_a_fresh_server_deep_links_into_the_router(server, page):
     """A bookmark to /train must get the app's own menu and layout even as the server's first page."""
     page.goto(f"{server}/train?lecture=0")
-    expect_text(page, "Run history")
+    expect_text(page, "Run history", timeout=60_000)  # a first visit may wait for the workers on a busy machine
     nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
     assert "Why residuals?" in nav and "Design" in nav and "why residuals" not in nav
     assert page.get_by_text("Page not found").count() == 0

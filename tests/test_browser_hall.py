@@ -4,7 +4,7 @@ two test processes share the browser tests' minutes.)"""
 
 import re
 
-from tests.browser import MARKS, choose, expect_text, history_row, start_digits_run
+from tests.browser import MARKS, choose, expect_text, history_row, start_digits_run, stop_button
 
 pytestmark = MARKS
 
@@ -21,7 +21,7 @@ def test_students_cannot_stop_or_delete_each_others_runs_and_the_lecturer_can(ha
 
     alice = session()
     start_digits_run(hall_server, alice, epochs=300, batch_size=16)
-    expect(alice.get_by_role("button", name="Stop")).to_be_visible(timeout=60_000)  # hers
+    expect(stop_button(alice)).to_be_visible(timeout=60_000)  # hers
     job = re.search(r"job=(\d+)", alice.url).group(1)
     assert re.search(r"key=[\w-]{16}", alice.url)  # her reattach link carries the key
     leave(alice)
@@ -29,7 +29,7 @@ def test_students_cannot_stop_or_delete_each_others_runs_and_the_lecturer_can(ha
     bob.goto(f"{hall_server}/train?job={job}")  # the link without the key
     expect_text(bob, "Another session's run: shown read-only.")
     expect_text(bob, "Training on cpu", timeout=60_000)
-    assert bob.get_by_role("button", name="Stop").count() == 0
+    assert stop_button(bob).count() == 0
     history_row(bob, 0)
     expect_text(bob, "only they, or the lecturer, may delete them")
     assert bob.get_by_role("button", name=re.compile("^Delete")).count() == 0
@@ -41,7 +41,7 @@ def test_students_cannot_stop_or_delete_each_others_runs_and_the_lecturer_can(ha
     key.fill("chalk")
     key.press("Enter")
     expect_text(lecturer, "Lecturer: you may stop and delete any run")
-    lecturer.get_by_role("button", name="Stop").first.click()
+    stop_button(lecturer).click()
     expect_text(lecturer, "Stopped: stopped at step", timeout=30_000)
     history_row(lecturer, 0)
     lecturer.get_by_role("button", name="Delete 1 selected run(s)").click()

@@ -13,6 +13,7 @@ from tests.browser import (
     expect_text,
     history_row,
     start_digits_run,
+    stop_button,
     tables_scrolling_sideways,
     train_stored_run,
 )
@@ -44,7 +45,7 @@ def test_training_streams_curves_and_stops(server, page):
     progress.wait_for(timeout=30_000)
     assert progress.bounding_box()["y"] + progress.bounding_box()["height"] < 768
     assert not page.get_by_text("Learning rate", exact=True).is_visible()  # folded, not drawn open
-    page.get_by_role("button", name="Stop").click()
+    stop_button(page).click()
     expect_text(page, "Stopped: stopped at step", timeout=30_000)
     assert "job=" in page.url
     page.reload()  # a new session: it reattaches to the run named in the URL
