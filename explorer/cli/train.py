@@ -169,7 +169,7 @@ def run_train(args: argparse.Namespace) -> int:
     if store:
         store.finish(run_id, result, lim.checkpoint_bytes)
         if not args.jsonl:
-            print(f"stored as run {run_id} in {store.path}", file=sys.stderr)
+            print(f"stored as run {run_id} in {store.where}", file=sys.stderr)
             if (run := store.get(run_id)) and run.checkpoint:
                 print(f"weights: {run.checkpoint} (torch.load(..., weights_only=True))", file=sys.stderr)
     return 0 if result.status == "completed" else 1
