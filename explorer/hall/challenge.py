@@ -22,10 +22,10 @@ from ..arch.presets import PRESETS
 from ..arch.share import closest_preset, spec_diff
 from ..arch.spec import ResNetSpec, SpecError
 from ..arch.validate import check_choice, check_int
+from ..store import add_columns
 from ..training.data import DATASETS
 from ..training.recipe import Recipe, adapt_spec
 from ..training.run_record import RunRecord, record_of
-from ..store import add_columns
 from ..training.runs import RunStore
 
 SCHEMA = """
