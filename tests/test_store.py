@@ -22,7 +22,7 @@ from . import events
 MINI = explorer.preset("resnet-mini")
 QUICK = Recipe(dataset="digits", epochs=2, batch_size=64, lr=0.1, optimizer="momentum", schedule="onecycle")
 STAGES = [StageStats(name, 0.5, 2.0, 0.01) for name in ("stem", "layer1", "head")]  # the network's order
-WRITERS, RUNS_EACH = 2, 40
+WRITERS, RUNS_EACH = 2, 20  # 80 transactions each: enough for the two to interleave (their ids do)
 
 
 def test_a_run_is_created_recorded_finished_listed_and_deleted(store_location):
