@@ -2,8 +2,9 @@
 named by a URL (postgresql://user@host/database), through psycopg 3.
 
 Each process keeps a few idle connections for the next transaction: a new one costs the server a
-process of its own (a fork and its authentication) where a kept one costs nothing, and a course's
-boards and run pages ask many times a second."""
+process of its own (a fork and its authentication), and a course's boards and run pages ask many
+times a second. A run read back took 5.2 ms on a new connection and 0.24 ms on a kept one
+(benchmarks/store_speed.py against a local server, benchmarks/RESULTS.md)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ class PostgresEngine(Engine):
             ) from None
         self.params.setdefault("connect_timeout", CONNECT_SECONDS)
         self._lock = threading.Lock()
+        self.keep = IDLE_CONNECTIONS  # 0: a new connection for every transaction (benchmarks/store_speed.py)
         self._idle: list[tuple[Any, float]] = []  # (connection, when it was last used)
         self._pid = os.getpid()
         self._inherited: list[Any] = []
@@ -107,7 +109,7 @@ class PostgresEngine(Engine):
         idle = self.psycopg.pq.TransactionStatus.IDLE
         if not raw.closed and raw.info.transaction_status == idle and os.getpid() == self._pid:
             with self._lock:
-                if len(self._idle) < IDLE_CONNECTIONS:
+                if len(self._idle) < self.keep:
                     self._idle.append((raw, time.monotonic()))
                     return
         raw.close()
