@@ -78,7 +78,7 @@ class PostgresEngine(Engine):
         self.keep = IDLE_CONNECTIONS  # 0: a new connection for every transaction (benchmarks/store_speed.py)
         self._idle: list[tuple[Any, float]] = []  # (connection, when it was last used)
         self._pid = os.getpid()
-        self._inherited: list[Any] = []
+        self._inherited: list[Any] = []  # a forked child's copies of its parent's: kept, never closed
 
     @contextmanager
     def _transaction(self) -> Iterator[Db]:
@@ -91,7 +91,7 @@ class PostgresEngine(Engine):
 
     def _take(self) -> Any:
         with self._lock:
-            if os.getpid() != self._pid:  # a forked child: its parent's sockets are not its to use or close
+            if os.getpid() != self._pid:  # a forked child: its parent's sessions are not its to use, nor to end
                 self._inherited += [raw for raw, _ in self._idle]
                 self._idle, self._pid = [], os.getpid()
             raw, used = self._idle.pop() if self._idle else (None, 0.0)
