@@ -132,4 +132,7 @@ def test_an_unreachable_server_or_a_missing_database_says_what_to_do(postgres_se
     with pytest.raises(StoreError, match=r'database "no_such_db" does not exist\): create it \(createdb -O USER'):
         RunStore(missing, setting="--db")
     monkeypatch.setenv("RESNET_EXPLORER_STORE_URL", postgres_server.fresh())
-    assert RunStore().where.startswith("postgresql://explorer@/postgres?host=")  # the setting chooses the engine
+    store = RunStore()  # the setting chooses the engine, for the app and the command line alike
+    assert store.where.startswith("postgresql://explorer@/postgres?host=")
+    store.create("on the server", "{}", "{}")
+    assert cli(["runs", "--json"]) == 0 and json.loads(capsys.readouterr().out)["name"] == "on the server"
