@@ -34,6 +34,14 @@ class Server:
         self.url = f"postgresql://{USER}@/postgres?host={folder}"
         self.count = itertools.count(1)
 
+    def add_guest(self) -> None:
+        """A user that may log in and nothing more: what a store opened by the wrong user meets."""
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as db:
+            db.execute("CREATE ROLE guest LOGIN")
+            db.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")  # as PostgreSQL 15 has it by default
+
     def fresh(self) -> str:
         """The URL of an empty schema of its own: a store opened there starts with no tables."""
         import psycopg
@@ -62,7 +70,9 @@ def serve() -> Iterator[Server]:
         run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", USER, "-E", "UTF8", "--no-sync")
         options = f"-k {folder} -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-o", options, "-w", "start")
-        yield Server(folder)
+        server = Server(folder)
+        server.add_guest()
+        yield server
     except subprocess.CalledProcessError as exc:
         raise RuntimeError(f"PostgreSQL did not start: {exc.stderr or exc.stdout}") from None
     finally:

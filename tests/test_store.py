@@ -131,6 +131,9 @@ def test_an_unreachable_server_or_a_missing_database_says_what_to_do(postgres_se
     missing = postgres_server.url.replace("@/postgres?", "@/no_such_db?")
     with pytest.raises(StoreError, match=r'database "no_such_db" does not exist\): create it \(createdb -O USER'):
         RunStore(missing, setting="--db")
+    guest = postgres_server.url.replace("explorer@", "guest@")  # a user that owns neither the database nor `public`
+    with pytest.raises(StoreError, match=r"guest may not create its tables there; make it the database's owner"):
+        RunStore(guest)
     monkeypatch.setenv("RESNET_EXPLORER_STORE_URL", postgres_server.fresh())
     store = RunStore()  # the setting chooses the engine, for the app and the command line alike
     assert store.where.startswith("postgresql://explorer@/postgres?host=")

@@ -119,6 +119,12 @@ class PostgresEngine(Engine):
 
     def advice(self, exc: Exception) -> StoreError:
         text = _first_line(exc)
+        if isinstance(exc, self.psycopg.errors.InsufficientPrivilege):
+            user, database = self.params.get("user", "this user"), self.params.get("dbname", "the database")
+            return StoreError(
+                f"The run history at {self.where} cannot be used ({text}): {user} may not create its tables there; "
+                f"make it the database's owner (ALTER DATABASE {database} OWNER TO {user}), then reload."
+            )
         if not isinstance(exc, self.psycopg.OperationalError):
             return StoreError(f"The run history at {self.where} cannot be used ({text}): see the server's log.")
         if "database" in text and "does not exist" in text:
