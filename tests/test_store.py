@@ -22,7 +22,7 @@ from . import events
 MINI = explorer.preset("resnet-mini")
 QUICK = Recipe(dataset="digits", epochs=2, batch_size=64, lr=0.1, optimizer="momentum", schedule="onecycle")
 STAGES = [StageStats(name, 0.5, 2.0, 0.01) for name in ("stem", "layer1", "head")]  # the network's order
-WRITERS, RUNS_EACH = 2, 20  # 80 transactions each: enough for the two to interleave (their ids do)
+WRITERS, RUNS_EACH = 2, 10  # 10 rounds of 4 transactions in each process
 
 
 def test_a_run_is_created_recorded_finished_listed_and_deleted(store_location):
@@ -73,10 +73,10 @@ def test_runs_of_a_process_that_ended_are_interrupted_and_keep_their_metrics(sto
     assert store.mark_interrupted() == 0 and store.get(mine).status == "running"
 
 
-def _write_runs(location: str, writer: int, start: multiprocessing.Barrier) -> None:
+def _write_runs(location: str, writer: int, together: multiprocessing.Barrier) -> None:
     store = RunStore(location)
-    start.wait(30)
     for i in range(RUNS_EACH):
+        together.wait(30)  # each round's writes start at the same moment in both processes
         run_id = store.create(f"{writer}-{i}", "{}", "{}", status="running")
         store.record_event(run_id, events.step(1, float(i)))
         store.record_event(run_id, events.epoch(1, i / 100))
@@ -87,8 +87,8 @@ def test_two_processes_write_at_once_and_nothing_is_lost(store_location):
     """Two servers (or a server and a `train` command) writing the same history at the same moments."""
     RunStore(store_location)  # the tables, before either writer starts
     fork = multiprocessing.get_context("fork")  # this process's imports, without importing them again
-    start = fork.Barrier(WRITERS)
-    writers = [fork.Process(target=_write_runs, args=(store_location, w, start)) for w in range(WRITERS)]
+    together = fork.Barrier(WRITERS)
+    writers = [fork.Process(target=_write_runs, args=(store_location, w, together)) for w in range(WRITERS)]
     for process in writers:
         process.start()
     for process in writers:
@@ -97,6 +97,8 @@ def test_two_processes_write_at_once_and_nothing_is_lost(store_location):
     store = RunStore(store_location)
     runs = store.list(limit=1000)
     assert len({r.id for r in runs}) == WRITERS * RUNS_EACH
+    rounds = [int(r.name.split("-")[1]) for r in sorted(runs, key=lambda r: r.id)]
+    assert rounds == [i for i in range(RUNS_EACH) for _ in range(WRITERS)]  # they wrote side by side, round by round
     assert sorted(r.name for r in runs) == sorted(f"{w}-{i}" for w in range(WRITERS) for i in range(RUNS_EACH))
     assert {r.status for r in runs} == {"completed"}
     assert all(r.test_acc == int(r.name.split("-")[1]) / 100 for r in runs)
