@@ -1,7 +1,7 @@
 """Where ResNet Explorer keeps its files: $RESNET_EXPLORER_HOME, default ~/.resnet-explorer.
 
 datasets/       downloaded datasets (torchvision layout: FashionMNIST/raw, ...)
-runs.sqlite     the run history (SQLite, WAL)
+runs.sqlite     the run history (SQLite, WAL), unless store_url names a PostgreSQL server
 checkpoints/    weights of finished runs (state_dicts)
 """
 

@@ -108,3 +108,22 @@ def pytest_runtest_logreport(report) -> None:
 def pytest_terminal_summary(terminalreporter) -> None:
     for line in REPORTED:
         terminalreporter.write_line(line)
+
+
+# ----- the store's two engines (explorer/store/) -------------------------------------------------
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for this test process (tests/postgres.py); skipped, saying why,
+    only where PostgreSQL is not installed."""
+    from tests.postgres import serve
+
+    yield from serve()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request, home) -> str:
+    """Where a store test keeps its history, on each engine: a SQLite file in a fresh data folder, or
+    an empty schema on the test PostgreSQL server (its weights still go to the data folder)."""
+    if request.param == "sqlite":
+        return str(home / "runs.sqlite")
+    return request.getfixturevalue("postgres_server").fresh()

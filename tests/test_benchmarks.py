@@ -15,6 +15,7 @@ from tests.browser import MARKS
 
 NUMBER = r"\d+(?:\.\d+)?(?:e[-+]\d+)?"
 SERVED = {"lecture_load", "ui_latency"}  # given --url: the shared server
+STORED = {"store_speed"}  # given --url: a schema on the tests' PostgreSQL server (tests/postgres.py)
 
 SCRIPTS = [  # (module, extra options, the last line's label and unit)
     ("analysis_speed", [], "ratio", "x"),
@@ -30,6 +31,7 @@ SCRIPTS = [  # (module, extra options, the last line's label and unit)
     ("train_throughput", ["--rounds", "1"], "ratio", "x"),  # the GPU suite's way: each side's epochs in a row
     ("weight_decay", [], "ratio", "x"),
     ("lecture_load", [], "p95", " s"),
+    ("store_speed", [], "kept connections", "x"),
     pytest.param("ui_latency", [], "ratio", "x", marks=MARKS),
 ]
 
@@ -43,6 +45,8 @@ def test_quick_mode_states_its_figure(name, extra, label, unit, fresh, request, 
     argv = ["--quick", *extra]
     if name in SERVED:
         argv += ["--url", request.getfixturevalue("server")]
+    if name in STORED:
+        argv += ["--url", request.getfixturevalue("postgres_server").fresh()]
     assert importlib.import_module(f"benchmarks.{name}").main(argv) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     match = re.fullmatch(rf"{re.escape(label)}: (?P<figure>{NUMBER}){re.escape(unit)} \(.+\)", last)

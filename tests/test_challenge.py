@@ -17,8 +17,9 @@ from .waits import SETTLE_SECONDS
 
 
 @pytest.fixture
-def board(tmp_path):
-    return ChallengeStore(RunStore(tmp_path / "runs.sqlite"))
+def board(store_location):
+    """A challenge's tables on each engine (SQLite, PostgreSQL: tests/conftest.py)."""
+    return ChallengeStore(RunStore(store_location))
 
 
 def _finished(store: RunStore, name: str, acc: float | None, status: str = "completed") -> int:
@@ -101,7 +102,7 @@ def test_the_board_ranks_by_accuracy_then_fewer_parameters(board):
     ]
     store.delete(entries[0][1])  # a deleted run leaves the board
     assert [s.name for s in board.standings(task)] == ["Cy", "Bob", "Di", "Ed"]
-    assert ChallengeStore(RunStore(store.path)).standings(task)[0].name == "Cy"  # after a restart
+    assert ChallengeStore(RunStore(store.where)).standings(task)[0].name == "Cy"  # after a restart
 
 
 @pytest.fixture

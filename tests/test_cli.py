@@ -156,18 +156,18 @@ def history(tmp_path):
 
 
 def test_runs_lists_the_history(capsys, history):
-    code, out, _ = run(capsys, "runs", "--db", str(history.path))
+    code, out, _ = run(capsys, "runs", "--db", history.where)
     header, queued, done = out.splitlines()
     assert code == 0 and header.split()[:3] == ["id", "started", "name"]
     assert done.split()[0] == "1" and "resnet-mini" in done and "completed" in done and "0.7500" in done
     assert done.endswith("cpu, compiled") and "queued" in queued and "mnist" in queued
-    code, out, _ = run(capsys, "runs", "--db", str(history.path), "--json", "--limit", "1")
+    code, out, _ = run(capsys, "runs", "--db", history.where, "--json", "--limit", "1")
     (line,) = out.splitlines()
     assert json.loads(line)["name"] == "queued one"
 
 
 def test_runs_prints_epochs_as_csv(capsys, history):
-    code, out, _ = run(capsys, "runs", "--db", str(history.path), "--csv", "1", "2")
+    code, out, _ = run(capsys, "runs", "--db", history.where, "--csv", "1", "2")
     lines = out.splitlines()
     assert code == 0 and lines[0].startswith("run,name,epoch,train_loss")
     assert [line.split(",")[:3] for line in lines[1:]] == [["1", "resnet-mini", "1"], ["1", "resnet-mini", "2"]]
@@ -178,7 +178,7 @@ def test_runs_prints_epochs_as_csv(capsys, history):
     [(["--csv", "9"], "csv: no run 9 in"), (["--limit", "0"], "limit: 0 is out of range"), (["--db"], "expected")],
 )
 def test_runs_bad_input_exits_2(capsys, history, argv, words):
-    db = [] if argv == ["--db"] else ["--db", str(history.path)]
+    db = [] if argv == ["--db"] else ["--db", history.where]
     code, _, err = run(capsys, "runs", *db, *argv)
     assert code == 2 and words in err and err.count("\n") == 1
 

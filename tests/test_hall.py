@@ -103,6 +103,15 @@ def test_a_broken_run_history_stops_training_not_the_other_pages(fresh, home):
     assert not at.exception and len(texts(at, "error")) == 1  # said once, in the experiments' tab
 
 
+def test_an_unreachable_store_server_stops_training_and_names_the_setting(fresh, home, monkeypatch):
+    monkeypatch.setenv("RESNET_EXPLORER_STORE_URL", f"postgresql://explorer:secret@/runs?host={home}/no-server")
+    at = open_app(page="app_pages/challenge.py")
+    assert not at.exception and len(at.error) == 1
+    error = texts(at, "error")[0]
+    assert error.startswith(f"The run history at postgresql://explorer@/runs?host={home}/no-server cannot be reached")
+    assert "RESNET_EXPLORER_STORE_URL, then reload. Training and the run history are unavailable" in error
+
+
 def start_digits_run(at: AppTest, epochs: int = 60) -> int:
     at.switch_page("app_pages/train.py").run()
     at.selectbox(key="t_network").set_value("resnet-mini").run()

@@ -3,7 +3,6 @@ settled whatever fails (a killed worker, a store that cannot be written, a datas
 
 import os
 import signal
-import sqlite3
 import threading
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from explorer.hall.budget import BudgetError
 from explorer.hall.settings import Settings
 from explorer.training.jobs import LECTURER, JobRegistry, Submitter, cpu_cores
 from explorer.training.recipe import Recipe
-from explorer.training.runs import RunStore
+from explorer.training.runs import RunStore, StoreError
 from explorer.training.slots import resident_bytes
 
 from .waits import SETTLE_SECONDS, wait_until
@@ -40,12 +39,12 @@ class FaultyStore(RunStore):
             self.hold.wait(30)
         if self.full:
             self.full -= 1
-            raise sqlite3.OperationalError("database or disk is full")
+            raise StoreError("database or disk is full")
         super().finish(run_id, result, checkpoint_budget)
 
     def record_event(self, run_id, event):
         if self.readonly:
-            raise sqlite3.OperationalError("attempt to write a readonly database")
+            raise StoreError("attempt to write a readonly database")
         super().record_event(run_id, event)
 
 

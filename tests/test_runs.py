@@ -1,4 +1,5 @@
-"""Run history in SQLite: persistence across a restart, interrupted runs, checkpoints, the queue."""
+"""The run history in its SQLite file: interrupted runs, checkpoints, a broken file, an earlier version's
+file (tests/test_store.py runs the history on both engines)."""
 
 import json
 import os
@@ -21,34 +22,6 @@ from . import events
 
 MINI = explorer.preset("resnet-mini")
 QUICK = Recipe(dataset="digits", epochs=2, batch_size=64, lr=0.1, optimizer="momentum", schedule="onecycle")
-
-
-def test_everything_survives_a_restart(tmp_path):
-    db = tmp_path / "runs.sqlite"
-    store = RunStore(db)
-    run_id = store.create("mini", MINI.to_json(), QUICK.to_json())
-    store.record_event(run_id, events.start(MINI))
-    store.record_event(run_id, events.step(5, 1.5))
-    store.record_event(run_id, events.epoch(1, 0.7, train_loss=1.2, train_acc=0.6, test_loss=1.1))
-    weights = {"w": torch.arange(4.0)}
-    image = torch.arange(64, dtype=torch.uint8).view(1, 8, 8)
-    misclassified = [{"index": 7, "true": 3, "pred": 5, "image": image}]
-    store.finish(run_id, RunResult("completed", "done", [], [[1, 0], [0, 1]], misclassified, weights, MINI))
-    del store
-
-    again = RunStore(db)  # a new process would do exactly this
-    run = again.get(run_id)
-    assert run.status == "completed" and run.params == 77754 and run.test_acc == 0.7
-    assert run.spec == MINI.to_dict() and run.recipe == json.loads(QUICK.to_json())
-    assert run.confusion == [[1, 0], [0, 1]] and run.duration >= 0
-    assert again.steps(run_id)[0]["loss"] == 1.5
-    assert again.epochs(run_id)[0]["test_acc"] == 0.7
-    miss = again.misclassified(run_id)[0]
-    assert (miss["index"], miss["true"], miss["pred"]) == (7, 3, 5) and torch.equal(miss["image"], image)
-    assert torch.equal(torch.load(run.weights, weights_only=True)["w"], weights["w"])
-    assert [r.id for r in again.list()] == [run_id]
-    again.delete(run_id)
-    assert again.get(run_id) is None and again.epochs(run_id) == []
 
 
 def test_runs_of_a_killed_server_are_found_by_its_boot_id_not_its_pid(tmp_path):
@@ -145,14 +118,14 @@ def test_a_stored_run_rebuilds_from_its_downloads(tmp_path):
 
 
 def test_a_history_from_an_earlier_version_gains_the_new_columns(tmp_path):
-    import sqlite3
-
+    from explorer.store.sqlite import SqliteDb
     from explorer.training.run_record import ADDED_COLUMNS, SCHEMA
 
     db = tmp_path / "runs.sqlite"
-    old_schema = SCHEMA
-    for column in ADDED_COLUMNS:
-        old_schema = "\n".join(line for line in old_schema.splitlines() if not line.strip().startswith(column))
+    old_schema = SCHEMA.format(**SqliteDb.types)
+    for column, kind in (item for columns in ADDED_COLUMNS.values() for item in columns.items()):
+        lines = old_schema.splitlines()
+        old_schema = "\n".join(line for line in lines if not line.strip().startswith(f"{column} {kind},"))
     with sqlite3.connect(db) as con:
         con.executescript(old_schema)
         con.execute(
@@ -160,8 +133,12 @@ def test_a_history_from_an_earlier_version_gains_the_new_columns(tmp_path):
             " VALUES ('old', ?, '{}', 'completed', 0, 'h', 1)",
             (MINI.to_json(),),
         )
+        for stage in ("stem", "stage 1", "head"):  # in the network's order, not the alphabet's
+            con.execute("INSERT INTO stage_steps (run_id, step, stage) VALUES (1, 5, ?)", (stage,))
+        con.execute("INSERT INTO steps (run_id, step) VALUES (1, 5)")
     store = RunStore(db)
     assert store.get(1).normalize is None and store.get(1).name == "old"
+    assert [s["stage"] for s in store.steps(1)[0]["stages"]] == ["stem", "stage 1", "head"]
     run_id = store.create("new", MINI.to_json(), QUICK.to_json())
     store.record_event(run_id, events.start(MINI, params=1, normalize={"mean": [0.5], "std": [0.25]}))
     assert store.get(run_id).normalize == {"mean": [0.5], "std": [0.25]}

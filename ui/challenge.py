@@ -35,14 +35,14 @@ DEFAULT_TASK = ("Fashion-MNIST in 300 steps", "fashion-mnist", 100_000, 300)
 
 
 @st.cache_resource
-def _store(path: str, _jobs: JobRegistry) -> ChallengeStore:
+def _store(where: str, _jobs: JobRegistry) -> ChallengeStore:
     return ChallengeStore(_jobs.store)
 
 
 def store(jobs: JobRegistry) -> ChallengeStore:
     """The challenge tables beside this server's run history (one object for all sessions: it
-    holds no state but the database's path)."""
-    return _store(str(jobs.store.path), jobs)
+    holds no state but the store's engine)."""
+    return _store(jobs.store.where, jobs)
 
 
 def lecturer_panel(board: ChallengeStore, current: Challenge | None) -> None:

@@ -152,7 +152,7 @@ def history(jobs: JobRegistry, job_id: int | None) -> None:
     st.subheader("Run history")
     runs = store.list()
     if not runs:
-        st.caption(f"No runs yet. They are kept in {store.path}.")
+        st.caption(f"No runs yet. They are kept in {store.where}.")
         return
     picked = st.dataframe(
         training.history_frame(runs),
@@ -166,7 +166,7 @@ def history(jobs: JobRegistry, job_id: int | None) -> None:
     )
     chosen = [runs[i] for i in picked.selection.rows]
     if not chosen:
-        st.caption(f"Select runs to overlay their curves, open one, or delete them. Stored in {store.path}.")
+        st.caption(f"Select runs to overlay their curves, open one, or delete them. Stored in {store.where}.")
         return
     training.overlay(store, chosen, "t_overlay")
     actions = st.container(horizontal=True)

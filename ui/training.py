@@ -30,12 +30,13 @@ from ui.try_it import try_it
 @st.cache_resource(on_release=JobRegistry.close)
 def _registry() -> JobRegistry:
     """One registry per server process, shared by every browser session (it locks its own state)."""
-    return JobRegistry(RunStore(), settings=access.settings())
+    settings = access.settings()
+    return JobRegistry(RunStore(settings.store_url), settings=settings)
 
 
 def registry() -> JobRegistry | None:
     """The job registry, or None, with the reason shown, where the run history cannot be opened
-    (a broken or read-only runs.sqlite): the page goes on without training."""
+    (a broken or read-only runs.sqlite, an unreachable PostgreSQL server): the page goes on without training."""
     try:
         return _registry()
     except StoreError as exc:

@@ -13,6 +13,8 @@ from ..arch.spec import MAX_JSON_BYTES, ResNetSpec, SpecError, input_from_text, 
 from ..arch.weights_file import read_weights_file
 from ..hall.budget import limits
 
+DB_HELP = "the run history: a SQLite file or postgresql://user@host/database (default: the store_url setting)"
+
 
 class UsageError(Exception):
     """Bad command-line input: reported in one line, exit status 2."""

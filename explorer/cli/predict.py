@@ -9,7 +9,7 @@ from typing import Any
 
 from ..inspect.predict import PictureError, Predictor, can_predict, image_as_dataset_item, looks_inverted, open_picture
 from ..training.data import DATASETS
-from .common import UsageError
+from .common import DB_HELP, UsageError
 from .runs import open_history
 
 
@@ -25,7 +25,7 @@ def add_predict_parser(sub: Any) -> None:
     )
     p.add_argument("--top", type=int, default=3, metavar="K", help="the K most likely classes (default 3)")
     p.add_argument("--json", action="store_true", help="one JSON object per picture, every class's probability")
-    p.add_argument("--db", metavar="FILE", help="run history database (default: the data folder's runs.sqlite)")
+    p.add_argument("--db", metavar="FILE|URL", help=DB_HELP)
     p.set_defaults(run=run_predict)
 
 

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from .. import fmt, paths
+from ..hall.settings import load_settings
 from ..training.runs import RunRecord, RunStore
-from .common import UsageError
+from .common import DB_HELP, UsageError
 
 
 def add_runs_parser(sub: Any) -> None:
     p = sub.add_parser("runs", help="the run history: list the stored runs, or print their epochs as CSV")
-    p.add_argument("--db", metavar="FILE", help="run history database (default: the data folder's runs.sqlite)")
+    p.add_argument("--db", metavar="FILE|URL", help=DB_HELP)
     p.add_argument("--limit", type=int, default=20, metavar="N", help="the newest N runs (default 20)")
     p.add_argument("--json", action="store_true", help="one JSON object per run")
     p.add_argument("--csv", type=int, nargs="+", metavar="ID", help="these runs' epochs as CSV")
@@ -59,15 +60,16 @@ def _table(runs: list[RunRecord]) -> str:
 
 
 def open_history(db: str | None) -> RunStore | None:
-    """The run history named by --db (an error if it is not there), else the data folder's, or
-    None when no run has been stored yet."""
-
-    path = Path(db) if db else paths.runs_db()
-    if not path.exists():
-        if db:
-            raise UsageError(f"db: no run history at {path}")
-        return None
-    return RunStore(path)
+    """The run history --db names (a SQLite file, an error if it is not there, or a postgresql://
+    URL), else the store_url setting's, else the data folder's: None when no run was stored there yet."""
+    location = db if db is not None else load_settings().store_url
+    if "://" not in location:
+        path = Path(location) if location else paths.runs_db()
+        if not path.exists():
+            if db:
+                raise UsageError(f"db: no run history at {path}")
+            return None
+    return RunStore(location, setting="--db" if db else None)
 
 
 def run_runs(args: argparse.Namespace) -> int:
@@ -78,7 +80,7 @@ def run_runs(args: argparse.Namespace) -> int:
     if store is None:
         print(f"No runs yet ({paths.runs_db()} does not exist).", file=sys.stderr)
         return 0
-    path = store.path
+    path = store.where
     if args.csv:
         if missing := [i for i in args.csv if store.get(i) is None]:
             raise UsageError(f"csv: no run {missing[0]} in {path}")

@@ -26,7 +26,7 @@ from ..training.recipe import DEVICES, INITS, OPTIMIZERS, PRECISIONS, RANGE_TEST
 from ..training.runs import RunStore
 from ..training.train import Trainer
 from ..training.worker import set_process_state
-from .common import add_source, spec_from_args
+from .common import DB_HELP, add_source, spec_from_args
 
 
 def add_train_parser(sub: Any) -> None:
@@ -65,7 +65,7 @@ def add_train_parser(sub: Any) -> None:
     )
     p.add_argument("--data-dir", metavar="DIR", help="dataset cache (default: the data folder's datasets/)")
     p.add_argument("--device", choices=DEVICES)
-    p.add_argument("--db", metavar="FILE", help="run history database (default: the data folder's runs.sqlite)")
+    p.add_argument("--db", metavar="FILE|URL", help=DB_HELP)
     p.add_argument("--no-store", action="store_true", help="do not record the run in the history")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per event on stdout")
     p.set_defaults(run=run_train)
@@ -149,7 +149,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"recipe ({source}): {describe(recipe)}", flush=True)
     store = run_id = None
     if world.is_main and not args.no_store:
-        store = RunStore(args.db)
+        store = RunStore(args.db, setting="--db" if args.db else None)
         run_id = store.create(title, spec.to_json(), recipe.to_json(), status="running")
     show = _printer(args.jsonl)
     stop = threading.Event()
@@ -169,7 +169,7 @@ def run_train(args: argparse.Namespace) -> int:
     if store:
         store.finish(run_id, result, lim.checkpoint_bytes)
         if not args.jsonl:
-            print(f"stored as run {run_id} in {store.path}", file=sys.stderr)
+            print(f"stored as run {run_id} in {store.where}", file=sys.stderr)
             if (run := store.get(run_id)) and run.checkpoint:
                 print(f"weights: {run.checkpoint} (torch.load(..., weights_only=True))", file=sys.stderr)
     return 0 if result.status == "completed" else 1

@@ -2,7 +2,8 @@
 students enter their designs under a display name, and a leaderboard ranks the runs as they finish.
 
 Entries are ordinary runs (same queue, budgets and ownership); the challenge and who entered which
-run live in two tables beside the run history (runs.sqlite), so the board survives a restart.
+run live in two tables beside the run history, in its store (explorer/store/: the SQLite file or
+the PostgreSQL server every replica of the server shares), so the board survives a restart.
 Every entry trains with the challenge's one recipe for the same number of steps, so the board
 compares designs alone: a budget of seconds gave one entry 35 epochs and another 126 in the same 20 s,
 depending on what else the server was doing.
@@ -10,19 +11,18 @@ depending on what else the server was doing.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from ..arch.plan import plan_network
 from ..arch.presets import PRESETS
 from ..arch.share import closest_preset, spec_diff
 from ..arch.spec import ResNetSpec, SpecError
 from ..arch.validate import check_choice, check_int
+from ..store import add_columns
 from ..training.data import DATASETS
 from ..training.recipe import Recipe, adapt_spec
 from ..training.run_record import RunRecord, record_of
@@ -30,17 +30,17 @@ from ..training.runs import RunStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS challenges (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id {id},
     title TEXT NOT NULL,
     dataset TEXT NOT NULL,
     max_params INTEGER NOT NULL,
     steps INTEGER NOT NULL,        -- of BATCH_SIZE images each, for every entry
-    created REAL NOT NULL,
-    closed REAL                    -- no more entries after this; the board stays
+    created DOUBLE PRECISION NOT NULL,
+    closed DOUBLE PRECISION        -- no more entries after this; the board stays
 );
 CREATE TABLE IF NOT EXISTS entries (
-    challenge_id INTEGER NOT NULL REFERENCES challenges(id) ON DELETE CASCADE,
-    run_id INTEGER NOT NULL,
+    challenge_id BIGINT NOT NULL REFERENCES challenges(id) ON DELETE CASCADE,
+    run_id BIGINT NOT NULL,
     display_name TEXT NOT NULL,
     params INTEGER NOT NULL,
     name_key TEXT,                 -- the name as compared (name_key): one person's on a board
@@ -167,44 +167,32 @@ def _script(char: str) -> str | None:
 
 
 class ChallengeStore:
-    """The challenges and their entries, in the run history's database."""
+    """The challenges and their entries, in the run history's store (the same engine and database)."""
 
     def __init__(self, runs: RunStore) -> None:
         self.runs = runs
-        with self._connect() as db:
-            columns = {row["name"] for row in db.execute("PRAGMA table_info(challenges)")}
-            if "seconds" in columns:  # a board of the old time budget: not comparable, so it goes
-                db.executescript("DROP TABLE IF EXISTS entries; DROP TABLE challenges;")
-            db.executescript(SCHEMA)
-            entry_columns = {row["name"] for row in db.execute("PRAGMA table_info(entries)")}
-            for column in ("name_key", "person"):  # a board from before names had owners
-                if column not in entry_columns:
-                    db.execute(f"ALTER TABLE entries ADD COLUMN {column} TEXT")
+        self.engine = runs.engine
+        with self.engine.connect() as db:
+            db.lock_schema()
+            if "seconds" in db.columns("challenges"):  # a board of the old time budget: not comparable, so it goes
+                db.script("DROP TABLE IF EXISTS entries; DROP TABLE challenges;")
+            db.script(SCHEMA.format(**db.types))
+            add_columns(db, "entries", {"name_key": "TEXT", "person": "TEXT"})  # a board from before names had owners
 
     @property
-    def path(self) -> Path:
-        return self.runs.path
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.row_factory = sqlite3.Row
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
+    def where(self) -> str:
+        return self.runs.where
 
     def current(self) -> Challenge | None:
         """The latest challenge (open or closed), None before the first or after a reset."""
-        with self._connect() as db:
+        with self.engine.connect() as db:
             row = db.execute("SELECT * FROM challenges ORDER BY id DESC LIMIT 1").fetchone()
         return Challenge(**dict(row)) if row else None
 
     def start(self, title: str, dataset: str, max_params: int, steps: int) -> Challenge:
         """A new challenge; the previous one's board is cleared (one challenge at a time)."""
         check_challenge(title, dataset, max_params, steps)
-        with self._connect() as db:
+        with self.engine.connect() as db:
             db.execute("DELETE FROM entries")
             db.execute("DELETE FROM challenges")
             db.execute(
@@ -214,12 +202,12 @@ class ChallengeStore:
         return self.current()  # type: ignore[return-value]
 
     def close(self) -> None:
-        with self._connect() as db:
+        with self.engine.connect() as db:
             db.execute("UPDATE challenges SET closed=? WHERE closed IS NULL", (time.time(),))
 
     def reset(self) -> None:
         """No challenge and an empty board (the entries' runs stay in the history)."""
-        with self._connect() as db:
+        with self.engine.connect() as db:
             db.execute("DELETE FROM entries")
             db.execute("DELETE FROM challenges")
 
@@ -230,7 +218,7 @@ class ChallengeStore:
             raise SpecError("challenge", "the challenge is closed: no more entries")
         name = check_name(name)
         params = entry_params(spec, challenge)
-        with self._connect() as db:
+        with self.engine.connect() as db:
             rows = db.execute(
                 "SELECT person FROM entries WHERE challenge_id=? AND name_key=? ORDER BY run_id",
                 (challenge.id, name_key(name)),
@@ -242,21 +230,22 @@ class ChallengeStore:
         return name, params
 
     def enter(self, challenge: Challenge, name: str, run_id: int, params: int, person: str = "") -> None:
-        with self._connect() as db:
+        with self.engine.connect() as db:
             db.execute(
-                "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO entries (challenge_id, run_id, display_name, params, name_key, person)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (challenge.id, run_id, name, params, name_key(name), person),
             )
 
     def remove(self, challenge: Challenge, run_id: int) -> None:
         """Take an entry off the board (the lecturer's; its run stays in the history)."""
-        with self._connect() as db:
+        with self.engine.connect() as db:
             db.execute("DELETE FROM entries WHERE challenge_id=? AND run_id=?", (challenge.id, run_id))
 
     def standings(self, challenge: Challenge) -> list[Standing]:
         """The board: finished entries by test accuracy (fewer parameters first on a tie, then the
         earlier entry), ranked; then those still queued or training, then the failed ones."""
-        with self._connect() as db:  # one query for the board (it is polled while entries train)
+        with self.engine.connect() as db:  # one query for the board (it is polled while entries train)
             rows = db.execute(
                 "SELECT runs.*, entries.display_name AS entry_name, entries.params AS entry_params FROM entries"
                 " JOIN runs ON runs.id = entries.run_id WHERE entries.challenge_id=? ORDER BY entries.run_id",
@@ -276,5 +265,5 @@ def _scored(run: RunRecord) -> bool:
     return run.status == "completed" and run.test_acc is not None
 
 
-def _standing(rank: int | None, row: sqlite3.Row, run: RunRecord) -> Standing:
+def _standing(rank: int | None, row: Mapping[str, Any], run: RunRecord) -> Standing:
     return Standing(rank, row["entry_name"], run.id, run.status, run.test_acc, row["entry_params"], run.spec)

@@ -61,8 +61,13 @@ class Settings:
     # 1: the training worker starts (and measures the device) when the server's first page runs, so a
     # first visit of Train does not wait for it (3.3-3.9 s, issue 23); 0: at the first visit of Train.
     warm_up_workers: int = 1
+    # Where the run history and the challenge are kept: empty, runs.sqlite in the data folder (one
+    # machine, any number of server processes); postgresql://user@host/database, a PostgreSQL server
+    # that several machines share (explorer/store/, docs/store.md).
+    store_url: str = ""
 
 
+TEXT = ("lecturer_key", "store_url")  # settings that are text; the others are numbers in _RANGES
 _RANGES: dict[str, tuple[float, float]] = {
     "train_memory_gib": (0.0, 1e6),
     "build_memory_gib": (0.0, 1e6),
@@ -94,6 +99,8 @@ def how_to_set(name: str) -> str:
 def _coerce(name: str, value: Any, kind: type, where: str) -> Any:
     if name == "lecturer_key":
         return str(value).strip() or None
+    if name in TEXT:
+        return str(value).strip()
     try:
         number = float(value) if not isinstance(value, bool) else math.nan
     except (TypeError, ValueError):
@@ -124,7 +131,7 @@ def load_settings() -> Settings:
     """The settings file, then the environment; SettingsError names a bad value and where it is."""
     path = settings_file()
     values: dict[str, Any] = {}
-    types = {f.name: (str if f.name == "lecturer_key" else type(f.default)) for f in fields(Settings)}
+    types = {f.name: (str if f.name in TEXT else type(f.default)) for f in fields(Settings)}
     for name, value in _read_file(path).items():
         values[name] = _coerce(name, value, types[name], str(path))
     for name in types:

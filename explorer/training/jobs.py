@@ -16,7 +16,6 @@ import hmac
 import logging
 import os
 import secrets
-import sqlite3
 import statistics
 import threading
 from collections import deque
@@ -343,7 +342,7 @@ class JobRegistry:
             if isinstance(event, StartEvent | StepEvent | EpochEvent) and not store_failure:
                 try:
                     self.store.record_event(job.id, event)
-                except (sqlite3.Error, OSError) as exc:  # the run cannot be kept: end it, say why
+                except (StoreError, OSError) as exc:  # the run cannot be kept: end it, say why
                     store_failure.append(f"the run history could not be written ({exc})")
                     slot.stop(job.id)
 
@@ -366,7 +365,7 @@ class JobRegistry:
         status, message = result.status, result.message
         try:
             self.store.finish(job.id, result, self.limits(job.device).checkpoint_bytes)
-        except (sqlite3.Error, StoreError, OSError) as exc:
+        except (StoreError, OSError) as exc:
             log.exception("run %s could not be stored", job.id)
             status, message = "failed", f"the run ended ({status}) but could not be stored: {exc}"
         if status == "completed" and job.observed_ratio is not None:

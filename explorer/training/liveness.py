@@ -20,6 +20,17 @@ _lock = threading.Lock()
 _held: dict[Path, int] = {}  # data folder -> the descriptor holding this process's lock there
 
 
+def _forked() -> None:
+    """A forked child is a process of its own: a boot id of its own, and none of its parent's locks
+    (which stay its parent's: the parent's descriptors still hold them)."""
+    global BOOT_ID, _lock
+    BOOT_ID, _lock = uuid.uuid4().hex, threading.Lock()
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 def _lock_file(folder: Path, boot: str) -> Path:
     return Path(folder) / "processes" / f"{boot}.lock"
 

@@ -1,20 +1,23 @@
-"""A run as the history keeps it: the SQLite layout (one row per run; epochs, sampled steps and the
-misclassified test images in tables of their own) and the RunRecord a row reads as."""
+"""A run as the history keeps it: the tables (one row per run; epochs, sampled steps and the
+misclassified test images in tables of their own), in SQL both engines read (explorer/store/: the
+schema's {id} and {blob} are each dialect's), and the RunRecord a row reads as."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .recipe import RANGE_TEST
 
+# DOUBLE PRECISION, never REAL: PostgreSQL's REAL has 4 bytes (a time.time() to within minutes);
+# SQLite reads either as its 8-byte REAL.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id {id},
     name TEXT NOT NULL,
     experiment TEXT,                 -- groups runs started together (e.g. the degradation experiment)
     spec_json TEXT NOT NULL,
@@ -22,11 +25,11 @@ CREATE TABLE IF NOT EXISTS runs (
     device TEXT,
     status TEXT NOT NULL,            -- queued, running, completed, stopped, diverged, failed, interrupted
     message TEXT NOT NULL DEFAULT '',
-    created REAL NOT NULL,
-    started REAL,
-    finished REAL,
-    params INTEGER,
-    test_acc REAL,
+    created DOUBLE PRECISION NOT NULL,
+    started DOUBLE PRECISION,
+    finished DOUBLE PRECISION,
+    params BIGINT,
+    test_acc DOUBLE PRECISION,
     confusion_json TEXT,
     checkpoint TEXT,
     normalize_json TEXT,             -- per-channel mean and std the inputs were normalised with
@@ -38,39 +41,44 @@ CREATE TABLE IF NOT EXISTS runs (
     pid INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS epochs (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    run_id BIGINT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     epoch INTEGER NOT NULL,
-    train_loss REAL, train_acc REAL, test_loss REAL, test_acc REAL,
-    images_per_sec REAL, elapsed REAL,
+    train_loss DOUBLE PRECISION, train_acc DOUBLE PRECISION,
+    test_loss DOUBLE PRECISION, test_acc DOUBLE PRECISION,
+    images_per_sec DOUBLE PRECISION, elapsed DOUBLE PRECISION,
     PRIMARY KEY (run_id, epoch)
 );
 CREATE TABLE IF NOT EXISTS steps (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    run_id BIGINT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     step INTEGER NOT NULL,
-    epoch INTEGER, loss REAL, images_per_sec REAL, elapsed REAL,
+    epoch INTEGER, loss DOUBLE PRECISION, images_per_sec DOUBLE PRECISION, elapsed DOUBLE PRECISION,
     PRIMARY KEY (run_id, step)
 );
 CREATE TABLE IF NOT EXISTS stage_steps (        -- inside training, per stage (stage_stats.py)
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    run_id BIGINT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     step INTEGER NOT NULL,
     stage TEXT NOT NULL,
-    grad_norm REAL, weight_norm REAL, update_ratio REAL,
+    position INTEGER,                           -- the stage's place in the network: 0 for the first
+    grad_norm DOUBLE PRECISION, weight_norm DOUBLE PRECISION, update_ratio DOUBLE PRECISION,
     PRIMARY KEY (run_id, step, stage)
 );
 CREATE TABLE IF NOT EXISTS misclassified (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    run_id BIGINT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
     test_index INTEGER, true_label INTEGER, predicted INTEGER,
-    shape TEXT NOT NULL, pixels BLOB NOT NULL,     -- uint8 image, C,H,W
+    shape TEXT NOT NULL, pixels {blob} NOT NULL,     -- uint8 image, C,H,W
     PRIMARY KEY (run_id, position)
 );
 """
 ADDED_COLUMNS = {
-    "normalize_json": "TEXT",
-    "boot_id": "TEXT",
-    "owner": "TEXT",
-    "key_hash": "TEXT",
-    "weights_removed": "INTEGER NOT NULL DEFAULT 0",
+    "runs": {
+        "normalize_json": "TEXT",
+        "boot_id": "TEXT",
+        "owner": "TEXT",
+        "key_hash": "TEXT",
+        "weights_removed": "INTEGER NOT NULL DEFAULT 0",
+    },
+    "stage_steps": {"position": "INTEGER"},  # SQLite's rowid kept their order before; PostgreSQL has none
 }  # columns newer than the first schema, added on open
 FINAL = ("completed", "stopped", "diverged", "failed", "interrupted")
 STAGE_FIELDS = ("stage", "grad_norm", "weight_norm", "update_ratio")  # stage_stats.StageStats, in order
@@ -124,7 +132,7 @@ class RunRecord:
         return None if self.started is None else (self.finished or time.time()) - self.started
 
 
-def record_of(row: sqlite3.Row) -> RunRecord:
+def record_of(row: Mapping[str, Any]) -> RunRecord:
     return RunRecord(
         id=row["id"],
         name=row["name"],
