@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import tomllib
 from dataclasses import dataclass, fields, replace
@@ -61,6 +62,10 @@ class Settings:
     # 1: the training worker starts (and measures the device) when the server's first page runs, so a
     # first visit of Train does not wait for it (3.3-3.9 s, issue 23); 0: at the first visit of Train.
     warm_up_workers: int = 1
+    # Where runs train: empty, this machine's worker processes; `auto` (the Ray cluster this machine is
+    # a node of) or HOST:PORT / ray://HOST:PORT, a Ray cluster's GPUs (docs/gpu-server.md, "a GPU
+    # cluster through Ray"; explorer/training/ray_backend.py).
+    ray_address: str = ""
 
 
 _RANGES: dict[str, tuple[float, float]] = {
@@ -91,9 +96,21 @@ def how_to_set(name: str) -> str:
     return f"{name} in {settings_file()} or {ENV_PREFIX}{name.upper()}"
 
 
+_TEXTS = ("lecturer_key", "ray_address")  # the settings that are words, not numbers
+RAY_ADDRESS = re.compile(r"(ray://)?[\w.-]+:\d{1,5}")
+
+
 def _coerce(name: str, value: Any, kind: type, where: str) -> Any:
     if name == "lecturer_key":
         return str(value).strip() or None
+    if name == "ray_address":
+        address = str(value).strip()
+        if address not in ("", "auto") and not RAY_ADDRESS.fullmatch(address):
+            raise SettingsError(
+                name, f"{value!r} in {where} is not a Ray address; allowed: empty (this machine's "
+                "workers), auto, HOST:PORT or ray://HOST:PORT"
+            )  # fmt: skip
+        return address
     try:
         number = float(value) if not isinstance(value, bool) else math.nan
     except (TypeError, ValueError):
@@ -124,7 +141,7 @@ def load_settings() -> Settings:
     """The settings file, then the environment; SettingsError names a bad value and where it is."""
     path = settings_file()
     values: dict[str, Any] = {}
-    types = {f.name: (str if f.name == "lecturer_key" else type(f.default)) for f in fields(Settings)}
+    types = {f.name: (str if f.name in _TEXTS else type(f.default)) for f in fields(Settings)}
     for name, value in _read_file(path).items():
         values[name] = _coerce(name, value, types[name], str(path))
     for name in types:

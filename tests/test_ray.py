@@ -1,0 +1,121 @@
+"""Training on a Ray cluster (explorer/training/ray_backend.py), through one local Ray instance for the
+module (its start is the module's main cost): runs stream their events live and end as local runs do,
+stop within a step, and a lost Ray worker fails its run while the queue goes on."""
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+import ray
+
+import explorer
+from explorer.hall.settings import Settings, SettingsError, load_settings
+from explorer.training.jobs import JobRegistry
+from explorer.training.recipe import Recipe
+from explorer.training.runs import RunStore
+
+from .waits import SETTLE_SECONDS, wait_until
+
+MINI = explorer.preset("resnet-mini")
+QUICK = Recipe(dataset="digits", epochs=2, batch_size=64, lr=0.1, optimizer="momentum", schedule="onecycle")
+LONG = QUICK.but(epochs=60)  # about ten seconds: long enough to be caught running
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A registry whose runs train on a local Ray instance of two cores: two runs at once, as with
+    this machine's own workers."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    folder = tmp_path_factory.mktemp("ray")
+    jobs = JobRegistry(
+        RunStore(folder / "runs.sqlite"), data_dir=folder / "datasets", settings=Settings(ray_address="auto")
+    )
+    yield jobs
+    jobs.close()
+    ray.shutdown()
+
+
+def test_a_run_on_ray_streams_its_events_and_ends_with_a_local_runs_results(registry):
+    store = registry.store
+    run = registry.submit(MINI, QUICK, "on ray").run_id
+    assert registry.wait(run, SETTLE_SECONDS)
+    snap = registry.snapshot(run)
+    assert snap.status == "completed" and snap.progress == 1.0 and len(snap.epochs) == 2
+    assert snap.start.params == 77754 and snap.start.device == "cpu" and snap.steps
+    record = store.get(run)
+    assert record.status == "completed" and len(store.epochs(run)) == 2 and store.steps(run)
+    assert record.checkpoint and Path(record.checkpoint).exists() and store.misclassified(run)  # written here
+    slot = registry.slots["cpu"][0]
+    assert slot.denormals_flushed is True and registry.speed("cpu") is not None
+    assert [s.threads for s in registry.slots["cpu"]] == [1, 1]  # the cluster's two cores, one run each
+
+
+def test_runs_on_ray_queue_with_positions_show_live_and_stop(registry):
+    store = registry.store
+    first, second = (registry.submit(MINI, LONG, name).run_id for name in ("first", "second"))
+    waiting = registry.submit(MINI, QUICK, "waiting").run_id  # both slots are busy: it waits
+    assert wait_until(lambda: all(registry.snapshot(r).status == "running" for r in (first, second)))
+    assert registry.snapshot(waiting).position == 1 and registry.snapshot(waiting).status == "queued"
+    assert wait_until(lambda: store.steps(first) and registry.snapshot(first).steps)  # live, while it trains
+    assert registry.snapshot(first).status == "running"
+    registry.stop(first, lecturer=True)
+    assert registry.wait(first, SETTLE_SECONDS) and registry.snapshot(first).status == "stopped"
+    assert store.get(first).status == "stopped" and Path(store.get(first).checkpoint).exists()
+    assert registry.wait(waiting, SETTLE_SECONDS) and registry.snapshot(waiting).status == "completed"
+    registry.stop(second, lecturer=True)
+    assert registry.wait(second, SETTLE_SECONDS) and registry.snapshot(second).status == "stopped"
+    assert registry.delete(first, lecturer=True) and store.get(first) is None
+
+
+def test_a_killed_ray_worker_fails_its_run_and_the_next_run_trains(registry):
+    doomed = registry.submit(MINI, LONG, "doomed").run_id
+    assert wait_until(lambda: registry.snapshot(doomed).steps)
+    worker = next(slot for slot in registry.slots["cpu"] if slot.job_id == doomed)
+    after = [registry.submit(MINI, QUICK.but(epochs=1), f"after {i}").run_id for i in range(2)]
+    os.kill(worker.pid, signal.SIGKILL)  # its process gone, as with a node lost
+    assert registry.wait(doomed, SETTLE_SECONDS)
+    snap = registry.snapshot(doomed)
+    assert snap.status == "failed" and registry.store.get(doomed).status == "failed"
+    assert snap.message.startswith("the Ray worker training it was lost (") and "the next run starts" in snap.message
+    assert all(registry.wait(run, SETTLE_SECONDS) for run in after)
+    assert [registry.snapshot(run).status for run in after] == ["completed", "completed"]  # one in a new actor
+
+
+def test_an_unreachable_cluster_or_no_ray_is_said_in_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a server that has not connected yet
+    jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), settings=Settings(ray_address="127.0.0.1:1"))
+    try:
+        run = jobs.submit(MINI, QUICK, "nowhere").run_id
+        assert jobs.wait(run, SETTLE_SECONDS)
+        snap = jobs.snapshot(run)
+        assert snap.status == "failed" and snap.message == jobs.worker_problem("cpu")
+        assert snap.message.startswith(
+            "The Ray cluster at 127.0.0.1:1 (ray_address) cannot be reached: Connection refused; start it "
+            "(ray start --head) or clear ray_address in "
+        )
+        assert snap.message.endswith("RESNET_EXPLORER_RAY_ADDRESS to train on this machine")
+    finally:
+        jobs.close()
+    monkeypatch.setitem(sys.modules, "ray", None)  # not installed
+    jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), settings=Settings(ray_address="auto"))
+    try:
+        assert jobs.wait(jobs.submit(MINI, QUICK, "no ray").run_id, SETTLE_SECONDS)
+        assert jobs.worker_problem("cpu").startswith(
+            "ray_address is 'auto' but the ray package is not installed here: pip install -e .[ray], or clear "
+        )
+    finally:
+        jobs.close()
+
+
+@pytest.mark.parametrize("address", ["auto", "ray://head.example.org:10001", "10.0.0.5:6379", ""])
+def test_the_ray_address_setting_takes_auto_or_host_and_port(address, monkeypatch):
+    monkeypatch.setenv("RESNET_EXPLORER_RAY_ADDRESS", f" {address} ")
+    assert load_settings().ray_address == address
+
+
+def test_a_ray_address_that_is_not_one_names_the_allowed_values(monkeypatch):
+    monkeypatch.setenv("RESNET_EXPLORER_RAY_ADDRESS", "head.example.org")
+    with pytest.raises(SettingsError, match=r"^ray_address: 'head.example.org' in RESNET_EXPLORER_RAY_ADDRESS is not"):
+        load_settings()
