@@ -14,7 +14,6 @@ from explorer import SpecError, fmt
 from explorer.arch.codegen import loading_code
 from explorer.inspect.teaching import TWIN_EXPERIMENT
 from explorer.training.data import DATASETS
-from explorer.training.devices import pick_device
 from explorer.training.job import JobSnapshot
 from explorer.training.jobs import JobRegistry
 from explorer.training.lr_range import range_curve
@@ -53,7 +52,7 @@ def warm_up() -> None:
         jobs = _registry()
     except StoreError:  # said on the Train page, where it matters
         return
-    jobs.start_workers(pick_device().type)  # no wait: the workers' feeding threads start them
+    jobs.start_workers(jobs.backend.device_type("auto"))  # no wait: the feeding threads start them
 
 
 def gpu_available() -> bool:

@@ -19,6 +19,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -37,7 +38,12 @@ from .worker import Order, Ready
 # fewer than per_device runs' worth, as the local workers split a machine's cores.
 CPUS_PER_RUN = 4
 REACH_TIMEOUT = 5.0  # s: a cluster address that does not answer in this is down (ray.init would retry for minutes)
+RESOURCES_KEPT = 30.0  # s: how long the cluster's GPU count is taken as known
 ANSWER_TIMEOUT = 60.0  # s: an actor that does not hand over its events in this is lost with its node
+# Ray 2.52 on turns token authentication on for clusters it starts; a driver that names the address
+# sends its token only where this is "token" (ray/_private/worker.py: an explicit address never
+# enables it by itself). Measured here: without it, ray.init retried for 20 s and failed.
+AUTH_MODE = "RAY_AUTH_MODE"
 _connecting = threading.Lock()
 
 
@@ -77,7 +83,10 @@ def connect(address: str) -> ModuleType:
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError) as exc:  # ValueError: ray:// without ray[client]
-            raise _unreachable(address, str(exc).split(". ")[0]) from None
+            why = str(exc).split(". ")[0]
+            if address != "auto" and AUTH_MODE not in os.environ:  # it answered: Ray's token, most likely
+                why += f" (Ray's token authentication needs {AUTH_MODE}=token and the head's ~/.ray/auth_token here)"
+            raise _unreachable(address, why) from None
     return ray
 
 
@@ -238,17 +247,22 @@ class RayCluster:
 
     def __init__(self, address: str) -> None:
         self.address = address
+        self._known: tuple[float, dict[str, float]] | None = None  # when asked, and the answer
 
-    def _resources(self) -> dict[str, float]:
-        """The cluster's resources; none where it cannot be reached (its slot says why when it starts)."""
-        try:
-            return connect(self.address).cluster_resources()
-        except WorkerStartError:
-            return {}
+    def resources(self) -> dict[str, float]:
+        """The cluster's resources (GPU, CPU: counts), asked at most every RESOURCES_KEPT seconds: every
+        rerun of Train asks which device a run gets. Empty where the cluster cannot be reached."""
+        if self._known is None or time.monotonic() - self._known[0] > RESOURCES_KEPT:
+            try:
+                answer = connect(self.address).cluster_resources()
+            except WorkerStartError:
+                answer = {}
+            self._known = (time.monotonic(), answer)
+        return self._known[1]
 
     def device_type(self, name: str) -> str:
         """The cluster's device for a recipe's `device`: its GPUs for auto where it has any."""
-        gpus = self._resources().get("GPU", 0)
+        gpus = self.resources().get("GPU", 0)
         if name == "cuda" and not gpus:
             raise RecipeError("device", f"cuda was asked for but the Ray cluster at {self.address} has no GPU")
         if name in ("auto", "cuda"):
@@ -272,3 +286,43 @@ class RayCluster:
         cores = int(cluster.get("CPU", 1))
         threads = max(1, min(CPUS_PER_RUN, cores // per_device))
         return [RaySlot(self.address, device, i, data_dir, threads) for i in range(max(1, cores // threads))]
+
+
+def check(address: str) -> str:
+    """Train one small run on the cluster, as the server would (a temporary run store): what it has
+    and how the run ended, in a line. The check docs/gpu-server.md gives after setting a cluster up."""
+    import tempfile
+
+    from .. import preset
+    from ..hall.settings import Settings
+    from .jobs import JobRegistry
+    from .recipe import Recipe
+    from .runs import RunStore
+
+    resources = connect(address).cluster_resources()
+    have = f"{resources.get('CPU', 0):g} CPUs and {resources.get('GPU', 0):g} GPUs"
+    with tempfile.TemporaryDirectory() as folder:
+        jobs = JobRegistry(RunStore(Path(folder) / "runs.sqlite"), settings=Settings(ray_address=address))
+        try:
+            run = jobs.submit(preset("resnet-mini"), Recipe(dataset="digits", epochs=1), "ray check").run_id
+            jobs.wait(run)
+            snap = jobs.snapshot(run)
+        finally:
+            jobs.close()
+    where = snap.start.device if snap.start else snap.device
+    accuracy = f", test accuracy {snap.epochs[-1]['test_acc']:.2f}" if snap.epochs else ""
+    ending = f"{snap.status} in {snap.elapsed or 0:.1f} s{accuracy}" + (f": {snap.message}" if snap.message else "")
+    return f"The Ray cluster at {address} has {have}; a test run (resnet-mini, digits, one epoch) on {where}: {ending}"
+
+
+if __name__ == "__main__":  # python -m explorer.training.ray_backend ADDRESS
+    import sys
+
+    # this module's own names, not __main__'s: the actor class Ray ships must be importable on the nodes
+    from explorer.training.ray_backend import check as check_cluster
+
+    try:
+        print(check_cluster(sys.argv[1] if len(sys.argv) > 1 else "auto"))
+    except WorkerStartError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
