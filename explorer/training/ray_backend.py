@@ -34,8 +34,8 @@ from .slots import MEASURED, POLL, START_TIMEOUT, WorkerStartError
 from .train import RunResult
 from .worker import Order, Ready
 
-# Cores one CPU run takes on the cluster (torch's threads): at most this, fewer where the cluster has
-# fewer than per_device runs' worth, as the local workers split a machine's cores.
+# Cores one CPU run takes on the cluster (torch's threads): at most this, fewer where a node has fewer
+# than per_device runs' worth, as the local workers split a machine's cores.
 CPUS_PER_RUN = 4
 REACH_TIMEOUT = 5.0  # s: a cluster address that does not answer in this is down (ray.init would retry for minutes)
 RESOURCES_KEPT = 30.0  # s: how long the cluster's GPU count is taken as known
@@ -175,11 +175,10 @@ class RaySlot:
 
     @property
     def started(self) -> bool:
+        """Whether it has an actor (one that was lost is dropped: the next run that waits starts one)."""
         return self.actor is not None
 
-    @property
-    def alive(self) -> bool:
-        return self.actor is not None
+    alive = started  # an actor known lost is dropped at once
 
     def start(self) -> None:
         """Place an actor on the cluster and wait until it is set up (Ray queues it until a node has
@@ -198,7 +197,10 @@ class RaySlot:
             ) from None
         except ray.exceptions.RayError as exc:
             self.kill()
-            raise WorkerStartError(f"a training worker could not start on the Ray cluster: {exc}") from None
+            first_line = str(exc).splitlines()[0] if str(exc) else ""
+            raise WorkerStartError(
+                f"a training worker could not start on the Ray cluster ({type(exc).__name__}: {first_line})"
+            ) from None
         if ready.speed is not None:
             MEASURED.setdefault(self.device_type, ready.speed)
         self.pid, self.denormals_flushed = ready.pid, ready.denormals_flushed
@@ -213,8 +215,8 @@ class RaySlot:
     close = kill  # the server is going: the cluster's GPU is given back
 
     def stop(self, job_id: int) -> None:
-        if self.actor is not None:
-            self.actor.stop.remote(job_id)
+        if (actor := self.actor) is not None:  # read once: a loss may drop it meanwhile
+            actor.stop.remote(job_id)
 
     def follow(self, order: Order, on_event: Callable[[Event], None], stopped: Callable[[], bool]) -> RunResult:
         """Hand the actor a run and relay its events until it ends; failed, saying so, if the actor
@@ -275,16 +277,19 @@ class RayCluster:
         """One slot per GPU of the cluster, or per CPUS_PER_RUN cores (counted now: restart the server
         after nodes join); a single slot that says why, where the cluster cannot be reached."""
         try:
-            cluster = connect(self.address).cluster_resources()
+            ray = connect(self.address)
         except WorkerStartError as exc:
             slot = RaySlot(self.address, device, 0, data_dir, None)
             slot.start_error = str(exc)  # nobody waits for a speed this slot cannot measure
             return [slot]
+        nodes = [node["Resources"] for node in ray.nodes() if node["Alive"]]
         if device == "cuda":
-            gpus = int(cluster.get("GPU", 1))
+            gpus = int(sum(node.get("GPU", 0) for node in nodes))
             return [RaySlot(self.address, device, i, data_dir, None) for i in range(max(1, gpus))]
-        cores = int(cluster.get("CPU", 1))
-        threads = max(1, min(CPUS_PER_RUN, cores // per_device))
+        # a run's cores must fit on one node: the smallest one's share, as a machine's is split locally
+        smallest = int(min((node.get("CPU", 1) for node in nodes), default=1))
+        threads = max(1, min(CPUS_PER_RUN, smallest // per_device))
+        cores = int(sum(node.get("CPU", 0) for node in nodes))
         return [RaySlot(self.address, device, i, data_dir, threads) for i in range(max(1, cores // threads))]
 
 
@@ -301,18 +306,18 @@ def check(address: str) -> str:
 
     resources = connect(address).cluster_resources()
     have = f"{resources.get('CPU', 0):g} CPUs and {resources.get('GPU', 0):g} GPUs"
+    recipe = Recipe(dataset="digits", epochs=2, batch_size=64, lr=0.1, optimizer="momentum", schedule="onecycle")
     with tempfile.TemporaryDirectory() as folder:
         jobs = JobRegistry(RunStore(Path(folder) / "runs.sqlite"), settings=Settings(ray_address=address))
         try:
-            run = jobs.submit(preset("resnet-mini"), Recipe(dataset="digits", epochs=1), "ray check").run_id
+            run = jobs.submit(preset("resnet-mini"), recipe, "ray check").run_id
             jobs.wait(run)
             snap = jobs.snapshot(run)
         finally:
             jobs.close()
     where = snap.start.device if snap.start else snap.device
-    accuracy = f", test accuracy {snap.epochs[-1]['test_acc']:.2f}" if snap.epochs else ""
-    ending = f"{snap.status} in {snap.elapsed or 0:.1f} s{accuracy}" + (f": {snap.message}" if snap.message else "")
-    return f"The Ray cluster at {address} has {have}; a test run (resnet-mini, digits, one epoch) on {where}: {ending}"
+    ending = f"{snap.status} in {snap.elapsed or 0:.1f} s ({snap.message})"
+    return f"The Ray cluster at {address} has {have}; a test run (resnet-mini, digits, two epochs) on {where}: {ending}"
 
 
 if __name__ == "__main__":  # python -m explorer.training.ray_backend ADDRESS
