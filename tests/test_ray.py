@@ -11,11 +11,13 @@ import pytest
 import ray
 
 import explorer
+from explorer.hall.budget import BudgetError
 from explorer.hall.settings import Settings, SettingsError, load_settings
-from explorer.training.jobs import JobRegistry
+from explorer.training.jobs import JobRegistry, Submitter
 from explorer.training.recipe import Recipe
 from explorer.training.runs import RunStore
 
+from .apptest import shown
 from .waits import SETTLE_SECONDS, wait_until
 
 MINI = explorer.preset("resnet-mini")
@@ -38,7 +40,7 @@ def registry(tmp_path_factory):
     ray.shutdown()
 
 
-def test_a_run_on_ray_streams_its_events_and_ends_with_a_local_runs_results(registry):
+def test_a_run_on_ray_streams_its_events_and_ends_with_a_local_runs_results(registry, monkeypatch):
     store = registry.store
     run = registry.submit(MINI, QUICK, "on ray").run_id
     assert registry.wait(run, SETTLE_SECONDS)
@@ -50,6 +52,14 @@ def test_a_run_on_ray_streams_its_events_and_ends_with_a_local_runs_results(regi
     assert record.checkpoint and Path(record.checkpoint).exists() and store.misclassified(run)  # written here
     assert [slot.threads for slot in registry.slots["cpu"]] == [1, 1]
     assert registry.slots["cpu"][0].denormals_flushed is True and registry.speed("cpu") is not None
+    huge = explorer.spec_from_dict({**MINI.to_dict(), "stages": [{"blocks": 500, "channels": 8192, "stride": 1}] * 2})
+    with pytest.raises(BudgetError, match=r"^max_params: its parameter count is 1,20\d,\d{3},\d{3},\d{3}; this server"):
+        registry.submit(huge, QUICK, "huge")  # the budgets, before anything reaches the cluster
+    monkeypatch.setattr(registry, "settings", Settings(ray_address="auto", max_run_minutes=0.5))
+    monkeypatch.setattr(registry, "_limits", {})
+    with pytest.raises(BudgetError, match=r"^max_run_minutes: its estimated time here is "):
+        registry.submit(MINI, QUICK.but(epochs=1000), "too long", by=Submitter("student"))  # at Ray's speed
+    assert registry.active() == []
 
 
 def test_runs_on_ray_queue_show_live_stop_and_a_lost_worker_fails_only_its_run(registry):
@@ -112,3 +122,16 @@ def test_a_ray_address_that_is_not_one_names_the_allowed_values(monkeypatch):
     monkeypatch.setenv("RESNET_EXPLORER_RAY_ADDRESS", "head.example.org")
     with pytest.raises(SettingsError, match=r"^ray_address: 'head.example.org' in RESNET_EXPLORER_RAY_ADDRESS is not"):
         load_settings()
+
+
+def test_the_train_page_says_in_one_sentence_that_the_cluster_cannot_be_reached(app, monkeypatch):
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a server that has not connected yet
+    monkeypatch.setenv("RESNET_EXPLORER_RAY_ADDRESS", "127.0.0.1:1")
+    app.run()
+    app.switch_page("app_pages/train.py").run()
+    assert not app.exception
+    said = [shown(e.value) for e in app.error]
+    assert len(said) == 1 and said[0].startswith(
+        "Training is unavailable here: The Ray cluster at 127.0.0.1:1 (ray_address) cannot be reached: "
+        "Connection refused; start it (ray start --head) or clear ray_address in "
+    )

@@ -249,22 +249,22 @@ class RayCluster:
 
     def __init__(self, address: str) -> None:
         self.address = address
-        self._known: tuple[float, dict[str, float]] | None = None  # when asked, and the answer
+        self._known: tuple[float, dict[str, float], WorkerStartError | None] | None = None  # when, what, why not
 
-    def resources(self) -> dict[str, float]:
-        """The cluster's resources (GPU, CPU: counts), asked at most every RESOURCES_KEPT seconds: every
-        rerun of Train asks which device a run gets. Empty where the cluster cannot be reached."""
+    def _ask(self) -> tuple[dict[str, float], WorkerStartError | None]:
+        """The cluster's resources (GPU, CPU: counts), or why it cannot be reached, asked at most every
+        RESOURCES_KEPT seconds: every rerun of Train asks which device a run gets, and an address that
+        does not answer takes REACH_TIMEOUT to say so."""
         if self._known is None or time.monotonic() - self._known[0] > RESOURCES_KEPT:
             try:
-                answer = connect(self.address).cluster_resources()
-            except WorkerStartError:
-                answer = {}
-            self._known = (time.monotonic(), answer)
-        return self._known[1]
+                self._known = (time.monotonic(), connect(self.address).cluster_resources(), None)
+            except WorkerStartError as exc:
+                self._known = (time.monotonic(), {}, exc)
+        return self._known[1], self._known[2]
 
     def device_type(self, name: str) -> str:
         """The cluster's device for a recipe's `device`: its GPUs for auto where it has any."""
-        gpus = self.resources().get("GPU", 0)
+        gpus = self._ask()[0].get("GPU", 0)
         if name == "cuda" and not gpus:
             raise RecipeError("device", f"cuda was asked for but the Ray cluster at {self.address} has no GPU")
         if name in ("auto", "cuda"):
@@ -276,13 +276,11 @@ class RayCluster:
     ) -> list[RaySlot]:
         """One slot per GPU of the cluster, or per CPUS_PER_RUN cores (counted now: restart the server
         after nodes join); a single slot that says why, where the cluster cannot be reached."""
-        try:
-            ray = connect(self.address)
-        except WorkerStartError as exc:
+        if (problem := self._ask()[1]) is not None:  # said a moment ago, as a page asked for the device
             slot = RaySlot(self.address, device, 0, data_dir, None)
-            slot.start_error = str(exc)  # nobody waits for a speed this slot cannot measure
+            slot.start_error = str(problem)  # nobody waits for a speed this slot cannot measure
             return [slot]
-        nodes = [node["Resources"] for node in ray.nodes() if node["Alive"]]
+        nodes = [node["Resources"] for node in connect(self.address).nodes() if node["Alive"]]
         if device == "cuda":
             gpus = int(sum(node.get("GPU", 0) for node in nodes))
             return [RaySlot(self.address, device, i, data_dir, None) for i in range(max(1, gpus))]
