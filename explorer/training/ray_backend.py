@@ -84,7 +84,8 @@ def connect(address: str) -> ModuleType:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError) as exc:  # ValueError: ray:// without ray[client]
             why = str(exc).split(". ")[0]
-            if address != "auto" and AUTH_MODE not in os.environ:  # it answered: Ray's token, most likely
+            if isinstance(exc, ConnectionError) and address != "auto" and AUTH_MODE not in os.environ:
+                # it answered (checked above) but refused: Ray's token, most likely
                 why += f" (Ray's token authentication needs {AUTH_MODE}=token and the head's ~/.ray/auth_token here)"
             raise _unreachable(address, why) from None
     return ray
