@@ -78,10 +78,11 @@ def test_runs_on_ray_queue_show_live_stop_and_a_lost_worker_fails_only_its_run(r
     snap = registry.snapshot(doomed)
     assert snap.status == "failed" and store.get(doomed).status == "failed"
     assert snap.message.startswith("the Ray worker training it was lost (") and "the next run starts" in snap.message
-    assert registry.wait(waiting, SETTLE_SECONDS) and registry.snapshot(waiting).status == "completed"
-    assert slot.pid not in (None, lost) and registry.snapshot(busy).status == "running"  # a new actor took it
-    registry.stop(busy, lecturer=True)
+    assert wait_until(lambda: slot.job_id == waiting)  # the next run, in a new actor: the other slot is busy
+    assert slot.pid not in (None, lost) and registry.snapshot(busy).status == "running"
+    registry.stop(busy, lecturer=True)  # the new actor's run trains alone from here
     assert registry.wait(busy, SETTLE_SECONDS) and registry.snapshot(busy).status == "stopped"
+    assert registry.wait(waiting, SETTLE_SECONDS) and registry.snapshot(waiting).status == "completed"
     assert store.get(busy).status == "stopped" and Path(store.get(busy).checkpoint).exists()
     assert registry.delete(busy, lecturer=True) and store.get(busy) is None
 
