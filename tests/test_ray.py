@@ -13,6 +13,7 @@ import ray
 import explorer
 from explorer.hall.budget import BudgetError
 from explorer.hall.settings import Settings, SettingsError, load_settings
+from explorer.training import ray_backend
 from explorer.training.jobs import JobRegistry, Submitter
 from explorer.training.recipe import Recipe
 from explorer.training.runs import RunStore
@@ -89,6 +90,7 @@ def test_runs_on_ray_queue_show_live_stop_and_a_lost_worker_fails_only_its_run(r
 
 def test_an_unreachable_cluster_or_no_ray_is_said_in_one_sentence(tmp_path, monkeypatch):
     monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a server that has not connected yet
+    monkeypatch.setattr(ray_backend, "_failures", {})  # nothing said before
     jobs = JobRegistry(RunStore(tmp_path / "runs.sqlite"), settings=Settings(ray_address="127.0.0.1:1"))
     try:
         run = jobs.submit(MINI, QUICK, "nowhere").run_id
@@ -127,6 +129,7 @@ def test_a_ray_address_that_is_not_one_names_the_allowed_values(monkeypatch):
 
 def test_the_train_page_says_in_one_sentence_that_the_cluster_cannot_be_reached(app, monkeypatch):
     monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a server that has not connected yet
+    monkeypatch.setattr(ray_backend, "_failures", {})  # nothing said before
     monkeypatch.setenv("RESNET_EXPLORER_RAY_ADDRESS", "127.0.0.1:1")
     app.run()
     app.switch_page("app_pages/train.py").run()

@@ -45,6 +45,7 @@ ANSWER_TIMEOUT = 60.0  # s: an actor that does not hand over its events in this 
 # enables it by itself). Measured here: without it, ray.init retried for 20 s and failed.
 AUTH_MODE = "RAY_AUTH_MODE"
 _connecting = threading.Lock()
+_failures: dict[str, tuple[float, WorkerStartError]] = {}  # address -> when it last failed, and why
 
 
 def _unreachable(address: str, why: str) -> WorkerStartError:
@@ -78,17 +79,27 @@ def connect(address: str) -> ModuleType:
     with _connecting:
         if ray.is_initialized():
             return ray
-        if address != "auto":
-            _check_reachable(address)
+        if (failed := _failures.get(address)) and time.monotonic() - failed[0] < RESOURCES_KEPT:
+            raise failed[1]  # said a moment ago: a refusing cluster took ray.init 20 s to say it
         try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        except (ConnectionError, ValueError, RuntimeError) as exc:  # ValueError: ray:// without ray[client]
-            why = str(exc).split(". ")[0]
-            if isinstance(exc, ConnectionError) and address != "auto" and AUTH_MODE not in os.environ:
-                # it answered (checked above) but refused: Ray's token, most likely
-                why += f" (Ray's token authentication needs {AUTH_MODE}=token and the head's ~/.ray/auth_token here)"
-            raise _unreachable(address, why) from None
+            if address != "auto":
+                _check_reachable(address)
+            _init(ray, address)
+        except WorkerStartError as exc:
+            _failures[address] = (time.monotonic(), exc)
+            raise
     return ray
+
+
+def _init(ray: ModuleType, address: str) -> None:
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    except (ConnectionError, ValueError, RuntimeError) as exc:  # ValueError: ray:// without ray[client]
+        why = str(exc).split(". ")[0]
+        if isinstance(exc, ConnectionError) and address != "auto" and AUTH_MODE not in os.environ:
+            # it answered (checked before) but refused: Ray's token, most likely
+            why += f" (Ray's token authentication needs {AUTH_MODE}=token and the head's ~/.ray/auth_token here)"
+        raise _unreachable(address, why) from None
 
 
 class TrainingActor:
