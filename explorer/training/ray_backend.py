@@ -38,6 +38,7 @@ from .worker import Order, Ready
 # than per_device runs' worth, as the local workers split a machine's cores.
 CPUS_PER_RUN = 4
 REACH_TIMEOUT = 5.0  # s: a cluster address that does not answer in this is down (ray.init would retry for minutes)
+CALLS_AT_ONCE = 3  # an actor's calls in flight together: a run's training, its events collected, a stop
 RESOURCES_KEPT = 30.0  # s: how long the cluster's GPU count is taken as known
 ANSWER_TIMEOUT = 60.0  # s: an actor that does not hand over its events in this is lost with its node
 # Ray 2.52 on turns token authentication on for clusters it starts; a driver that names the address
@@ -197,7 +198,7 @@ class RaySlot:
         a free GPU, or the cores): WorkerStartError if that takes over START_TIMEOUT."""
         ray = connect(self.address)
         resources = {"num_gpus": 1, "num_cpus": 1} if self.device_type == "cuda" else {"num_cpus": self.threads}
-        actor_class = ray.remote(max_concurrency=4, **resources)(TrainingActor)
+        actor_class = ray.remote(max_concurrency=CALLS_AT_ONCE, **resources)(TrainingActor)
         self.actor = actor_class.remote(self.device_type, self.threads, self.data_dir)
         try:
             ready = ray.get(self.actor.ready.remote(self.device_type not in MEASURED), timeout=START_TIMEOUT)
