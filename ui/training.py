@@ -56,7 +56,11 @@ def warm_up() -> None:
 
 
 def gpu_available() -> bool:
-    return torch.cuda.is_available()
+    """Whether runs train on a GPU: this machine's, or a Ray cluster's (the ray_address setting)."""
+    try:
+        return _registry().backend.device_type("auto") == "cuda"
+    except StoreError:  # said on the Train page; the suggestions follow this machine meanwhile
+        return torch.cuda.is_available()
 
 
 def range_testing(snap: JobSnapshot) -> bool:
