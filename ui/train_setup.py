@@ -13,7 +13,6 @@ from explorer import PRESETS, ResNetSpec, SpecError, analyze, fmt, preset, spec_
 from explorer.arch.share import closest_preset
 from explorer.inspect.teaching import TWIN_DEMO_RECIPE, TWIN_DEMO_SPEC, TWIN_EXPERIMENT, twin_runs
 from explorer.training.data import DATASETS, OFFLINE_DATASET
-from explorer.training.devices import pick_device
 from explorer.training.jobs import JobRegistry
 from explorer.training.lr_range import RANGE_END, RANGE_START, RANGE_STEPS, test_name
 from explorer.training.recipe import (
@@ -230,7 +229,7 @@ def estimate(jobs: JobRegistry, setup: Setup) -> None:
     try:  # arithmetic on the plan: nothing is built or timed here (Start checks it again)
         with st.spinner("Measuring this machine's training speed (once, as the server's worker starts)…"):
             cost = jobs.cost(spec, recipe, access.submitter(), wait=30)
-        if problem := jobs.worker_problem(pick_device(recipe.device).type):
+        if problem := jobs.worker_problem(jobs.backend.device_type(recipe.device)):
             st.error(f"Training is unavailable here: {plain(problem)}.")
     except SpecError as exc:
         st.error(f"Not trainable on this server as set: {plain(exc)}")

@@ -14,7 +14,6 @@ from explorer import SpecError, fmt
 from explorer.arch.codegen import loading_code
 from explorer.inspect.teaching import TWIN_EXPERIMENT
 from explorer.training.data import DATASETS
-from explorer.training.devices import pick_device
 from explorer.training.job import JobSnapshot
 from explorer.training.jobs import JobRegistry
 from explorer.training.lr_range import range_curve
@@ -54,11 +53,15 @@ def warm_up() -> None:
         jobs = _registry()
     except StoreError:  # said on the Train page, where it matters
         return
-    jobs.start_workers(pick_device().type)  # no wait: the workers' feeding threads start them
+    jobs.start_workers(jobs.backend.device_type("auto"))  # no wait: the feeding threads start them
 
 
 def gpu_available() -> bool:
-    return torch.cuda.is_available()
+    """Whether runs train on a GPU: this machine's, or a Ray cluster's (the ray_address setting)."""
+    try:
+        return _registry().backend.device_type("auto") == "cuda"
+    except StoreError:  # said on the Train page; the suggestions follow this machine meanwhile
+        return torch.cuda.is_available()
 
 
 def range_testing(snap: JobSnapshot) -> bool:

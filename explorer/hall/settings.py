@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import tomllib
 from dataclasses import dataclass, fields, replace
@@ -65,9 +66,13 @@ class Settings:
     # machine, any number of server processes); postgresql://user@host/database, a PostgreSQL server
     # that several machines share (explorer/store/, docs/store.md).
     store_url: str = ""
+    # Where runs train: empty, this machine's worker processes; `auto` (the Ray cluster this machine is
+    # a node of) or HOST:PORT / ray://HOST:PORT, a Ray cluster's GPUs (docs/gpu-server.md, "a GPU
+    # cluster through Ray"; explorer/training/ray_backend.py).
+    ray_address: str = ""
 
 
-TEXT = ("lecturer_key", "store_url")  # settings that are text; the others are numbers in _RANGES
+TEXT = ("lecturer_key", "store_url", "ray_address")  # settings that are text; the others are numbers in _RANGES
 _RANGES: dict[str, tuple[float, float]] = {
     "train_memory_gib": (0.0, 1e6),
     "build_memory_gib": (0.0, 1e6),
@@ -96,9 +101,20 @@ def how_to_set(name: str) -> str:
     return f"{name} in {settings_file()} or {ENV_PREFIX}{name.upper()}"
 
 
+RAY_ADDRESS = re.compile(r"(ray://)?[\w.-]+:\d{1,5}")
+
+
 def _coerce(name: str, value: Any, kind: type, where: str) -> Any:
     if name == "lecturer_key":
         return str(value).strip() or None
+    if name == "ray_address":
+        address = str(value).strip()
+        if address not in ("", "auto") and not RAY_ADDRESS.fullmatch(address):
+            raise SettingsError(
+                name, f"{value!r} in {where} is not a Ray address; allowed: empty (this machine's "
+                "workers), auto, HOST:PORT or ray://HOST:PORT"
+            )  # fmt: skip
+        return address
     if name in TEXT:
         return str(value).strip()
     try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import secrets
 import statistics
 import threading
@@ -23,18 +22,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch  # imported here, at module load, never first inside a worker thread
+import torch  # noqa: F401 - imported here, at module load, never first inside a worker thread
 
 from ..arch.spec import ResNetSpec
 from ..hall.budget import BudgetError, Limits, TrainingCost, check_training, limits, training_cost
 from ..hall.settings import Settings, how_to_set, load_settings
-from .devices import pick_device
 from .estimate import Speed
 from .events import EpochEvent, Event, StartEvent, StepEvent
 from .job import ACTIVE, Job, JobSnapshot
 from .recipe import Recipe
 from .runs import RunStore, StoreError, key_hash
-from .slots import MEASURED, Slot
+from .slots import MEASURED, Backend, LocalWorkers, Slot, WorkerStartError, cpu_cores  # noqa: F401 - cpu_cores: tests
 from .train import RunResult
 from .worker import Order
 
@@ -48,11 +46,6 @@ WORKERS_PER_DEVICE = 2
 # server's life. So each finished run's measured time per image, against what the probe predicted
 # for it, corrects the estimates of the runs after it (the median of the last few).
 CALIBRATION_RUNS = 5
-
-
-def cpu_cores() -> int:
-    """The cores this process may run on (a container's share, not the host's)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -71,6 +64,15 @@ LECTURER = Submitter("lecturer", lecturer=True)  # a one-user server's user, tes
 class Submission:
     run_id: int
     key: str  # what stopping, deleting or retraining the run takes; given once, stored as a hash
+
+
+def training_backend(settings: Settings) -> Backend:
+    """Where runs train: this machine's worker processes, or a Ray cluster's (the ray_address setting)."""
+    if settings.ray_address:
+        from .ray_backend import RayCluster
+
+        return RayCluster(settings.ray_address)
+    return LocalWorkers()
 
 
 class JobRegistry:
@@ -93,6 +95,7 @@ class JobRegistry:
         self.calibration: dict[str, deque[float]] = {}  # per device: finished runs' measured / probe's
         self.eager: set[str] = set()  # devices whose every worker starts now, not at its first run
         self.closed = False
+        self.backend = training_backend(self.settings)
         store.mark_interrupted()  # runs a killed server left behind
 
     # ----- budgets, speed ------------------------------------------------------------------------
@@ -123,7 +126,7 @@ class JobRegistry:
     def cost(self, spec: ResNetSpec, recipe: Recipe, by: Submitter, wait: float = 0.0) -> TrainingCost:
         """The run's cost, its time estimated at the device's measured speed (`wait` seconds allowed
         for a first worker to measure it), checked: BudgetError if this server should not train it."""
-        device = pick_device(recipe.device).type
+        device = self.backend.device_type(recipe.device)
         speed = self.speed(device, wait)
         cost = training_cost(spec, recipe, speed)
         check_training(cost, recipe, self.limits(device), capped_time=not by.lecturer)
@@ -143,7 +146,7 @@ class JobRegistry:
         runs = list(runs)
         # a student's time cap needs the measured speed: a new worker's first seconds
         costs = [self.cost(spec, recipe, by, wait=0.0 if by.lecturer else 60.0) for _, spec, recipe in runs]
-        devices = [pick_device(recipe.device).type for _, _, recipe in runs]
+        devices = [self.backend.device_type(recipe.device) for _, _, recipe in runs]
         with self.lock:
             self._check_quotas(len(runs), by)
             out = []
@@ -268,21 +271,18 @@ class JobRegistry:
 
     # ----- the workers' side -------------------------------------------------------------------
     def _slots(self, device: str) -> list[Slot]:
-        """The device kind's worker slots, each with its feeding thread (started on first use)."""
-        with self.lock:
-            if device not in self.slots:
-                gpus = torch.cuda.device_count() if device == "cuda" else 1
-                threads = max(1, cpu_cores() // self.per_device) if device == "cpu" else None
-                checkpoints = self.store.checkpoints
-                limits = lambda: self.limits(device)  # noqa: E731 - the registry's, read at each use: no copy
-                self.slots[device] = [
-                    Slot(device, i, checkpoints, self.data_dir, limits, threads, device_index=i % gpus)
-                    for i in range(gpus * self.per_device)
-                ]
-                for slot in self.slots[device]:
-                    name = f"explorer-feed-{slot.name}"
-                    threading.Thread(target=self._feed, args=(slot,), name=name, daemon=True).start()
-            return self.slots[device]
+        """The device kind's worker slots, each with its feeding thread (started on first use). The
+        backend makes them outside the lock: a Ray cluster is asked for its GPUs over the network."""
+        if device not in self.slots:
+            limits = lambda: self.limits(device)  # noqa: E731 - the registry's, read at each use: no copy
+            made = self.backend.slots(device, self.store.checkpoints, self.data_dir, limits, self.per_device)
+            with self.lock:
+                if device not in self.slots:  # not made meanwhile by another page's thread
+                    self.slots[device] = made
+                    for slot in made:
+                        name = f"explorer-feed-{slot.name}"
+                        threading.Thread(target=self._feed, args=(slot,), name=name, daemon=True).start()
+        return self.slots[device]
 
     def _feed(self, slot: Slot) -> None:
         """Keep a worker alive and hand it the next queued run whenever it is free. Never dies:
@@ -290,7 +290,7 @@ class JobRegistry:
         (it measures the device's speed); the others when a run is waiting for them, or at once if
         the device's workers were started (`start_workers`)."""
         while not self.closed:
-            if (slot.index == 0 or slot.process is not None or self._to_start(slot)) and not self._started(slot):
+            if (slot.index == 0 or slot.started or self._to_start(slot)) and not self._started(slot):
                 continue
             with self.lock:
                 while not self.queues.get(slot.device_type) and not self.closed and not self._to_start(slot):
@@ -299,7 +299,7 @@ class JobRegistry:
                     return
                 if not self.queues.get(slot.device_type):
                     continue  # woken to start: the loop's top starts it
-                fresh = slot.process is None  # a second worker, at its first run: it starts first
+                fresh = not slot.started  # a second worker, at its first run: it starts first
                 job = None if fresh else self.queues[slot.device_type].popleft()
             if job is None:
                 self._started(slot)
@@ -308,7 +308,7 @@ class JobRegistry:
 
     def _to_start(self, slot: Slot) -> bool:
         """A worker to start before any run asks for it (one that failed to start waits for a run)."""
-        return slot.device_type in self.eager and slot.process is None and slot.start_error is None
+        return slot.device_type in self.eager and not slot.started and slot.start_error is None
 
     def _started(self, slot: Slot) -> bool:
         """Start the slot's worker if it is not running; False (its device's queue failed, saying
@@ -318,6 +318,11 @@ class JobRegistry:
                 slot.start()
                 slot.start_error = None
             return True
+        except WorkerStartError as exc:  # a sentence already: the cluster cannot be reached, a timeout
+            log.warning("worker %s could not start: %s", slot.name, exc)
+            slot.start_error = str(exc)
+            self._fail_queue(slot.device_type, slot.start_error)
+            return False
         except Exception as exc:
             log.exception("worker %s could not start", slot.name)
             slot.start_error = f"the training process could not start: {exc}"
@@ -326,9 +331,9 @@ class JobRegistry:
 
     def _fail_queue(self, device: str, message: str) -> None:
         with self.lock:
-            queue = self.queues.get(device, deque())
-            while not queue and not self.closed:
+            while not self.queues.get(device) and not self.closed:  # read anew: the first run makes it
                 self.lock.wait()
+            queue = self.queues.get(device, deque())
             jobs = list(queue)
             queue.clear()
         for job in jobs:

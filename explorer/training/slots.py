@@ -18,10 +18,12 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Protocol
 
 from .. import fmt
 from ..hall.budget import Limits
 from ..hall.settings import how_to_set
+from .devices import pick_device
 from .estimate import Speed
 from .events import Event
 from .train import RunResult
@@ -33,6 +35,15 @@ ROOT = str(Path(__file__).resolve().parents[2])  # where `explorer` imports from
 MEASURED: dict[str, Speed] = {}
 START_TIMEOUT = 180.0  # s: importing torch and measuring the device; minutes on a cold GPU
 POLL = 0.25  # s between looks at a silent worker (alive? within its memory?)
+
+
+class WorkerStartError(RuntimeError):
+    """A training worker cannot start, in a sentence its device's runs fail with (and the app shows)."""
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (a container's share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def resident_bytes(pid: int) -> int:
@@ -73,6 +84,11 @@ class Slot:
         self.over_memory: int | None = None  # bytes it was seen using when stopped for it
 
     @property
+    def started(self) -> bool:
+        """Whether it was ever started (a worker that died is started again for the next run)."""
+        return self.process is not None
+
+    @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
@@ -99,7 +115,7 @@ class Slot:
         self.conn = Connection(ours.detach())
         if not self.conn.poll(START_TIMEOUT):
             self.kill()
-            raise RuntimeError(f"the training process did not start within {START_TIMEOUT:.0f} s")
+            raise WorkerStartError(f"the training process did not start within {START_TIMEOUT:.0f} s")
         ready = receive(self.conn)  # EOFError if it died while starting
         if ready.speed is not None:
             MEASURED[self.device_type] = ready.speed
@@ -170,3 +186,35 @@ class Slot:
         code = self.process.poll()
         how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
         return RunResult("failed", f"the training process ended unexpectedly ({how}); the next run starts in a new one")
+
+
+class Backend(Protocol):
+    """Where the registry's runs train: which device a recipe gets there, and the slots that train
+    them (Slot here, RaySlot in ray_backend.py: start, follow, stop, kill, close)."""
+
+    def device_type(self, name: str) -> str: ...
+
+    def slots(
+        self, device: str, checkpoints: Path, data_dir: str | None, limits: Callable[[], Limits], per_device: int
+    ) -> list[Slot]: ...
+
+
+class LocalWorkers:
+    """The registry's default backend: worker processes on this machine (the other: ray_backend.py)."""
+
+    def device_type(self, name: str) -> str:
+        """This machine's device for a recipe's `device` (auto: its GPU, where it has one)."""
+        return pick_device(name).type
+
+    def slots(
+        self, device: str, checkpoints: Path, data_dir: str | None, limits: Callable[[], Limits], per_device: int
+    ) -> list[Slot]:
+        """`per_device` workers per CPU or MPS device, and per GPU; a CPU's cores split between them."""
+        import torch
+
+        gpus = torch.cuda.device_count() if device == "cuda" else 1
+        threads = max(1, cpu_cores() // per_device) if device == "cpu" else None
+        return [
+            Slot(device, i, checkpoints, data_dir, limits, threads, device_index=i % gpus)
+            for i in range(gpus * per_device)
+        ]

@@ -152,7 +152,9 @@ def denormals_flushed() -> bool:
     return bool(((tiny * 1.0) == 0).all())
 
 
-class _Datasets:
+class Datasets:
+    """Datasets kept loaded between runs (the last DATASETS_KEPT used)."""
+
     def __init__(self, data_dir: str | None) -> None:
         self.data_dir = data_dir
         self.kept: OrderedDict[str, Any] = OrderedDict()
@@ -168,25 +170,32 @@ class _Datasets:
         return self.kept[name]
 
 
-def _train(order: Order, inbox: _Inbox, datasets: _Datasets, weights: Path, budget: int | None) -> Any:
+def train_order(order: Order, tell, stop_flag, datasets: Datasets) -> Any:
+    """Train one order: its events go to `tell`, `stop_flag.is_set()` is checked between steps; the
+    RunResult keeps its state_dict (a local worker writes it here; a Ray worker hands it back)."""
     from ..arch.spec import SpecError, spec_from_json
     from .data import subset
     from .events import InfoEvent
     from .recipe import recipe_from_dict
-    from .runs import StoreError, save_weights
     from .train import RunResult, Trainer
 
     spec = spec_from_json(order.spec_json)
     recipe = recipe_from_dict(json.loads(order.recipe_json))
     try:
         data = subset(
-            datasets.get(recipe.dataset, lambda message: inbox.tell(InfoEvent(message))),
+            datasets.get(recipe.dataset, lambda message: tell(InfoEvent(message))),
             recipe.limit,
             recipe.test_limit,
         )
     except SpecError as exc:  # a dataset that cannot be had: the run fails, the worker goes on
         return RunResult("failed", str(exc))
-    result = Trainer(spec, recipe, inbox.tell, inbox.stop_flag(order.run_id), data).run()
+    return Trainer(spec, recipe, tell, stop_flag, data).run()
+
+
+def _train(order: Order, inbox: _Inbox, datasets: Datasets, weights: Path, budget: int | None) -> Any:
+    from .runs import StoreError, save_weights
+
+    result = train_order(order, inbox.tell, inbox.stop_flag(order.run_id), datasets)
     if result.state_dict is not None:
         try:
             result.checkpoint = save_weights(weights, order.run_id, result.state_dict, budget)
@@ -221,7 +230,7 @@ def serve(
         send(conn, Ready(os.getpid(), measure_speed(device) if measure else None, denormals_flushed()))
     except OSError:
         return  # the server went while this worker started
-    inbox, datasets = _Inbox(conn), _Datasets(data_dir)
+    inbox, datasets = _Inbox(conn), Datasets(data_dir)
     while (order := inbox.orders.get()) is not None:
         try:
             result = _train(order, inbox, datasets, checkpoints, budget)
