@@ -24,14 +24,12 @@ import asyncio
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +41,9 @@ import explorer
 from benchmarks.common import parse_args, print_figure
 from benchmarks.hostile import HostileTally, hostile, resident_bytes
 from explorer.training.runs import RunStore
+from tests.browser import free_port, healthy
+from tests.browser import stop as stop_server
+from tests.waits import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -194,9 +195,7 @@ async def student(url: str, tally: Tally, until: float, interval: float, submits
 
 
 def start_server(home: Path, app: Path, address: str = "127.0.0.1") -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "RESNET_EXPLORER_HOME": str(home), "RESNET_EXPLORER_LECTURER_KEY": LECTURER_KEY}
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", "--server.port", str(port),
@@ -204,12 +203,8 @@ def start_server(home: Path, app: Path, address: str = "127.0.0.1") -> tuple[sub
         cwd=app, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return server, url
-        except OSError:
-            time.sleep(0.3)
+    if wait_until(lambda: healthy(url) or server.poll() is not None, 60, poll=0.3) and server.poll() is None:
+        return server, url
     server.kill()
     raise SystemExit("streamlit did not start")
 
@@ -278,8 +273,7 @@ def _serve_and_measure(args: argparse.Namespace) -> Outcome:
             outcome.trained = len(store.epochs(min(outcome.stored))) if args.train and outcome.stored else 0
         finally:
             stop.set()
-            server.terminate()
-            server.wait(30)
+            stop_server(server)
     return outcome
 
 

@@ -117,9 +117,9 @@ def start_digits_run(server, page, epochs: int, batch_size: int | None = None, b
 
 
 def stop_button(page):
-    """The run's Stop button. Not Streamlit's own "Stop" in the header, shown while a script runs
-    (seen on a loaded machine: two buttons of that name)."""
-    return page.get_by_test_id("stMain").get_by_role("button", name="Stop", exact=True)
+    """The run's Stop button: any button named Stop in the page's main area. Not Streamlit's own
+    "Stop" in the header, shown while a script runs (seen on a loaded machine: two of that name)."""
+    return page.get_by_test_id("stMain").get_by_role("button", name="Stop")
 
 
 ELAPSED = re.compile(r"elapsed [\d.:]+")  # "elapsed 3.2 s", "elapsed 1:05"

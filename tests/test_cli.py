@@ -124,7 +124,7 @@ def test_the_console_script_is_installed_and_speaks_the_same_commands():
 
 def test_serve_runs_the_app_with_streamlits_own_options(tmp_path):
     """`resnet-explorer serve --server.port P`: the checkout's app.py, answering on that port."""
-    from tests.browser import free_port, wait_healthy
+    from tests.browser import free_port, stop, wait_healthy
 
     port = free_port()
     script = Path(sys.executable).with_name("resnet-explorer")
@@ -134,8 +134,7 @@ def test_serve_runs_the_app_with_streamlits_own_options(tmp_path):
     try:
         wait_healthy(f"http://127.0.0.1:{port}", proc)  # run from another folder: it finds app.py and its config
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
 
 
 @pytest.fixture
