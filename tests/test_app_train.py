@@ -282,7 +282,7 @@ def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stag
     app.switch_page("app_pages/train.py").run()
     app.selectbox(key="t_network").set_value("resnet-mini").run()
     app.selectbox(key="t_dataset").set_value("digits")
-    app.number_input(key="t_epochs").set_value(4)  # long enough to overlap however the two start
+    app.number_input(key="t_epochs").set_value(200)  # they outlast the check, then are stopped
     app.number_input(key="t_limit").set_value(640)
     app.button(key="t_twin").click().run()
     assert not app.exception
@@ -292,10 +292,14 @@ def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stag
     assert sorted(r.name for r in pair) == ["resnet-mini", "resnet-mini, plain twin"]
     plain = next(r for r in pair if r.id != job)
     assert plain.spec == {**jobs.store.get(job).spec, "residual": False}  # the same layers without shortcuts
+    def side_by_side() -> bool:  # both running at once, in two workers, each with an epoch stored
+        runs = jobs.store.list(experiment=pair[0].experiment)
+        return all(r.status == "running" and jobs.store.epochs(r.id) for r in runs)
+
+    assert wait_until(side_by_side)
+    assert all(jobs.stop(r.id, lecturer=True) for r in pair)
     assert all(jobs.wait(r.id, SETTLE_SECONDS) for r in pair)
-    pair = jobs.store.list(experiment=pair[0].experiment)
-    assert [r.status for r in pair] == ["completed", "completed"]
-    assert max(r.started for r in pair) < min(r.finished for r in pair)  # side by side, in two workers
+    assert [r.status for r in jobs.store.list(experiment=pair[0].experiment)] == ["stopped", "stopped"]
     time.sleep(0.2)
     app.run()
     charts = {title(f): f for f in figures(app)}
