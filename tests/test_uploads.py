@@ -32,9 +32,15 @@ def _rec(file_id: str, size: int) -> UploadedFileRec:
 
 @pytest.fixture
 def guard():
-    people = {"tab1": "10.0.0.7", "tab2": "10.0.0.7", "other": "10.0.0.8"}
+    people = {
+        "tab1": ("person a", "address 10.0.0.7"),
+        "tab2": ("person a", "address 10.0.0.7"),
+        "other": ("person b", "address 10.0.0.8"),
+        "no cookie": ("person c", "address 10.0.0.7"),  # the same computer, its cookie cleared
+        "loopback": ("person a",),  # the server's own machine: no address counted
+    }
     manager = MemoryUploadedFileManager("/_stcore/upload_file")
-    return UploadGuard(manager, 100 * MIB, 120 * MIB, lambda session: people.get(session, session))
+    return UploadGuard(manager, 100 * MIB, 120 * MIB, lambda session: people[session])
 
 
 def test_a_file_larger_than_any_uploader_takes_is_never_stored(guard):
@@ -54,6 +60,16 @@ def test_a_persons_tabs_share_one_total(guard):
     )
     guard.add_file("tab1", _rec("a", 100 * MIB))  # replacing a file counts it once
     assert len(guard.manager.file_storage["tab1"]["a"].data) == 100 * MIB
+
+
+def test_a_new_person_at_the_same_address_shares_its_total(guard):
+    guard.add_file("tab1", _rec("a", 90 * MIB))
+    with pytest.raises(UploadRefused):
+        guard.add_file("no cookie", _rec("c", 40 * MIB))  # a cleared cookie: still 10.0.0.7
+    with pytest.raises(UploadRefused):
+        guard.add_file("loopback", _rec("c", 40 * MIB))  # the same person, wherever
+    guard.add_file("other", _rec("b", 90 * MIB))
+    assert sorted(guard.manager.file_storage) == ["other", "tab1"]
 
 
 def test_a_200_mb_picture_is_refused_and_dropped_at_once(monkeypatch):
