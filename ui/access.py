@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hmac
 import math
+import secrets
 
 import streamlit as st
 import torch
@@ -76,9 +77,16 @@ def is_lecturer() -> bool:
 
 
 @st.cache_resource
+def _signer() -> tuple[signed.Identity, str | None]:
+    try:
+        return signed.Identity(signed.secret(settings().person_secret)), None
+    except (OSError, ValueError) as exc:  # the app keeps working: people last until the server restarts
+        return signed.Identity(secrets.token_bytes(32)), f"Person cookies are signed with a passing secret: {exc}"
+
+
 def identity() -> signed.Identity:
     """The server's signer of person cookies (its secret read or made once)."""
-    return signed.Identity(signed.secret(settings().person_secret))
+    return _signer()[0]
 
 
 def sent_cookie() -> str | None:
@@ -175,6 +183,8 @@ _cookie_setter = st.components.v2.component(
 def keep_person() -> None:
     """Where this session was given a new person, have its browser keep them for its next tabs."""
     owner()
+    if (problem := _signer()[1]) is not None and is_lecturer():
+        st.sidebar.warning(problem)
     value = st.session_state.get("person_cookie")
     if value is not None:
         data = {"name": signed.COOKIE, "value": value, "max_age": signed.MAX_AGE_SECONDS}
