@@ -85,3 +85,19 @@ def test_a_200_mb_picture_is_refused_and_dropped_at_once(monkeypatch):
 def test_the_http_cap_is_the_largest_uploader_limit(root):
     config = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == MAX_UPLOAD_MB
+
+
+def test_a_sessions_person_is_forgotten_when_the_session_ends(fresh, monkeypatch):
+    """The map of sessions to people grew by one entry per session, forever."""
+    from streamlit.runtime import Runtime
+
+    manager = MemoryUploadedFileManager("/_stcore/upload_file")
+    monkeypatch.setattr(Runtime, "exists", staticmethod(lambda: True))
+    monkeypatch.setattr(Runtime, "instance", classmethod(lambda cls: SimpleNamespace(uploaded_file_mgr=manager)))
+    assert uploads.install_guard(100)
+    monkeypatch.setitem(uploads._PEOPLE, "ended", ("person a",))
+    monkeypatch.setitem(uploads._PEOPLE, "open", ("person b",))
+    manager.add_file("ended", _rec("a", MIB))
+    manager.remove_session_files("ended")  # what Streamlit calls as a session shuts down
+    assert "ended" not in uploads._PEOPLE and uploads._PEOPLE["open"] == ("person b",)
+    assert manager.file_storage.get("ended") in (None, {})

@@ -70,6 +70,13 @@ def client_address() -> str | None:
     return None if address is None or address in LOOPBACK else address
 
 
+def lan_address() -> str | None:
+    """The client's address where it tells computers apart (a LAN): None on the server's own
+    machine and behind an untrusted proxy, whose clients all look alike."""
+    address = client_address()
+    return None if address == BEHIND_PROXY else address
+
+
 def is_lecturer() -> bool:
     if settings().lecturer_key is None:
         return client_address() is None
