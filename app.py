@@ -8,7 +8,7 @@ folder's page alone, without this router (no wide layout, a different menu).
 import streamlit as st
 
 from ui import follow, training, uploads
-from ui.access import client_address, lecturer_sidebar
+from ui.access import keep_person, lan_address, lecturer_sidebar, person
 from ui.checkpoint import weights_limit_mb
 from ui.lecture import lecture_requested, lecture_toggle
 
@@ -30,7 +30,8 @@ pages = [
 ]
 navigation = st.navigation(pages)
 uploads.install_guard(weights_limit_mb())  # sizes checked as files arrive, whatever the browser was told
-uploads.register_person(client_address())
+keep_person()  # a new tab or a reload is the same person (its browser's signed cookie)
+uploads.register_person(person(), lan_address())
 # the frame every page shares: the lecture switch (the Design page's sidebar is wider: it holds the
 # stage table), the lecturer key, following the lecturer
 lecture_toggle(wide_sidebar=navigation.url_path == "")

@@ -4,6 +4,8 @@ two test processes share the browser tests' minutes.)"""
 
 import re
 
+from explorer.hall.identity import COOKIE
+from explorer.hall.key_tries import MAX_WRONG
 from tests.browser import MARKS, choose, expect_text, history_row, start_digits_run, stop_button
 
 pytestmark = MARKS
@@ -47,6 +49,38 @@ def test_students_cannot_stop_or_delete_each_others_runs_and_the_lecturer_can(ha
     lecturer.get_by_role("button", name="Delete 1 selected run(s)").click()
     lecturer.wait_for_url(lambda url: "job=" not in url)
     leave(lecturer)
+
+
+def test_a_browsers_tabs_are_one_person_and_another_browser_is_another(hall_server, browser):
+    """Issue 22: every new tab was a new person. On the server's own machine wrong lecturer keys are
+    counted per person: a second tab of the guesser's browser (which shares its cookies) waits too,
+    another browser does not."""
+    from playwright.sync_api import expect
+
+    guesser = browser.new_context(viewport={"width": 1280, "height": 900})
+    first = guesser.new_page()
+    first.goto(f"{hall_server}/challenge")
+    key = first.get_by_label("Lecturer key", exact=True).and_(first.locator("input"))
+    for guess in range(MAX_WRONG):
+        key.fill(f"guess{guess}")
+        key.press("Enter")
+        expect(key).to_have_value("")  # the key was checked (and the box emptied)
+    waiting = f"{MAX_WRONG} wrong keys within a minute from this computer"
+    expect_text(first, waiting)
+    (cookie,) = [c for c in guesser.cookies() if c["name"] == COOKIE]
+    assert (cookie["path"], cookie["sameSite"], cookie["expires"] > 0) == ("/", "Lax", True)
+    second = guesser.new_page()
+    second.goto(f"{hall_server}/challenge")
+    expect_text(second, waiting)  # the same person
+    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    other.goto(f"{hall_server}/challenge")
+    other_key = other.get_by_label("Lecturer key", exact=True).and_(other.locator("input"))
+    other_key.fill("guess")
+    other_key.press("Enter")
+    expect_text(other, "That is not the lecturer key.")  # another person: their key was compared
+    assert other.get_by_text(waiting).count() == 0
+    guesser.close()
+    other.context.close()
 
 
 def test_the_projected_board_shows_entries_and_results_by_itself(server, browser):

@@ -96,17 +96,20 @@ def test_settings_come_from_the_file_then_the_environment(tmp_path, monkeypatch)
     monkeypatch.setenv("RESNET_EXPLORER_HOME", str(tmp_path))
     monkeypatch.delenv("RESNET_EXPLORER_WARM_UP_WORKERS", raising=False)  # the suite's own (conftest)
     assert load_settings() == Settings()
-    (tmp_path / "settings.toml").write_text('lecturer_key = "chalk"\nruns_per_session = 3\ntrain_memory_gib = 8\n')
-    monkeypatch.setenv("RESNET_EXPLORER_RUNS_PER_SESSION", "5")
+    (tmp_path / "settings.toml").write_text('lecturer_key = "chalk"\nruns_per_person = 3\ntrain_memory_gib = 8\n')
+    monkeypatch.setenv("RESNET_EXPLORER_RUNS_PER_PERSON", "5")
     s = load_settings()
-    assert (s.lecturer_key, s.runs_per_session, s.train_memory_gib) == ("chalk", 5, 8.0)
-    assert limits(s).train_bytes == 8 * GIB and limits(s).runs_per_session == 5
+    assert (s.lecturer_key, s.runs_per_person, s.train_memory_gib) == ("chalk", 5, 8.0)
+    assert limits(s).train_bytes == 8 * GIB and limits(s).runs_per_person == 5
     monkeypatch.setenv("RESNET_EXPLORER_QUEUE_SIZE", "many")
     with pytest.raises(SettingsError, match="^queue_size: 'many' in RESNET_EXPLORER_QUEUE_SIZE is not a whole number"):
         load_settings()
     monkeypatch.delenv("RESNET_EXPLORER_QUEUE_SIZE")
     (tmp_path / "settings.toml").write_text("runs_per_sesion = 3\n")
     with pytest.raises(SettingsError, match=r"^runs_per_sesion: unknown setting in .*settings.toml; known: "):
+        load_settings()
+    (tmp_path / "settings.toml").write_text("runs_per_session = 3\n")  # its name before issue 22
+    with pytest.raises(SettingsError, match=r"^runs_per_session: in .*settings.toml is now called runs_per_person "):
         load_settings()
     (tmp_path / "settings.toml").write_text("queue_size = 0\n")
     with pytest.raises(SettingsError, match=r"^queue_size: 0 in .*settings.toml is out of range; allowed 1..100000"):
@@ -121,7 +124,7 @@ def test_defaults_follow_the_machine(tmp_path, monkeypatch):
     assert lim.build_bytes == ram_bytes() // 10 and lim.max_params == lim.build_bytes // 4
     assert lim.train_bytes == ram_bytes() // 2 and lim.worker_bytes == ram_bytes() * 3 // 4
     assert lim.checkpoint_bytes == min(20 * GIB, disk_bytes(tmp_path) // 5)
-    assert (lim.runs_per_session, lim.queue_size, lim.run_seconds) == (2, 50, 1800)
+    assert (lim.runs_per_person, lim.queue_size, lim.run_seconds) == (2, 50, 1800)
 
 
 def test_the_train_command_refuses_a_huge_network_in_one_line_without_building_it(tmp_path, capsys):

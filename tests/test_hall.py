@@ -151,7 +151,7 @@ def test_runs_belong_to_their_session_and_the_lecturer_may_do_anything(fresh, mo
     assert registry().wait(job, SETTLE_SECONDS) and registry().snapshot(job).status == "stopped"
 
 
-def test_a_session_may_have_two_runs_and_is_told_why_not_more(fresh, monkeypatch):
+def test_a_person_may_have_two_runs_and_is_told_why_not_more(fresh, monkeypatch):
     monkeypatch.setenv("RESNET_EXPLORER_LECTURER_KEY", "chalk")
     from ui.training import registry
 
@@ -161,8 +161,10 @@ def test_a_session_may_have_two_runs_and_is_told_why_not_more(fresh, monkeypatch
     student.switch_page("app_pages/why_residuals.py").run()
     student.selectbox(key="w_rt_data").set_value("digits")
     student.button(key="w_rt_start").click().run()  # two range tests: one too many beside the run
-    refusal = next(e for e in texts(student, "error") if e.startswith("Not started: runs_per_session"))
-    assert "you have 1 run(s) queued or running and asked for 2 more; each browser may have 2" in refusal
+    refusal = next(e for e in texts(student, "error") if e.startswith("Not started: runs_per_person"))
+    assert "you have 1 run(s) queued or running, in all your tabs, and asked for 2 more; each person may have 2" in (
+        refusal
+    )
     assert jobs_of() == 1  # none of the experiment's runs was queued
     registry().stop(first, lecturer=True)
     assert registry().wait(first, SETTLE_SECONDS)
@@ -170,8 +172,8 @@ def test_a_session_may_have_two_runs_and_is_told_why_not_more(fresh, monkeypatch
     assert not student.error and jobs_of() == 3  # both now
     student.switch_page("app_pages/train.py").run()
     student.button(key="t_start").click().run()
-    refusal = next(e for e in texts(student, "error") if e.startswith("Not started: runs_per_session"))
-    assert "you have 2 run(s) queued or running and asked for another" in refusal and jobs_of() == 3
+    refusal = next(e for e in texts(student, "error") if e.startswith("Not started: runs_per_person"))
+    assert "you have 2 run(s) queued or running, in all your tabs, and asked for another" in refusal and jobs_of() == 3
     for snap in registry().active():
         registry().stop(snap.id, lecturer=True)
     assert wait_until(lambda: not registry().active(), poll=0.1)

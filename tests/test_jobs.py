@@ -146,20 +146,20 @@ def test_a_run_belongs_to_its_key_and_to_the_lecturer(registry):
     assert registry.delete(mine.run_id, key=mine.key)
 
 
-def test_quotas_per_session_and_for_the_whole_queue(registry, settings):
-    settings(runs_per_session=2, queue_size=5)
+def test_quotas_per_person_and_for_the_whole_queue(registry, settings):
+    settings(runs_per_person=2, queue_size=5)
     jobs = registry
     student, other = Submitter("student"), Submitter("other")
     assert wait_until(lambda: not jobs.active())  # the queue's count starts empty
     before = len(jobs.store.list())
     jobs.submit(MINI, LONG, "one", by=student)
     jobs.submit(MINI, LONG, "two", by=student)
-    with pytest.raises(BudgetError, match=r"^runs_per_session: you have 2 run\(s\) queued or running"):
+    with pytest.raises(BudgetError, match=r"^runs_per_person: you have 2 run\(s\) queued or running, in all your tabs"):
         jobs.submit(MINI, QUICK, "three", by=student)
-    with pytest.raises(BudgetError, match="asked for 3 more; each browser may have 2 at once"):
+    with pytest.raises(BudgetError, match="asked for 3 more; each person may have 2 at once"):
         jobs.submit_all([(n, MINI, QUICK) for n in "abc"], "an experiment", by=other)  # all or none
     jobs.submit(MINI, LONG, "three", by=other)
-    jobs.submit_all([(n, MINI, LONG) for n in "ab"], "the lecturer's", by=LECTURER)  # no session quota
+    jobs.submit_all([(n, MINI, LONG) for n in "ab"], "the lecturer's", by=LECTURER)  # no per-person quota
     with pytest.raises(BudgetError, match=r"^queue_size: the server's queue holds 5 .* allows 5; try again"):
         jobs.submit(MINI, QUICK, "six", by=LECTURER)  # the queue is the server's: the lecturer's too
     assert len(jobs.store.list()) == before + 5  # nothing refused was recorded
@@ -173,7 +173,7 @@ def test_quotas_per_session_and_for_the_whole_queue(registry, settings):
 
 def test_new_tabs_are_not_new_people_the_address_is_counted(registry, settings):
     """Issue 22: one person filled the queue from new tabs; sessions of one address share a quota."""
-    settings(runs_per_session=2, runs_per_address=3, queue_size=50)
+    settings(runs_per_person=2, runs_per_address=3, queue_size=50)
     tabs = [Submitter(f"tab{i}", address="10.0.0.7") for i in range(3)]
     subs = [registry.submit(MINI, LONG, "one", by=tabs[0]), registry.submit(MINI, LONG, "two", by=tabs[1])]
     subs.append(registry.submit(MINI, LONG, "three", by=tabs[2]))

@@ -5,6 +5,7 @@ wrong keys are limited per client."""
 import pytest
 import streamlit as st
 
+from explorer.hall.identity import COOKIE
 from explorer.hall.key_tries import MAX_WRONG, WINDOW_SECONDS, KeyTries
 
 from .apptest import open_app
@@ -27,10 +28,11 @@ def test_five_wrong_keys_a_minute_then_a_wait():
 def client(monkeypatch):
     """Make the AppTest sessions' client come from an address, with these request headers."""
 
-    def use(address: str | None, headers: dict | None = None) -> None:
+    def use(address: str | None, headers: dict | None = None, cookies: dict | None = None) -> None:
         context = type(st.context)
         monkeypatch.setattr(context, "ip_address", property(lambda self: address))
         monkeypatch.setattr(context, "headers", property(lambda self: headers or {}))
+        monkeypatch.setattr(context, "cookies", property(lambda self: cookies or {}))
 
     return use
 
@@ -76,3 +78,25 @@ def test_wrong_keys_are_limited_per_client(fresh, client, monkeypatch):
     lecturer = open_app(page="app_pages/challenge.py")
     lecturer.text_input(key="lecturer_key_typed").set_value("chalk").run()
     assert _is_lecturer(lecturer)
+
+
+def test_a_new_tab_with_the_cookie_is_the_same_person(fresh, client):
+    """Issue 22: every new tab was a new person (on the loopback, or behind NAT)."""
+    client(None)
+    first = open_app(page="app_pages/challenge.py")
+    person, cookie = first.session_state["person"], first.session_state["person_cookie"]
+    assert cookie.startswith(person + ".") and _cookie_setters(first) == 1  # the browser is told to keep it
+    first.run()
+    assert first.session_state["person"] == person  # its reruns stay one person
+    client(None, cookies={COOKIE: cookie})
+    tab = open_app(page="app_pages/challenge.py")
+    assert tab.session_state["person"] == person and "person_cookie" not in tab.session_state
+    assert _cookie_setters(tab) == 0
+    forged = cookie[:-1] + ("0" if cookie[-1] != "0" else "1")
+    client(None, cookies={COOKIE: forged})
+    stranger = open_app(page="app_pages/challenge.py")
+    assert not stranger.exception and stranger.session_state["person"] != person  # a new person, quietly
+
+
+def _cookie_setters(at) -> int:
+    return sum(element.proto.component_name.endswith("person_cookie") for element in at.get("bidi_component"))

@@ -32,9 +32,15 @@ def _rec(file_id: str, size: int) -> UploadedFileRec:
 
 @pytest.fixture
 def guard():
-    people = {"tab1": "10.0.0.7", "tab2": "10.0.0.7", "other": "10.0.0.8"}
+    people = {
+        "tab1": ("person a", "address 10.0.0.7"),
+        "tab2": ("person a", "address 10.0.0.7"),
+        "other": ("person b", "address 10.0.0.8"),
+        "no cookie": ("person c", "address 10.0.0.7"),  # the same computer, its cookie cleared
+        "loopback": ("person a",),  # the server's own machine: no address counted
+    }
     manager = MemoryUploadedFileManager("/_stcore/upload_file")
-    return UploadGuard(manager, 100 * MIB, 120 * MIB, lambda session: people.get(session, session))
+    return UploadGuard(manager, 100 * MIB, 120 * MIB, lambda session: people[session])
 
 
 def test_a_file_larger_than_any_uploader_takes_is_never_stored(guard):
@@ -56,6 +62,16 @@ def test_a_persons_tabs_share_one_total(guard):
     assert len(guard.manager.file_storage["tab1"]["a"].data) == 100 * MIB
 
 
+def test_a_new_person_at_the_same_address_shares_its_total(guard):
+    guard.add_file("tab1", _rec("a", 90 * MIB))
+    with pytest.raises(UploadRefused):
+        guard.add_file("no cookie", _rec("c", 40 * MIB))  # a cleared cookie: still 10.0.0.7
+    with pytest.raises(UploadRefused):
+        guard.add_file("loopback", _rec("c", 40 * MIB))  # the same person, wherever
+    guard.add_file("other", _rec("b", 90 * MIB))
+    assert sorted(guard.manager.file_storage) == ["other", "tab1"]
+
+
 def test_a_200_mb_picture_is_refused_and_dropped_at_once(monkeypatch):
     dropped = []
     monkeypatch.setattr(uploads, "drop", dropped.append)
@@ -69,3 +85,19 @@ def test_a_200_mb_picture_is_refused_and_dropped_at_once(monkeypatch):
 def test_the_http_cap_is_the_largest_uploader_limit(root):
     config = tomllib.loads((root / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == MAX_UPLOAD_MB
+
+
+def test_a_sessions_person_is_forgotten_when_the_session_ends(fresh, monkeypatch):
+    """The map of sessions to people grew by one entry per session, forever."""
+    from streamlit.runtime import Runtime
+
+    manager = MemoryUploadedFileManager("/_stcore/upload_file")
+    monkeypatch.setattr(Runtime, "exists", staticmethod(lambda: True))
+    monkeypatch.setattr(Runtime, "instance", classmethod(lambda cls: SimpleNamespace(uploaded_file_mgr=manager)))
+    assert uploads.install_guard(100)
+    monkeypatch.setitem(uploads._PEOPLE, "ended", ("person a",))
+    monkeypatch.setitem(uploads._PEOPLE, "open", ("person b",))
+    manager.add_file("ended", _rec("a", MIB))
+    manager.remove_session_files("ended")  # what Streamlit calls as a session shuts down
+    assert "ended" not in uploads._PEOPLE and uploads._PEOPLE["open"] == ("person b",)
+    assert manager.file_storage.get("ended") in (None, {})

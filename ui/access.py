@@ -1,5 +1,11 @@
-"""Who this browser session is to the server: its owner id, the keys of the runs it started, and
-whether it is the lecturer.
+"""Who this browser session is to the server: the person behind it, the keys of the runs it
+started, and whether it is the lecturer.
+
+A person is a random id the server signs (explorer/hall/identity.py), kept in a cookie: a new tab
+or a reload sends it with its connection and is the same person; a session whose browser sent none
+(or a forged one) gets a new id, and a tiny in-page script stores it as the cookie. The quotas count
+per person and, on a LAN, per client address too (a student who clears the cookie or opens another
+browser is a new person, but not a new address).
 
 A run's key is given once, when the run is submitted; the session keeps it, and the reattach link
 carries it (`?job=N&key=...`). Without it a run is shown read-only. The lecturer key, set when the
@@ -21,6 +27,7 @@ import secrets
 import streamlit as st
 import torch
 
+from explorer.hall import identity as signed
 from explorer.hall.budget import Limits
 from explorer.hall.budget import limits as budget_limits
 from explorer.hall.key_tries import MAX_WRONG, KeyTries
@@ -63,24 +70,53 @@ def client_address() -> str | None:
     return None if address is None or address in LOOPBACK else address
 
 
+def lan_address() -> str | None:
+    """The client's address where it tells computers apart (a LAN): None on the server's own
+    machine and behind an untrusted proxy, whose clients all look alike."""
+    address = client_address()
+    return None if address == BEHIND_PROXY else address
+
+
 def is_lecturer() -> bool:
     if settings().lecturer_key is None:
         return client_address() is None
     return bool(st.session_state.get("lecturer_ok"))
 
 
+@st.cache_resource
+def _signer() -> tuple[signed.Identity, str | None]:
+    try:
+        return signed.Identity(signed.secret(settings().person_secret)), None
+    except (OSError, ValueError) as exc:  # the app keeps working: people last until the server restarts
+        return signed.Identity(secrets.token_bytes(32)), f"Person cookies are signed with a passing secret: {exc}"
+
+
+def identity() -> signed.Identity:
+    """The server's signer of person cookies (its secret read or made once)."""
+    return _signer()[0]
+
+
+def sent_cookie() -> str | None:
+    """The person cookie this session's browser sent with its connection, if any."""
+    cookies = st.context.cookies
+    value = cookies.get(signed.COOKIE) if hasattr(cookies, "get") else None  # AppTest's stand-in has none
+    return value if isinstance(value, str) else None
+
+
 def owner() -> str:
-    """This browser session's id: what the quotas count per session."""
-    if "owner" not in st.session_state:
-        st.session_state.owner = secrets.token_hex(8)
-    return st.session_state.owner
+    """This person's id, in all the tabs of their browser: what the quotas count per person, and
+    whose runs a page lists as yours. Decided once per session (its reruns stay one person)."""
+    if "person" not in st.session_state:
+        known = identity().verify(sent_cookie())
+        if known is None:  # no cookie, or not one this server signed: a new person, quietly
+            known, st.session_state.person_cookie = identity().mint()
+        st.session_state.person = known
+    return st.session_state.person
 
 
 def person() -> str:
-    """Who this is across tabs: the client's address on a LAN; this session on the server's own
-    machine or behind an untrusted proxy, where addresses tell no one apart."""
-    address = client_address()
-    return address if address not in (None, BEHIND_PROXY) else f"session {owner()}"
+    """Who this is to the challenge and the upload totals: the same person as the quotas'."""
+    return f"person {owner()}"
 
 
 def submitter() -> Submitter:
@@ -96,8 +132,8 @@ def key_of(run_id: int) -> str | None:
 
 
 def _key_client() -> str:
-    """Whom wrong keys are counted against: the client's address, or this session on the loopback."""
-    return client_address() or f"session {owner()}"
+    """Whom wrong keys are counted against: the client's address, or the person on the loopback."""
+    return client_address() or person()
 
 
 def _check_lecturer_key() -> None:
@@ -134,3 +170,29 @@ def lecturer_sidebar() -> None:
             st.caption(f":red[{MAX_WRONG} wrong keys within a minute from this computer: wait {math.ceil(wait)} s.]")
         elif st.session_state.get("lecturer_key_wrong"):
             st.caption(":red[That is not the lecturer key.]")
+
+
+# Stores the person's cookie from the page itself (st.components.v2: the script runs in the page,
+# not in an iframe, so document.cookie is the app's). Set from JavaScript it cannot be HttpOnly:
+# a script in the page could read it, but the app runs no one else's scripts; it is Secure where the
+# page came over HTTPS (plain HTTP shows it to anyone on the LAN: docs/lecture-hall.md).
+_SET_COOKIE_JS = """
+export default function ({ data }) {
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = `${data.name}=${data.value}; path=/; max-age=${data.max_age}; SameSite=Lax${secure}`;
+}
+"""
+_cookie_setter = st.components.v2.component(
+    "person_cookie", js=_SET_COOKIE_JS, css=".st-key-rx_person_cookie { display: none; }", isolate_styles=False
+)
+
+
+def keep_person() -> None:
+    """Where this session was given a new person, have its browser keep them for its next tabs."""
+    owner()
+    if (problem := _signer()[1]) is not None and is_lecturer():
+        st.sidebar.warning(problem)
+    value = st.session_state.get("person_cookie")
+    if value is not None:
+        data = {"name": signed.COOKIE, "value": value, "max_age": signed.MAX_AGE_SECONDS}
+        _cookie_setter(data=data, key="rx_person_cookie", height="content")

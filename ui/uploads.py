@@ -5,8 +5,9 @@ own `max_upload_size` says (that limit lives in the browser), and keeps every fi
 memory until the session ends: five 200 MB uploads raised the server's memory by 950 MB for minutes
 (issue 22). So, on the server:
 - as a file arrives, `UploadGuard` refuses it (HTTP 413, never stored) where it is larger than any
-  uploader here accepts, or where it would take the person's files (one address's sessions, or one
-  session on the loopback) past the per-person total;
+  uploader here accepts, or where it would take the files of its person (all the tabs of one
+  browser, ui/access.py) or of its client's address on a LAN (a student who clears the cookie is
+  still that address) past the per-person total;
 - as a script reads an uploader, `refusal` measures the bytes received against that uploader's own
   limit, and drops a refused file from the server at once, with a sentence.
 """
@@ -33,18 +34,20 @@ class UploadRefused(Exception):
 class UploadGuard:
     """Wraps Streamlit's upload manager's `add_file`: sizes checked before a file is stored."""
 
-    def __init__(self, manager: Any, max_file_bytes: int, per_person_bytes: int, person_of: Callable[[str], str]):
+    def __init__(
+        self, manager: Any, max_file_bytes: int, per_person_bytes: int, people_of: Callable[[str], tuple[str, ...]]
+    ) -> None:
         self.manager, self.add = manager, manager.add_file
-        self.max_file_bytes, self.per_person_bytes, self.person_of = max_file_bytes, per_person_bytes, person_of
+        self.max_file_bytes, self.per_person_bytes, self.people_of = max_file_bytes, per_person_bytes, people_of
         self.lock = threading.Lock()
 
-    def held(self, person: str, except_file: str) -> int:
-        """Bytes the person's sessions hold now (the file being replaced not counted)."""
+    def held(self, who: str, except_file: str) -> int:
+        """Bytes the sessions of a person (or of an address) hold now (the file being replaced not counted)."""
         storage = self.manager.file_storage
         return sum(
             len(rec.data)
             for session_id, files in list(storage.items())
-            if self.person_of(session_id) == person
+            if who in self.people_of(session_id)
             for file_id, rec in list(files.items())
             if file_id != except_file
         )
@@ -56,7 +59,7 @@ class UploadGuard:
                 f"{fmt.nbytes(size)} is larger than any file this server opens ({fmt.nbytes(self.max_file_bytes)})"
             )
         with self.lock:  # the check and the add together: two uploads at once cannot both squeeze in
-            held = self.held(self.person_of(session_id), file.file_id)
+            held = max(self.held(who, file.file_id) for who in self.people_of(session_id))
             if held + size > self.per_person_bytes:
                 raise UploadRefused(
                     f"your uploads would hold {fmt.nbytes(held + size)} on the server; each person may hold "
@@ -65,19 +68,21 @@ class UploadGuard:
             self.add(session_id, file)
 
 
-_PEOPLE: dict[str, str] = {}  # session id -> client address, as each session's scripts report it
+# session id -> its person and, on a LAN, its client's address, as each session's scripts report
+# them; a session's entry goes when the session ends (with its files: install_guard)
+_PEOPLE: dict[str, tuple[str, ...]] = {}
 
 
-def person_of(session_id: str) -> str:
-    return _PEOPLE.get(session_id) or f"session {session_id}"
+def people_of(session_id: str) -> tuple[str, ...]:
+    return _PEOPLE.get(session_id) or (f"session {session_id}",)
 
 
-def register_person(address: str | None) -> None:
-    """This session's person for the upload totals: its client's address (None on the loopback,
-    where each session counts alone)."""
+def register_person(person: str, address: str | None) -> None:
+    """This session's person and client address (None on the loopback, where addresses tell no
+    one apart) for the upload totals."""
     ctx = get_script_run_ctx()
-    if ctx is not None and address is not None:
-        _PEOPLE[ctx.session_id] = address
+    if ctx is not None:
+        _PEOPLE[ctx.session_id] = (person,) if address is None else (person, f"address {address}")
 
 
 @st.cache_resource
@@ -90,7 +95,8 @@ def install_guard(max_file_mb: int) -> bool:
     if not Runtime.exists():
         return False
     manager = Runtime.instance().uploaded_file_mgr
-    guard = UploadGuard(manager, max_file_mb * MIB, (max_file_mb + SMALL_FILES_MB) * MIB, person_of)
+    guard = UploadGuard(manager, max_file_mb * MIB, (max_file_mb + SMALL_FILES_MB) * MIB, people_of)
+    remove_session_files = manager.remove_session_files
 
     def add_file(session_id: str, file: Any) -> None:
         try:
@@ -98,7 +104,12 @@ def install_guard(max_file_mb: int) -> bool:
         except UploadRefused as exc:
             raise HTTPException(status_code=413, detail=str(exc)) from None
 
+    def session_ended(session_id: str) -> None:  # Streamlit calls this as a session shuts down
+        _PEOPLE.pop(session_id, None)  # else the map grew by one entry per session, forever
+        remove_session_files(session_id)
+
     manager.add_file = add_file
+    manager.remove_session_files = session_ended
     return True
 
 

@@ -46,7 +46,7 @@ class Limits:
     macs_per_image: int
     batch_pixels: int
     run_seconds: float
-    runs_per_session: int
+    runs_per_person: int
     runs_per_address: int
     queue_size: int
     checkpoint_bytes: int
@@ -76,7 +76,7 @@ def limits(settings: Settings | None = None, device: str = "cpu") -> Limits:
         macs_per_image=int(s.max_gmacs_per_image * 1e9),
         batch_pixels=int(s.max_batch_megapixels * 1e6),
         run_seconds=s.max_run_minutes * 60,
-        runs_per_session=s.runs_per_session,
+        runs_per_person=s.runs_per_person,
         runs_per_address=s.runs_per_address,
         queue_size=s.queue_size,
         checkpoint_bytes=disk,

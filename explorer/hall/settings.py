@@ -49,9 +49,12 @@ class Settings:
     max_gmacs_per_image: float = 200.0  # a forward pass in the server: ~10 s on two cores at most
     max_batch_megapixels: float = 268.0  # input pixels x batch: 256 colour images of 584x584 px
     max_run_minutes: float = 30.0  # estimated length of one student's run (the lecturer's are not capped)
-    runs_per_session: int = 2  # queued or running runs one browser session may have (the lecturer: any)
-    # ... and all the sessions of one client address together: new tabs are not new people. Raise it
-    # where several people share an address (behind NAT); the server's own machine is not counted.
+    # Queued or running runs one person may have, in all the tabs of their browser together (a signed
+    # cookie tells people apart: explorer/hall/identity.py); the lecturer: any.
+    runs_per_person: int = 2
+    # ... and all the people of one client address together: a student who clears the cookie is still
+    # one address on a LAN. Raise it where several people share an address (behind NAT); the
+    # server's own machine is not counted.
     runs_per_address: int = 4
     # 1: the server sits behind a reverse proxy on this machine that sets X-Forwarded-For, and the
     # client's address is read from it. 0: a proxied client is no one in particular (never loopback).
@@ -70,9 +73,13 @@ class Settings:
     # a node of) or HOST:PORT / ray://HOST:PORT, a Ray cluster's GPUs (docs/gpu-server.md, "a GPU
     # cluster through Ray"; explorer/training/ray_backend.py).
     ray_address: str = ""
+    # What signs the person cookie: empty, a random secret made once in the data folder (person.secret);
+    # give the same text to servers that share one store_url, so they know the same people.
+    person_secret: str = ""
 
 
-TEXT = ("lecturer_key", "store_url", "ray_address")  # settings that are text; the others are numbers in _RANGES
+# settings that are text; the others are numbers in _RANGES
+TEXT = ("lecturer_key", "store_url", "ray_address", "person_secret")
 _RANGES: dict[str, tuple[float, float]] = {
     "train_memory_gib": (0.0, 1e6),
     "build_memory_gib": (0.0, 1e6),
@@ -82,7 +89,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "max_gmacs_per_image": (0.001, 1e7),
     "max_batch_megapixels": (0.001, 1e7),
     "max_run_minutes": (0.1, 1e6),
-    "runs_per_session": (1, 10_000),
+    "runs_per_person": (1, 10_000),
     "runs_per_address": (1, 10_000),
     "trusted_proxy": (0, 1),
     "queue_size": (1, 100_000),
@@ -138,9 +145,20 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise SettingsError("settings", f"cannot read {path}: {exc}") from None
     known = {f.name for f in fields(Settings)}
     for key in data:
+        _refuse_renamed(key, str(path))
         if key not in known:
             raise SettingsError(str(key), f"unknown setting in {path}; known: {', '.join(sorted(known))}")
     return data
+
+
+RENAMED = {"runs_per_session": "runs_per_person"}  # old name -> new: counted per person since issue 22
+
+
+def _refuse_renamed(name: str, where: str) -> None:
+    if name in RENAMED:
+        raise SettingsError(
+            name, f"in {where} is now called {RENAMED[name]} (counted per person, all of a browser's tabs): rename it"
+        )  # fmt: skip
 
 
 def load_settings() -> Settings:
@@ -150,6 +168,9 @@ def load_settings() -> Settings:
     types = {f.name: (str if f.name in TEXT else type(f.default)) for f in fields(Settings)}
     for name, value in _read_file(path).items():
         values[name] = _coerce(name, value, types[name], str(path))
+    for name in RENAMED:
+        if os.environ.get(ENV_PREFIX + name.upper()) is not None:
+            _refuse_renamed(name, ENV_PREFIX + name.upper())
     for name in types:
         env = os.environ.get(ENV_PREFIX + name.upper())
         if env is not None:

@@ -50,7 +50,8 @@ CALIBRATION_RUNS = 5
 
 @dataclass(frozen=True)
 class Submitter:
-    """Who asks: a browser session (quotas count per session) and whether it is the lecturer."""
+    """Who asks: a person (their browser's signed cookie, ui/access.py: quotas count per person),
+    and whether it is the lecturer."""
 
     owner: str | None = None
     lecturer: bool = False
@@ -175,13 +176,13 @@ class JobRegistry:
                 f"try again when some have finished (raise {how_to_set('queue_size')})",
             )
         mine = sum(job.owner == by.owner for job in active)
-        if not by.lecturer and mine + count > lim.runs_per_session:
+        if not by.lecturer and mine + count > lim.runs_per_person:
             asked = f"{count} more" if count > 1 else "another"
             raise BudgetError(
-                "runs_per_session",
-                f"you have {mine} run(s) queued or running and asked for {asked}; each browser may have "
-                f"{lim.runs_per_session} at once: wait for one to end, or stop one "
-                f"(the lecturer may raise {how_to_set('runs_per_session')})",
+                "runs_per_person",
+                f"you have {mine} run(s) queued or running, in all your tabs, and asked for {asked}; each person "
+                f"may have {lim.runs_per_person} at once: wait for one to end, or stop one "
+                f"(the lecturer may raise {how_to_set('runs_per_person')})",
             )
         ours = sum(job.address == by.address for job in active)
         if not by.lecturer and by.address is not None and ours + count > lim.runs_per_address:
