@@ -292,6 +292,7 @@ def test_a_network_and_its_plain_twin_train_side_by_side_with_gradients_per_stag
     assert sorted(r.name for r in pair) == ["resnet-mini", "resnet-mini, plain twin"]
     plain = next(r for r in pair if r.id != job)
     assert plain.spec == {**jobs.store.get(job).spec, "residual": False}  # the same layers without shortcuts
+
     def side_by_side() -> bool:  # both running at once, in two workers, each with an epoch stored
         runs = jobs.store.list(experiment=pair[0].experiment)
         return all(r.status == "running" and jobs.store.epochs(r.id) for r in runs)

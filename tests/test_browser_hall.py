@@ -26,10 +26,14 @@ def test_students_cannot_stop_or_delete_each_others_runs_and_the_lecturer_can(ha
     expect(stop_button(alice)).to_be_visible(timeout=60_000)  # hers
     job = re.search(r"job=(\d+)", alice.url).group(1)
     assert re.search(r"key=[\w-]{16}", alice.url)  # her reattach link carries the key
+    tab = alice.context.new_page()  # her second tab, opened on the link without the key: still hers
+    tab.goto(f"{hall_server}/train?job={job}")
+    expect(stop_button(tab)).to_be_visible(timeout=60_000)
+    assert tab.get_by_text("Another person's run").count() == 0
     leave(alice)
     bob = session()
     bob.goto(f"{hall_server}/train?job={job}")  # the link without the key
-    expect_text(bob, "Another session's run: shown read-only.")
+    expect_text(bob, "Another person's run: shown read-only.")
     expect_text(bob, "Training on cpu", timeout=60_000)
     assert stop_button(bob).count() == 0
     history_row(bob, 0)
@@ -38,7 +42,7 @@ def test_students_cannot_stop_or_delete_each_others_runs_and_the_lecturer_can(ha
     leave(bob)
     lecturer = session()
     lecturer.goto(f"{hall_server}/train?job={job}")
-    expect_text(lecturer, "Another session's run: shown read-only.")
+    expect_text(lecturer, "Another person's run: shown read-only.")
     key = lecturer.get_by_label("Lecturer key", exact=True).and_(lecturer.locator("input"))
     key.fill("chalk")
     key.press("Enter")

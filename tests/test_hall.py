@@ -134,7 +134,7 @@ def test_runs_belong_to_their_session_and_the_lecturer_may_do_anything(fresh, mo
     assert alice.button(key="t_stop")  # hers to stop
     bob = open_app({"job": str(job)}, "app_pages/train.py")  # the link without the key: read-only
     assert not bob.exception and not [b for b in bob.button if b.key == "t_stop"]
-    assert any(c.value == "Another session's run: shown read-only." for c in bob.caption)
+    assert any(c.value == "Another person's run: shown read-only." for c in bob.caption)
     carol = open_app({"job": str(job), "key": "guess" * 4}, "app_pages/train.py")
     assert not [b for b in carol.button if b.key == "t_stop"]
     again = open_app({"job": str(job), "key": key}, "app_pages/train.py")  # alice reloading her link

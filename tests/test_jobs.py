@@ -129,21 +129,24 @@ def test_only_ended_runs_are_deleted_and_then_forgotten(registry):
     assert store.get(running) is None and registry.snapshot(running) is None and not checkpoint.exists()
 
 
-def test_a_run_belongs_to_its_key_and_to_the_lecturer(registry):
+def test_a_run_belongs_to_its_key_its_person_and_the_lecturer(registry):
     alice, bob = Submitter("alice"), Submitter("bob")
     mine = registry.submit(MINI, LONG, "alice's", by=alice)
     assert registry.may_control(mine.run_id, mine.key, lecturer=False)
+    assert registry.may_control(mine.run_id, None, lecturer=False, owner="alice")  # her other tab, no key
     assert not registry.may_control(mine.run_id, None, lecturer=False)
-    assert not registry.may_control(mine.run_id, "a guess", lecturer=False)
+    assert not registry.may_control(mine.run_id, None, lecturer=False, owner="bob")
+    assert not registry.may_control(mine.run_id, "a guess", lecturer=False, owner="")
+    assert not registry.may_control(mine.run_id + 1000, None, lecturer=False, owner="alice")  # no such run
     assert not registry.stop(mine.run_id, key="a guess")  # bob cannot stop it
     assert registry.snapshot(mine.run_id).status in ("queued", "running")
     theirs = registry.submit(MINI, QUICK, "bob's", by=bob)
-    assert not registry.stop(theirs.run_id, key=mine.key)  # nor alice his
+    assert not registry.stop(theirs.run_id, key=mine.key, owner="alice")  # nor alice his
     assert registry.stop(mine.run_id, key=mine.key)  # she can stop her own
     assert registry.wait(mine.run_id, SETTLE_SECONDS) and registry.wait(theirs.run_id, SETTLE_SECONDS)
     assert not registry.delete(theirs.run_id, key=mine.key) and registry.store.get(theirs.run_id) is not None
     assert registry.delete(theirs.run_id, lecturer=True)  # the lecturer may delete anyone's
-    assert registry.delete(mine.run_id, key=mine.key)
+    assert not registry.delete(mine.run_id, owner="bob") and registry.delete(mine.run_id, owner="alice")
 
 
 def test_quotas_per_person_and_for_the_whole_queue(registry, settings):

@@ -7,8 +7,9 @@ or a reload sends it with its connection and is the same person; a session whose
 per person and, on a LAN, per client address too (a student who clears the cookie or opens another
 browser is a new person, but not a new address).
 
-A run's key is given once, when the run is submitted; the session keeps it, and the reattach link
-carries it (`?job=N&key=...`). Without it a run is shown read-only. The lecturer key, set when the
+A run belongs to the person who submitted it: any of their tabs may stop or delete it. Its key is
+given once, when the run is submitted; the session keeps it, and the reattach link carries it
+(`?job=N&key=...`) to another browser. Without either a run is shown read-only. The lecturer key, set when the
 server starts (settings.toml or RESNET_EXPLORER_LECTURER_KEY), is typed once in the sidebar; wrong
 keys are limited per client (explorer/hall/key_tries.py). Without a key, the lecturer is whoever
 uses the server's own machine: decided by the CLIENT's address (loopback), never by the address the
@@ -129,6 +130,13 @@ def remember_key(run_id: int, key: str) -> None:
 
 def key_of(run_id: int) -> str | None:
     return st.session_state.get("run_keys", {}).get(run_id)
+
+
+def control(run_id: int) -> tuple[str | None, bool, str]:
+    """What this session holds over a run, as the registry's stop, delete and may_control take it:
+    the run's key if this session was given it, whether it is the lecturer, and the person (whose
+    runs are theirs in every tab)."""
+    return key_of(run_id), is_lecturer(), owner()
 
 
 def _key_client() -> str:

@@ -55,7 +55,7 @@ def close_run() -> None:
 
 
 def _stop(jobs: JobRegistry, run_id: int) -> None:
-    jobs.stop(run_id, access.key_of(run_id), access.is_lecturer())
+    jobs.stop(run_id, *access.control(run_id))
 
 
 def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int], None], use_offline) -> None:
@@ -64,7 +64,7 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
 
     def again_button(run_id: int) -> None:
         if not training.may_control(jobs, run_id):
-            return  # read-only: another session's run
+            return  # read-only: another person's run
         if st.button(
             "Train again with these settings",
             key="t_again",
@@ -108,7 +108,7 @@ def live_run(jobs: JobRegistry, job_id: int, running: bool, again: Callable[[int
             again_button(snap.id)
         training.progress(snap)  # on a projector's first screen, however long the status line
         if not training.may_control(jobs, snap.id):
-            st.caption("Another session's run: shown read-only.")
+            st.caption("Another person's run: shown read-only.")
         for line in snap.log[-3:]:
             st.caption(plain(line))
         twin = None
@@ -190,7 +190,7 @@ def history(jobs: JobRegistry, job_id: int | None) -> None:
         )
     mine = [run for run in chosen if training.may_control(jobs, run.id)]
     if not mine:
-        st.caption("Runs other sessions started are shown read-only: only they, or the lecturer, may delete them.")
+        st.caption("Runs other people started are shown read-only: only they, or the lecturer, may delete them.")
         return
     if actions.button(f"Delete {len(mine)} selected run(s)", key="t_delete"):
         kept = [f"#{run.id}" for run in mine if not _delete(jobs, run.id, job_id)]
@@ -198,13 +198,13 @@ def history(jobs: JobRegistry, job_id: int | None) -> None:
         if kept:
             st.warning(f"Not deleted, still queued or training: {', '.join(kept)}. Stop it first.")
         elif others:
-            st.info(f"Deleted yours; {others} run(s) of other sessions are theirs to delete.")
+            st.info(f"Deleted yours; {others} run(s) of other people are theirs to delete.")
         else:
             st.rerun()
 
 
 def _delete(jobs: JobRegistry, run_id: int, followed: int | None) -> bool:
-    if not jobs.delete(run_id, access.key_of(run_id), access.is_lecturer()):
+    if not jobs.delete(run_id, *access.control(run_id)):
         return False
     if run_id == followed:  # the run on show: close it
         close_run()

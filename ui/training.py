@@ -84,7 +84,7 @@ def submit(jobs: JobRegistry, runs: list, experiment: str | None = None) -> list
 
 def may_control(jobs: JobRegistry, run_id: int) -> bool:
     """Whether this session may stop, delete or retrain the run (its key, or the lecturer)."""
-    return jobs.may_control(run_id, access.key_of(run_id), access.is_lecturer())
+    return jobs.may_control(run_id, *access.control(run_id))
 
 
 def progress(snap: JobSnapshot) -> None:

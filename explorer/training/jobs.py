@@ -192,17 +192,22 @@ class JobRegistry:
                 f"it may have {lim.runs_per_address} at once (the lecturer may raise {how_to_set('runs_per_address')})",
             )
 
-    def may_control(self, run_id: int, key: str | None, lecturer: bool) -> bool:
-        """Whether this key (or the lecturer) may stop, delete or retrain the run."""
+    def may_control(self, run_id: int, key: str | None, lecturer: bool, owner: str | None = None) -> bool:
+        """Whether this key, the person who submitted the run (`owner`, in any of their tabs) or the
+        lecturer may stop, delete or retrain the run."""
         if lecturer:
             return True
         run = self.store.get(run_id)
-        return bool(key and run and run.key_hash and hmac.compare_digest(key_hash(key), run.key_hash))
+        if run is None:
+            return False
+        if owner and run.owner and hmac.compare_digest(owner.encode(), run.owner.encode()):
+            return True
+        return bool(key and run.key_hash and hmac.compare_digest(key_hash(key), run.key_hash))
 
-    def stop(self, job_id: int, key: str | None = None, lecturer: bool = False) -> bool:
-        """Stop a running job within one step, or take a queued one off its queue; False if the
-        key does not own it."""
-        if not self.may_control(job_id, key, lecturer):
+    def stop(self, job_id: int, key: str | None = None, lecturer: bool = False, owner: str | None = None) -> bool:
+        """Stop a running job within one step, or take a queued one off its queue; False if
+        neither the key nor the owner owns it."""
+        if not self.may_control(job_id, key, lecturer, owner):
             return False
         with self.lock:
             job = self.jobs.get(job_id)
@@ -219,10 +224,10 @@ class JobRegistry:
                     slot.stop(job_id)
         return True
 
-    def delete(self, run_id: int, key: str | None = None, lecturer: bool = False) -> bool:
+    def delete(self, run_id: int, key: str | None = None, lecturer: bool = False, owner: str | None = None) -> bool:
         """Delete a run that is not queued or training, from the history and from this registry
         (so no page goes on showing it); returns whether it was deleted."""
-        if not self.may_control(run_id, key, lecturer):
+        if not self.may_control(run_id, key, lecturer, owner):
             return False
         with self.lock:
             job = self.jobs.get(run_id)
