@@ -7,7 +7,7 @@ folder's page alone, without this router (no wide layout, a different menu).
 
 import streamlit as st
 
-from ui import follow, training, uploads
+from ui import follow, training, uploads, why_flow
 from ui.access import keep_person, lan_address, lecturer_sidebar, person
 from ui.checkpoint import weights_limit_mb
 from ui.lecture import lecture_requested, lecture_toggle
@@ -40,3 +40,4 @@ follow.follow({page.url_path: page for page in pages}, navigation.url_path)  # ?
 navigation.run()
 follow.publish(navigation.url_path)  # the lecturer's design and page, as this run left them
 training.warm_up()  # the training worker starts while the first page is read: Train opens at once
+why_flow.warm_up()  # and Why residuals? measures its gradient flow at the defaults meanwhile

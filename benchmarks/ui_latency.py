@@ -8,7 +8,8 @@ Design page in Debian's Chromium (Playwright), and changes the number of classes
 timing each from the key press to the new total on screen (polled every animation frame): once with
 the Layers view on screen, once with the Diagram view, where it also times the redrawn diagram (its
 head reads the new class count) and the longest frozen interval (Chromium's long tasks). Then the
-first visit of Train: the click to its run history on screen. Prints the medians, and last
+first visit of every other page (the click in the menu to the page drawn whole) and a new browser's
+first load of the Design page. Prints the medians, and last
 `ratio: <N>x (Diagram view / Layers view, median seconds to the new total, <preset>)`.
 """
 
@@ -30,6 +31,13 @@ from explorer import fmt
 from tests.browser import ARGS, CHROMIUM, serve
 
 METRIC = '[data-testid="stMetricValue"]'
+DONE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+PAGES = {  # the menu's entry: the page's title
+    "Train": "Train",
+    "Compare": "Compare two networks",
+    "Why residuals?": "Why residuals?",
+    "Challenge": "Class challenge",
+}
 DIAGRAM = ".rx-diagram svg"
 VIEWS = ("Layers", "Diagram")
 # the page's longest task since the last reset: how long the browser's main thread stood frozen
@@ -87,19 +95,42 @@ def _time_changes(page, spec: explorer.ResNetSpec, view: str, changes: int) -> d
     return found
 
 
-def _first_train_visit(page) -> float:
-    """Seconds from the click on Train in the menu to its run history on screen (a first visit)."""
-    start = time.perf_counter()
-    page.locator('[data-testid="stSidebarNav"]').get_by_text("Train", exact=True).click()
-    page.get_by_text("Run history").first.wait_for(timeout=60_000)
-    return time.perf_counter() - start
+def _finished(page, heading: str) -> None:
+    """Wait until the page titled `heading` is on screen and its script has run to the end (the app's
+    root says so: Streamlit's data-test-script-state, which its own end-to-end tests wait on)."""
+    page.get_by_role("heading", name=heading, exact=True).first.wait_for(timeout=60_000)
+    page.locator(DONE).wait_for(timeout=60_000)
+
+
+def _first_visits(page) -> dict[str, float]:
+    """Seconds from the click on each page in the menu to that page drawn whole (a first visit)."""
+    seconds = {}
+    for title, heading in PAGES.items():
+        start = time.perf_counter()
+        page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+        _finished(page, heading)
+        seconds[title] = time.perf_counter() - start
+    return seconds
+
+
+def _cold_load(browser, url: str, preset: str) -> float:
+    """Seconds from a new browser's address bar to the Design page drawn whole."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        start = time.perf_counter()
+        context.new_page().goto(f"{url}/?preset={preset}")
+        _finished(context.pages[0], "ResNet Explorer")
+        return time.perf_counter() - start
+    finally:
+        context.close()
 
 
 def latencies(
     preset: str, changes: int, views: tuple[str, ...] = VIEWS, url: str | None = None
 ) -> dict[str, dict[str, list[float]]]:
     """Per view, seconds from each key press to the new total (and diagram) on screen, in Chromium at
-    1280x800, on the app served at `url` (a server of its own when None); "Train": its first visit."""
+    1280x800, on the app served at `url` (a server of its own when None); "pages": the other pages'
+    first visits; "cold": a new browser's first load of the Design page, after them."""
     spec = explorer.preset(preset)
     with nullcontext(url) if url else served() as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -109,7 +140,8 @@ def latencies(
             page.goto(f"{url}/?preset={preset}")
             page.locator(METRIC).first.wait_for(timeout=60_000)
             found = {view: _time_changes(page, spec, view, changes) for view in views}
-            return found | {"Train": {"first visit": [_first_train_visit(page)]}}
+            visits = _first_visits(page)
+            return found | {"pages": visits, "cold": _cold_load(browser, url, preset)}
         finally:
             browser.close()
 
@@ -128,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Diagram view, new total: median {diagram:.3f} s (max {max(seconds['Diagram']['total']):.3f})")
     print(f"the new diagram:         median {statistics.median(drawn):.3f} s (max {max(drawn):.3f})")
     print(f"longest frozen interval: {max(frozen) * 1000:.0f} ms (Chromium's long tasks, Diagram view)")
-    print(f"first visit of Train:    {seconds['Train']['first visit'][0]:.3f} s")
+    visits = ", ".join(f"{title} {visit:.3f} s" for title, visit in seconds["pages"].items())
+    print(f"first visit of a page:   {visits}")
+    print(f"a new browser's load:    {seconds['cold']:.3f} s (the Design page drawn whole)")
     detail = f"Diagram view / Layers view, median seconds to the new total, {args.preset}"
     print_figure("ratio", diagram / layers, "x", detail)
     return 0
