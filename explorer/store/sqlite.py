@@ -26,6 +26,11 @@ class SqliteDb(Db):
     def lock_schema(self) -> None:
         """Nothing to take: SQLite serialises every write on the file's own lock."""
 
+    def lock_queue(self) -> None:
+        # the write lock now, not at the first write: a deferred transaction that read the queue
+        # before another process wrote to it could not write at all (SQLITE_BUSY_SNAPSHOT in WAL mode)
+        self.raw.execute("BEGIN IMMEDIATE")
+
 
 class SqliteEngine(Engine):
     def __init__(self, path: Path) -> None:
