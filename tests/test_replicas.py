@@ -3,12 +3,22 @@ registries, one in this process and one in a forked process, share one store, on
 queue, its positions, the quotas, stop requests, the challenge and the lecturer's screen go through
 the store; one of them trains what either queues."""
 
+import asyncio
 import multiprocessing
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
 import threading
+import urllib.request
 
 import pytest
 
 import explorer
+from explorer.cli.main import main as cli
+from explorer.cli.replicas import config
 from explorer.hall.broadcast import Broadcast, LectureTable
 from explorer.hall.challenge import ChallengeStore
 from explorer.hall.settings import Settings
@@ -18,6 +28,7 @@ from explorer.training.recipe import Recipe
 from explorer.training.run_queue import StoreQueue
 from explorer.training.runs import RunStore
 
+from .browser import free_port, healthy, wait_healthy
 from .waits import SETTLE_SECONDS, wait_until
 
 MINI = explorer.preset("resnet-mini")
@@ -147,3 +158,55 @@ def test_a_run_queued_on_one_replica_trains_once_on_the_other_and_stops_from_the
     finally:
         here.close()
         feeder.close()
+
+
+def test_serve_replicas_says_in_one_line_what_is_missing_or_wrong(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no haproxy there
+    assert cli(["serve", "--replicas", "2"]) == 2
+    assert capsys.readouterr().err == (
+        "error: serve --replicas needs HAProxy in front of the replicas, and it is not installed: "
+        "apt-get install -y haproxy (Debian, Ubuntu), then start again\n"
+    )
+    assert cli(["serve", "--replicas", "0"]) == 2
+    assert capsys.readouterr().err == "error: --replicas: 0 is out of range; allowed 1..64 (about one per core)\n"
+    written = config(2, "0.0.0.0", 8501, [9001, 9002])
+    assert "    bind 0.0.0.0:8501\n" in written and "    timeout tunnel 1h" in written
+    assert "    cookie resnet_explorer_replica insert indirect nocache httponly\n" in written
+    assert written.endswith(
+        "    server replica1 127.0.0.1:9001 check cookie replica1\n"
+        "    server replica2 127.0.0.1:9002 check cookie replica2\n"
+    )
+
+
+async def _design_page(url: str):
+    from benchmarks.lecture_load import Session
+
+    session = Session(url)
+    page = await session.open()
+    await session.close()
+    return page
+
+
+def test_serve_replicas_is_one_address_with_sticky_sessions_and_ctrl_c_stops_all(tmp_path, root):
+    """The one test through the proxy: two replicas behind HAProxy, a page over its websocket."""
+    if shutil.which("haproxy") is None:
+        pytest.skip("HAProxy is not installed (apt-get install haproxy): serve --replicas needs it")
+    port = free_port()
+    env = {**os.environ, "RESNET_EXPLORER_HOME": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    options = [f"--server.port={port}", "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"]
+    proc = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--replicas", "2", *options], cwd=root,
+                            env=env, stdout=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    ports: list[str] = []
+    try:
+        wait_healthy(url, proc)  # HAProxy starts once both replicas answer
+        ports = re.findall(r"server replica\d 127\.0\.0\.1:(\d+)", (tmp_path / "haproxy.cfg").read_text())
+        assert len(ports) == 2 and all(healthy(f"http://127.0.0.1:{p}") for p in ports)
+        with urllib.request.urlopen(url) as first:
+            assert re.match(r"resnet_explorer_replica=replica[12]; path=/; HttpOnly", first.headers["Set-Cookie"])
+        page = asyncio.run(_design_page(url))  # Streamlit's websocket, through the proxy
+        assert "Parameters" in page.metrics and page.exceptions == []
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        proc.wait(60)
+    assert proc.returncode == 0 and not healthy(url) and not any(healthy(f"http://127.0.0.1:{p}") for p in ports)

@@ -154,6 +154,8 @@ def run_replicas(count: int, command: list[str], options: list[str], cwd: Path) 
                 print("error: a replica did not start; see its output above", flush=True)
                 return 1
             time.sleep(0.3)
+        if stopping:
+            return 0
         path = paths.home() / "haproxy.cfg"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(config(count, address, int(port_text), ports))

@@ -8,10 +8,8 @@ trains in a worker process (explorer/training/worker.py), one per CPU and one pe
 run as it becomes free: on a machine with several GPUs a run goes to whichever is free first. A
 thread per worker relays the run's events into the store and into the Job that pages read
 (`snapshot(job_id)`, a copy taken under the job's lock), and settles the run however it ends.
-
-With replicas (the `replicated` setting) the queue, the quotas and the stop requests live in the
-store instead (run_queue.py): every process submits and reads there, and one of them feeds the
-machine's workers, taking in the runs queued on any replica.
+With replicas (the `replicated` setting) the queue, quotas and stop requests are the store's
+instead (run_queue.py), and one process feeds the machine's workers (intake.py).
 """
 
 from __future__ import annotations
@@ -89,6 +87,8 @@ class JobRegistry:
         self.shared = StoreQueue(store) if self.settings.replicated else None  # the replicas' queue
         self.feeder = FeederLock(store.engine.folder)
         if self.shared is not None:
+            if self.settings.train:
+                self.feeder.take()  # the first replica to start feeds; the others try again at each look
             threading.Thread(target=Intake(self).run, name="explorer-intake", daemon=True).start()
 
     @property
@@ -152,7 +152,8 @@ class JobRegistry:
             out = []
             for (name, spec, recipe), device, cost in zip(runs, devices, costs, strict=True):
                 key = secrets.token_urlsafe(12)
-                run_id = self.store.create(name, spec.to_json(), recipe.to_json(), experiment, owner=by.owner, key=key)
+                run_id = self.store.create(name, spec.to_json(), recipe.to_json(), experiment, "queued", by.owner,
+                                           key, device, by.address)  # fmt: skip
                 job = Job(run_id, name, spec, recipe, device, experiment, by.owner)
                 self.enqueue(job, by.address, cost)
                 out.append(Submission(run_id, key))
