@@ -21,6 +21,7 @@ from explorer.cli.main import main as cli
 from explorer.cli.replicas import config
 from explorer.hall.broadcast import Broadcast, LectureTable
 from explorer.hall.challenge import ChallengeStore
+from explorer.hall.key_tries import StoredKeyTries
 from explorer.hall.settings import Settings
 from explorer.store import open_engine
 from explorer.training.jobs import JobRegistry, Submitter
@@ -136,6 +137,18 @@ def test_a_follower_here_sees_the_lecturer_there(store_location):
         assert Broadcast(LectureTable(open_engine(store_location))).latest() == latest  # a replica started later
     finally:
         hub.close()
+
+
+def test_wrong_lecturer_keys_count_on_every_replica(store_location):
+    now = [1000.0]
+    one, two = (StoredKeyTries(open_engine(store_location), clock=lambda: now[0]) for _ in range(2))
+    for _ in range(4):
+        one.record_wrong("10.0.0.9")
+    two.record_wrong("10.0.0.9")  # the fifth, through another replica
+    now[0] += 10.0
+    assert (one.wait("10.0.0.9"), two.wait("10.0.0.9"), two.wait("10.0.0.5")) == (50.0, 50.0, 0.0)
+    now[0] += 50.0
+    assert one.wait("10.0.0.9") == 0.0
 
 
 def test_a_run_queued_on_one_replica_trains_once_on_the_other_and_stops_from_the_first(home):
