@@ -134,7 +134,9 @@ def test_a_follower_here_sees_the_lecturer_there(store_location):
         assert wait_until(lambda: hub.latest().page == "train", 5)
         latest = hub.latest()
         assert (latest.version, latest.spec, latest.base) == (2, MINI, "resnet-mini")  # the same page twice: one
-        assert Broadcast(LectureTable(open_engine(store_location))).latest() == latest  # a replica started later
+        later = Broadcast(LectureTable(open_engine(store_location)))  # a replica started later
+        assert later.latest() == latest
+        later.close()
     finally:
         hub.close()
 
