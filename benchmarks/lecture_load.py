@@ -10,11 +10,15 @@ submit a run of their own at once: their queue positions must be 1, 2, 3... in t
 server took them, and every run must be in the history at the end.
 
     python -m benchmarks.lecture_load --students 30 --train
+    python -m benchmarks.lecture_load --students 100 --replicas 1 2   # one process, then two behind HAProxy
     python -m benchmarks.lecture_load --quick     # 2 students, 1 s of changes: the server start and seconds
 
 --url measures a server that is already running instead of starting one (not with --train, which
 reads the run history in the server's data folder). Prints p50, p95, max and errors, and last
-`p95: <seconds> s (a control change to its new total, <N> students[, a CPU run training])`.
+`p95: <seconds> s (a control change to its new total, <N> students[, a CPU run training])`. With
+several --replicas counts (`resnet-explorer serve --replicas N`: the students' websockets spread
+over the replicas by HAProxy), each count's figures, then the ratio of the first count's p95 to the
+last's.
 """
 
 from __future__ import annotations
@@ -194,11 +198,15 @@ async def student(url: str, tally: Tally, until: float, interval: float, submits
             await session.close()
 
 
-def start_server(home: Path, app: Path, address: str = "127.0.0.1") -> tuple[subprocess.Popen, str]:
+def start_server(home: Path, app: Path, address: str = "127.0.0.1", replicas: int = 1) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py`, or with several replicas `resnet-explorer serve --replicas N` (HAProxy in front)."""
     port = free_port()
     env = {**os.environ, "RESNET_EXPLORER_HOME": str(home), "RESNET_EXPLORER_LECTURER_KEY": LECTURER_KEY}
+    command = (
+        ["-m", "streamlit", "run", "app.py"] if replicas == 1 else ["-m", "explorer", "serve", f"--replicas={replicas}"]
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", "--server.port", str(port),
+        [sys.executable, *command, "--server.headless=true", "--server.port", str(port),
          f"--server.address={address}", "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
         cwd=app, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -253,14 +261,14 @@ def _watch_memory(pid: int, outcome: Outcome, stop: threading.Event) -> None:
         outcome.peak_rss = max(outcome.peak_rss, resident_bytes(pid))
 
 
-def _serve_and_measure(args: argparse.Namespace) -> Outcome:
+def _serve_and_measure(args: argparse.Namespace, replicas: int = 1) -> Outcome:
     outcome = Outcome(Tally(), HostileTally())
     if args.url:
         outcome.tally = asyncio.run(lecture(args.url, args))
         return outcome
     with tempfile.TemporaryDirectory() as home:
         # hostile clients come through the LAN address: the server then listens on every interface
-        server, url = start_server(Path(home), args.app, "0.0.0.0" if args.hostile else "127.0.0.1")
+        server, url = start_server(Path(home), args.app, "0.0.0.0" if args.hostile else "127.0.0.1", replicas)
         url = url.replace("0.0.0.0", "127.0.0.1")
         stop = threading.Event()
         try:
@@ -316,10 +324,33 @@ def main(argv: list[str] | None = None) -> int:
         "--app", type=Path, default=ROOT, help="the app to serve: another checkout (git worktree) as a baseline"
     )
     parser.add_argument("--url", help="a server already running (http://host:port) instead of starting one")
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1], metavar="N",
+                        help="serve from N processes behind HAProxy; several counts are measured in turn")  # fmt: skip
     args = parse_args(parser, argv, quick={"students": 2, "duration": 1.0, "interval": 0.3})
-    if args.url and (args.train or args.hostile):
-        parser.error("--train and --hostile read the server it starts: not with --url")
-    outcome = _serve_and_measure(args)
+    if args.url and (args.train or args.hostile or args.replicas != [1]):
+        parser.error("--train, --hostile and --replicas read or start the server: not with --url")
+    if args.hostile and args.replicas != [1]:
+        parser.error("--hostile measures one process's memory: with one replica only")
+    p95 = {count: _report(args, _serve_and_measure(args, count), count) for count in args.replicas}
+    if len(p95) == 1:
+        print_figure("p95", p95[args.replicas[0]], " s", _detail(args))
+        return 0
+    first, last = args.replicas[0], args.replicas[-1]
+    each = ", ".join(f"{count}: {seconds:.3f} s" for count, seconds in p95.items())
+    print_figure(
+        "p95 ratio", p95[first] / p95[last], "x", f"{first} replica(s) over {last}, p95 {each}; {_detail(args)}"
+    )
+    return 0
+
+
+def _detail(args: argparse.Namespace) -> str:
+    training = ", a CPU run training" if args.train else ""
+    hostile_part = f", {args.hostile} hostile" if args.hostile else ""
+    return f"a control change to its new total, {args.students} students{hostile_part}{training}"
+
+
+def _report(args: argparse.Namespace, outcome: Outcome, replicas: int) -> float:
+    """Print one server's figures; its p95."""
     tally, stored = outcome.tally, outcome.stored
     if not tally.changes:
         raise SystemExit("no change came back: " + "; ".join(tally.errors[:5]))
@@ -330,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     positions_right = (
         positions == sorted(set(positions)) if args.hostile else positions == list(range(1, len(by_id) + 1))
     )
-    print(f"students {args.students}, {args.duration:.0f} s, a change every ~{args.interval:g} s each"
+    print(f"{replicas} replica(s): students {args.students}, {args.duration:.0f} s, "
+          f"a change every ~{args.interval:g} s each"
           + (f", a CPU run training, {len(tally.runs)} runs submitted by students" if args.train else ""))  # fmt: skip
     print(f"page loads: {len(tally.loads)}, p50 {statistics.median(tally.loads):.3f} s, max {max(tally.loads):.3f} s")
     print(f"changes: {len(tally.changes)}, p50 {statistics.median(tally.changes):.3f} s, "
@@ -341,11 +373,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{[pos for _, pos in by_id]} {'right' if positions_right else 'WRONG'}")  # fmt: skip
     print(f"errors: {len(tally.errors)}" + "".join(f"\n  {e}" for e in tally.errors[:10]))
     _report_hostile(args, outcome)
-    training = ", a CPU run training" if args.train else ""
-    hostile_part = f", {args.hostile} hostile" if args.hostile else ""
-    detail = f"a control change to its new total, {args.students} students{hostile_part}{training}"
-    print_figure("p95", percentile(tally.changes, 95), " s", detail)
-    return 0
+    return percentile(tally.changes, 95)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ the settings say the proxy is trusted.
 from __future__ import annotations
 
 import hmac
+import logging
 import math
 import secrets
 
@@ -31,9 +32,12 @@ import torch
 from explorer.hall import identity as signed
 from explorer.hall.budget import Limits
 from explorer.hall.budget import limits as budget_limits
-from explorer.hall.key_tries import MAX_WRONG, KeyTries
+from explorer.hall.key_tries import MAX_WRONG, KeyTries, StoredKeyTries
 from explorer.hall.settings import Settings, load_settings
+from explorer.store import StoreError, open_engine
 from explorer.training.jobs import Submitter
+
+_log = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 BEHIND_PROXY = "a client of the proxy"  # an untrusted proxy's client: someone, never the loopback
@@ -52,8 +56,13 @@ def limits() -> Limits:
 
 
 @st.cache_resource
-def key_tries() -> KeyTries:
-    """Wrong lecturer keys per client, for the whole server (locked inside)."""
+def key_tries() -> KeyTries | StoredKeyTries:
+    """Wrong lecturer keys per client, for the whole server (locked inside); with replicas, for all of them."""
+    if settings().replicated:
+        try:
+            return StoredKeyTries(open_engine(settings().store_url))
+        except StoreError as exc:  # the Train page says why; the count is this process's meanwhile
+            _log.warning("wrong lecturer keys are counted per replica: %s", exc)
     return KeyTries()
 
 

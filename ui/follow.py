@@ -11,7 +11,8 @@ import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from explorer.hall.broadcast import Broadcast
+from explorer.hall.broadcast import Broadcast, LectureTable
+from explorer.store import StoreError, open_engine
 from ui import access, state
 
 # The lecturer's change wakes each follower's session at once (_waker); the poll is the fallback
@@ -20,10 +21,18 @@ POLL_SECONDS = 1.0
 _log = logging.getLogger(__name__)
 
 
-@st.cache_resource
+@st.cache_resource(on_release=Broadcast.close)
 def broadcast() -> Broadcast:
-    """One per server process, shared by every session (it locks its own state)."""
-    return Broadcast()
+    """One per server process, shared by every session (it locks its own state); with replicas, through
+    the store they share, so that a follower on any of them sees the lecturer on any other."""
+    settings = access.settings()
+    if not settings.replicated:
+        return Broadcast()
+    try:
+        return Broadcast(LectureTable(open_engine(settings.store_url)))
+    except StoreError as exc:  # Train says so too; following works within this process meanwhile
+        _log.warning("following the lecturer across replicas is off: %s", exc)
+        return Broadcast()
 
 
 def following() -> bool:

@@ -1,5 +1,6 @@
 """`resnet-explorer serve`: the app, as `streamlit run app.py` from the checkout, with any of Streamlit's
-own options after it (`--server.address 0.0.0.0`, `--server.port 8502`, ...)."""
+own options after it (`--server.address 0.0.0.0`, `--server.port 8502`, ...); with `--replicas N`,
+N such processes behind HAProxy (replicas.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ def add_serve_parser(sub: Any) -> None:
         "serve",
         help="serve the app (streamlit run app.py); Streamlit's own options may follow, e.g. --server.port 8502",
     )
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="serve from N processes behind HAProxy (one per core or two; docs/course.md)",
+    )
     p.set_defaults(run=run_serve, streamlit_args=[])
 
 
@@ -30,6 +37,10 @@ def streamlit_command(options: list[str]) -> list[str]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    if args.replicas != 1:
+        from .replicas import run_replicas
+
+        return run_replicas(args.replicas, streamlit_command([]), args.streamlit_args, APP.parent)
     command = streamlit_command(args.streamlit_args)
     os.chdir(APP.parent)  # .streamlit/config.toml is read from the working folder
     os.execv(command[0], command)  # Streamlit becomes this process: Ctrl-C and signals reach it

@@ -76,6 +76,13 @@ class Settings:
     # What signs the person cookie: empty, a random secret made once in the data folder (person.secret);
     # give the same text to servers that share one store_url, so they know the same people.
     person_secret: str = ""
+    # 1: this server is one of several processes behind one proxy (`resnet-explorer serve --replicas N`
+    # sets it): the queue, its positions, quotas and stop requests, and what the lecturer shows to
+    # followers, go through the store they share instead of this process's memory (docs/course.md).
+    replicated: int = 0
+    # With replicated = 1, 1: this process may feed the machine's training workers (the first replica
+    # to start does; one per data folder); 0: it only queues runs, for the others to train.
+    train: int = 1
 
 
 # settings that are text; the others are numbers in _RANGES
@@ -96,6 +103,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "checkpoint_disk_gib": (0.0, 1e6),
     "worker_memory_gib": (0.0, 1e6),
     "warm_up_workers": (0, 1),
+    "replicated": (0, 1),
+    "train": (0, 1),
 }
 
 

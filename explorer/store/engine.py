@@ -53,6 +53,11 @@ class Db(ABC):
     def lock_schema(self) -> None:
         """Hold off other processes creating or upgrading the tables until this transaction ends."""
 
+    @abstractmethod
+    def lock_queue(self) -> None:
+        """Hold off other processes' submissions until this transaction ends (call it first): a quota
+        counted here is still true when this transaction's runs are added (explorer/training/run_queue.py)."""
+
 
 class Engine(ABC):
     """A database the stores keep their tables in; `connect()` gives a Db in a transaction."""

@@ -23,6 +23,7 @@ IDLE_CONNECTIONS = 8  # kept per process, for the next transactions
 CONNECT_SECONDS = 10  # libpq's default waits forever on a host that drops packets
 CHECK_AFTER_SECONDS = 30  # a connection idle this long is checked before use (a server restarted since)
 SCHEMA_LOCK = 0x5E5E7  # one advisory lock id: two servers starting at once create the tables one after the other
+QUEUE_LOCK = 0x5E5E8  # another: replicas' submissions count their quotas one after the other
 
 
 class PostgresDb(Db):
@@ -43,6 +44,9 @@ class PostgresDb(Db):
     def lock_schema(self) -> None:
         # CREATE TABLE IF NOT EXISTS in two sessions at once can still fail on PostgreSQL's catalog
         self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+
+    def lock_queue(self) -> None:
+        self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (QUEUE_LOCK,))
 
 
 def shown(url: str) -> str:

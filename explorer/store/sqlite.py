@@ -5,6 +5,7 @@ share it as SQLite's write-ahead log allows: readers never block the writer, wri
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,11 @@ class SqliteDb(Db):
     def lock_schema(self) -> None:
         """Nothing to take: SQLite serialises every write on the file's own lock."""
 
+    def lock_queue(self) -> None:
+        # the write lock now, not at the first write: a deferred transaction that read the queue
+        # before another process wrote to it could not write at all (SQLITE_BUSY_SNAPSHOT in WAL mode)
+        self.raw.execute("BEGIN IMMEDIATE")
+
 
 class SqliteEngine(Engine):
     def __init__(self, path: Path) -> None:
@@ -33,15 +39,30 @@ class SqliteEngine(Engine):
         self.where, self.folder = str(self.path), self.path.parent
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=BUSY_SECONDS)
-            try:
-                db.execute("PRAGMA journal_mode=WAL")  # kept in the file: readers never block the writer
-            finally:
-                db.close()
+            self._write_ahead()
         except sqlite3.Error as exc:
             raise self.advice(exc) from None
         except OSError as exc:
             raise StoreError(f"The run history {self.path} cannot be created ({exc.strerror}).") from None
+
+    def _write_ahead(self) -> None:
+        """Switch the file to WAL (kept in the file: readers never block the writer). Switching takes
+        the file to itself and does not wait on SQLite's busy timeout: replicas opening a new file at
+        once met "database is locked" (tests/test_replicas.py), so it is tried again meanwhile."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            db = sqlite3.connect(self.path, timeout=BUSY_SECONDS)
+            try:
+                if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                    return
+                db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            finally:
+                db.close()
+            time.sleep(0.05)
 
     @contextmanager
     def _transaction(self) -> Iterator[Db]:

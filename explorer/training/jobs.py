@@ -8,6 +8,8 @@ trains in a worker process (explorer/training/worker.py), one per CPU and one pe
 run as it becomes free: on a machine with several GPUs a run goes to whichever is free first. A
 thread per worker relays the run's events into the store and into the Job that pages read
 (`snapshot(job_id)`, a copy taken under the job's lock), and settles the run however it ends.
+With replicas (the `replicated` setting) the queue, quotas and stop requests are the store's
+instead (run_queue.py), and one process feeds the machine's workers (intake.py).
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ from pathlib import Path
 import torch  # noqa: F401 - imported here, at module load, never first inside a worker thread
 
 from ..arch.spec import ResNetSpec
-from ..hall.budget import BudgetError, Limits, TrainingCost, check_training, limits, training_cost
-from ..hall.settings import Settings, how_to_set, load_settings
+from ..hall.budget import Limits, TrainingCost, check_training, limits, training_cost
+from ..hall.settings import Settings, load_settings
 from .estimate import Speed
 from .events import EpochEvent, Event, StartEvent, StepEvent
+from .intake import Intake
 from .job import ACTIVE, Job, JobSnapshot
+from .quotas import LECTURER, Submitter, check_quotas
 from .recipe import Recipe
+from .run_queue import STOPPED_QUEUED, FeederLock, NewRun, StoreQueue
 from .runs import RunStore, StoreError, key_hash
-from .slots import MEASURED, Backend, LocalWorkers, Slot, WorkerStartError, cpu_cores  # noqa: F401 - cpu_cores: tests
+from .slots import MEASURED, Slot, WorkerStartError, cpu_cores, training_backend
 from .train import RunResult
 from .worker import Order
 
@@ -48,32 +53,13 @@ WORKERS_PER_DEVICE = 2
 CALIBRATION_RUNS = 5
 
 
-@dataclass(frozen=True)
-class Submitter:
-    """Who asks: a person (their browser's signed cookie, ui/access.py: quotas count per person),
-    and whether it is the lecturer."""
-
-    owner: str | None = None
-    lecturer: bool = False
-    address: str | None = None  # the client's address; None: the server's own machine (not counted)
-
-
-LECTURER = Submitter("lecturer", lecturer=True)  # a one-user server's user, tests, scripts
+__all__ = ["LECTURER", "JobRegistry", "Submission", "Submitter", "cpu_cores"]
 
 
 @dataclass(frozen=True)
 class Submission:
     run_id: int
     key: str  # what stopping, deleting or retraining the run takes; given once, stored as a hash
-
-
-def training_backend(settings: Settings) -> Backend:
-    """Where runs train: this machine's worker processes, or a Ray cluster's (the ray_address setting)."""
-    if settings.ray_address:
-        from .ray_backend import RayCluster
-
-        return RayCluster(settings.ray_address)
-    return LocalWorkers()
 
 
 class JobRegistry:
@@ -98,6 +84,17 @@ class JobRegistry:
         self.closed = False
         self.backend = training_backend(self.settings)
         store.mark_interrupted()  # runs a killed server left behind
+        self.shared = StoreQueue(store) if self.settings.replicated else None  # the replicas' queue
+        self.feeder = FeederLock(store.engine.folder)
+        if self.shared is not None:
+            if self.settings.train:
+                self.feeder.take()  # the first replica to start feeds; the others try again at each look
+            threading.Thread(target=Intake(self).run, name="explorer-intake", daemon=True).start()
+
+    @property
+    def feeding(self) -> bool:
+        """Whether this process trains runs: always, alone; with replicas, the one holding the feeder lock."""
+        return self.shared is None or self.feeder.fd is not None
 
     # ----- budgets, speed ------------------------------------------------------------------------
     def limits(self, device: str = "cpu") -> Limits:
@@ -108,10 +105,10 @@ class JobRegistry:
     def speed(self, device: str = "cpu", wait: float = 0.0) -> Speed | None:
         """The device kind's measured speed (once per server process): the first ask starts its
         worker, which measures it. None until then, unless `wait` seconds are allowed for it."""
-        first = self._slots(device)[0]
-        if device not in MEASURED and first.start_error is None:  # no waiting on a worker that cannot start
-            first.ready.wait(wait)
-        measured = MEASURED.get(device)
+        slots = self._slots(device)  # none on a replica that does not feed the workers
+        if slots and device not in MEASURED and slots[0].start_error is None:  # no waiting on one that cannot start
+            slots[0].ready.wait(wait)
+        measured = MEASURED.get(device) or (self.shared.speed(device) if self.shared else None)
         return measured.scaled(self.calibration_factor(device)) if measured else None
 
     def calibration_factor(self, device: str) -> float:
@@ -148,49 +145,45 @@ class JobRegistry:
         # a student's time cap needs the measured speed: a new worker's first seconds
         costs = [self.cost(spec, recipe, by, wait=0.0 if by.lecturer else 60.0) for _, spec, recipe in runs]
         devices = [self.backend.device_type(recipe.device) for _, _, recipe in runs]
+        if self.shared is not None:
+            return self._submit_shared(runs, devices, experiment, by)
         with self.lock:
-            self._check_quotas(len(runs), by)
+            check_quotas([job for job in self.jobs.values() if job.status in ACTIVE], len(runs), by, self.limits())
             out = []
             for (name, spec, recipe), device, cost in zip(runs, devices, costs, strict=True):
                 key = secrets.token_urlsafe(12)
-                run_id = self.store.create(name, spec.to_json(), recipe.to_json(), experiment, owner=by.owner, key=key)
+                run_id = self.store.create(name, spec.to_json(), recipe.to_json(), experiment, "queued", by.owner,
+                                           key, device, by.address)  # fmt: skip
                 job = Job(run_id, name, spec, recipe, device, experiment, by.owner)
-                job.address = by.address
-                job.expected_per_image = cost.estimate.per_image if cost.estimate else None
-                job.calibration = self.calibration_factor(device)
-                self.jobs[run_id] = job
-                self.queues.setdefault(device, deque()).append(job)
+                self.enqueue(job, by.address, cost)
                 out.append(Submission(run_id, key))
-            self.lock.notify_all()
         for device in set(devices):
             self._slots(device)
         return out
 
-    def _check_quotas(self, count: int, by: Submitter) -> None:
-        active = [job for job in self.jobs.values() if job.status in ACTIVE]
-        lim = self.limits()
-        if len(active) + count > lim.queue_size:
-            raise BudgetError(
-                "queue_size",
-                f"the server's queue holds {len(active)} queued or running runs and allows {lim.queue_size}; "
-                f"try again when some have finished (raise {how_to_set('queue_size')})",
-            )
-        mine = sum(job.owner == by.owner for job in active)
-        if not by.lecturer and mine + count > lim.runs_per_person:
-            asked = f"{count} more" if count > 1 else "another"
-            raise BudgetError(
-                "runs_per_person",
-                f"you have {mine} run(s) queued or running, in all your tabs, and asked for {asked}; each person "
-                f"may have {lim.runs_per_person} at once: wait for one to end, or stop one "
-                f"(the lecturer may raise {how_to_set('runs_per_person')})",
-            )
-        ours = sum(job.address == by.address for job in active)
-        if not by.lecturer and by.address is not None and ours + count > lim.runs_per_address:
-            raise BudgetError(
-                "runs_per_address",
-                f"{ours} run(s) from your computer ({by.address}) are queued or running, in all its tabs; "
-                f"it may have {lim.runs_per_address} at once (the lecturer may raise {how_to_set('runs_per_address')})",
-            )
+    def enqueue(self, job: Job, address: str | None, cost: TrainingCost) -> None:
+        """Queue a job for this process's workers (submitted here, or taken in from the replicas' queue)."""
+        job.address = address
+        job.expected_per_image = cost.estimate.per_image if cost.estimate else None
+        job.calibration = self.calibration_factor(job.device)
+        with self.lock:
+            self.jobs[job.id] = job
+            self.queues.setdefault(job.device, deque()).append(job)
+            self.lock.notify_all()
+
+    def _submit_shared(
+        self, runs: list[tuple[str, ResNetSpec, Recipe]], devices: list[str], experiment: str | None, by: Submitter
+    ) -> list[Submission]:
+        """Queue runs in the store the replicas share, counting every replica's runs for the quotas."""
+        keys = [secrets.token_urlsafe(12) for _ in runs]
+        new = [
+            NewRun(name, spec.to_json(), recipe.to_json(), device, experiment, by.owner, by.address, key)
+            for (name, spec, recipe), device, key in zip(runs, devices, keys, strict=True)
+        ]
+        ids = self.shared.submit(new, lambda held: check_quotas(held, len(new), by, self.limits()))
+        with self.lock:
+            self.lock.notify_all()  # this process's intake, where it feeds, takes them in now
+        return [Submission(run_id, key) for run_id, key in zip(ids, keys, strict=True)]
 
     def may_control(self, run_id: int, key: str | None, lecturer: bool, owner: str | None = None) -> bool:
         """Whether this key, the person who submitted the run (`owner`, in any of their tabs) or the
@@ -209,26 +202,34 @@ class JobRegistry:
         neither the key nor the owner owns it."""
         if not self.may_control(job_id, key, lecturer, owner):
             return False
+        if self.shared is not None:
+            self.shared.stop(job_id)  # queued: stopped on every replica now; running: its feeder reads the request
+        if (job := self.jobs.get(job_id)) is not None:
+            self.stop_here(job)
+        return True
+
+    def stop_here(self, job: Job) -> None:
+        """Stop a run of this process's queue or workers."""
         with self.lock:
-            job = self.jobs.get(job_id)
-            if job is None or job.done.is_set():
-                return True
+            if job.done.is_set():
+                return
             job.stop_requested = True
             queue = self.queues.get(job.device, deque())
             if job in queue:
                 queue.remove(job)
-                self._settle(job, RunResult("stopped", "stopped before it started"))
-                return True
+                self._settle(job, RunResult("stopped", STOPPED_QUEUED))
+                return
             for slot in self.slots.get(job.device, []):
-                if slot.job_id == job_id:
-                    slot.stop(job_id)
-        return True
+                if slot.job_id == job.id:
+                    slot.stop(job.id)
 
     def delete(self, run_id: int, key: str | None = None, lecturer: bool = False, owner: str | None = None) -> bool:
         """Delete a run that is not queued or training, from the history and from this registry
         (so no page goes on showing it); returns whether it was deleted."""
         if not self.may_control(run_id, key, lecturer, owner):
             return False
+        if self.shared is not None and (run := self.store.get(run_id)) and run.status in ACTIVE:
+            return False  # queued or training on another replica
         with self.lock:
             job = self.jobs.get(run_id)
             if job is not None and not job.done.is_set():
@@ -244,10 +245,15 @@ class JobRegistry:
 
     def snapshot(self, job_id: int) -> JobSnapshot | None:
         job = self.jobs.get(job_id)
+        if self.shared is not None and (job is None or job.status == "queued"):
+            return self.shared.snapshot(job_id)  # queued or trained anywhere: as the store has it
         return job.snapshot(self.position(job)) if job else None
 
     def active(self, owner: str | None = None) -> list[JobSnapshot]:
         """Queued and running jobs, all of them or one owner's."""
+        if self.shared is not None:  # every replica's; those training here as their worker says
+            here = {job.id: job for job in self.jobs.values() if job.status == "running"}
+            return [here[s.id].snapshot(0) if s.id in here else s for s in self.shared.active(owner)]
         with self.lock:
             jobs = [j for j in self.jobs.values() if j.status in ACTIVE and owner in (None, j.owner)]
         return [job.snapshot(self.position(job)) for job in jobs]
@@ -274,11 +280,14 @@ class JobRegistry:
         for slots in self.slots.values():
             for slot in slots:
                 slot.close()
+        self.feeder.release()
 
     # ----- the workers' side -------------------------------------------------------------------
     def _slots(self, device: str) -> list[Slot]:
         """The device kind's worker slots, each with its feeding thread (started on first use). The
         backend makes them outside the lock: a Ray cluster is asked for its GPUs over the network."""
+        if not self.feeding:
+            return []  # another replica feeds the machine's workers
         if device not in self.slots:
             limits = lambda: self.limits(device)  # noqa: E731 - the registry's, read at each use: no copy
             made = self.backend.slots(device, self.store.checkpoints, self.data_dir, limits, self.per_device)
@@ -323,6 +332,8 @@ class JobRegistry:
             if not slot.alive:
                 slot.start()
                 slot.start_error = None
+                if self.shared is not None and slot.device_type in MEASURED:  # for the replicas' estimates
+                    self.shared.share_speed(slot.device_type, MEASURED[slot.device_type])
             return True
         except WorkerStartError as exc:  # a sentence already: the cluster cannot be reached, a timeout
             log.warning("worker %s could not start: %s", slot.name, exc)
@@ -346,6 +357,10 @@ class JobRegistry:
             self._settle(job, RunResult("failed", message))
 
     def _run(self, slot: Slot, job: Job) -> None:
+        if self.shared is not None and not self.shared.claim(job.id):
+            run = self.store.get(job.id)  # stopped or deleted on another replica before a worker took it
+            job.settle(run.status if run else "stopped", run.message if run else STOPPED_QUEUED)
+            return
         store_failure: list[str] = []
 
         def on_event(event: Event) -> None:

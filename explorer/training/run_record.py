@@ -38,8 +38,14 @@ CREATE TABLE IF NOT EXISTS runs (
     key_hash TEXT,                   -- sha256 of the key that may stop, delete or retrain it
     weights_removed INTEGER NOT NULL DEFAULT 0, -- its weights went to keep the checkpoints' disk budget
     host TEXT NOT NULL,
-    pid INTEGER NOT NULL
+    pid INTEGER NOT NULL,
+    queue TEXT,                      -- the device kind it waits for (cpu, cuda): replicas share the queue
+    address TEXT,                    -- the submitting client's address (the per-address quota)
+    stop_requested INTEGER NOT NULL DEFAULT 0, -- asked on any replica; the process training it stops it
+    progress DOUBLE PRECISION, elapsed DOUBLE PRECISION, eta DOUBLE PRECISION, -- as of its last step
+    start_json TEXT                  -- its StartEvent: what the run's page says of it on any replica
 );
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, id);
 CREATE TABLE IF NOT EXISTS epochs (
     run_id BIGINT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     epoch INTEGER NOT NULL,
@@ -77,6 +83,13 @@ ADDED_COLUMNS = {
         "owner": "TEXT",
         "key_hash": "TEXT",
         "weights_removed": "INTEGER NOT NULL DEFAULT 0",
+        "queue": "TEXT",
+        "address": "TEXT",
+        "stop_requested": "INTEGER NOT NULL DEFAULT 0",
+        "progress": "DOUBLE PRECISION",
+        "elapsed": "DOUBLE PRECISION",
+        "eta": "DOUBLE PRECISION",
+        "start_json": "TEXT",
     },
     "stage_steps": {"position": "INTEGER"},  # SQLite's rowid kept their order before; PostgreSQL has none
 }  # columns newer than the first schema, added on open

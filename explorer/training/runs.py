@@ -12,6 +12,7 @@ oldest finished runs' weights go first).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -26,7 +27,7 @@ import torch
 
 from .. import fmt
 from ..hall.settings import how_to_set
-from ..store import StoreError, add_columns, open_engine, upsert
+from ..store import Db, StoreError, add_columns, open_engine, upsert
 from . import liveness
 from .events import EpochEvent, Event, StartEvent, StepEvent
 from .run_record import ADDED_COLUMNS, EPOCH_FIELDS, FINAL, SCHEMA, STAGE_FIELDS, RunRecord, record_of
@@ -104,47 +105,60 @@ class RunStore:
         status: str = "queued",
         owner: str | None = None,
         key: str | None = None,
+        queue: str | None = None,
+        address: str | None = None,
+        db: Db | None = None,
     ) -> int:
-        """A new run; `key` (kept as its hash) is what stopping, deleting or retraining it takes."""
-        boot = liveness.my_id(self.engine.folder)
-        with self.engine.connect() as db:
-            cur = db.execute(
-                "INSERT INTO runs (name, experiment, spec_json, recipe_json, status, created, host, pid, boot_id,"
-                " owner, key_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    name,
-                    experiment,
-                    spec_json,
-                    recipe_json,
-                    status,
-                    time.time(),
-                    socket.gethostname(),
-                    os.getpid(),
-                    boot,
-                    owner,
-                    key_hash(key) if key else None,
-                ),
-            )
-            return int(cur.fetchone()["id"])
+        """A new run; `key` (kept as its hash) is what stopping, deleting or retraining it takes;
+        `queue` the device kind it waits for. Inside `db`'s transaction where one is given."""
+        if db is None:
+            with self.engine.connect() as own:
+                return self.create(name, spec_json, recipe_json, experiment, status, owner, key, queue, address, own)
+        cur = db.execute(
+            "INSERT INTO runs (name, experiment, spec_json, recipe_json, status, created, host, pid, boot_id,"
+            " owner, key_hash, queue, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                name,
+                experiment,
+                spec_json,
+                recipe_json,
+                status,
+                time.time(),
+                socket.gethostname(),
+                os.getpid(),
+                liveness.my_id(self.engine.folder),
+                owner,
+                key_hash(key) if key else None,
+                queue,
+                address,
+            ),
+        )
+        return int(cur.fetchone()["id"])
 
     def record_event(self, run_id: int, event: Event) -> None:
         """Store what a training event says (start, step, epoch); the end goes through finish()."""
         with self.engine.connect() as db:
             if isinstance(event, StartEvent):
                 db.execute(
-                    "UPDATE runs SET status='running', started=?, device=?, params=?, spec_json=?, normalize_json=?"
-                    " WHERE id=?",
+                    "UPDATE runs SET status='running', started=?, device=?, params=?, spec_json=?, normalize_json=?,"
+                    " start_json=? WHERE id=?",
                     (
                         time.time(),
                         event.device,
                         event.params,
                         json.dumps(event.spec),
                         json.dumps(event.normalize),
+                        json.dumps(dataclasses.asdict(event)),
                         run_id,
                     ),
                 )
             elif isinstance(event, StepEvent):
                 db.execute(STEP, (run_id, event.step, event.epoch, event.loss, event.images_per_sec, event.elapsed))
+                # where it stands, for the run's page on a replica that does not train it (run_queue.py)
+                db.execute(
+                    "UPDATE runs SET progress=?, elapsed=?, eta=? WHERE id=?",
+                    (event.progress, event.elapsed, event.eta, run_id),
+                )
                 db.executemany(
                     STAGE_STEP,
                     [
@@ -154,7 +168,10 @@ class RunStore:
                 )
             elif isinstance(event, EpochEvent):
                 db.execute(EPOCH, (run_id, event.epoch, *(getattr(event, f) for f in EPOCH_FIELDS)))
-                db.execute("UPDATE runs SET test_acc=? WHERE id=?", (event.test_acc, run_id))
+                db.execute(
+                    "UPDATE runs SET test_acc=?, elapsed=?, eta=? WHERE id=?",
+                    (event.test_acc, event.elapsed, event.eta, run_id),
+                )
 
     def finish(self, run_id: int, result: RunResult, checkpoint_budget: int | None = None) -> None:
         """Store a RunResult: status, message, confusion matrix, misclassified images and weights

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from .. import fmt
 from ..hall.budget import Limits
-from ..hall.settings import how_to_set
+from ..hall.settings import Settings, how_to_set
 from .devices import pick_device
 from .estimate import Speed
 from .events import Event
@@ -218,3 +218,12 @@ class LocalWorkers:
             Slot(device, i, checkpoints, data_dir, limits, threads, device_index=i % gpus)
             for i in range(gpus * per_device)
         ]
+
+
+def training_backend(settings: Settings) -> Backend:
+    """Where runs train: this machine's worker processes, or a Ray cluster's (the ray_address setting)."""
+    if settings.ray_address:
+        from .ray_backend import RayCluster
+
+        return RayCluster(settings.ray_address)
+    return LocalWorkers()
