@@ -11,6 +11,7 @@ server took them, and every run must be in the history at the end.
 
     python -m benchmarks.lecture_load --students 30 --train
     python -m benchmarks.lecture_load --students 100 --replicas 1 2   # one process, then two behind HAProxy
+    python -m benchmarks.lecture_load --students 30 --arrive 0   # the whole class opens the page at once
     python -m benchmarks.lecture_load --quick     # 2 students, 1 s of changes: the server start and seconds
 
 --url measures a server that is already running instead of starting one (not with --train, which
@@ -52,6 +53,7 @@ from tests.waits import wait_until
 ROOT = Path(__file__).resolve().parents[1]
 
 LECTURER_KEY = "bench"
+SERVER_LOG = "server.log"
 POSITION = re.compile(r"Queued on \w+\\?: position (\d+)")  # the status line is escaped Markdown
 TIMEOUT = 30.0  # s: an answer slower than this counts as an error
 
@@ -168,9 +170,11 @@ async def submit_run(session: Session, tally: Tally, epochs: int, lecturer: bool
         tally.runs.append((runs[0], shown[0] if shown else 0))
 
 
-async def student(url: str, tally: Tally, until: float, interval: float, submits: bool, rng: random.Random) -> None:
+async def student(
+    url: str, tally: Tally, until: float, interval: float, submits: bool, rng: random.Random, arrive: float
+) -> None:
     session = Session(url)
-    await asyncio.sleep(rng.uniform(0, interval))  # a class does not arrive in the same millisecond
+    await asyncio.sleep(rng.uniform(0, arrive))  # a class does not arrive in the same millisecond (--arrive)
     try:
         page = await session.open()
         tally.loads.append(page.seconds)
@@ -199,7 +203,8 @@ async def student(url: str, tally: Tally, until: float, interval: float, submits
 
 
 def start_server(home: Path, app: Path, address: str = "127.0.0.1", replicas: int = 1) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py`, or with several replicas `resnet-explorer serve --replicas N` (HAProxy in front)."""
+    """`streamlit run app.py`, or with several replicas `resnet-explorer serve --replicas N` (HAProxy in front);
+    what the server logs goes to server.log in its data folder (its tracebacks are printed: _report_tracebacks)."""
     port = free_port()
     env = {**os.environ, "RESNET_EXPLORER_HOME": str(home), "RESNET_EXPLORER_LECTURER_KEY": LECTURER_KEY}
     command = (
@@ -208,7 +213,7 @@ def start_server(home: Path, app: Path, address: str = "127.0.0.1", replicas: in
     server = subprocess.Popen(
         [sys.executable, *command, "--server.headless=true", "--server.port", str(port),
          f"--server.address={address}", "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
-        cwd=app, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=app, env=env, stdout=subprocess.DEVNULL, stderr=(home / SERVER_LOG).open("wb"),
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     if wait_until(lambda: healthy(url) or server.poll() is not None, 60, poll=0.3) and server.poll() is None:
@@ -227,7 +232,7 @@ async def lecture(url: str, args: argparse.Namespace, bad: HostileTally | None =
     submitting = set(rng.sample(range(args.students), args.submitters if args.train else 0))
     await asyncio.gather(
         *(
-            student(url, tally, until, args.interval, i in submitting, random.Random(rng.random()))
+            student(url, tally, until, args.interval, i in submitting, random.Random(rng.random()), args.arrive)
             for i in range(args.students)
         ),
         *(hostile(url, bad, until, random.Random(rng.random())) for _ in range(args.hostile if bad else 0)),
@@ -248,6 +253,17 @@ class Outcome:
     trained: int = 0  # epochs of the lecturer's run
     idle_rss: int = 0  # the server's memory after the first page, bytes
     peak_rss: int = 0
+    tracebacks: list[str] = field(default_factory=list)  # from the server's log: each one a bug
+
+
+def tracebacks(log: str) -> list[str]:
+    """The tracebacks in a server's log, each from its first line to its exception's line."""
+    found = []
+    for block in re.split(r"\n(?=Traceback \(most recent call last\):)", log)[1:]:
+        lines = block.splitlines()
+        end = next((i for i, line in enumerate(lines) if i and not line.startswith((" ", "Traceback", "\t"))), 0)
+        found.append("\n".join(lines[: end + 1]))
+    return found
 
 
 async def _first_page(url: str) -> None:
@@ -282,6 +298,7 @@ def _serve_and_measure(args: argparse.Namespace, replicas: int = 1) -> Outcome:
         finally:
             stop.set()
             stop_server(server)
+            outcome.tracebacks = tracebacks((Path(home) / SERVER_LOG).read_text(errors="replace"))
     return outcome
 
 
@@ -317,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", action="store_true", help="a CPU run trains meanwhile; some students submit runs")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of changing controls")
     parser.add_argument("--interval", type=float, default=4.0, help="mean seconds between one student's changes")
+    parser.add_argument(
+        "--arrive", type=float, default=4.0, help="seconds over which the students open the page (0: all at once)"
+    )
     parser.add_argument("--submitters", type=int, default=5, help="students who submit a run (with --train)")
     parser.add_argument("--train-epochs", type=int, default=1000, help="the lecturer's run: long enough to last")
     parser.add_argument("--seed", type=int, default=0)
@@ -358,13 +378,15 @@ def _report(args: argparse.Namespace, outcome: Outcome, replicas: int) -> float:
     by_id = sorted(tally.runs)
     positions = [pos for _, pos in by_id]
     # alone, the students' runs are 1, 2, 3...; with hostile tabs' runs queued among them, rising
-    positions_right = (
-        positions == sorted(set(positions)) if args.hostile else positions == list(range(1, len(by_id) + 1))
-    )
+    # the lecturer's run holds one worker: the first student's run may start at once (0) where a second is free
+    first = positions[0] if positions else 0
+    consecutive = positions == list(range(first, first + len(positions))) and first in (0, 1)
+    positions_right = positions == sorted(set(positions)) if args.hostile else consecutive
     print(f"{replicas} replica(s): students {args.students}, {args.duration:.0f} s, "
           f"a change every ~{args.interval:g} s each"
           + (f", a CPU run training, {len(tally.runs)} runs submitted by students" if args.train else ""))  # fmt: skip
-    print(f"page loads: {len(tally.loads)}, p50 {statistics.median(tally.loads):.3f} s, max {max(tally.loads):.3f} s")
+    print(f"page loads: {len(tally.loads)} within {args.arrive:g} s, p50 {statistics.median(tally.loads):.3f} s, "
+          f"p95 {percentile(tally.loads, 95):.3f} s, max {max(tally.loads):.3f} s")  # fmt: skip
     print(f"changes: {len(tally.changes)}, p50 {statistics.median(tally.changes):.3f} s, "
           f"p95 {percentile(tally.changes, 95):.3f} s, max {max(tally.changes):.3f} s")  # fmt: skip
     if args.train:
@@ -372,6 +394,7 @@ def _report(args: argparse.Namespace, outcome: Outcome, replicas: int) -> float:
         print(f"runs: {len(tally.runs)} submitted, {len(lost)} lost, queue positions "
               f"{[pos for _, pos in by_id]} {'right' if positions_right else 'WRONG'}")  # fmt: skip
     print(f"errors: {len(tally.errors)}" + "".join(f"\n  {e}" for e in tally.errors[:10]))
+    print(f"server tracebacks: {len(outcome.tracebacks)}" + "".join(f"\n{t}" for t in outcome.tracebacks[:3]))
     _report_hostile(args, outcome)
     return percentile(tally.changes, 95)
 

@@ -1,6 +1,7 @@
 """One admission control for heavy work in the server (issue 22): a memory and concurrency budget
 for the whole process, waiting in turn (told how many are ahead) instead of failing."""
 
+import operator
 import threading
 
 import pytest
@@ -100,5 +101,9 @@ def test_torchinfo_and_the_onnx_export_run_in_a_process_of_their_own(tmp_path):
         with pytest.raises(SpecError) as err:
             pool.onnx(spec.to_json(), str(tmp_path / "noise.pt"))
         assert str(err.value) == "onnx: weights: noise.pt is truncated or not a PyTorch checkpoint"
+        with pytest.raises(SpecError) as err:  # whatever the process raised comes back as a sentence
+            pool._run(operator.truediv, 1, 0)
+        assert str(err.value) == "server: the computation failed (ZeroDivisionError: division by zero); try again"
+        assert f"Total params: {plan_network(spec).params:,}" in pool.torchinfo(spec.to_json())  # and it goes on
     finally:
         pool.close()

@@ -9,6 +9,7 @@ The admission control (admission.py) still bounds how many run at once and their
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
@@ -18,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from ..arch.validate import SpecError
 
+log = logging.getLogger(__name__)
 LOW_PRIORITY = 10  # nice, as the training workers: the server's page threads win the CPU
 
 
@@ -92,6 +94,9 @@ class Offload:
         except BrokenProcessPool:  # killed (out of memory, say): the next call gets a fresh pool
             self.pool = self._new_pool()
             raise SpecError("server", "the computation's process died (out of memory?); try again") from None
+        except Exception as exc:  # raised in the process (an allocation refused under load, say): a sentence
+            log.warning("offloaded %s failed", fn.__name__, exc_info=True)
+            raise SpecError("server", f"the computation failed ({type(exc).__name__}: {exc}); try again") from None
         if not ok:
             raise SpecError("onnx", value)
         return value
