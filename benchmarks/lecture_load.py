@@ -335,7 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of changing controls")
     parser.add_argument("--interval", type=float, default=4.0, help="mean seconds between one student's changes")
     parser.add_argument(
-        "--arrive", type=float, default=4.0, help="seconds over which the students open the page (0: all at once)"
+        "--arrive",
+        type=float,
+        help="seconds over which the students open the page (0: all at once; default: --interval)",
     )
     parser.add_argument("--submitters", type=int, default=5, help="students who submit a run (with --train)")
     parser.add_argument("--train-epochs", type=int, default=1000, help="the lecturer's run: long enough to last")
@@ -347,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicas", type=int, nargs="+", default=[1], metavar="N",
                         help="serve from N processes behind HAProxy; several counts are measured in turn")  # fmt: skip
     args = parse_args(parser, argv, quick={"students": 2, "duration": 1.0, "interval": 0.3})
+    args.arrive = args.interval if args.arrive is None else args.arrive  # a class arrives over one interval
     if args.url and (args.train or args.hostile or args.replicas != [1]):
         parser.error("--train, --hostile and --replicas read or start the server: not with --url")
     if args.hostile and args.replicas != [1]:
