@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 
 import streamlit as st
+from streamlit import runtime
 
 from explorer.inspect.gradient_flow import LINE_POINTS, FlowMeasure, flow_readout, measure_flow
 from explorer.inspect.teaching import cifar_spec
@@ -31,7 +32,11 @@ def warm_up() -> bool:
     """Measure the section at its defaults in the background, once per server process: the page's
     first visit took 3.5-4 s measuring them on the server's one torch thread (benchmarks/ui_latency.py;
     issue 23 asks for 1 s). A visitor meanwhile waits for the same measurement, not a second one
-    (st.cache_data computes a value once however many ask)."""
+    (st.cache_data computes a value once however many ask). Only in a running server: under AppTest
+    the thread would share the test process's global torch generator with the tests, and seeded
+    tests drew other numbers (a CI run: test_options' zero-init losses)."""
+    if not runtime.exists():
+        return False
     threading.Thread(target=flows, kwargs=DEFAULT, name="explorer-warm-flow", daemon=True).start()
     return True
 
